@@ -1,0 +1,51 @@
+//! One module per command group; each function parses nothing and prints its result.
+
+mod auth;
+mod user;
+
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+use crate::output::Output;
+
+/// A command's failure, printed as one line on stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Core(#[from] area_core::Error),
+    #[error("{0}")]
+    Message(String),
+}
+
+impl CliError {
+    /// A plain message error.
+    pub fn msg(message: impl Into<String>) -> Self {
+        CliError::Message(message.into())
+    }
+}
+
+impl From<area_core::accounts::AccountError> for CliError {
+    fn from(e: area_core::accounts::AccountError) -> Self {
+        CliError::Core(e.into())
+    }
+}
+
+impl From<area_core::store::StoreError> for CliError {
+    fn from(e: area_core::store::StoreError) -> Self {
+        CliError::Core(e.into())
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let out = Output { json: cli.json };
+    let ctx = Context::open(cli.data_dir).await?;
+    let result = match cli.command {
+        Command::User(cmd) => user::run(&ctx, out, cmd).await,
+        Command::Login { email, password_stdin } => auth::login(&ctx, out, &email, password_stdin).await,
+        Command::Logout => auth::logout(&ctx, out).await,
+        Command::Whoami => auth::whoami(&ctx, out).await,
+        Command::Passwd { password_stdin } => auth::passwd(&ctx, out, password_stdin).await,
+    };
+    ctx.store.close().await;
+    result
+}

@@ -1,0 +1,163 @@
+//! The catalog: what every service offers, described as data.
+//!
+//! Each service module under [`crate::services`] returns a [`Service`]: a [`ServiceManifest`]
+//! (pure description: ids, parameter schemas, ingredients) plus the code behind each action and
+//! reaction. Everything user-facing — `area services`, `about.json`, the UI's generated forms and
+//! area validation — is derived from the manifests, so a service describes itself exactly once
+//! (the n8n/Activepieces "piece" idea).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::connector::{PolledAction, Reaction, ScheduledAction};
+
+/// How a service authenticates; decides whether an area needs a connection first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    /// Works without any credentials (timers, public feeds).
+    None,
+    /// A user-supplied API key or token.
+    ApiKey,
+    /// OAuth2 authorization code + PKCE.
+    OAuth2,
+}
+
+/// Whether a service can honestly be used, shown next to it everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum Availability {
+    /// Backed by the provider's documented public API.
+    Available,
+    /// Works, with a limitation the user must know (paid tier, account type, …).
+    Limited(String),
+    /// Built on a public but unofficial source; may break without notice.
+    Unofficial(String),
+    /// No usable public API: listed so users know why it cannot be offered.
+    Unavailable(String),
+}
+
+/// The type of a parameter, used both to validate area files and to render form fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ParamType {
+    /// Free text; may contain `{{ ingredient }}` templates when the parameter is templated.
+    String,
+    /// A whole number within optional bounds.
+    Integer { min: Option<i64>, max: Option<i64> },
+    /// A decimal number.
+    Number,
+    /// true / false.
+    Boolean,
+    /// One of a fixed set of values.
+    Enum { choices: Vec<String> },
+    /// An absolute URL.
+    Url,
+    /// A JSON object of string → string (HTTP headers and the like).
+    StringMap,
+    /// A date and time, RFC 3339.
+    DateTime,
+}
+
+/// One parameter of an action or reaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ParamSpec {
+    /// Key used in area files (`params.<id>`).
+    pub id: &'static str,
+    /// Human label for forms.
+    pub label: &'static str,
+    /// Help text shown under the field.
+    pub help: &'static str,
+    #[serde(flatten)]
+    pub kind: ParamType,
+    pub required: bool,
+    /// Default used when the parameter is absent.
+    #[specta(type = Option<String>)]
+    pub default: Option<serde_json::Value>,
+    /// Whether `{{ ingredient }}` templates are expanded in this parameter (reactions only).
+    pub templated: bool,
+}
+
+impl ParamSpec {
+    /// A required, non-templated parameter; chain the builder methods for the rest.
+    pub const fn new(id: &'static str, label: &'static str, help: &'static str, kind: ParamType) -> Self {
+        ParamSpec { id, label, help, kind, required: true, default: None, templated: false }
+    }
+    /// Makes the parameter optional with the given default (or none).
+    pub fn optional(mut self, default: Option<serde_json::Value>) -> Self {
+        self.required = false;
+        self.default = default;
+        self
+    }
+    /// Lets the parameter hold `{{ ingredient }}` templates.
+    pub fn templated(mut self) -> Self {
+        self.templated = true;
+        self
+    }
+}
+
+/// A named value an action's events carry, usable in reaction templates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct IngredientSpec {
+    pub id: &'static str,
+    pub description: &'static str,
+    /// A realistic example value, shown in the ingredient picker.
+    pub example: &'static str,
+}
+
+/// Description of a trigger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ActionManifest {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub params: Vec<ParamSpec>,
+    pub ingredients: Vec<IngredientSpec>,
+    /// True when the event's fields are not known in advance (webhook bodies): any ingredient
+    /// name is accepted in templates.
+    pub dynamic_ingredients: bool,
+    /// Lowest poll interval allowed, in seconds (polled actions only).
+    pub min_interval_secs: Option<u32>,
+}
+
+/// Description of something a service does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ReactionManifest {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub params: Vec<ParamSpec>,
+}
+
+/// Everything a user needs to know about one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ServiceManifest {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub auth: AuthKind,
+    pub availability: Availability,
+    pub actions: Vec<ActionManifest>,
+    pub reactions: Vec<ReactionManifest>,
+}
+
+/// How the engine learns about an action's events.
+#[derive(Clone)]
+pub enum ActionKind {
+    /// The engine polls an upstream resource described by the connector.
+    Polled(Arc<dyn PolledAction>),
+    /// Fires at computed instants (timers).
+    Scheduled(Arc<dyn ScheduledAction>),
+    /// Events are pushed to the daemon (webhooks); the engine only records them.
+    Pushed,
+}
+
+/// A service: its manifest plus the code behind each action and reaction id.
+#[derive(Clone)]
+pub struct Service {
+    pub manifest: ServiceManifest,
+    pub actions: BTreeMap<&'static str, ActionKind>,
+    pub reactions: BTreeMap<&'static str, Arc<dyn Reaction>>,
+}

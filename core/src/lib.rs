@@ -1,0 +1,20 @@
+//! # area-core
+//!
+//! All of Area's product logic — the store, local accounts, the service catalog, the trigger
+//! engine — as a library that knows nothing of Tauri or of the terminal. The `area` command and
+//! the desktop app are thin shells over the async functions and serde/specta types defined here,
+//! so every feature is defined once and reachable from both.
+
+pub mod accounts;
+pub mod catalog;
+pub mod clock;
+pub mod condition;
+pub mod connector;
+pub mod error;
+pub mod net;
+pub mod paths;
+pub mod services;
+pub mod store;
+pub mod template;
+
+pub use error::Error;

@@ -1,0 +1,229 @@
+//! The embedded SQLite store.
+//!
+//! Opening a store is the one place that decides whether Area may touch a data directory: it
+//! refuses read-only directories, corrupt files and databases written by a newer Area *before*
+//! changing anything, so a mistake in `--data-dir` never damages data. Migrations are embedded in
+//! the binary and applied forward-only when the store opens. SQL stays portable (no SQLite-only
+//! syntax beyond what PostgreSQL also accepts) so a server mode can follow.
+
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "area.db";
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Why a store could not be opened or used. Messages are one line and say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no data directory could be determined: pass --data-dir DIR or set AREA_DATA_DIR")]
+    NoDataDir,
+    #[error(
+        "the data directory {0} is read-only: make it writable, or choose another with --data-dir / AREA_DATA_DIR"
+    )]
+    ReadOnly(PathBuf),
+    #[error("{0} exists but is not a directory: choose another data directory with --data-dir / AREA_DATA_DIR")]
+    NotADirectory(PathBuf),
+    #[error("cannot prepare the data directory {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{0} is not a valid Area database (corrupt, or not SQLite): move it aside to start fresh, or restore it from a backup")]
+    Corrupt(PathBuf),
+    #[error("{path} was written by a newer version of Area (schema {found}, this binary knows up to {known}): upgrade Area, or use another --data-dir")]
+    NewerSchema { path: PathBuf, found: i64, known: i64 },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A handle on the database; cheap to clone (it wraps a connection pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, applying pending migrations.
+    pub async fn open(dir: &Path) -> Result<Store, StoreError> {
+        prepare_dir(dir)?;
+        let path = dir.join(DB_FILE);
+        prepare_db_file(&path)?;
+
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(StoreError::Database)?
+            .filename(&path)
+            .create_if_missing(false)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| classify_open_error(e, &path))?;
+
+        check_schema_version(&pool, &path).await?;
+        MIGRATOR.run(&pool).await?;
+        restrict_sidecar_files(&path);
+        Ok(Store { pool, dir: dir.to_path_buf() })
+    }
+
+    /// The connection pool, for modules that run their own queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The data directory this store lives in (the CLI keeps its session file beside it).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Closes the pool, flushing the WAL; call before exiting for a tidy shutdown.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates `dir` owner-only, or checks an existing one is a writable directory.
+fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
+    let io_err = |source| StoreError::Io { path: dir.to_path_buf(), source };
+    match fs::metadata(dir) {
+        Ok(meta) if !meta.is_dir() => return Err(StoreError::NotADirectory(dir.to_path_buf())),
+        // Mode bits, not just access(2): the owner may be root, who can write anywhere, and a
+        // directory marked read-only still means "do not write here".
+        Ok(meta) if meta.permissions().readonly() || !owner_writable(&meta) => {
+            return Err(StoreError::ReadOnly(dir.to_path_buf()))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            create_private_dir(dir).map_err(|e| match e.kind() {
+                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                    StoreError::ReadOnly(dir.to_path_buf())
+                }
+                _ => io_err(e),
+            })?;
+        }
+        Err(e) => return Err(io_err(e)),
+    }
+    // A read-only file system or an ACL can still refuse writes: probe for real.
+    let probe = dir.join(".area-write-probe");
+    match OpenOptions::new().write(true).create(true).truncate(true).open(&probe) {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) if matches!(e.kind(), io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem) => {
+            Err(StoreError::ReadOnly(dir.to_path_buf()))
+        }
+        Err(e) => Err(io_err(e)),
+    }
+}
+
+#[cfg(unix)]
+fn owner_writable(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o200 != 0
+}
+
+#[cfg(not(unix))]
+fn owner_writable(_meta: &fs::Metadata) -> bool {
+    true
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        fs::create_dir_all(dir)
+    }
+}
+
+/// Creates the database file owner-only (SQLite gives its -wal/-shm files the same mode).
+fn prepare_db_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => Err(StoreError::Corrupt(path.to_path_buf())),
+            Ok(meta) if meta.permissions().readonly() || !owner_writable(&meta) => {
+                Err(StoreError::ReadOnly(path.to_path_buf()))
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(StoreError::Io { path: path.to_path_buf(), source: e }),
+        },
+        Err(e) => Err(StoreError::Io { path: path.to_path_buf(), source: e }),
+    }
+}
+
+/// Tightens the WAL and shared-memory files too, in case they pre-existed with a looser mode.
+fn restrict_sidecar_files(db: &Path) {
+    #[cfg(unix)]
+    for suffix in ["-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = fs::set_permissions(PathBuf::from(name), fs::Permissions::from_mode(0o600));
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+}
+
+/// SQLITE_NOTADB (26) and SQLITE_CORRUPT (11) mean the file is not a usable database.
+fn classify_open_error(e: sqlx::Error, path: &Path) -> StoreError {
+    if is_corruption(&e) {
+        StoreError::Corrupt(path.to_path_buf())
+    } else {
+        StoreError::Database(e)
+    }
+}
+
+fn is_corruption(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("26") | Some("11"))
+                || db.message().contains("not a database")
+                || db.message().contains("malformed")
+        }
+        _ => false,
+    }
+}
+
+/// Refuses a database whose applied migrations go beyond what this binary embeds.
+async fn check_schema_version(pool: &SqlitePool, path: &Path) -> Result<(), StoreError> {
+    let has_table: Option<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| classify_open_error(e, path))?;
+    if has_table.is_none() {
+        return Ok(());
+    }
+    let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| classify_open_error(e, path))?;
+    let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    match found {
+        Some(found) if found > known => Err(StoreError::NewerSchema { path: path.to_path_buf(), found, known }),
+        _ => Ok(()),
+    }
+}
