@@ -41,6 +41,62 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// List the services Area offers, or show one service's actions and reactions.
+    Services {
+        /// A service id (e.g. `rss`) to show its actions, reactions, parameters and ingredients.
+        id: Option<String>,
+    },
+    /// Print about.json (the AREA format: this machine's services, actions and reactions).
+    About,
+    /// Manage your areas (automations: when an action happens, run reactions).
+    #[command(subcommand)]
+    Areas(AreasCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AreasCommand {
+    /// Add areas from a JSON area file (one area, or a list of them); prints the new ids.
+    Add {
+        /// The area file; `-` reads standard input.
+        #[arg(long, short, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List your areas: id, name, on/off/paused, and what each does.
+    List,
+    /// Show one area: its definition, state, last error, run counts (and URL for webhooks).
+    Show {
+        /// The area id (see `area areas list`).
+        id: i64,
+    },
+    /// Turn an area on; it first records what already exists, so old items do not fire.
+    Enable {
+        /// The area id.
+        id: i64,
+    },
+    /// Turn an area off.
+    Disable {
+        /// The area id.
+        id: i64,
+    },
+    /// Delete an area and its run history.
+    Rm {
+        /// The area id.
+        id: i64,
+    },
+    /// Print an area as JSON; `area areas add --file` re-imports it unchanged.
+    Export {
+        /// The area id.
+        id: i64,
+    },
+    /// Replace an area's definition from a file (same format as `export`); the cursor is kept
+    /// unless the action's parameters change.
+    Edit {
+        /// The area id.
+        id: i64,
+        /// The new definition (one area); `-` reads standard input.
+        #[arg(long, short, value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use area_core::accounts::{AccountError, Accounts, User};
+use area_core::areas::Areas;
+use area_core::catalog::Catalog;
 use area_core::paths;
 use area_core::store::{Store, StoreError};
 
@@ -17,6 +19,10 @@ const SESSION_FILE: &str = "session";
 pub struct Context {
     pub store: Store,
     pub accounts: Accounts,
+    /// The built-in services.
+    pub catalog: Catalog,
+    /// Areas, validated against `catalog`.
+    pub areas: Areas,
 }
 
 impl Context {
@@ -25,7 +31,9 @@ impl Context {
         let dir = paths::data_dir(data_dir).ok_or(StoreError::NoDataDir)?;
         let store = Store::open(&dir).await?;
         let accounts = Accounts::new(store.clone());
-        Ok(Context { store, accounts })
+        let catalog = Catalog::builtin();
+        let areas = Areas::new(store.clone(), catalog.clone());
+        Ok(Context { store, accounts, catalog, areas })
     }
 
     fn session_path(&self) -> PathBuf {

@@ -161,3 +161,92 @@ pub struct Service {
     pub actions: BTreeMap<&'static str, ActionKind>,
     pub reactions: BTreeMap<&'static str, Arc<dyn Reaction>>,
 }
+
+/// The set of services an install offers, indexed by id: what area validation, `area services`,
+/// `about.json` and the engine look things up in. Built once (from [`crate::services::all`] for
+/// the built-in one) and cheap to clone, because every shell and the engine share it.
+#[derive(Clone)]
+pub struct Catalog {
+    inner: Arc<CatalogInner>,
+}
+
+struct CatalogInner {
+    /// In catalog order (the order of [`crate::services::all`]), for listings.
+    services: Vec<Service>,
+    /// Service id → index in `services`.
+    by_id: BTreeMap<&'static str, usize>,
+}
+
+impl Catalog {
+    /// A catalog of these services, in this order. A later service with an id already seen is
+    /// ignored (the first one wins), so a lookup can never be ambiguous.
+    pub fn new(services: Vec<Service>) -> Catalog {
+        let mut by_id = BTreeMap::new();
+        let mut kept = Vec::with_capacity(services.len());
+        for service in services {
+            if by_id.contains_key(service.manifest.id) {
+                tracing::warn!(service = service.manifest.id, "duplicate service id ignored");
+                continue;
+            }
+            by_id.insert(service.manifest.id, kept.len());
+            kept.push(service);
+        }
+        Catalog { inner: Arc::new(CatalogInner { services: kept, by_id }) }
+    }
+
+    /// The built-in services ([`crate::services::all`]), built on first use and then shared.
+    pub fn builtin() -> Catalog {
+        static BUILTIN: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        BUILTIN.get_or_init(|| Catalog::new(crate::services::all())).clone()
+    }
+
+    /// Every service, in catalog order.
+    pub fn services(&self) -> &[Service] {
+        &self.inner.services
+    }
+
+    /// Every service's manifest, in catalog order (listings, `about.json`, UI forms).
+    pub fn manifests(&self) -> impl Iterator<Item = &ServiceManifest> + '_ {
+        self.inner.services.iter().map(|s| &s.manifest)
+    }
+
+    /// The service with this id.
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.inner.by_id.get(id).map(|&i| &self.inner.services[i])
+    }
+
+    /// An action by service and action id: its service's manifest, its own manifest and the code
+    /// behind it. `None` when either id is unknown or the service declares the action without
+    /// implementing it.
+    pub fn action(&self, service: &str, id: &str) -> Option<(&ServiceManifest, &ActionManifest, &ActionKind)> {
+        let s = self.service(service)?;
+        let manifest = s.manifest.actions.iter().find(|a| a.id == id)?;
+        let kind = s.actions.get(id)?;
+        Some((&s.manifest, manifest, kind))
+    }
+
+    /// A reaction by service and reaction id, like [`Catalog::action`].
+    pub fn reaction(
+        &self,
+        service: &str,
+        id: &str,
+    ) -> Option<(&ServiceManifest, &ReactionManifest, &Arc<dyn Reaction>)> {
+        let s = self.service(service)?;
+        let manifest = s.manifest.reactions.iter().find(|r| r.id == id)?;
+        let code = s.reactions.get(id)?;
+        Some((&s.manifest, manifest, code))
+    }
+}
+
+impl Default for Catalog {
+    /// The built-in catalog.
+    fn default() -> Self {
+        Catalog::builtin()
+    }
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("services", &self.inner.by_id.keys().collect::<Vec<_>>()).finish()
+    }
+}

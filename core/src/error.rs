@@ -10,4 +10,6 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Account(#[from] AccountError),
+    #[error(transparent)]
+    Area(#[from] crate::areas::AreaError),
 }

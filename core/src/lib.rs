@@ -5,11 +5,14 @@
 //! the desktop app are thin shells over the async functions and serde/specta types defined here,
 //! so every feature is defined once and reachable from both.
 
+pub mod about;
 pub mod accounts;
+pub mod areas;
 pub mod catalog;
 pub mod clock;
 pub mod condition;
 pub mod connector;
+pub mod engine;
 pub mod error;
 pub mod net;
 pub mod paths;

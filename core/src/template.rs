@@ -25,7 +25,7 @@
 //!   as literal text.
 //! - Missing ingredients, missing attributes and JSON `null` render as the empty string (the
 //!   "chainable" undefined: `{{ issue.title }}` is empty when `issue` is missing). Numbers and
-//!   booleans render naturally (`100`, `1.5`, `true`); lists and objects render as compact JSON.
+//!   booleans render naturally (`100`, `1.5`, `true` — not Python's `True`); lists and objects render as compact JSON.
 //!   Nothing is HTML-escaped: reactions are chat messages, e-mails, JSON bodies, not HTML pages.
 //! - A trailing newline is kept (minijinja drops one by default), so text without placeholders
 //!   renders byte-for-byte unchanged.
@@ -297,6 +297,8 @@ fn to_text(value: &Value) -> Result<String, Error> {
     let text = match value.kind() {
         ValueKind::Undefined | ValueKind::None => String::new(),
         ValueKind::String => value.as_str().unwrap_or_default().to_owned(),
+        // minijinja prints Python's `True`; JSON bodies and humans expect `true`.
+        ValueKind::Bool => if value.is_true() { "true" } else { "false" }.to_owned(),
         ValueKind::Seq | ValueKind::Map => serde_json::to_string(value).unwrap_or_else(|_| value.to_string()),
         _ => value.to_string(),
     };
@@ -989,10 +991,7 @@ impl Parser<'_> {
                 word if RESERVED.contains(&word) => Err(self.unexpected(&Tok::Ident(name.clone()), at, "")),
                 _ => {
                     if self.peek()?.0 == Tok::LParen {
-                        return Err(self.not_allowed(
-                            at,
-                            format!("calling `{name}(…)`"),
-                        ));
+                        return Err(self.not_allowed(at, format!("calling `{name}(…)`")));
                     }
                     Ok(Expr::Var(name))
                 }
@@ -1096,7 +1095,8 @@ mod tests {
         assert_eq!(render("{{ s | truncate(100) }}", &i), "Hello wonderful world");
         assert_eq!(render("{{ s | truncate(21) }}", &i), "Hello wonderful world");
         assert_eq!(render("{{ s | truncate(7) }}", &i), "Hello…");
-        assert_eq!(render(r#"{{ s | truncate(10, "...") }}"#, &i), "Hello...");
+        assert_eq!(render(r#"{{ s | truncate(10, "...") }}"#, &i), "Hello w...");
+        assert_eq!(render(r#"{{ s | truncate(9, "...") }}"#, &i), "Hello...");
         assert_eq!(render("{{ e | truncate(6) }}", &i), "héllo…");
         assert_eq!(render("{{ e | truncate(7) }}", &i), "héllo😀…");
         assert_eq!(render("[{{ s | truncate(0) }}]", &i), "[]");

@@ -1,6 +1,8 @@
 //! One module per command group; each function parses nothing and prints its result.
 
+mod areas;
 mod auth;
+mod services;
 mod user;
 
 use crate::cli::{Cli, Command};
@@ -29,6 +31,12 @@ impl From<area_core::accounts::AccountError> for CliError {
     }
 }
 
+impl From<area_core::areas::AreaError> for CliError {
+    fn from(e: area_core::areas::AreaError) -> Self {
+        CliError::Core(e.into())
+    }
+}
+
 impl From<area_core::store::StoreError> for CliError {
     fn from(e: area_core::store::StoreError) -> Self {
         CliError::Core(e.into())
@@ -45,6 +53,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Logout => auth::logout(&ctx, out).await,
         Command::Whoami => auth::whoami(&ctx, out).await,
         Command::Passwd { password_stdin } => auth::passwd(&ctx, out, password_stdin).await,
+        Command::Services { id } => services::services(&ctx, out, id.as_deref()),
+        Command::About => services::about(&ctx, out),
+        Command::Areas(cmd) => areas::run(&ctx, out, cmd).await,
     };
     ctx.store.close().await;
     result

@@ -6,6 +6,8 @@
 //! - Host names are resolved by [`GuardedResolver`], which reqwest calls through its `dns_resolver`
 //!   hook. It drops every refused address and hands reqwest only the addresses it checked, so the
 //!   connection goes to exactly a vetted address (no DNS-rebinding window between check and connect).
+//!   A name resolving to a mix of public and refused addresses keeps only the public ones; a name
+//!   resolving only to refused addresses is refused.
 //!
 //! Exceptions ([`super::NetConfig::private_exceptions`]) are exact `ip:port` pairs and apply only to
 //! URLs that name that IP literally: the resolver does not know the port it resolves for, so a host

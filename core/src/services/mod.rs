@@ -1,21 +1,33 @@
 //! Built-in services: one module per service, each exporting `pub fn service() -> Service`.
 //!
-//! Adding a service takes its module file plus one line in [`all`] (and its `mod` line).
+//! Adding a service takes its module file plus one line in the `builtin_services!` list, which
+//! declares the module and adds it to [`all`].
 //! Connectors never hard-code where they talk to: [`base_url`] applies the DESIGN.md convention
 //! `AREA_<SERVICE>_BASE_URL` so tests and home-lab users can point any service at a local server.
 
 use crate::catalog::Service;
 use crate::connector::{ConnectorError, HttpResponseData};
 
-pub mod http;
-pub mod notify;
-pub mod rss;
-pub mod timer;
-pub mod webhook;
+/// Declares each service module and lists it in [`all`], so adding a service is its file plus
+/// one line in the invocation below.
+macro_rules! builtin_services {
+    ($($module:ident),+ $(,)?) => {
+        $(pub mod $module;)+
 
-/// Every built-in service, in catalog order; the catalog, `about.json` and the UI derive from it.
-pub fn all() -> Vec<Service> {
-    vec![timer::service(), rss::service(), webhook::service(), http::service(), notify::service()]
+        /// Every built-in service, in catalog order; the catalog, `about.json` and the UI derive
+        /// from it.
+        pub fn all() -> Vec<Service> {
+            vec![$($module::service()),+]
+        }
+    };
+}
+
+builtin_services! {
+    timer,
+    rss,
+    webhook,
+    http,
+    notify,
 }
 
 /// The environment variable name for one of a service's settings: `AREA_<SERVICE>_<KEY>`, the

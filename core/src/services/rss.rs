@@ -19,7 +19,7 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::SecondsFormat;
 use regex::Regex;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{http_url_param, truncate_chars};
@@ -107,8 +107,8 @@ impl PolledAction for NewItem {
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
-        let base = ctx.params.get("url").and_then(Value::as_str);
-        let events = parse_feed(&response.body, base)?;
+        let base = http_url_param(ctx.params, "url").ok();
+        let events = parse_feed(&response.body, base.as_ref().map(url::Url::as_str))?;
         Ok(PollOutput { events, cursor: None })
     }
 }

@@ -217,8 +217,9 @@ impl CronSchedule {
                 bad_param(
                     "expression",
                     format!(
-                        "{expression:?} is not a valid cron expression ({e}); expected five fields \
-                         `minute hour day-of-month month day-of-week`, e.g. `0 9 * * 1-5`"
+                        "{expression:?} is not a valid cron expression: {} — expected five fields \
+                         `minute hour day-of-month month day-of-week`, e.g. `0 9 * * 1-5`",
+                        explain_cron_error(&expr, &e.to_string())
                     ),
                 )
             })?;
@@ -231,6 +232,28 @@ impl CronSchedule {
     /// rules described in the module doc; `None` when the schedule never fires again.
     pub fn next_after(&self, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.schedules.iter().filter_map(|s| next_for_schedule(s, tz, after)).min()
+    }
+}
+
+/// Rewords a `cron`-crate error for users. The crate echoes the (translated, so unfamiliar)
+/// expression, then a caret line, then an explanation that says "less than" for inclusive maxima.
+fn explain_cron_error(translated: &str, raw: &str) -> String {
+    let mut lines = raw.lines();
+    let _echo = lines.next();
+    let mut token = None;
+    let mut explanation = Vec::new();
+    for line in lines {
+        if line.trim() == "^" {
+            let col = line.find('^').unwrap_or(0);
+            token = translated.get(col..).and_then(|rest| rest.split_whitespace().next());
+        } else if !line.trim().is_empty() {
+            explanation.push(line.trim().trim_end_matches('.').replace("must be less than", "must be at most"));
+        }
+    }
+    match (explanation.is_empty(), token) {
+        (false, _) => explanation.join(" "),
+        (true, Some(token)) => format!("cannot read `{token}`"),
+        (true, None) => raw.trim().to_string(),
     }
 }
 

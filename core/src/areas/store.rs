@@ -1,0 +1,489 @@
+//! The stored areas of each user.
+
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::spec::AreaSpec;
+use super::validate::{validate, ValidatedArea};
+use super::{webhook_listen_addr, webhook_url, AreaError};
+use crate::catalog::Catalog;
+use crate::store::Store;
+
+/// Whether an area runs, as shown in lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum AreaStatus {
+    /// Enabled and running.
+    On,
+    /// Turned off by its owner.
+    Off,
+    /// Stopped by the engine (repeated failures, credentials gone); `paused_reason` says why.
+    Paused,
+}
+
+impl AreaStatus {
+    fn of(enabled: bool, paused_reason: Option<&str>) -> AreaStatus {
+        match (enabled, paused_reason) {
+            (false, _) => AreaStatus::Off,
+            (true, Some(_)) => AreaStatus::Paused,
+            (true, None) => AreaStatus::On,
+        }
+    }
+
+    /// `on`, `off` or `paused`, as in `area areas list`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AreaStatus::On => "on",
+            AreaStatus::Off => "off",
+            AreaStatus::Paused => "paused",
+        }
+    }
+}
+
+/// A service's action or reaction, named by ids (`rss` / `new_item`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct StepRef {
+    pub service: String,
+    pub id: String,
+}
+
+/// One area as listed: enough to recognise it and see whether it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct AreaSummary {
+    pub id: i64,
+    pub name: String,
+    /// The owner's on/off switch (a paused area stays enabled).
+    pub enabled: bool,
+    pub status: AreaStatus,
+    /// Why the engine paused the area, if it did.
+    pub paused_reason: Option<String>,
+    pub action: StepRef,
+    pub reactions: Vec<StepRef>,
+    /// "when New feed item (rss) then Show a notification (notify)".
+    pub summary: String,
+    /// Seconds between polls (polled actions only).
+    pub interval_secs: u32,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds; moves forward on every change, so a daemon can notice edits.
+    pub updated_at: i64,
+}
+
+/// How many runs of an area are in each state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct RunCounts {
+    pub queued: i64,
+    pub running: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub unknown_outcome: i64,
+    pub total: i64,
+}
+
+/// Everything about one area, for `area areas show` and the UI's detail page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct AreaDetail {
+    #[serde(flatten)]
+    pub summary: AreaSummary,
+    /// The area as its owner wrote it (with `enabled` reflecting the current state).
+    pub spec: AreaSpec,
+    pub last_error: Option<String>,
+    pub consecutive_failures: i64,
+    /// Whether the engine has recorded what already existed (first poll after enable/edit).
+    pub baselined: bool,
+    /// When the engine last polled the action, as the engine stored it.
+    pub last_polled_at: Option<i64>,
+    /// Secret path segment of a webhook area's URL.
+    pub webhook_token: Option<String>,
+    /// Where to send events to a webhook area: `http://127.0.0.1:8787/hooks/<token>`.
+    pub webhook_url: Option<String>,
+    pub runs: RunCounts,
+}
+
+/// Area operations over a [`Store`], each scoped to one user.
+#[derive(Clone, Debug)]
+pub struct Areas {
+    store: Store,
+    catalog: Catalog,
+}
+
+/// The columns [`Areas::summary_row`] reads (a macro so queries stay literal strings for sqlx).
+macro_rules! summary_columns {
+    () => {
+        "id, name, enabled, paused_reason, definition, action_service, action_id, interval_secs, created_at, updated_at"
+    };
+}
+
+/// `updated_at` for an UPDATE: now (bound twice), but always at least one more than before.
+macro_rules! bump_updated_at {
+    () => {
+        "updated_at = CASE WHEN ? > updated_at THEN ? ELSE updated_at + 1 END"
+    };
+}
+
+impl Areas {
+    /// Areas validated against `catalog`.
+    pub fn new(store: Store, catalog: Catalog) -> Self {
+        Areas { store, catalog }
+    }
+
+    /// The catalog areas are validated against.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Validates and stores one area for `user_id`.
+    pub async fn add(&self, user_id: i64, spec: AreaSpec) -> Result<AreaSummary, AreaError> {
+        let validated = validate(&self.catalog, &spec)?;
+        let mut tx = self.store.pool().begin().await?;
+        let summary = self.insert(&mut tx, user_id, &validated).await?;
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    /// Validates every area, then stores them all in one transaction: either all are added or
+    /// none is. Errors name the area by its index (`[2].reactions[0].id`).
+    pub async fn add_many(&self, user_id: i64, specs: Vec<AreaSpec>) -> Result<Vec<AreaSummary>, AreaError> {
+        let validated = specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| validate(&self.catalog, spec).map_err(|e| e.within(&format!("[{i}]"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut tx = self.store.pool().begin().await?;
+        let mut out = Vec::with_capacity(validated.len());
+        for area in &validated {
+            out.push(self.insert(&mut tx, user_id, area).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn insert(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        user_id: i64,
+        area: &ValidatedArea,
+    ) -> Result<AreaSummary, AreaError> {
+        let spec = area.spec();
+        let definition = definition_json(spec)?;
+        let token = if area.is_webhook() { Some(new_webhook_token()?) } else { None };
+        let now = now_ms();
+        let done = sqlx::query(
+            "INSERT INTO areas (user_id, name, enabled, definition, action_service, action_id, action_fingerprint,
+                                interval_secs, webhook_token, baselined, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user_id)
+        .bind(&spec.name)
+        .bind(spec.enabled)
+        .bind(&definition)
+        .bind(&spec.action.service)
+        .bind(&spec.action.id)
+        .bind(area.action_fingerprint())
+        .bind(i64::from(area.interval_secs()))
+        .bind(token)
+        .bind(false)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(self.summary_of(
+            done.last_insert_rowid(),
+            spec,
+            spec.enabled,
+            None,
+            area.interval_secs(),
+            now,
+            now,
+        ))
+    }
+
+    /// The user's areas, oldest first.
+    pub async fn list(&self, user_id: i64) -> Result<Vec<AreaSummary>, AreaError> {
+        let rows = sqlx::query(concat!("SELECT ", summary_columns!(), " FROM areas WHERE user_id = ? ORDER BY id"))
+            .bind(user_id)
+            .fetch_all(self.store.pool())
+            .await?;
+        Ok(rows.iter().map(|r| self.summary_row(r)).collect())
+    }
+
+    /// One area with its engine state, run counts and (for webhook areas) its URL.
+    pub async fn get(&self, user_id: i64, id: i64) -> Result<AreaDetail, AreaError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            summary_columns!(),
+            ", last_error, consecutive_failures, baselined, last_polled_at, webhook_token
+             FROM areas WHERE id = ? AND user_id = ?"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(self.store.pool())
+        .await?
+        .ok_or(AreaError::NotFound(id))?;
+        let summary = self.summary_row(&row);
+        let mut spec = parse_definition(id, row.get("definition"))?;
+        spec.enabled = summary.enabled;
+        let webhook_token: Option<String> = row.get("webhook_token");
+        let webhook_url =
+            webhook_token.as_deref().map(|token| webhook_url(&webhook_listen_addr(self.store.dir()), token));
+        let mut runs = RunCounts::default();
+        let counts = sqlx::query("SELECT status, COUNT(*) FROM runs WHERE area_id = ? GROUP BY status")
+            .bind(id)
+            .fetch_all(self.store.pool())
+            .await?;
+        for count in &counts {
+            let status: String = count.get(0);
+            let n: i64 = count.get(1);
+            runs.total += n;
+            match status.as_str() {
+                "queued" => runs.queued += n,
+                "running" => runs.running += n,
+                "succeeded" => runs.succeeded += n,
+                "failed" => runs.failed += n,
+                "skipped" => runs.skipped += n,
+                "unknown_outcome" => runs.unknown_outcome += n,
+                _ => {}
+            }
+        }
+        Ok(AreaDetail {
+            summary,
+            spec,
+            last_error: row.get("last_error"),
+            consecutive_failures: row.get("consecutive_failures"),
+            baselined: row.get("baselined"),
+            last_polled_at: row.get("last_polled_at"),
+            webhook_token,
+            webhook_url,
+            runs,
+        })
+    }
+
+    /// Turns an area on or off. Turning on a disabled or paused area clears the pause, the
+    /// failure count and the last error, and makes the engine baseline again (its first poll
+    /// records what exists and fires nothing). Turning on an area that already runs changes
+    /// nothing, so events that appeared since its last poll are not swallowed by a new baseline.
+    pub async fn set_enabled(&self, user_id: i64, id: i64, enabled: bool) -> Result<AreaSummary, AreaError> {
+        let now = now_ms();
+        if enabled {
+            sqlx::query(concat!(
+                "UPDATE areas SET enabled = ?, paused_reason = NULL, consecutive_failures = 0, last_error = NULL,
+                 baselined = ?, ",
+                bump_updated_at!(),
+                " WHERE id = ? AND user_id = ? AND (NOT enabled OR paused_reason IS NOT NULL)"
+            ))
+            .bind(true)
+            .bind(false)
+        } else {
+            sqlx::query(concat!(
+                "UPDATE areas SET enabled = ?, ",
+                bump_updated_at!(),
+                " WHERE id = ? AND user_id = ? AND enabled"
+            ))
+                .bind(false)
+        }
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(user_id)
+        .execute(self.store.pool())
+        .await?;
+        self.summary(user_id, id).await
+    }
+
+    /// Replaces an area's definition after validating it. When the action's service, id or
+    /// parameters change (its [fingerprint](ValidatedArea::action_fingerprint)), the cursor and
+    /// seen events are dropped and the engine baselines again; otherwise the engine continues
+    /// where it was. An edit that turns a disabled area on acts as [`Areas::set_enabled`]; the
+    /// webhook URL of a webhook area survives edits.
+    pub async fn update(&self, user_id: i64, id: i64, spec: AreaSpec) -> Result<AreaSummary, AreaError> {
+        let validated = validate(&self.catalog, &spec)?;
+        let spec = validated.spec();
+        let definition = definition_json(spec)?;
+        let fingerprint = validated.action_fingerprint();
+        let mut tx = self.store.pool().begin().await?;
+        let row = sqlx::query(
+            "SELECT enabled, action_fingerprint, webhook_token FROM areas WHERE id = ? AND user_id = ?",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(AreaError::NotFound(id))?;
+        let was_enabled: bool = row.get("enabled");
+        let old_fingerprint: String = row.get("action_fingerprint");
+        let old_token: Option<String> = row.get("webhook_token");
+        let action_changed = old_fingerprint != fingerprint;
+        let enabling = spec.enabled && !was_enabled;
+        let token = match (validated.is_webhook(), old_token) {
+            (false, _) => None,
+            (true, Some(token)) => Some(token),
+            (true, None) => Some(new_webhook_token()?),
+        };
+        let now = now_ms();
+        sqlx::query(concat!(
+            "UPDATE areas SET name = ?, enabled = ?, definition = ?, action_service = ?, action_id = ?,
+                action_fingerprint = ?, interval_secs = ?, webhook_token = ?,
+                cursor = CASE WHEN ? THEN NULL ELSE cursor END,
+                baselined = CASE WHEN ? THEN ? ELSE baselined END,
+                paused_reason = CASE WHEN ? THEN NULL ELSE paused_reason END,
+                consecutive_failures = CASE WHEN ? THEN 0 ELSE consecutive_failures END,
+                last_error = CASE WHEN ? THEN NULL ELSE last_error END, ",
+            bump_updated_at!(),
+            " WHERE id = ? AND user_id = ?"
+        ))
+        .bind(&spec.name)
+        .bind(spec.enabled)
+        .bind(&definition)
+        .bind(&spec.action.service)
+        .bind(&spec.action.id)
+        .bind(&fingerprint)
+        .bind(i64::from(validated.interval_secs()))
+        .bind(token)
+        .bind(action_changed)
+        .bind(action_changed || enabling)
+        .bind(false)
+        .bind(enabling)
+        .bind(enabling)
+        .bind(enabling)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        if action_changed {
+            sqlx::query("DELETE FROM seen_events WHERE area_id = ?").bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.summary(user_id, id).await
+    }
+
+    /// Deletes an area; its seen events and run history go with it (foreign keys).
+    pub async fn remove(&self, user_id: i64, id: i64) -> Result<(), AreaError> {
+        let done = sqlx::query("DELETE FROM areas WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .execute(self.store.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(AreaError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// The area as an area file holds it, with `enabled` reflecting its current state; adding
+    /// the result again creates an identical area.
+    pub async fn export(&self, user_id: i64, id: i64) -> Result<AreaSpec, AreaError> {
+        let row = sqlx::query("SELECT definition, enabled FROM areas WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(self.store.pool())
+            .await?
+            .ok_or(AreaError::NotFound(id))?;
+        let mut spec = parse_definition(id, row.get("definition"))?;
+        spec.enabled = row.get("enabled");
+        Ok(spec)
+    }
+
+    async fn summary(&self, user_id: i64, id: i64) -> Result<AreaSummary, AreaError> {
+        let row = sqlx::query(concat!("SELECT ", summary_columns!(), " FROM areas WHERE id = ? AND user_id = ?"))
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(self.store.pool())
+            .await?
+            .ok_or(AreaError::NotFound(id))?;
+        Ok(self.summary_row(&row))
+    }
+
+    /// A summary from a row of `summary_columns!()`. An unreadable definition still lists (with
+    /// the action from its own columns) so one bad row cannot hide the others.
+    fn summary_row(&self, row: &SqliteRow) -> AreaSummary {
+        let id: i64 = row.get("id");
+        let enabled: bool = row.get("enabled");
+        let paused_reason: Option<String> = row.get("paused_reason");
+        let interval = row.get::<i64, _>("interval_secs").clamp(0, i64::from(u32::MAX)) as u32;
+        let (created_at, updated_at): (i64, i64) = (row.get("created_at"), row.get("updated_at"));
+        match parse_definition(id, row.get("definition")) {
+            Ok(spec) => {
+                let mut summary = self.summary_of(id, &spec, enabled, paused_reason, interval, created_at, updated_at);
+                summary.name = row.get("name");
+                summary
+            }
+            Err(e) => AreaSummary {
+                id,
+                name: row.get("name"),
+                enabled,
+                status: AreaStatus::of(enabled, paused_reason.as_deref()),
+                paused_reason,
+                action: StepRef { service: row.get("action_service"), id: row.get("action_id") },
+                reactions: Vec::new(),
+                summary: e.to_string(),
+                interval_secs: interval,
+                created_at,
+                updated_at,
+            },
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn summary_of(
+        &self,
+        id: i64,
+        spec: &AreaSpec,
+        enabled: bool,
+        paused_reason: Option<String>,
+        interval_secs: u32,
+        created_at: i64,
+        updated_at: i64,
+    ) -> AreaSummary {
+        let step_name = |service: &str, step: &str, action: bool| {
+            let name = if action {
+                self.catalog.action(service, step).map(|(_, a, _)| a.name)
+            } else {
+                self.catalog.reaction(service, step).map(|(_, r, _)| r.name)
+            };
+            match name {
+                Some(name) => format!("{name} ({service})"),
+                None => format!("{service}.{step}"),
+            }
+        };
+        let whens = step_name(&spec.action.service, &spec.action.id, true);
+        let thens: Vec<String> = spec.reactions.iter().map(|r| step_name(&r.service, &r.id, false)).collect();
+        let condition = if spec.condition.is_some() { " (if its condition holds)" } else { "" };
+        AreaSummary {
+            id,
+            name: spec.name.clone(),
+            enabled,
+            status: AreaStatus::of(enabled, paused_reason.as_deref()),
+            paused_reason,
+            action: StepRef { service: spec.action.service.clone(), id: spec.action.id.clone() },
+            reactions: spec.reactions.iter().map(|r| StepRef { service: r.service.clone(), id: r.id.clone() }).collect(),
+            summary: format!("when {whens}{condition} then {}", thens.join(" and ")),
+            interval_secs,
+            created_at,
+            updated_at,
+        }
+    }
+}
+
+/// The stored form of an area: its spec as JSON.
+fn definition_json(spec: &AreaSpec) -> Result<String, AreaError> {
+    serde_json::to_string(spec).map_err(|e| AreaError::invalid("", format!("cannot encode the area: {e}")))
+}
+
+fn parse_definition(id: i64, definition: String) -> Result<AreaSpec, AreaError> {
+    serde_json::from_str(&definition).map_err(|e| AreaError::Corrupt { id, message: e.to_string() })
+}
+
+/// 32 random bytes, hex: the secret in a webhook area's URL.
+fn new_webhook_token() -> Result<String, AreaError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AreaError::Random(e.to_string()))?;
+    Ok(hex::encode(bytes))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,124 @@
+//! Run history: what `area runs` shows, and the pruning that keeps it bounded (DESIGN.md engine
+//! contract point 6): finished runs beyond a count per area or older than an age are deleted, and
+//! so are the oldest seen keys beyond a count per area.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+use tokio::sync::watch;
+
+/// Finished runs kept per area.
+pub const KEEP_RUNS_PER_AREA: i64 = 1000;
+/// Finished runs older than this are deleted.
+pub const KEEP_RUNS_DAYS: i64 = 30;
+/// Seen keys kept per area (far more than any feed shows at once).
+pub const KEEP_SEEN_PER_AREA: i64 = 10_000;
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// One run as shown to its owner.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct RunRecord {
+    pub id: i64,
+    pub area_id: i64,
+    pub area_name: String,
+    pub event_key: String,
+    /// queued | running | succeeded | failed | skipped | unknown_outcome
+    pub status: String,
+    pub attempts: i64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// From the event being recorded to the run finishing.
+    pub duration_ms: Option<i64>,
+    pub next_attempt_at: Option<i64>,
+    pub error: Option<String>,
+    pub summary: Option<String>,
+    /// The event's ingredients (truncated once the run is finished).
+    #[specta(type = String)]
+    pub ingredients: serde_json::Value,
+}
+
+/// The newest runs of a user's areas (one area's when `area_id` is given), newest first.
+pub async fn list_runs(pool: &SqlitePool, user_id: i64, area_id: Option<i64>, limit: i64) -> Result<Vec<RunRecord>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.area_id, a.name, r.event_key, r.status, r.attempts, r.created_at, r.started_at,
+                r.finished_at, r.duration_ms, r.next_attempt_at, r.error, r.summary, r.ingredients
+         FROM runs r JOIN areas a ON a.id = r.area_id
+         WHERE a.user_id = ? AND (? IS NULL OR r.area_id = ?)
+         ORDER BY r.id DESC LIMIT ?",
+    )
+    .bind(user_id)
+    .bind(area_id)
+    .bind(area_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let status: String = r.get(4);
+            RunRecord {
+                id: r.get(0),
+                area_id: r.get(1),
+                area_name: r.get(2),
+                event_key: r.get(3),
+                attempts: r.get(5),
+                created_at: r.get(6),
+                started_at: r.get(7),
+                finished_at: r.get(8),
+                duration_ms: r.get(9),
+                next_attempt_at: (status == "queued").then(|| r.get(10)),
+                status,
+                error: r.get(11),
+                summary: r.get(12),
+                ingredients: serde_json::from_str(r.get::<&str, _>(13)).unwrap_or(serde_json::Value::Null),
+            }
+        })
+        .collect())
+}
+
+/// Deletes history beyond the bounds; returns (runs, seen keys) deleted.
+pub async fn prune(pool: &SqlitePool, now_ms: i64) -> Result<(u64, u64), sqlx::Error> {
+    let finished = "status IN ('succeeded', 'failed', 'skipped', 'unknown_outcome')";
+    let old = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM runs WHERE {finished} AND created_at < ?")))
+        .bind(now_ms - KEEP_RUNS_DAYS * 24 * 3600 * 1000)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let extra = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM runs WHERE {finished} AND id IN (
+            SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY area_id ORDER BY id DESC) AS n FROM runs)
+            WHERE n > ?)"
+    )))
+    .bind(KEEP_RUNS_PER_AREA)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let seen = sqlx::query(
+        "DELETE FROM seen_events WHERE rowid IN (
+            SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY area_id ORDER BY seen_at DESC) AS n
+                               FROM seen_events) WHERE n > ?)",
+    )
+    .bind(KEEP_SEEN_PER_AREA)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok((old + extra, seen))
+}
+
+/// Prunes now and then until `stop`.
+pub async fn prune_forever(pool: SqlitePool, mut stop: watch::Receiver<bool>) {
+    loop {
+        match prune(&pool, chrono::Utc::now().timestamp_millis()).await {
+            Ok((runs, seen)) if runs + seen > 0 => tracing::info!(runs, seen, "pruned history"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning history failed"),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
+}

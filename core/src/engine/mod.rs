@@ -1,0 +1,266 @@
+//! The trigger engine: turns events observed on services into exactly one run of each area's
+//! reactions, durably (DESIGN.md "Engine contract").
+//!
+//! Parts, one job each:
+//! - [`registry`]: the enabled areas, compiled from the store, reloaded when they change;
+//! - [`scheduler`]: shared polls (one request per distinct upstream resource and interval,
+//!   with ETag/Last-Modified) and timers;
+//! - [`writer`]: the single group-commit writer — seen keys and queued runs in one transaction;
+//! - [`delivery`]: runs reactions with idempotency keys, retries with backoff, records outcomes;
+//! - [`webhook`]: the loopback HTTP listener for pushed events;
+//! - [`history`]: listing and pruning runs.
+//!
+//! One `Engine` per data directory: an exclusive lock file keeps a second engine (a daemon and a
+//! `run --once`, say) from delivering the same runs.
+
+pub mod delivery;
+pub mod history;
+pub mod registry;
+pub mod scheduler;
+pub mod webhook;
+pub mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use tokio::sync::{watch, Semaphore};
+use tokio_util::task::TaskTracker;
+
+use crate::connector::Notifier;
+use crate::net::{HostLimiter, HttpClient, NetConfig};
+use crate::store::Store;
+use registry::CompiledArea;
+use writer::Writer;
+
+/// Tunables of an engine; defaults suit a personal machine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where the webhook listener binds; `None` runs no listener.
+    pub webhook_listen: Option<SocketAddr>,
+    /// Consecutive failures after which an area is paused.
+    pub pause_after: u32,
+    /// Reactions delivered concurrently.
+    pub max_concurrent_deliveries: usize,
+    /// How long a stopping engine waits for in-flight deliveries.
+    pub grace: Duration,
+    /// How often the engine looks for area edits made by other processes.
+    pub reload_every: Duration,
+    /// Largest webhook body accepted.
+    pub max_webhook_body: usize,
+    pub net: NetConfig,
+    /// Lets polls run faster than each service's minimum interval (benchmarks, tests).
+    pub ignore_min_interval: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            webhook_listen: None,
+            pause_after: 10,
+            max_concurrent_deliveries: 256,
+            grace: Duration::from_secs(10),
+            reload_every: Duration::from_secs(1),
+            max_webhook_body: 1024 * 1024,
+            net: NetConfig::from_env(),
+            ignore_min_interval: false,
+        }
+    }
+}
+
+/// Why an engine could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("another Area engine (daemon or `area run`) is already running on {0}: stop it first")]
+    AlreadyRunning(String),
+    #[error("cannot lock the data directory {path}: {source}")]
+    Lock { path: String, source: std::io::Error },
+    #[error("cannot listen for webhooks on {addr}: {source} (choose another with --listen)")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("HTTP client setup failed: {0}")]
+    Net(#[from] crate::net::NetError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Runnable areas by id and by webhook token.
+#[derive(Default)]
+pub struct AreaTable {
+    pub by_id: HashMap<i64, Arc<CompiledArea>>,
+    pub by_token: HashMap<String, i64>,
+}
+
+/// State shared by the engine's tasks.
+pub struct Shared {
+    pub pool: SqlitePool,
+    pub writer: Writer,
+    pub http: HttpClient,
+    pub limiter: HostLimiter,
+    pub notifier: Arc<dyn Notifier>,
+    pub config: EngineConfig,
+    pub areas: RwLock<Arc<AreaTable>>,
+    /// Runs being delivered by this process (so the retry scanner does not start them twice).
+    pub in_flight: Mutex<HashSet<i64>>,
+    pub delivery_slots: Arc<Semaphore>,
+    pub tasks: TaskTracker,
+    /// Runs this process delivered successfully / finished as failed (for reports).
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl Shared {
+    /// The runnable area with this id, if any.
+    pub fn area(&self, id: i64) -> Option<Arc<CompiledArea>> {
+        self.areas.read().unwrap_or_else(|e| e.into_inner()).by_id.get(&id).cloned()
+    }
+
+    /// A snapshot of the runnable areas.
+    pub fn table(&self) -> Arc<AreaTable> {
+        self.areas.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Holds the data directory's engine lock for as long as it lives.
+struct EngineLock(#[allow(dead_code)] File);
+
+fn lock_data_dir(store: &Store) -> Result<EngineLock, EngineError> {
+    let path = store.dir().join("engine.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| EngineError::Lock { path: path.display().to_string(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(EngineLock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::AlreadyRunning(store.dir().display().to_string())),
+        Err(std::fs::TryLockError::Error(source)) => {
+            Err(EngineError::Lock { path: path.display().to_string(), source })
+        }
+    }
+}
+
+/// A running engine. Dropping it without [`Engine::shutdown`] aborts its tasks.
+pub struct Engine {
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    writer_task: tokio::task::JoinHandle<()>,
+    webhook_addr: Option<SocketAddr>,
+    _lock: EngineLock,
+}
+
+/// What one `run --once` pass did.
+#[derive(Debug, Clone, Default, serde::Serialize, specta::Type)]
+pub struct RunOnceReport {
+    pub areas_polled: u32,
+    pub requests: u32,
+    pub runs_queued: u32,
+    pub runs_delivered: u32,
+    pub runs_failed: u32,
+    pub errors: Vec<String>,
+}
+
+impl Engine {
+    async fn prepare(store: &Store, config: EngineConfig, notifier: Arc<dyn Notifier>) -> Result<(Arc<Shared>, tokio::task::JoinHandle<()>, EngineLock), EngineError> {
+        let lock = lock_data_dir(store)?;
+        let (unknown, requeued) = delivery::recover(store.pool()).await?;
+        if unknown + requeued > 0 {
+            tracing::info!(unknown, requeued, "recovered runs left by a previous engine");
+        }
+        let http = HttpClient::new(config.net.clone())?;
+        let (writer, writer_task) = Writer::spawn(store.pool().clone());
+        let shared = Arc::new(Shared {
+            pool: store.pool().clone(),
+            writer,
+            http,
+            limiter: HostLimiter::new(),
+            notifier,
+            delivery_slots: Arc::new(Semaphore::new(config.max_concurrent_deliveries.max(1))),
+            config,
+            areas: RwLock::new(Arc::new(AreaTable::default())),
+            in_flight: Mutex::new(HashSet::new()),
+            tasks: TaskTracker::new(),
+            delivered: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        });
+        Ok((shared, writer_task, lock))
+    }
+
+    /// Starts the engine: scheduler, retry scanner, pruning and (if configured) the webhook
+    /// listener. Returns once everything is scheduled.
+    pub async fn start(store: &Store, config: EngineConfig, notifier: Arc<dyn Notifier>) -> Result<Engine, EngineError> {
+        let listen = config.webhook_listen;
+        let (shared, writer_task, lock) = Engine::prepare(store, config, notifier).await?;
+        let (stop, stop_rx) = watch::channel(false);
+        let mut scheduler = scheduler::Scheduler::new(shared.clone());
+        scheduler.reload().await?;
+        let webhook_addr = match listen {
+            Some(addr) => Some(webhook::serve(shared.clone(), addr, stop_rx.clone()).await?),
+            None => None,
+        };
+        tokio::spawn(scheduler.run(stop_rx.clone()));
+        tokio::spawn(history::prune_forever(shared.pool.clone(), stop_rx));
+        Ok(Engine { shared, stop, writer_task, webhook_addr, _lock: lock })
+    }
+
+    /// The webhook listener's actual address (the port may have been chosen by the OS).
+    pub fn webhook_addr(&self) -> Option<SocketAddr> {
+        self.webhook_addr
+    }
+
+    /// Stops polling and listening, lets in-flight deliveries finish within the grace period,
+    /// and commits everything recorded.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.shared.tasks.close();
+        if tokio::time::timeout(self.shared.config.grace, self.shared.tasks.wait()).await.is_err() {
+            tracing::warn!("grace period over; runs still in flight stay queued and resume at the next start");
+        }
+        self.shared.writer.flush().await;
+        let Engine { shared, writer_task, .. } = self;
+        drop(shared);
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer_task).await;
+    }
+
+    /// Polls every enabled area once, fires due timers, delivers everything due, and returns.
+    pub async fn run_once(store: &Store, config: EngineConfig, notifier: Arc<dyn Notifier>) -> Result<RunOnceReport, EngineError> {
+        let (shared, writer_task, _lock) = Engine::prepare(store, config, notifier).await?;
+        let mut scheduler = scheduler::Scheduler::new(shared.clone());
+        scheduler.reload().await?;
+        let mut report = scheduler.poll_all_once().await;
+        shared.tasks.close();
+        shared.tasks.wait().await;
+        shared.tasks.reopen();
+        loop {
+            let due = delivery::due_runs(&shared, 1000).await?;
+            let fresh: Vec<_> = {
+                let in_flight = shared.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                due.into_iter().filter(|r| !in_flight.contains(&r.run_id)).collect()
+            };
+            if fresh.is_empty() {
+                break;
+            }
+            report.runs_queued += fresh.len() as u32;
+            for run in fresh {
+                delivery::dispatch(&shared, run);
+            }
+            shared.tasks.close();
+            shared.tasks.wait().await;
+            shared.tasks.reopen();
+            shared.writer.flush().await;
+        }
+        shared.tasks.close();
+        shared.tasks.wait().await;
+        shared.writer.flush().await;
+        report.runs_delivered = shared.delivered.load(Ordering::Relaxed) as u32;
+        report.runs_failed = shared.failed.load(Ordering::Relaxed) as u32;
+        drop(scheduler);
+        drop(shared);
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer_task).await;
+        Ok(report)
+    }
+}

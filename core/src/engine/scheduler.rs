@@ -1,0 +1,605 @@
+//! When things happen: shared polls and timers, plus the periodic retry scan and area reloads.
+//!
+//! Areas that would make the same request (same URL, headers — hence same credentials — and
+//! network policy) form one *poll group*: one request per interval, however many areas watch
+//! the resource, with `If-None-Match`/`If-Modified-Since` from the previous answer. Each area
+//! then reads the shared response with its own parameters and cursor, and dedupes against its
+//! own seen keys — first in memory (so an unchanged feed costs no database write), then in the
+//! store (the source of truth, in the writer's transaction).
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::delivery::{self, dispatch};
+use super::registry::{self, AreaRow, CompiledArea, Services};
+use super::writer::{NewEvent, PollUpdate, WriteOp};
+use super::{AreaTable, EngineError, RunOnceReport, Shared};
+use crate::catalog::ActionKind;
+use crate::connector::{ConnectorError, ErrorClass, Event, HttpRequestSpec, HttpResponseData, PollContext};
+use crate::net::{backoff_delay, host_key, retry_after, RequestOptions};
+
+/// Longest a failing poll group backs off.
+const MAX_POLL_BACKOFF: Duration = Duration::from_secs(15 * 60);
+/// How often queued retries are looked for.
+const RETRY_SCAN_EVERY: Duration = Duration::from_secs(1);
+
+/// Per-area engine state that outlives reloads while the area's action is unchanged.
+pub struct AreaRuntime {
+    pub area: Arc<CompiledArea>,
+    /// Hashes of the keys in the latest read: filters unchanged items before any write.
+    seen: Mutex<HashSet<u64>>,
+    baselined: AtomicBool,
+    cursor: Mutex<Option<Value>>,
+    /// Set after a failure so the next success clears the stored failure count.
+    failing: AtomicBool,
+}
+
+fn key_hash(key: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+#[derive(Default)]
+struct GroupState {
+    next_due: Option<Instant>,
+    failures: u32,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// Areas sharing one upstream request.
+struct PollGroup {
+    request: HttpRequestSpec,
+    allow_private: bool,
+    interval: Duration,
+    members: Vec<Arc<AreaRuntime>>,
+    state: Arc<Mutex<GroupState>>,
+    busy: Arc<AtomicBool>,
+}
+
+struct TimerJob {
+    runtime: Arc<AreaRuntime>,
+    next: Option<DateTime<Utc>>,
+    busy: Arc<AtomicBool>,
+}
+
+/// Owns the schedule of one engine.
+pub struct Scheduler {
+    shared: Arc<Shared>,
+    services: Services,
+    version: Option<(i64, i64, i64)>,
+    runtimes: HashMap<i64, Arc<AreaRuntime>>,
+    groups: HashMap<u64, PollGroup>,
+    timers: HashMap<i64, TimerJob>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Scheduler {
+    /// An empty schedule; call [`Scheduler::reload`] to load the areas.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Scheduler {
+            shared,
+            services: registry::services(),
+            version: None,
+            runtimes: HashMap::new(),
+            groups: HashMap::new(),
+            timers: HashMap::new(),
+        }
+    }
+
+    /// Rebuilds the schedule from the store, keeping the state of unchanged areas and groups.
+    pub async fn reload(&mut self) -> Result<(), EngineError> {
+        let version = registry::areas_version(&self.shared.pool).await?;
+        let rows = registry::load_runnable(&self.shared.pool).await?;
+        self.version = Some(version);
+        let mut table = AreaTable::default();
+        let mut runtimes = HashMap::with_capacity(rows.len());
+        let mut groups: HashMap<u64, PollGroup> = HashMap::new();
+        let mut timers = HashMap::new();
+        let mut broken = Vec::new();
+        for row in &rows {
+            let area = match registry::compile(&self.services, row) {
+                Ok(area) => Arc::new(area),
+                Err(e) => {
+                    broken.push((row.id, format!("this area cannot run: {e}")));
+                    continue;
+                }
+            };
+            let runtime = self.runtime_for(row, area.clone());
+            runtimes.insert(row.id, runtime.clone());
+            table.by_id.insert(row.id, area.clone());
+            match &area.action {
+                ActionKind::Pushed => {
+                    if let Some(token) = &area.webhook_token {
+                        table.by_token.insert(token.clone(), row.id);
+                    }
+                }
+                ActionKind::Scheduled(_) => {
+                    let (next, busy) = match self.timers.remove(&row.id) {
+                        Some(old) if old.runtime.area.fingerprint == runtime.area.fingerprint => (old.next, old.busy),
+                        _ => (None, Arc::new(AtomicBool::new(false))),
+                    };
+                    timers.insert(row.id, TimerJob { runtime, next, busy });
+                }
+                ActionKind::Polled(action) => {
+                    let cursor = runtime.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let ctx = PollContext { params: &area.action_params, cursor: cursor.as_ref() };
+                    let request = match action.request(&ctx) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            broken.push((row.id, e.to_string()));
+                            continue;
+                        }
+                    };
+                    let interval = self.effective_interval(&area);
+                    let key = group_key(&request, area.allow_private_network);
+                    let group = groups.entry(key).or_insert_with(|| {
+                        let (state, busy) = match self.groups.remove(&key) {
+                            Some(old) => (old.state, old.busy),
+                            None => Default::default(),
+                        };
+                        PollGroup {
+                            request,
+                            allow_private: area.allow_private_network,
+                            interval,
+                            members: Vec::new(),
+                            state,
+                            busy,
+                        }
+                    });
+                    group.interval = group.interval.min(interval);
+                    group.members.push(runtime);
+                }
+            }
+        }
+        for (id, error) in broken {
+            tracing::warn!(area = id, error = %error, "area cannot be scheduled");
+            self.shared.writer.send(WriteOp::AreaFailed { area_ids: vec![id], error, pause_after: 1, now_ms: now_ms() });
+        }
+        tracing::info!(areas = runtimes.len(), poll_groups = groups.len(), timers = timers.len(), "areas loaded");
+        self.runtimes = runtimes;
+        self.groups = groups;
+        self.timers = timers;
+        *self.shared.areas.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+        Ok(())
+    }
+
+    fn runtime_for(&self, row: &AreaRow, area: Arc<CompiledArea>) -> Arc<AreaRuntime> {
+        let stored_cursor: Option<Value> = row.cursor.as_deref().and_then(|c| serde_json::from_str(c).ok());
+        if let Some(old) = self.runtimes.get(&row.id) {
+            // Same action: keep what memory knows (it is never behind the store).
+            if old.area.fingerprint == area.fingerprint && (row.baselined || old.baselined.load(Ordering::Acquire)) {
+                let seen = old.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let cursor = old.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone().or(stored_cursor);
+                return Arc::new(AreaRuntime {
+                    area,
+                    seen: Mutex::new(seen),
+                    baselined: AtomicBool::new(true),
+                    cursor: Mutex::new(cursor),
+                    failing: AtomicBool::new(old.failing.load(Ordering::Relaxed)),
+                });
+            }
+        }
+        Arc::new(AreaRuntime {
+            area,
+            seen: Mutex::new(HashSet::new()),
+            baselined: AtomicBool::new(row.baselined),
+            cursor: Mutex::new(stored_cursor),
+            failing: AtomicBool::new(false),
+        })
+    }
+
+    fn effective_interval(&self, area: &CompiledArea) -> Duration {
+        if self.shared.config.ignore_min_interval {
+            return area.interval;
+        }
+        let min = self
+            .services
+            .get(area.action_service.as_str())
+            .and_then(|s| s.manifest.actions.iter().find(|a| a.id == area.action_id))
+            .and_then(|a| a.min_interval_secs)
+            .map(|s| Duration::from_secs(u64::from(s)))
+            .unwrap_or_default();
+        area.interval.max(min)
+    }
+
+    /// Runs until `stop` turns true.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut next_reload = Instant::now() + self.shared.config.reload_every;
+        let mut next_scan = Instant::now();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let now = Instant::now();
+            let mut wake = (now + Duration::from_secs(1)).min(next_reload).min(next_scan);
+            for group in self.groups.values() {
+                let due = {
+                    let mut st = group.state.lock().unwrap_or_else(|e| e.into_inner());
+                    let due_at = *st.next_due.get_or_insert(now);
+                    if due_at <= now && !group.busy.load(Ordering::Acquire) {
+                        let next = due_at + group.interval;
+                        st.next_due = Some(if next <= now { now + group.interval } else { next });
+                        true
+                    } else {
+                        false
+                    }
+                };
+                if due {
+                    group.busy.store(true, Ordering::Release);
+                    let job = GroupJob::of(group);
+                    let shared = self.shared.clone();
+                    tokio::spawn(async move {
+                        job.poll(&shared).await;
+                        job.busy.store(false, Ordering::Release);
+                    });
+                }
+                if let Some(at) = group.state.lock().unwrap_or_else(|e| e.into_inner()).next_due {
+                    wake = wake.min(at);
+                }
+            }
+            let utc_now = Utc::now();
+            for timer in self.timers.values_mut() {
+                if timer.next.is_none() {
+                    timer.next = first_fire(&timer.runtime, utc_now);
+                }
+                let Some(at) = timer.next else { continue };
+                if at <= utc_now && !timer.busy.load(Ordering::Acquire) {
+                    timer.busy.store(true, Ordering::Release);
+                    timer.next = next_fire(&timer.runtime, at.max(utc_now));
+                    let (shared, runtime, busy) = (self.shared.clone(), timer.runtime.clone(), timer.busy.clone());
+                    tokio::spawn(async move {
+                        fire_timer(&shared, &runtime, at).await;
+                        busy.store(false, Ordering::Release);
+                    });
+                }
+                if let Some(at) = timer.next {
+                    let until = (at - utc_now).to_std().unwrap_or_default();
+                    wake = wake.min(now + until);
+                }
+            }
+            if now >= next_scan {
+                next_scan = now + RETRY_SCAN_EVERY;
+                self.scan_retries().await;
+            }
+            if now >= next_reload {
+                next_reload = now + self.shared.config.reload_every;
+                match registry::areas_version(&self.shared.pool).await {
+                    Ok(v) if Some(v) != self.version => {
+                        if let Err(e) = self.reload().await {
+                            tracing::error!(error = %e, "reloading areas failed");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "checking for area changes failed"),
+                }
+            }
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep_until(wake.max(Instant::now()).into()) => {}
+            }
+        }
+    }
+
+    async fn scan_retries(&self) {
+        match delivery::due_runs(&self.shared, 1000).await {
+            Ok(runs) => {
+                for run in runs {
+                    dispatch(&self.shared, run);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "looking for runs to retry failed"),
+        }
+    }
+
+    /// `run --once`: every poll group once, every due timer, concurrently.
+    pub async fn poll_all_once(&mut self) -> RunOnceReport {
+        let mut report = RunOnceReport::default();
+        let jobs: Vec<GroupJob> = self.groups.values().map(GroupJob::of).collect();
+        report.requests = jobs.len() as u32;
+        report.areas_polled = jobs.iter().map(|j| j.members.len() as u32).sum();
+        let shared = self.shared.clone();
+        let polls = jobs.iter().map(|job| job.poll(&shared));
+        futures_util::future::join_all(polls).await;
+        let utc_now = Utc::now();
+        for timer in self.timers.values() {
+            match first_fire(&timer.runtime, utc_now) {
+                Some(at) if at <= utc_now => fire_timer(&self.shared, &timer.runtime, at).await,
+                _ if !timer.runtime.baselined.load(Ordering::Acquire) => {
+                    fire_timer(&self.shared, &timer.runtime, utc_now).await;
+                }
+                _ => {}
+            }
+        }
+        report
+    }
+}
+
+fn group_key(request: &HttpRequestSpec, allow_private: bool) -> u64 {
+    let mut h = DefaultHasher::new();
+    request.hash(&mut h);
+    allow_private.hash(&mut h);
+    h.finish()
+}
+
+/// What a poll task needs from its group (a snapshot: reloads never block a poll).
+struct GroupJob {
+    request: HttpRequestSpec,
+    allow_private: bool,
+    interval: Duration,
+    members: Vec<Arc<AreaRuntime>>,
+    state: Arc<Mutex<GroupState>>,
+    busy: Arc<AtomicBool>,
+}
+
+impl GroupJob {
+    fn of(group: &PollGroup) -> GroupJob {
+        GroupJob {
+            request: group.request.clone(),
+            allow_private: group.allow_private,
+            interval: group.interval,
+            members: group.members.clone(),
+            state: group.state.clone(),
+            busy: group.busy.clone(),
+        }
+    }
+
+    async fn poll(&self, shared: &Arc<Shared>) {
+        let host = host_key(&self.request.url);
+        if let Some(ready) = host.as_deref().and_then(|h| shared.limiter.ready_at(h)) {
+            // The host asked us to wait (429): skip this round, only for this host.
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.next_due = Some(st.next_due.map_or(ready, |d| d.max(ready)));
+            return;
+        }
+        let mut request = self.request.clone();
+        {
+            let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(etag) = &st.etag {
+                request.headers.push(("If-None-Match".into(), etag.clone()));
+            }
+            if let Some(lm) = &st.last_modified {
+                request.headers.push(("If-Modified-Since".into(), lm.clone()));
+            }
+        }
+        let options = RequestOptions { allow_private_network: self.allow_private, ..Default::default() };
+        let service = self.members.first().map(|m| m.area.action_service.clone()).unwrap_or_default();
+        let response = match shared.http.send(&request, &options).await {
+            Ok(r) => r,
+            Err(e) => return self.failed(shared, ConnectorError::Net(e), host.as_deref()),
+        };
+        if response.status == 304 {
+            self.succeeded_unchanged(shared);
+            return;
+        }
+        if !(200..300).contains(&response.status) {
+            let error = ConnectorError::Status {
+                service,
+                status: response.status,
+                message: excerpt(&response.body),
+                retry_after: retry_after(&response, SystemTime::now()),
+            };
+            return self.failed(shared, error, host.as_deref());
+        }
+        {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.failures = 0;
+            st.etag = response.header("etag").map(str::to_owned);
+            st.last_modified = response.header("last-modified").map(str::to_owned);
+        }
+        self.read_for_members(shared, &response).await;
+    }
+
+    async fn read_for_members(&self, shared: &Arc<Shared>, response: &HttpResponseData) {
+        // Areas with the same action, parameters and cursor read the response once.
+        let mut cache: HashMap<(String, String), Result<crate::connector::PollOutput, String>> = HashMap::new();
+        let mut handles = Vec::new();
+        for member in &self.members {
+            let ActionKind::Polled(action) = &member.area.action else { continue };
+            let cursor = member.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let cache_key = (member.area.fingerprint.clone(), cursor.as_ref().map(|c| c.to_string()).unwrap_or_default());
+            let output = cache
+                .entry(cache_key)
+                .or_insert_with(|| {
+                    let ctx = PollContext { params: &member.area.action_params, cursor: cursor.as_ref() };
+                    action.read(&ctx, response).map_err(|e| e.to_string())
+                })
+                .clone();
+            match output {
+                Ok(output) => {
+                    let (shared, member) = (shared.clone(), member.clone());
+                    handles.push(tokio::spawn(async move { handle_output(&shared, &member, output.events, output.cursor).await }));
+                }
+                Err(e) => {
+                    member.failing.store(true, Ordering::Relaxed);
+                    shared.writer.send(WriteOp::AreaFailed {
+                        area_ids: vec![member.area.id],
+                        error: e,
+                        pause_after: shared.config.pause_after,
+                        now_ms: now_ms(),
+                    });
+                }
+            }
+        }
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+
+    fn succeeded_unchanged(&self, shared: &Shared) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).failures = 0;
+        for member in &self.members {
+            if member.failing.swap(false, Ordering::Relaxed) {
+                let area_id = member.area.id;
+                shared.writer.send(WriteOp::Ingest {
+                    area_id,
+                    events: Vec::new(),
+                    baseline: false,
+                    update: Some(PollUpdate { cursor: None, baselined: false }),
+                    reply: None,
+                });
+            }
+        }
+    }
+
+    fn failed(&self, shared: &Shared, error: ConnectorError, host: Option<&str>) {
+        let class = error.class();
+        let message = error.to_string();
+        tracing::warn!(url_host = host.unwrap_or("?"), error = %message, areas = self.members.len(), "poll failed");
+        let pause_after = match class {
+            ErrorClass::NeedsReconnect => 1,
+            _ => shared.config.pause_after,
+        };
+        {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.failures += 1;
+            if let ErrorClass::Retryable { retry_after } = class {
+                let delay = backoff_delay(st.failures, self.interval, MAX_POLL_BACKOFF, retry_after, &mut rand::rng())
+                    .max(self.interval);
+                st.next_due = Some(Instant::now() + delay);
+                if let (Some(host), Some(wait), ConnectorError::Status { status: 429, .. }) = (host, retry_after, &error) {
+                    shared.limiter.block_for(host, wait);
+                }
+            }
+        }
+        for member in &self.members {
+            member.failing.store(true, Ordering::Relaxed);
+        }
+        shared.writer.send(WriteOp::AreaFailed {
+            area_ids: self.members.iter().map(|m| m.area.id).collect(),
+            error: message,
+            pause_after,
+            now_ms: now_ms(),
+        });
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    flat.chars().take(200).collect()
+}
+
+/// Records a read's events for one area: baseline first time, else only unseen keys.
+async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, events: Vec<Event>, cursor: Option<Value>) {
+    let area_id = rt.area.id;
+    let current: HashSet<u64> = events.iter().map(|e| key_hash(&e.key)).collect();
+    if !rt.baselined.load(Ordering::Acquire) {
+        let baseline: Vec<NewEvent> =
+            events.into_iter().map(|e| NewEvent { key: e.key, ingredients: Default::default(), passes: true }).collect();
+        let count = baseline.len();
+        let update = PollUpdate { cursor: cursor.clone(), baselined: true };
+        match shared.writer.ingest(area_id, baseline, true, Some(update)).await {
+            Ok(_) => {
+                rt.baselined.store(true, Ordering::Release);
+                *rt.seen.lock().unwrap_or_else(|e| e.into_inner()) = current;
+                *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) = cursor;
+                rt.failing.store(false, Ordering::Relaxed);
+                tracing::info!(area = area_id, existing = count, "baseline recorded; nothing fired");
+            }
+            Err(e) => tracing::error!(area = area_id, error = %e, "recording the baseline failed; will retry"),
+        }
+        return;
+    }
+    let fresh: Vec<Event> = {
+        let seen = rt.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut in_batch = HashSet::new();
+        events.into_iter().filter(|e| !seen.contains(&key_hash(&e.key)) && in_batch.insert(e.key.clone())).collect()
+    };
+    let cursor_changed = cursor.is_some() && *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) != cursor;
+    let was_failing = rt.failing.load(Ordering::Relaxed);
+    if fresh.is_empty() && !cursor_changed && !was_failing {
+        *rt.seen.lock().unwrap_or_else(|e| e.into_inner()) = current;
+        return;
+    }
+    let new_events: Vec<NewEvent> = fresh
+        .into_iter()
+        .map(|e| {
+            let passes = rt.area.passes(&e.ingredients);
+            NewEvent { key: e.key, ingredients: e.ingredients, passes }
+        })
+        .collect();
+    let update = PollUpdate { cursor: cursor.clone(), baselined: true };
+    match shared.writer.ingest(area_id, new_events, false, Some(update)).await {
+        Ok(runs) => {
+            *rt.seen.lock().unwrap_or_else(|e| e.into_inner()) = current;
+            if cursor.is_some() {
+                *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) = cursor;
+            }
+            rt.failing.store(false, Ordering::Relaxed);
+            for run in runs {
+                dispatch(shared, run);
+            }
+        }
+        Err(e) => tracing::error!(area = area_id, error = %e, "recording events failed; they will be seen again next poll"),
+    }
+}
+
+fn scheduled(rt: &AreaRuntime) -> Option<&dyn crate::connector::ScheduledAction> {
+    match &rt.area.action {
+        ActionKind::Scheduled(s) => Some(s.as_ref()),
+        _ => None,
+    }
+}
+
+fn cursor_instant(rt: &AreaRuntime) -> Option<DateTime<Utc>> {
+    let cursor = rt.cursor.lock().unwrap_or_else(|e| e.into_inner());
+    cursor.as_ref().and_then(|c| c.as_str()).and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc))
+}
+
+/// The first instant to fire: after the last handled one (so one missed while stopped fires
+/// late, once), or after now for an area not yet baselined.
+fn first_fire(rt: &AreaRuntime, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let action = scheduled(rt)?;
+    let after = if rt.baselined.load(Ordering::Acquire) { cursor_instant(rt).unwrap_or(now) } else { now };
+    match action.next_after(&rt.area.action_params, after) {
+        Ok(next) => next,
+        Err(e) => {
+            tracing::warn!(area = rt.area.id, error = %e, "timer cannot be scheduled");
+            None
+        }
+    }
+}
+
+fn next_fire(rt: &AreaRuntime, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    scheduled(rt)?.next_after(&rt.area.action_params, after).ok().flatten()
+}
+
+async fn fire_timer(shared: &Arc<Shared>, rt: &AreaRuntime, at: DateTime<Utc>) {
+    let area_id = rt.area.id;
+    let instant = Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    if !rt.baselined.load(Ordering::Acquire) {
+        // Enabling a timer records "now" and fires nothing for instants already past.
+        let update = PollUpdate { cursor: Some(instant.clone()), baselined: true };
+        if shared.writer.ingest(area_id, Vec::new(), true, Some(update)).await.is_ok() {
+            rt.baselined.store(true, Ordering::Release);
+            *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) = Some(instant);
+        }
+        return;
+    }
+    let event = crate::services::timer::scheduled_event(at, Utc::now());
+    let passes = rt.area.passes(&event.ingredients);
+    let events = vec![NewEvent { key: event.key, ingredients: event.ingredients, passes }];
+    let update = PollUpdate { cursor: Some(instant.clone()), baselined: true };
+    match shared.writer.ingest(area_id, events, false, Some(update)).await {
+        Ok(runs) => {
+            *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) = Some(instant);
+            for run in runs {
+                dispatch(shared, run);
+            }
+        }
+        Err(e) => tracing::error!(area = area_id, error = %e, "recording a timer event failed"),
+    }
+}
