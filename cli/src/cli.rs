@@ -51,6 +51,27 @@ pub enum Command {
     /// Manage your areas (automations: when an action happens, run reactions).
     #[command(subcommand)]
     Areas(AreasCommand),
+    /// Poll every enabled area once, deliver what results, and exit (scripts, cron, tests).
+    Run {
+        /// Required: a single pass (a long-running engine is `area daemon`).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Run every user's enabled areas until SIGINT/SIGTERM, then finish in-flight runs and exit 0.
+    Daemon {
+        /// Address of the webhook listener (loopback by default); port 0 lets the OS choose.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Run history: status, attempts, timings, error (newest first).
+    Runs {
+        /// Only this area's runs.
+        #[arg(long, value_name = "ID")]
+        area: Option<i64>,
+        /// How many runs to show.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod context;
+mod notifier;
 mod output;
 mod secrets;
 

@@ -40,9 +40,11 @@ pub async fn run(ctx: &Context, out: Output, cmd: AreasCommand) -> Result<(), Cl
                     return "no areas yet: add one with `area areas add --file AREA.json`".into();
                 }
                 let mut rows = vec![["ID", "STATUS", "NAME", "WHAT IT DOES"].map(String::from).to_vec()];
-                rows.extend(areas.iter().map(|a| {
-                    vec![a.id.to_string(), a.status.as_str().to_string(), a.name.clone(), a.summary.clone()]
-                }));
+                rows.extend(
+                    areas.iter().map(|a| {
+                        vec![a.id.to_string(), a.status.as_str().to_string(), a.name.clone(), a.summary.clone()]
+                    }),
+                );
                 table(&rows)
             });
         }
@@ -117,15 +119,12 @@ fn state_line(area: &AreaSummary) -> String {
 
 fn describe(d: &AreaDetail) -> String {
     let s = &d.summary;
-    let mut lines = vec![
-        format!("area {}: {}", s.id, s.name),
-        format!("status: {}", s.status.as_str()),
-        s.summary.clone(),
-    ];
+    let mut lines =
+        vec![format!("area {}: {}", s.id, s.name), format!("status: {}", s.status.as_str()), s.summary.clone()];
     if let Some(reason) = &s.paused_reason {
         lines.push(format!("paused because: {reason}"));
     }
-    if s.action.service != "webhook" {
+    if s.action.service != area_core::services::webhook::ID {
         lines.push(format!("poll interval: {} s", s.interval_secs));
     }
     if let Some(url) = &d.webhook_url {

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use area_core::areas::{DEFAULT_WEBHOOK_LISTEN, WEBHOOK_ADDR_FILE};
 use area_core::engine::{history, Engine, EngineConfig};
 
 use crate::commands::CliError;
@@ -10,10 +11,6 @@ use crate::context::Context;
 use crate::notifier::DaemonNotifier;
 use crate::output::Output;
 
-/// Default webhook listener address of the daemon.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
-/// File in the data directory where the daemon publishes its webhook address.
-pub const WEBHOOK_ADDR_FILE: &str = "webhook.addr";
 
 fn config() -> EngineConfig {
     let mut config = EngineConfig::default();
@@ -38,8 +35,9 @@ pub async fn run_once(ctx: &Context, out: Output) -> Result<(), CliError> {
 pub async fn daemon(ctx: &Context, out: Output, listen: Option<SocketAddr>) -> Result<(), CliError> {
     let listen = match listen {
         Some(addr) => addr,
-        None => DEFAULT_LISTEN.parse().map_err(|e| CliError::msg(format!("bad default address: {e}")))?,
+        None => DEFAULT_WEBHOOK_LISTEN.parse().map_err(|e| CliError::msg(format!("bad default address: {e}")))?,
     };
+    let stop = stop_signal();
     let mut config = config();
     config.webhook_listen = Some(listen);
     let engine = Engine::start(&ctx.store, config, Arc::new(DaemonNotifier::detect()))
@@ -52,32 +50,29 @@ pub async fn daemon(ctx: &Context, out: Output, listen: Option<SocketAddr>) -> R
             format!("Area daemon running; webhooks on http://{addr}/hooks/<token>; Ctrl-C to stop")
         });
     }
-    wait_for_signal().await;
+    stop.await;
     tracing::info!("stopping: finishing in-flight runs");
     engine.shutdown().await;
     let _ = std::fs::remove_file(&addr_file);
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGINT or SIGTERM. Created before the engine starts, so a stop request that
+/// arrives during start-up is not lost (nor kills the process by default action).
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        let _ = ctrl_c.await;
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod areas;
 mod auth;
+mod engine;
 mod services;
 mod user;
 
@@ -56,6 +57,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Services { id } => services::services(&ctx, out, id.as_deref()),
         Command::About => services::about(&ctx, out),
         Command::Areas(cmd) => areas::run(&ctx, out, cmd).await,
+        Command::Run { once: true } => engine::run_once(&ctx, out).await,
+        Command::Run { once: false } => {
+            Err(CliError::msg("`area run` needs --once (for a long-running engine use `area daemon`)"))
+        }
+        Command::Daemon { listen } => engine::daemon(&ctx, out, listen).await,
+        Command::Runs { area, limit } => engine::runs(&ctx, out, area, limit).await,
     };
     ctx.store.close().await;
     result

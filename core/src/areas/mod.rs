@@ -25,8 +25,8 @@
 //! - An area is *paused* (by the engine, after repeated failures or lost credentials) when its
 //!   `paused_reason` is set; it then stays `enabled` but does not run. Enabling clears the pause.
 
-pub mod spec;
 mod parse;
+pub mod spec;
 mod store;
 mod validate;
 

@@ -39,9 +39,11 @@ pub fn parse_area_value(value: &Value) -> Result<Vec<AreaSpec>, AreaError> {
         Value::Array(items) if items.is_empty() => {
             Err(AreaError::invalid("", "the file holds an empty list: write one area object, or a list of them"))
         }
-        Value::Array(items) => {
-            items.iter().enumerate().map(|(i, item)| parse_area(item).map_err(|e| e.within(&format!("[{i}]")))).collect()
-        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| parse_area(item).map_err(|e| e.within(&format!("[{i}]"))))
+            .collect(),
         other => parse_area(other).map(|a| vec![a]),
     }
 }
@@ -51,10 +53,7 @@ pub(crate) fn parse_area(value: &Value) -> Result<AreaSpec, AreaError> {
     let obj = value.as_object().ok_or_else(|| {
         AreaError::invalid(
             "",
-            format!(
-                "expected an area object {{\"name\", \"action\", \"reactions\"}}, got {}",
-                type_name(value)
-            ),
+            format!("expected an area object {{\"name\", \"action\", \"reactions\"}}, got {}", type_name(value)),
         )
     })?;
     for key in obj.keys() {
@@ -85,7 +84,10 @@ pub(crate) fn parse_area(value: &Value) -> Result<AreaSpec, AreaError> {
             .map(|(i, v)| parse_step(v, &format!("reactions[{i}]")))
             .collect::<Result<Vec<_>, _>>()?,
         Some(other) => {
-            return Err(AreaError::invalid("reactions", format!("expected a list of reactions, got {}", type_name(other))))
+            return Err(AreaError::invalid(
+                "reactions",
+                format!("expected a list of reactions, got {}", type_name(other)),
+            ))
         }
     };
     let condition = match obj.get("condition") {

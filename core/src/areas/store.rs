@@ -189,15 +189,7 @@ impl Areas {
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        Ok(self.summary_of(
-            done.last_insert_rowid(),
-            spec,
-            spec.enabled,
-            None,
-            area.interval_secs(),
-            now,
-            now,
-        ))
+        Ok(self.summary_of(done.last_insert_rowid(), spec, spec.enabled, None, area.interval_secs(), now, now))
     }
 
     /// The user's areas, oldest first.
@@ -281,7 +273,7 @@ impl Areas {
                 bump_updated_at!(),
                 " WHERE id = ? AND user_id = ? AND enabled"
             ))
-                .bind(false)
+            .bind(false)
         }
         .bind(now)
         .bind(now)
@@ -303,14 +295,13 @@ impl Areas {
         let definition = definition_json(spec)?;
         let fingerprint = validated.action_fingerprint();
         let mut tx = self.store.pool().begin().await?;
-        let row = sqlx::query(
-            "SELECT enabled, action_fingerprint, webhook_token FROM areas WHERE id = ? AND user_id = ?",
-        )
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(AreaError::NotFound(id))?;
+        let row =
+            sqlx::query("SELECT enabled, action_fingerprint, webhook_token FROM areas WHERE id = ? AND user_id = ?")
+                .bind(id)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(AreaError::NotFound(id))?;
         let was_enabled: bool = row.get("enabled");
         let old_fingerprint: String = row.get("action_fingerprint");
         let old_token: Option<String> = row.get("webhook_token");
@@ -451,7 +442,7 @@ impl Areas {
         };
         let whens = step_name(&spec.action.service, &spec.action.id, true);
         let thens: Vec<String> = spec.reactions.iter().map(|r| step_name(&r.service, &r.id, false)).collect();
-        let condition = if spec.condition.is_some() { " (if its condition holds)" } else { "" };
+        let condition = if spec.condition.is_some() { ", if its condition holds," } else { "" };
         AreaSummary {
             id,
             name: spec.name.clone(),
@@ -459,7 +450,11 @@ impl Areas {
             status: AreaStatus::of(enabled, paused_reason.as_deref()),
             paused_reason,
             action: StepRef { service: spec.action.service.clone(), id: spec.action.id.clone() },
-            reactions: spec.reactions.iter().map(|r| StepRef { service: r.service.clone(), id: r.id.clone() }).collect(),
+            reactions: spec
+                .reactions
+                .iter()
+                .map(|r| StepRef { service: r.service.clone(), id: r.id.clone() })
+                .collect(),
             summary: format!("when {whens}{condition} then {}", thens.join(" and ")),
             interval_secs,
             created_at,

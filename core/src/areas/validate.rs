@@ -8,8 +8,6 @@
 //! ([`Template::parse`]) and read only ingredients the action provides (unless its ingredients
 //! are dynamic, like a webhook body's fields); any other parameter must not contain `{{`/`{%`.
 
-use std::collections::BTreeSet;
-
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -121,26 +119,24 @@ fn write_canonical(value: &Value, out: &mut String) {
 /// What templates and conditions may read: the action's declared ingredients, or anything.
 struct IngredientScope<'a> {
     owner: String,
-    declared: BTreeSet<&'a str>,
+    /// In manifest order, for messages.
+    declared: Vec<&'a str>,
     dynamic: bool,
 }
 
 impl IngredientScope<'_> {
-    /// An error message when `name` is not an ingredient of the action.
+    /// An error message (completing "the template reads …") when `name` is not an ingredient
+    /// of the action.
     fn check(&self, name: &str) -> Result<(), String> {
-        if self.dynamic || self.declared.contains(name) {
+        if self.dynamic || self.declared.contains(&name) {
             return Ok(());
         }
         let available = if self.declared.is_empty() {
-            format!("{} provides no ingredients", self.owner)
+            "it provides no ingredients".to_string()
         } else {
-            format!(
-                "available ingredients of {}: {}",
-                self.owner,
-                self.declared.iter().copied().collect::<Vec<_>>().join(", ")
-            )
+            format!("its ingredients: {}", self.declared.join(", "))
         };
-        Err(format!("`{name}` is not an ingredient of {} — {available}", self.owner))
+        Err(format!("`{name}`, which {} does not provide — {available}", self.owner))
     }
 }
 
@@ -292,7 +288,10 @@ fn check_params(
         let field = join_path(path, spec.id);
         match given.get(spec.id).filter(|v| !v.is_null()) {
             None if spec.required => {
-                return Err(AreaError::invalid(field, format!("missing required parameter ({}: {})", spec.label, spec.help)))
+                return Err(AreaError::invalid(
+                    field,
+                    format!("missing required parameter ({}: {})", spec.label, spec.help),
+                ))
             }
             None => {
                 if let Some(default) = &spec.default {
@@ -356,7 +355,9 @@ fn check_value(
             }
         }
         ParamType::StringMap => {
-            let map = value.as_object().ok_or_else(|| wrong("an object of text values, e.g. {\"Name\": \"value\"}".into()))?;
+            let map = value
+                .as_object()
+                .ok_or_else(|| wrong("an object of text values, e.g. {\"Name\": \"value\"}".into()))?;
             for (key, item) in map {
                 let item_field = join_path(field, key);
                 if is_template(key) {
@@ -378,7 +379,10 @@ fn check_value(
             chrono::DateTime::parse_from_rfc3339(s.trim()).map(drop).map_err(|e| {
                 AreaError::invalid(
                     field,
-                    format!("{} is not an RFC 3339 date and time ({e}): write e.g. 2025-12-24T18:00:00+01:00", show(value)),
+                    format!(
+                        "{} is not an RFC 3339 date and time ({e}): write e.g. 2025-12-24T18:00:00+01:00",
+                        show(value)
+                    ),
                 )
             })
         }

@@ -156,15 +156,17 @@ pub fn compile(services: &Services, row: &AreaRow) -> Result<CompiledArea, Strin
         action_service: spec.action.service.clone(),
         action_id: spec.action.id.clone(),
         action: action.clone(),
-        action_params,
         reactions,
         condition: spec.condition.clone(),
         interval: Duration::from_secs(u64::from(row.interval_secs.max(1))),
-        allow_private_network: spec.allow_private_network,
+        // Either the whole area or the action's own parameter may allow private addresses.
+        allow_private_network: spec.allow_private_network
+            || action_params.get("allow_private_network").and_then(Value::as_bool).unwrap_or(false),
         webhook_token: row.webhook_token.clone(),
         cursor: row.cursor.as_deref().and_then(|c| serde_json::from_str(c).ok()),
         baselined: row.baselined,
         fingerprint: row.fingerprint.clone(),
+        action_params,
     })
 }
 

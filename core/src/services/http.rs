@@ -106,7 +106,9 @@ fn manifest() -> ServiceManifest {
                 example: "42",
             }],
             dynamic_ingredients: true,
-            min_interval_secs: Some(30),
+            // The user's own API: shared polling and per-host 429 handling protect it, so the
+            // floor is only "not a busy loop".
+            min_interval_secs: Some(1),
         }],
         reactions: vec![ReactionManifest {
             id: "request",

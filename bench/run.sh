@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the shared load harness's two workloads against Area (webhook → http reaction, and
+# N polling areas), pinned to one core like the peers were. Results land in bench/results/.
+#
+#   bench/run.sh                 # both workloads, N = 100, 1000, 10000
+#   QUICK=1 bench/run.sh         # one run each, shorter windows (a few minutes in all)
+#   HARNESS=/path/to/shared/bench bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+HARNESS=${HARNESS:-$ROOT/../shared/bench}
+OUT=$ROOT/bench/results
+WORK=$(mktemp -d /tmp/area-bench.XXXXXX)
+mkdir -p "$OUT"
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+cargo build --release --locked -p area-cli
+AREA=$ROOT/target/release/area
+PORT=8787
+
+setup_dir() { # DIR SPEC → loads the areas into a fresh data dir
+  local dir=$1 spec=$2
+  rm -rf "$dir"
+  printf 'benchmark-password\n' | "$AREA" --data-dir "$dir" user add bench@example.com --password-stdin >/dev/null
+  printf 'benchmark-password\n' | "$AREA" --data-dir "$dir" login bench@example.com --password-stdin >/dev/null
+  python3 "$ROOT/bench/harness_to_areas.py" "$spec" > "$dir.areas.json"
+  "$AREA" --data-dir "$dir" areas add --file "$dir.areas.json" >/dev/null
+}
+
+if [ "${QUICK:-}" = 1 ]; then
+  WEBHOOK_FLAGS=(--runs 1 --cold-runs 3 --duration 10 --lat-duration 10 --warmup 3 --quiet-wait 5)
+  POLL_FLAGS=(--warmup 10 --window 15 --quiet-wait 5)
+else
+  WEBHOOK_FLAGS=()
+  POLL_FLAGS=()
+fi
+
+# Workload A: webhook → http reaction. The ack (202) is sent once the event is durably recorded,
+# before delivery (async mode in the harness's terms).
+D=$WORK/webhook
+setup_dir "$D" "$HARNESS/workloads/webhook.json"
+TOKEN=$("$AREA" --data-dir "$D" --json areas list | python3 -c 'import json,sys; a=json.load(sys.stdin)[0]; print(a["id"])' | xargs -I{} "$AREA" --data-dir "$D" --json areas show {} | python3 -c 'import json,sys; print(json.load(sys.stdin)["webhook_url"].rsplit("/",1)[1])')
+(cd "$HARNESS" && python3 tools/bench_webhook.py --name area-webhook \
+  --webhook-url "http://127.0.0.1:$PORT/hooks/$TOKEN" \
+  --start-cmd "exec $AREA --data-dir $D daemon --listen 127.0.0.1:$PORT" \
+  --meta ack=after-durable-record "${WEBHOOK_FLAGS[@]}" --out "$OUT/webhook-area.json")
+
+# Workload B: N polling areas at 1 s over 10 distinct feeds.
+for N in ${POLL_N:-100 1000 10000}; do
+  D=$WORK/poll-$N
+  python3 "$HARNESS/tools/gen_polling_spec.py" "$N" --interval 1 > "$WORK/poll-$N.spec.json"
+  setup_dir "$D" "$WORK/poll-$N.spec.json"
+  (cd "$HARNESS" && python3 tools/bench_polling.py --name area --n "$N" --interval 1 \
+    --start-cmd "AREA_IGNORE_MIN_INTERVAL=1 exec $AREA --data-dir $D daemon --listen 127.0.0.1:$PORT" \
+    "${POLL_FLAGS[@]}" --out "$OUT/polling-area-$N-1s.json")
+done
+(cd "$HARNESS" && python3 tools/summarize.py) || true
+rm -rf "$WORK"
