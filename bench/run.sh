@@ -14,7 +14,7 @@ WORK=$(mktemp -d /tmp/area-bench.XXXXXX)
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 cargo build --release --locked -p area-cli
-AREA=$ROOT/target/release/area
+AREA=${CARGO_TARGET_DIR:-$ROOT/target}/release/area
 PORT=8787
 
 setup_dir() { # DIR SPEC → loads the areas into a fresh data dir

@@ -161,9 +161,11 @@ fn kill_9_torture_loses_nothing_and_applies_nothing_twice() {
     });
     std::fs::write(&file, spec.to_string()).unwrap();
     run_ok(area(&dir).args(["areas", "add", "--file"]).arg(&file), "");
-    let list: serde_json::Value = serde_json::from_str(&run_ok(area(&dir).args(["--json", "areas", "list"]), "")).unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&run_ok(area(&dir).args(["--json", "areas", "list"]), "")).unwrap();
     let id = list[0]["id"].as_i64().unwrap().to_string();
-    let show: serde_json::Value = serde_json::from_str(&run_ok(area(&dir).args(["--json", "areas", "show", &id]), "")).unwrap();
+    let show: serde_json::Value =
+        serde_json::from_str(&run_ok(area(&dir).args(["--json", "areas", "show", &id]), "")).unwrap();
     let token = show["webhook_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
 
     let port = free_port();

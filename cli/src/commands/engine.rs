@@ -11,12 +11,12 @@ use crate::context::Context;
 use crate::notifier::DaemonNotifier;
 use crate::output::Output;
 
-
 fn config() -> EngineConfig {
-    let mut config = EngineConfig::default();
-    // Benchmarks and home labs may poll faster than a service's polite minimum.
-    config.ignore_min_interval = std::env::var("AREA_IGNORE_MIN_INTERVAL").is_ok_and(|v| v == "1");
-    config
+    EngineConfig {
+        // Benchmarks and home labs may poll faster than a service's polite minimum.
+        ignore_min_interval: std::env::var("AREA_IGNORE_MIN_INTERVAL").is_ok_and(|v| v == "1"),
+        ..EngineConfig::default()
+    }
 }
 
 pub async fn run_once(ctx: &Context, out: Output) -> Result<(), CliError> {
@@ -92,7 +92,10 @@ pub async fn runs(ctx: &Context, out: Output, area: Option<i64>, limit: i64) -> 
                     .unwrap_or_default();
                 let took = r.duration_ms.map(|d| format!(" {d} ms")).unwrap_or_default();
                 let err = r.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default();
-                format!("#{} {when} area {} ({}) {} attempts={}{took}{err}", r.id, r.area_id, r.area_name, r.status, r.attempts)
+                format!(
+                    "#{} {when} area {} ({}) {} attempts={}{took}{err}",
+                    r.id, r.area_id, r.area_name, r.status, r.attempts
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")

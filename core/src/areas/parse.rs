@@ -5,6 +5,7 @@
 //! "data did not match any variant of untagged enum". The result is the same [`AreaSpec`]
 //! serde would build; only the condition is handed to its own deserializer.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::spec::{AreaSpec, StepSpec};
@@ -92,7 +93,7 @@ pub(crate) fn parse_area(value: &Value) -> Result<AreaSpec, AreaError> {
     };
     let condition = match obj.get("condition") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(Condition::deserialize_value(v).map_err(|e| AreaError::invalid("condition", e))?),
+        Some(v) => Some(parse_condition(v).map_err(|e| AreaError::invalid("condition", e))?),
     };
     let enabled = optional_bool(obj, "enabled")?.unwrap_or(true);
     let allow_private_network = optional_bool(obj, "allow_private_network")?.unwrap_or(false);
@@ -174,13 +175,7 @@ pub(crate) fn show(value: &Value) -> String {
     }
 }
 
-/// Deserialising a condition from a borrowed JSON value, with its own error message.
-trait DeserializeValue: Sized {
-    fn deserialize_value(value: &Value) -> Result<Self, String>;
-}
-
-impl DeserializeValue for Condition {
-    fn deserialize_value(value: &Value) -> Result<Self, String> {
-        serde::Deserialize::deserialize(value).map_err(|e: serde_json::Error| e.to_string())
-    }
+/// A condition through its own deserializer (which gives shape-specific messages).
+fn parse_condition(value: &Value) -> Result<Condition, String> {
+    Condition::deserialize(value).map_err(|e| e.to_string())
 }

@@ -44,21 +44,28 @@ impl AreaStatus {
 /// A service's action or reaction, named by ids (`rss` / `new_item`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct StepRef {
+    /// Service id (`rss`).
     pub service: String,
+    /// Action or reaction id within the service (`new_item`).
     pub id: String,
 }
 
 /// One area as listed: enough to recognise it and see whether it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct AreaSummary {
+    /// The area's id, used by every other command.
     pub id: i64,
+    /// The owner's name for it.
     pub name: String,
     /// The owner's on/off switch (a paused area stays enabled).
     pub enabled: bool,
+    /// On, off or paused, derived from `enabled` and `paused_reason`.
     pub status: AreaStatus,
     /// Why the engine paused the area, if it did.
     pub paused_reason: Option<String>,
+    /// What triggers it.
     pub action: StepRef,
+    /// What it does, in order.
     pub reactions: Vec<StepRef>,
     /// "when New feed item (rss) then Show a notification (notify)".
     pub summary: String,
@@ -73,23 +80,29 @@ pub struct AreaSummary {
 /// How many runs of an area are in each state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct RunCounts {
+    /// Waiting for delivery (or a retry).
     pub queued: i64,
     pub running: i64,
     pub succeeded: i64,
     pub failed: i64,
     pub skipped: i64,
+    /// Interrupted by a crash on a non-idempotent reaction: not re-sent.
     pub unknown_outcome: i64,
+    /// All runs still in the history.
     pub total: i64,
 }
 
 /// Everything about one area, for `area areas show` and the UI's detail page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct AreaDetail {
+    /// What `list` shows (flattened into the same JSON object).
     #[serde(flatten)]
     pub summary: AreaSummary,
     /// The area as its owner wrote it (with `enabled` reflecting the current state).
     pub spec: AreaSpec,
+    /// The last failure the engine recorded (cleared on enable).
     pub last_error: Option<String>,
+    /// Failures in a row; the engine pauses the area past its threshold.
     pub consecutive_failures: i64,
     /// Whether the engine has recorded what already existed (first poll after enable/edit).
     pub baselined: bool,
@@ -99,6 +112,7 @@ pub struct AreaDetail {
     pub webhook_token: Option<String>,
     /// Where to send events to a webhook area: `http://127.0.0.1:8787/hooks/<token>`.
     pub webhook_url: Option<String>,
+    /// The area's runs by status.
     pub runs: RunCounts,
 }
 

@@ -166,7 +166,13 @@ fn finish(
 
 fn retry(shared: &Shared, run: &QueuedRun, reactions_done: u32, delay: Duration, error: String, count_attempt: bool) {
     let next = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-    shared.writer.send(WriteOp::Retry { run_id: run.run_id, reactions_done, next_attempt_ms: next, error, count_attempt });
+    shared.writer.send(WriteOp::Retry {
+        run_id: run.run_id,
+        reactions_done,
+        next_attempt_ms: next,
+        error,
+        count_attempt,
+    });
 }
 
 /// The run's area is no longer runnable: skip the run if the area was disabled or removed

@@ -41,7 +41,12 @@ pub struct RunRecord {
 }
 
 /// The newest runs of a user's areas (one area's when `area_id` is given), newest first.
-pub async fn list_runs(pool: &SqlitePool, user_id: i64, area_id: Option<i64>, limit: i64) -> Result<Vec<RunRecord>, sqlx::Error> {
+pub async fn list_runs(
+    pool: &SqlitePool,
+    user_id: i64,
+    area_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<RunRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT r.id, r.area_id, a.name, r.event_key, r.status, r.attempts, r.created_at, r.started_at,
                 r.finished_at, r.duration_ms, r.next_attempt_at, r.error, r.summary, r.ingredients

@@ -165,7 +165,11 @@ pub struct RunOnceReport {
 }
 
 impl Engine {
-    async fn prepare(store: &Store, config: EngineConfig, notifier: Arc<dyn Notifier>) -> Result<(Arc<Shared>, tokio::task::JoinHandle<()>, EngineLock), EngineError> {
+    async fn prepare(
+        store: &Store,
+        config: EngineConfig,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<(Arc<Shared>, tokio::task::JoinHandle<()>, EngineLock), EngineError> {
         let lock = lock_data_dir(store)?;
         let (unknown, requeued) = delivery::recover(store.pool()).await?;
         if unknown + requeued > 0 {
@@ -192,7 +196,11 @@ impl Engine {
 
     /// Starts the engine: scheduler, retry scanner, pruning and (if configured) the webhook
     /// listener. Returns once everything is scheduled.
-    pub async fn start(store: &Store, config: EngineConfig, notifier: Arc<dyn Notifier>) -> Result<Engine, EngineError> {
+    pub async fn start(
+        store: &Store,
+        config: EngineConfig,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<Engine, EngineError> {
         let listen = config.webhook_listen;
         let (shared, writer_task, lock) = Engine::prepare(store, config, notifier).await?;
         let (stop, stop_rx) = watch::channel(false);
@@ -227,7 +235,11 @@ impl Engine {
     }
 
     /// Polls every enabled area once, fires due timers, delivers everything due, and returns.
-    pub async fn run_once(store: &Store, config: EngineConfig, notifier: Arc<dyn Notifier>) -> Result<RunOnceReport, EngineError> {
+    pub async fn run_once(
+        store: &Store,
+        config: EngineConfig,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<RunOnceReport, EngineError> {
         let (shared, writer_task, _lock) = Engine::prepare(store, config, notifier).await?;
         let mut scheduler = scheduler::Scheduler::new(shared.clone());
         scheduler.reload().await?;

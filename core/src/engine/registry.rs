@@ -119,9 +119,13 @@ fn with_defaults(specs: &[ParamSpec], given: &Params) -> Params {
 
 /// Compiles a stored definition; an error means the area cannot run (and says why).
 pub fn compile(services: &Services, row: &AreaRow) -> Result<CompiledArea, String> {
-    let spec: AreaSpec = serde_json::from_str(&row.definition).map_err(|e| format!("stored definition unreadable: {e}"))?;
-    let service = services.get(spec.action.service.as_str()).ok_or_else(|| format!("unknown service `{}`", spec.action.service))?;
-    let action = service.actions.get(spec.action.id.as_str()).ok_or_else(|| format!("unknown action `{}`", spec.action.id))?;
+    let spec: AreaSpec =
+        serde_json::from_str(&row.definition).map_err(|e| format!("stored definition unreadable: {e}"))?;
+    let service = services
+        .get(spec.action.service.as_str())
+        .ok_or_else(|| format!("unknown service `{}`", spec.action.service))?;
+    let action =
+        service.actions.get(spec.action.id.as_str()).ok_or_else(|| format!("unknown action `{}`", spec.action.id))?;
     let manifest = service
         .manifest
         .actions
@@ -131,8 +135,13 @@ pub fn compile(services: &Services, row: &AreaRow) -> Result<CompiledArea, Strin
     let action_params = with_defaults(&manifest.params, &spec.action.params);
     let mut reactions = Vec::with_capacity(spec.reactions.len());
     for (i, step) in spec.reactions.iter().enumerate() {
-        let service = services.get(step.service.as_str()).ok_or_else(|| format!("reactions[{i}]: unknown service `{}`", step.service))?;
-        let reaction = service.reactions.get(step.id.as_str()).ok_or_else(|| format!("reactions[{i}]: unknown reaction `{}`", step.id))?;
+        let service = services
+            .get(step.service.as_str())
+            .ok_or_else(|| format!("reactions[{i}]: unknown service `{}`", step.service))?;
+        let reaction = service
+            .reactions
+            .get(step.id.as_str())
+            .ok_or_else(|| format!("reactions[{i}]: unknown reaction `{}`", step.id))?;
         let manifest = service
             .manifest
             .reactions
@@ -144,10 +153,18 @@ pub fn compile(services: &Services, row: &AreaRow) -> Result<CompiledArea, Strin
             .iter()
             .map(|(k, v)| {
                 let templated = manifest.params.iter().any(|p| p.id == k && p.templated);
-                Ok((k.clone(), ParamValue::compile(v, templated).map_err(|e| format!("reactions[{i}].params.{k}: {e}"))?))
+                Ok((
+                    k.clone(),
+                    ParamValue::compile(v, templated).map_err(|e| format!("reactions[{i}].params.{k}: {e}"))?,
+                ))
             })
             .collect::<Result<_, String>>()?;
-        reactions.push(CompiledReaction { service: step.service.clone(), id: step.id.clone(), reaction: reaction.clone(), params });
+        reactions.push(CompiledReaction {
+            service: step.service.clone(),
+            id: step.id.clone(),
+            reaction: reaction.clone(),
+            params,
+        });
     }
     Ok(CompiledArea {
         id: row.id,

@@ -166,7 +166,12 @@ impl Scheduler {
         }
         for (id, error) in broken {
             tracing::warn!(area = id, error = %error, "area cannot be scheduled");
-            self.shared.writer.send(WriteOp::AreaFailed { area_ids: vec![id], error, pause_after: 1, now_ms: now_ms() });
+            self.shared.writer.send(WriteOp::AreaFailed {
+                area_ids: vec![id],
+                error,
+                pause_after: 1,
+                now_ms: now_ms(),
+            });
         }
         tracing::info!(areas = runtimes.len(), poll_groups = groups.len(), timers = timers.len(), "areas loaded");
         self.runtimes = runtimes;
@@ -365,7 +370,12 @@ impl GroupJob {
             return;
         }
         let mut request = self.request.clone();
-        {
+        // A 304 only says "unchanged since the last answer": it is no use to a member that has
+        // not read that answer (not baselined yet: it joined the group later) or could not read
+        // it (failing), so such members get an unconditional request.
+        let conditional =
+            self.members.iter().all(|m| m.baselined.load(Ordering::Acquire) && !m.failing.load(Ordering::Relaxed));
+        if conditional {
             let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(etag) = &st.etag {
                 request.headers.push(("If-None-Match".into(), etag.clone()));
@@ -409,7 +419,8 @@ impl GroupJob {
         for member in &self.members {
             let ActionKind::Polled(action) = &member.area.action else { continue };
             let cursor = member.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let cache_key = (member.area.fingerprint.clone(), cursor.as_ref().map(|c| c.to_string()).unwrap_or_default());
+            let cache_key =
+                (member.area.fingerprint.clone(), cursor.as_ref().map(|c| c.to_string()).unwrap_or_default());
             let output = cache
                 .entry(cache_key)
                 .or_insert_with(|| {
@@ -420,7 +431,9 @@ impl GroupJob {
             match output {
                 Ok(output) => {
                     let (shared, member) = (shared.clone(), member.clone());
-                    handles.push(tokio::spawn(async move { handle_output(&shared, &member, output.events, output.cursor).await }));
+                    handles.push(tokio::spawn(async move {
+                        handle_output(&shared, &member, output.events, output.cursor).await
+                    }));
                 }
                 Err(e) => {
                     member.failing.store(true, Ordering::Relaxed);
@@ -469,7 +482,9 @@ impl GroupJob {
                 let delay = backoff_delay(st.failures, self.interval, MAX_POLL_BACKOFF, retry_after, &mut rand::rng())
                     .max(self.interval);
                 st.next_due = Some(Instant::now() + delay);
-                if let (Some(host), Some(wait), ConnectorError::Status { status: 429, .. }) = (host, retry_after, &error) {
+                if let (Some(host), Some(wait), ConnectorError::Status { status: 429, .. }) =
+                    (host, retry_after, &error)
+                {
                     shared.limiter.block_for(host, wait);
                 }
             }
@@ -497,8 +512,10 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, events: Vec<Event
     let area_id = rt.area.id;
     let current: HashSet<u64> = events.iter().map(|e| key_hash(&e.key)).collect();
     if !rt.baselined.load(Ordering::Acquire) {
-        let baseline: Vec<NewEvent> =
-            events.into_iter().map(|e| NewEvent { key: e.key, ingredients: Default::default(), passes: true }).collect();
+        let baseline: Vec<NewEvent> = events
+            .into_iter()
+            .map(|e| NewEvent { key: e.key, ingredients: Default::default(), passes: true })
+            .collect();
         let count = baseline.len();
         let update = PollUpdate { cursor: cursor.clone(), baselined: true };
         match shared.writer.ingest(area_id, baseline, true, Some(update)).await {
@@ -543,7 +560,9 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, events: Vec<Event
                 dispatch(shared, run);
             }
         }
-        Err(e) => tracing::error!(area = area_id, error = %e, "recording events failed; they will be seen again next poll"),
+        Err(e) => {
+            tracing::error!(area = area_id, error = %e, "recording events failed; they will be seen again next poll")
+        }
     }
 }
 
@@ -556,7 +575,11 @@ fn scheduled(rt: &AreaRuntime) -> Option<&dyn crate::connector::ScheduledAction>
 
 fn cursor_instant(rt: &AreaRuntime) -> Option<DateTime<Utc>> {
     let cursor = rt.cursor.lock().unwrap_or_else(|e| e.into_inner());
-    cursor.as_ref().and_then(|c| c.as_str()).and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc))
+    cursor
+        .as_ref()
+        .and_then(|c| c.as_str())
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// The first instant to fire: after the last handled one (so one missed while stopped fires
@@ -589,9 +612,14 @@ async fn fire_timer(shared: &Arc<Shared>, rt: &AreaRuntime, at: DateTime<Utc>) {
         }
         return;
     }
-    let event = crate::services::timer::scheduled_event(at, Utc::now());
+    let now = Utc::now();
+    let event = crate::services::timer::scheduled_event(at, now);
     let passes = rt.area.passes(&event.ingredients);
     let events = vec![NewEvent { key: event.key, ingredients: event.ingredients, passes }];
+    // This one late firing stands for every instant missed up to now: the cursor moves to now,
+    // so the next pass (or restart) does not fire the other missed instants one by one.
+    let handled = DateTime::from_timestamp(now.timestamp(), 0).map_or(at, |now| now.max(at));
+    let instant = Value::String(handled.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let update = PollUpdate { cursor: Some(instant.clone()), baselined: true };
     match shared.writer.ingest(area_id, events, false, Some(update)).await {
         Ok(runs) => {

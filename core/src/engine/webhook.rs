@@ -24,7 +24,11 @@ use crate::services::webhook::event_from_body;
 const KEY_HEADERS: [&str; 3] = ["idempotency-key", "x-idempotency-key", "x-request-id"];
 
 /// Binds the listener and serves it in the background until `stop`.
-pub async fn serve(shared: Arc<Shared>, addr: SocketAddr, mut stop: watch::Receiver<bool>) -> Result<SocketAddr, EngineError> {
+pub async fn serve(
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) -> Result<SocketAddr, EngineError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| EngineError::Listen { addr, source })?;
     let local = listener.local_addr().map_err(|source| EngineError::Listen { addr, source })?;
     let limit = shared.config.max_webhook_body;

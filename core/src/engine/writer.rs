@@ -93,7 +93,16 @@ pub enum WriteOp {
     /// so a crash turns the run into `unknown outcome` instead of a blind re-send.
     InFlight { run_id: i64, index: u32, now_ms: i64, reply: oneshot::Sender<Result<(), String>> },
     /// A run reached a final state.
-    Finish { run_id: i64, area_id: i64, status: RunStatus, reactions_done: u32, error: Option<String>, summary: Option<String>, now_ms: i64, pause_after: u32 },
+    Finish {
+        run_id: i64,
+        area_id: i64,
+        status: RunStatus,
+        reactions_done: u32,
+        error: Option<String>,
+        summary: Option<String>,
+        now_ms: i64,
+        pause_after: u32,
+    },
     /// A run failed in a retryable way and is queued again for `next_attempt_at`.
     Retry { run_id: i64, reactions_done: u32, next_attempt_ms: i64, error: String, count_attempt: bool },
     /// Waits until everything sent before it is committed.
@@ -355,10 +364,12 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
                         record_area_failure(&mut tx, area_id, &error, pause_after, now_ms).await?;
                     }
                     (RunStatus::Succeeded, _) => {
-                        sqlx::query("UPDATE areas SET consecutive_failures = 0 WHERE id = ? AND consecutive_failures > 0")
-                            .bind(area_id)
-                            .execute(&mut *tx)
-                            .await?;
+                        sqlx::query(
+                            "UPDATE areas SET consecutive_failures = 0 WHERE id = ? AND consecutive_failures > 0",
+                        )
+                        .bind(area_id)
+                        .execute(&mut *tx)
+                        .await?;
                     }
                     _ => {}
                 }

@@ -129,6 +129,11 @@ pub fn spec(value: Value) -> AreaSpec {
     specs.remove(0)
 }
 
+/// One action or reaction step from JSON.
+pub fn spec_step(value: Value) -> area_core::areas::StepSpec {
+    serde_json::from_value(value).expect("valid step")
+}
+
 /// `http.request` reaction POSTing `{"title": …, "id": …}` to `url`.
 pub fn post_reaction(url: &str) -> Value {
     json!({
@@ -187,16 +192,19 @@ struct FeedState {
     version: u64,
     etag: bool,
     raw: Option<(u16, Vec<u8>)>,
+    delay: Duration,
 }
 
 impl Feed {
     pub fn new(items: Vec<Value>, etag: bool) -> Feed {
-        Feed { inner: Arc::new(Mutex::new(FeedState { items, version: 1, etag, raw: None })) }
+        Feed { inner: Arc::new(Mutex::new(FeedState { items, version: 1, etag, raw: None, delay: Duration::ZERO })) }
     }
 
+    /// Serves these items (dropping any [`Feed::set_raw`] answer).
     pub fn set(&self, items: Vec<Value>) {
         let mut st = self.inner.lock().unwrap();
         st.items = items;
+        st.raw = None;
         st.version += 1;
     }
 
@@ -205,6 +213,11 @@ impl Feed {
         let mut st = self.inner.lock().unwrap();
         st.raw = Some((status, body.into()));
         st.version += 1;
+    }
+
+    /// Answers every request only after `delay` (a slow upstream).
+    pub fn set_delay(&self, delay: Duration) {
+        self.inner.lock().unwrap().delay = delay;
     }
 
     pub fn etag(&self) -> String {
@@ -234,7 +247,7 @@ impl Respond for Feed {
         if st.etag {
             response = response.insert_header("ETag", etag.as_str());
         }
-        response
+        response.set_delay(st.delay)
     }
 }
 
