@@ -261,7 +261,7 @@ impl Comparison {
             ingredient: self.ingredient.clone(),
             op: self.op,
             expected,
-            found: json_type(&self.value),
+            found: crate::json_text::type_name(&self.value),
         };
         match self.op {
             Op::GreaterThan | Op::LessThan => match self.value {
@@ -291,17 +291,6 @@ impl Comparison {
             Op::LessThan => compare(ing, value) == Some(Ordering::Less),
             Op::Matches => regex.is_some_and(|re| regex_matches(&re, ing)),
         })
-    }
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -14,6 +14,7 @@ pub mod condition;
 pub mod connector;
 pub mod engine;
 pub mod error;
+pub mod json_text;
 pub mod net;
 pub mod paths;
 pub mod services;

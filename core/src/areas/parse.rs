@@ -5,6 +5,7 @@
 //! "data did not match any variant of untagged enum". The result is the same [`AreaSpec`]
 //! serde would build; only the condition is handed to its own deserializer.
 
+use crate::json_text::type_name;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -151,18 +152,6 @@ fn optional_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, Ar
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(other) => Err(AreaError::invalid(key, format!("expected true or false, got {}", show(other)))),
-    }
-}
-
-/// "a string", "a number"…: for messages about the wrong kind of JSON value.
-pub(crate) fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

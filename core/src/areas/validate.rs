@@ -11,12 +11,13 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::parse::{show, type_name};
+use super::parse::show;
 use super::spec::{AreaSpec, DEFAULT_INTERVAL_SECS};
 use super::{join_path, AreaError};
 use crate::catalog::{ActionKind, ActionManifest, Availability, Catalog, ParamSpec, ParamType, ServiceManifest};
 use crate::condition::{Condition, ConditionError, MAX_DEPTH};
 use crate::connector::Params;
+use crate::json_text::type_name;
 use crate::template::{is_template, Template};
 
 /// Longest area name, in characters: a label for lists, not a description.

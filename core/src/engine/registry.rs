@@ -2,7 +2,6 @@
 //! definitions: services resolved, defaults applied, templates parsed. Rebuilt when the `areas`
 //! table changes (another process — the CLI, the app — may edit areas while the daemon runs).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
 use crate::areas::spec::AreaSpec;
-use crate::catalog::{ActionKind, ParamSpec, Service};
+use crate::catalog::{ActionKind, Catalog};
 use crate::condition::Condition;
 use crate::connector::{Ingredients, Params, Reaction};
 use crate::template::Template;
@@ -96,59 +95,23 @@ impl CompiledArea {
     }
 }
 
-/// The services by id, for compiling areas.
-pub type Services = HashMap<&'static str, Service>;
-
-/// Every built-in service by id.
-pub fn services() -> Services {
-    crate::services::all().into_iter().map(|s| (s.manifest.id, s)).collect()
-}
-
-/// Fills in defaults of absent optional parameters.
-fn with_defaults(specs: &[ParamSpec], given: &Params) -> Params {
-    let mut params = given.clone();
-    for spec in specs {
-        if !params.contains_key(spec.id) {
-            if let Some(default) = &spec.default {
-                params.insert(spec.id.to_string(), default.clone());
-            }
-        }
-    }
-    params
-}
-
 /// Compiles a stored definition; an error means the area cannot run (and says why).
-pub fn compile(services: &Services, row: &AreaRow) -> Result<CompiledArea, String> {
+///
+/// It goes through the same validation as `area areas add`, so the engine and the validator
+/// can never disagree on defaults or on what a parameter means.
+pub fn compile(catalog: &Catalog, row: &AreaRow) -> Result<CompiledArea, String> {
     let spec: AreaSpec =
         serde_json::from_str(&row.definition).map_err(|e| format!("stored definition unreadable: {e}"))?;
-    let service = services
-        .get(spec.action.service.as_str())
-        .ok_or_else(|| format!("unknown service `{}`", spec.action.service))?;
-    let action =
-        service.actions.get(spec.action.id.as_str()).ok_or_else(|| format!("unknown action `{}`", spec.action.id))?;
-    let manifest = service
-        .manifest
-        .actions
-        .iter()
-        .find(|a| a.id == spec.action.id)
-        .ok_or_else(|| format!("unknown action `{}`", spec.action.id))?;
-    let action_params = with_defaults(&manifest.params, &spec.action.params);
+    let validated = crate::areas::validate(catalog, &spec).map_err(|e| e.to_string())?;
+    let (_, _, action) = catalog
+        .action(&spec.action.service, &spec.action.id)
+        .ok_or_else(|| format!("unknown action `{}.{}`", spec.action.service, spec.action.id))?;
+    let action_params = validated.action_params().clone();
     let mut reactions = Vec::with_capacity(spec.reactions.len());
-    for (i, step) in spec.reactions.iter().enumerate() {
-        let service = services
-            .get(step.service.as_str())
-            .ok_or_else(|| format!("reactions[{i}]: unknown service `{}`", step.service))?;
-        let reaction = service
-            .reactions
-            .get(step.id.as_str())
-            .ok_or_else(|| format!("reactions[{i}]: unknown reaction `{}`", step.id))?;
-        let manifest = service
-            .manifest
-            .reactions
-            .iter()
-            .find(|r| r.id == step.id)
-            .ok_or_else(|| format!("reactions[{i}]: unknown reaction `{}`", step.id))?;
-        let params = with_defaults(&manifest.params, &step.params);
+    for (i, (step, params)) in spec.reactions.iter().zip(validated.reaction_params()).enumerate() {
+        let (_, manifest, reaction) = catalog
+            .reaction(&step.service, &step.id)
+            .ok_or_else(|| format!("reactions[{i}]: unknown reaction `{}.{}`", step.service, step.id))?;
         let params = params
             .iter()
             .map(|(k, v)| {

@@ -19,11 +19,11 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::delivery::{self, dispatch};
-use super::registry::{self, AreaRow, CompiledArea, Services};
+use super::registry::{self, AreaRow, CompiledArea};
 use super::writer::{NewEvent, PollUpdate, WriteOp};
 use super::{AreaTable, EngineError, RunOnceReport, Shared};
-use crate::catalog::ActionKind;
-use crate::connector::{ConnectorError, ErrorClass, Event, HttpRequestSpec, HttpResponseData, PollContext};
+use crate::catalog::{ActionKind, Catalog};
+use crate::connector::{ConnectorError, ErrorClass, Event, HttpRequestSpec, HttpResponseData, PollContext, PollOutput};
 use crate::net::{backoff_delay, host_key, retry_after, RequestOptions};
 
 /// Longest a failing poll group backs off.
@@ -56,7 +56,9 @@ struct GroupState {
     last_modified: Option<String>,
 }
 
-/// Areas sharing one upstream request.
+/// Areas sharing one upstream request. A poll task works on a clone (cheap: the members and
+/// state are shared), so reloads never block a poll.
+#[derive(Clone)]
 struct PollGroup {
     request: HttpRequestSpec,
     allow_private: bool,
@@ -75,7 +77,7 @@ struct TimerJob {
 /// Owns the schedule of one engine.
 pub struct Scheduler {
     shared: Arc<Shared>,
-    services: Services,
+    catalog: Catalog,
     version: Option<(i64, i64, i64)>,
     runtimes: HashMap<i64, Arc<AreaRuntime>>,
     groups: HashMap<u64, PollGroup>,
@@ -91,7 +93,7 @@ impl Scheduler {
     pub fn new(shared: Arc<Shared>) -> Self {
         Scheduler {
             shared,
-            services: registry::services(),
+            catalog: Catalog::builtin(),
             version: None,
             runtimes: HashMap::new(),
             groups: HashMap::new(),
@@ -110,7 +112,7 @@ impl Scheduler {
         let mut timers = HashMap::new();
         let mut broken = Vec::new();
         for row in &rows {
-            let area = match registry::compile(&self.services, row) {
+            let area = match registry::compile(&self.catalog, row) {
                 Ok(area) => Arc::new(area),
                 Err(e) => {
                     broken.push((row.id, format!("this area cannot run: {e}")));
@@ -211,10 +213,9 @@ impl Scheduler {
             return area.interval;
         }
         let min = self
-            .services
-            .get(area.action_service.as_str())
-            .and_then(|s| s.manifest.actions.iter().find(|a| a.id == area.action_id))
-            .and_then(|a| a.min_interval_secs)
+            .catalog
+            .action(&area.action_service, &area.action_id)
+            .and_then(|(_, a, _)| a.min_interval_secs)
             .map(|s| Duration::from_secs(u64::from(s)))
             .unwrap_or_default();
         area.interval.max(min)
@@ -244,7 +245,7 @@ impl Scheduler {
                 };
                 if due {
                     group.busy.store(true, Ordering::Release);
-                    let job = GroupJob::of(group);
+                    let job = group.clone();
                     let shared = self.shared.clone();
                     tokio::spawn(async move {
                         job.poll(&shared).await;
@@ -312,7 +313,7 @@ impl Scheduler {
     /// `run --once`: every poll group once, every due timer, concurrently.
     pub async fn poll_all_once(&mut self) -> RunOnceReport {
         let mut report = RunOnceReport::default();
-        let jobs: Vec<GroupJob> = self.groups.values().map(GroupJob::of).collect();
+        let jobs: Vec<PollGroup> = self.groups.values().cloned().collect();
         report.requests = jobs.len() as u32;
         report.areas_polled = jobs.iter().map(|j| j.members.len() as u32).sum();
         let shared = self.shared.clone();
@@ -339,28 +340,7 @@ fn group_key(request: &HttpRequestSpec, allow_private: bool) -> u64 {
     h.finish()
 }
 
-/// What a poll task needs from its group (a snapshot: reloads never block a poll).
-struct GroupJob {
-    request: HttpRequestSpec,
-    allow_private: bool,
-    interval: Duration,
-    members: Vec<Arc<AreaRuntime>>,
-    state: Arc<Mutex<GroupState>>,
-    busy: Arc<AtomicBool>,
-}
-
-impl GroupJob {
-    fn of(group: &PollGroup) -> GroupJob {
-        GroupJob {
-            request: group.request.clone(),
-            allow_private: group.allow_private,
-            interval: group.interval,
-            members: group.members.clone(),
-            state: group.state.clone(),
-            busy: group.busy.clone(),
-        }
-    }
-
+impl PollGroup {
     async fn poll(&self, shared: &Arc<Shared>) {
         let host = host_key(&self.request.url);
         if let Some(ready) = host.as_deref().and_then(|h| shared.limiter.ready_at(h)) {
@@ -413,8 +393,9 @@ impl GroupJob {
     }
 
     async fn read_for_members(&self, shared: &Arc<Shared>, response: &HttpResponseData) {
-        // Areas with the same action, parameters and cursor read the response once.
-        let mut cache: HashMap<(String, String), Result<crate::connector::PollOutput, String>> = HashMap::new();
+        // Areas with the same action, parameters and cursor read the response once and share
+        // the result: with 1,000 areas on one feed, a copy each would dominate memory.
+        let mut cache: HashMap<(String, String), Result<Arc<PollOutput>, String>> = HashMap::new();
         let mut handles = Vec::new();
         for member in &self.members {
             let ActionKind::Polled(action) = &member.area.action else { continue };
@@ -425,15 +406,13 @@ impl GroupJob {
                 .entry(cache_key)
                 .or_insert_with(|| {
                     let ctx = PollContext { params: &member.area.action_params, cursor: cursor.as_ref() };
-                    action.read(&ctx, response).map_err(|e| e.to_string())
+                    action.read(&ctx, response).map(Arc::new).map_err(|e| e.to_string())
                 })
                 .clone();
             match output {
                 Ok(output) => {
                     let (shared, member) = (shared.clone(), member.clone());
-                    handles.push(tokio::spawn(async move {
-                        handle_output(&shared, &member, output.events, output.cursor).await
-                    }));
+                    handles.push(tokio::spawn(async move { handle_output(&shared, &member, &output).await }));
                 }
                 Err(e) => {
                     member.failing.store(true, Ordering::Relaxed);
@@ -508,13 +487,14 @@ fn excerpt(body: &[u8]) -> String {
 }
 
 /// Records a read's events for one area: baseline first time, else only unseen keys.
-async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, events: Vec<Event>, cursor: Option<Value>) {
+async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutput) {
+    let (events, cursor) = (&output.events, output.cursor.clone());
     let area_id = rt.area.id;
     let current: HashSet<u64> = events.iter().map(|e| key_hash(&e.key)).collect();
     if !rt.baselined.load(Ordering::Acquire) {
         let baseline: Vec<NewEvent> = events
-            .into_iter()
-            .map(|e| NewEvent { key: e.key, ingredients: Default::default(), passes: true })
+            .iter()
+            .map(|e| NewEvent { key: e.key.clone(), ingredients: Default::default(), passes: true })
             .collect();
         let count = baseline.len();
         let update = PollUpdate { cursor: cursor.clone(), baselined: true };
@@ -533,7 +513,11 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, events: Vec<Event
     let fresh: Vec<Event> = {
         let seen = rt.seen.lock().unwrap_or_else(|e| e.into_inner());
         let mut in_batch = HashSet::new();
-        events.into_iter().filter(|e| !seen.contains(&key_hash(&e.key)) && in_batch.insert(e.key.clone())).collect()
+        events
+            .iter()
+            .filter(|e| !seen.contains(&key_hash(&e.key)) && in_batch.insert(e.key.as_str()))
+            .cloned()
+            .collect()
     };
     let cursor_changed = cursor.is_some() && *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) != cursor;
     let was_failing = rt.failing.load(Ordering::Relaxed);
