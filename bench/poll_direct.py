@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Workload B (N polling areas) against Area, for N where the shared harness cannot start.
+
+The harness's `bench_polling.py` waits for N upstream requests before it measures — right for
+engines that make one request per automation, but Area shares polls (10 requests per interval
+whatever N), so at N = 10,000 that gate needs 1,000 s and times out. This driver uses the same
+harness tools (fakeapi.mjs, sink.mjs) and the same definitions (SUT pinned to CPU 1, CPU from
+/proc, RSS sampled each second, deliveries and detection latency from the sink's arrivals and
+the API's item log) with a start gate that fits: every feed polled once.
+
+usage: poll_direct.py --area BIN --data-dir DIR --n N [--window 30] [--warmup 20] --out FILE
+"""
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import time
+import urllib.request
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--area", required=True)
+ap.add_argument("--data-dir", required=True)
+ap.add_argument("--n", type=int, required=True)
+ap.add_argument("--harness", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "bench"))
+ap.add_argument("--feeds", type=int, default=10)
+ap.add_argument("--new-every", type=float, default=20.0)
+ap.add_argument("--warmup", type=float, default=20.0)
+ap.add_argument("--window", type=float, default=30.0)
+ap.add_argument("--out", required=True)
+a = ap.parse_args()
+API, SINK = "http://127.0.0.1:9200", "http://127.0.0.1:9100"
+TCK = os.sysconf("SC_CLK_TCK")
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=120) as r:
+        return json.load(r)
+
+
+def wait_http(url, secs):
+    end = time.time() + secs
+    while time.time() < end:
+        try:
+            get(url)
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
+
+
+tools = os.path.join(a.harness, "tools")
+env = dict(os.environ, API_PORT="9200", SINK_PORT="9100", FEEDS=str(a.feeds), NEW_EVERY=str(a.new_every))
+helpers = [subprocess.Popen(["taskset", "-c", "0", "node", os.path.join(tools, name)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in ("fakeapi.mjs", "sink.mjs")]
+sut = None
+try:
+    assert wait_http(f"{API}/stats", 20) and wait_http(f"{SINK}/stats", 20), "harness tools did not start"
+    t0 = time.monotonic()
+    sut = subprocess.Popen(["taskset", "-c", "1", a.area, "--data-dir", a.data_dir, "daemon", "--listen", "127.0.0.1:0"],
+                           env=dict(os.environ, AREA_IGNORE_MIN_INTERVAL="1"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    all_polled = None
+    while time.monotonic() - t0 < 60:
+        by_feed = get(f"{API}/stats")["byFeed"]
+        if all(c > 0 for c in by_feed):
+            all_polled = time.monotonic() - t0
+            break
+        time.sleep(0.05)
+    assert all_polled is not None, "not every feed was polled within 60 s"
+    time.sleep(a.warmup)
+    s0, c0 = get(f"{API}/stats"), cpu_ticks(sut.pid)
+    t_a = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    rss = []
+    end = time.monotonic() + a.window
+    while time.monotonic() < end:
+        rss.append(rss_kb(sut.pid))
+        time.sleep(1.0)
+    t_b = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    s1, c1 = get(f"{API}/stats"), cpu_ticks(sut.pid)
+    el = (t_b - t_a) / 1e9
+    arr, log = get(f"{SINK}/arrivals"), get(f"{API}/items_log")
+    created = {i: int(t) for i, t in zip(log["ids"], log["created_ns"])}
+    lat, inwin = [], 0
+    for i, t in zip(arr["ids"], arr["t_ns"]):
+        t = int(t)
+        if t_a <= t <= t_b:
+            inwin += 1
+            if i in created:
+                lat.append((t - created[i]) / 1e6)
+    polls = s1["total"] - s0["total"]
+    res = {
+        "n": a.n, "window_s": el, "startup_to_every_feed_polled_s": all_polled,
+        "upstream_per_s": polls / el, "upstream_304": s1["n304"] - s0["n304"],
+        "sut_cpu_pct": 100 * (c1 - c0) / TCK / el,
+        "rss_med_mb": statistics.median(rss) / 1024, "rss_max_mb": max(rss) / 1024,
+        "deliveries_in_window": inwin, "expected_deliveries": a.n / a.new_every * el,
+        "delivery_ratio": inwin / (a.n / a.new_every * el),
+        "detect_p50_ms": pct(lat, 0.5), "detect_p99_ms": pct(lat, 0.99), "detect_max_ms": max(lat) if lat else None,
+    }
+    print(json.dumps(res, indent=1))
+    with open(a.out, "w") as f:
+        json.dump(res, f, indent=1)
+finally:
+    if sut:
+        sut.send_signal(signal.SIGTERM)
+        sut.wait(timeout=20)
+    for h in helpers:
+        h.kill()
