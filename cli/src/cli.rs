@@ -26,7 +26,12 @@ pub enum Command {
     /// Log in; later commands act as this user.
     Login {
         /// The account's email address.
-        email: String,
+        #[arg(required_unless_present = "with")]
+        email: Option<String>,
+        /// Sign in with an identity provider instead (github, google); when already logged in,
+        /// links that identity to your account.
+        #[arg(long, value_name = "PROVIDER", conflicts_with_all = ["email", "password_stdin"])]
+        with: Option<String>,
         /// Read the password from standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
@@ -51,6 +56,25 @@ pub enum Command {
     /// Manage your areas (automations: when an action happens, run reactions).
     #[command(subcommand)]
     Areas(AreasCommand),
+    /// Connect a service account: an API key/token (from a no-echo prompt or --token-stdin), or
+    /// OAuth2 in the browser. Connecting again replaces the credentials and resumes paused areas.
+    Connect {
+        /// Service id (see `area services`).
+        service: String,
+        /// Read the key or token from standard input instead of prompting.
+        #[arg(long)]
+        token_stdin: bool,
+        /// A label for the account (e.g. your login), shown by `area connections`.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Your connected accounts and their status (ok / expires / needs reconnect).
+    Connections,
+    /// Remove a connection; the areas that use it are paused.
+    Disconnect {
+        /// Service id, or the shared provider id shown by `area connections` (e.g. google).
+        service: String,
+    },
     /// Poll every enabled area once, deliver what results, and exit (scripts, cron, tests).
     Run {
         /// Required: a single pass (a long-running engine is `area daemon`).

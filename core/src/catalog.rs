@@ -131,6 +131,23 @@ pub struct ReactionManifest {
     pub params: Vec<ParamSpec>,
 }
 
+/// How a service's OAuth2 provider is reached. Services of one provider (Gmail, Drive and
+/// YouTube are all Google) share one connection, named by `id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct OAuthProvider {
+    /// Connection id shared by every service of this provider (`google`, `github`…); also the
+    /// `<ID>` of `AREA_<ID>_CLIENT_ID`, `_CLIENT_SECRET`, `_AUTH_URL`, `_TOKEN_URL`.
+    pub id: &'static str,
+    /// Documented authorization endpoint.
+    pub auth_url: &'static str,
+    /// Documented token endpoint.
+    pub token_url: &'static str,
+    /// Scopes this service needs (the connection asks for the union over the provider's services).
+    pub scopes: Vec<&'static str>,
+    /// Extra authorization parameters as `key=value` (e.g. `access_type=offline`).
+    pub extra_auth_params: Vec<&'static str>,
+}
+
 /// Everything a user needs to know about one service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ServiceManifest {
@@ -138,9 +155,23 @@ pub struct ServiceManifest {
     pub name: &'static str,
     pub description: &'static str,
     pub auth: AuthKind,
+    /// The OAuth2 provider, for `AuthKind::OAuth2` services.
+    pub oauth: Option<OAuthProvider>,
     pub availability: Availability,
     pub actions: Vec<ActionManifest>,
     pub reactions: Vec<ReactionManifest>,
+}
+
+impl ServiceManifest {
+    /// Which connection this service's areas use: none, the service's own (API keys), or its
+    /// OAuth2 provider's (shared by the provider's services).
+    pub fn connection_id(&self) -> Option<&'static str> {
+        match (self.auth, &self.oauth) {
+            (AuthKind::None, _) => None,
+            (AuthKind::OAuth2, Some(provider)) => Some(provider.id),
+            _ => Some(self.id),
+        }
+    }
 }
 
 /// How the engine learns about an action's events.

@@ -70,12 +70,55 @@ pub struct PollOutput {
     pub cursor: Option<Value>,
 }
 
+/// A connection's secret, decrypted in memory only for the requests that need it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An API key or personal access token, as the user gave it.
+    ApiKey(String),
+    /// An OAuth2 access token (kept fresh by the engine).
+    OAuth2 { access_token: String },
+}
+
+impl Credential {
+    /// The secret to put in the request (header or query, as the API documents).
+    pub fn secret(&self) -> &str {
+        match self {
+            Credential::ApiKey(k) => k,
+            Credential::OAuth2 { access_token } => access_token,
+        }
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::ApiKey(_) => f.write_str("ApiKey(<redacted>)"),
+            Credential::OAuth2 { .. } => f.write_str("OAuth2(<redacted>)"),
+        }
+    }
+}
+
 /// Inputs of a poll, grouped so connectors keep one signature as credentials etc. are added.
 #[derive(Debug, Clone, Copy)]
 pub struct PollContext<'a> {
     pub params: &'a Params,
     /// What the previous read returned as cursor, if anything.
     pub cursor: Option<&'a Value>,
+    /// The area owner's connection to this service, for services that need one.
+    pub credential: Option<&'a Credential>,
+}
+
+impl<'a> PollContext<'a> {
+    /// A context without credentials (services that need none, tests).
+    pub fn new(params: &'a Params, cursor: Option<&'a Value>) -> Self {
+        PollContext { params, cursor, credential: None }
+    }
+
+    /// The credential, or the error that tells the user to connect the service.
+    pub fn require_credential(&self, service: &str) -> Result<&'a Credential, ConnectorError> {
+        self.credential.ok_or_else(|| ConnectorError::AuthExpired { service: service.into() })
+    }
 }
 
 /// An action the engine polls.
@@ -85,6 +128,18 @@ pub trait PolledAction: Send + Sync {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError>;
     /// Turns a successful (2xx) response into events. Must not panic on any input.
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError>;
+
+    /// Turns an error answer (non-2xx, not 304) into this connector's error, so provider error
+    /// bodies (an invalid API key inside a 403, a rate limit in the body) keep their meaning.
+    /// The default asks [`PolledAction::read`], which many connectors write to map error
+    /// statuses, and falls back to the generic mapping (status, `Retry-After`) when `read`
+    /// only says it could not parse the body.
+    fn error_for(&self, service: &str, ctx: &PollContext<'_>, response: &HttpResponseData) -> ConnectorError {
+        match self.read(ctx, response) {
+            Err(ConnectorError::BadResponse { .. }) | Ok(_) => crate::services::status_error(service, response),
+            Err(e) => e,
+        }
+    }
 }
 
 /// An action that fires at instants computed from its parameters (timers).
@@ -107,6 +162,8 @@ pub struct ReactionContext<'a> {
     pub notifier: &'a dyn Notifier,
     /// Whether this area may reach loopback/private addresses (SSRF guard override).
     pub allow_private_network: bool,
+    /// The area owner's connection to this reaction's service, for services that need one.
+    pub credential: Option<&'a Credential>,
 }
 
 /// What a reaction reports back for the run history.

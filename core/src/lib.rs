@@ -11,13 +11,16 @@ pub mod areas;
 pub mod catalog;
 pub mod clock;
 pub mod condition;
+pub mod connections;
 pub mod connector;
 pub mod engine;
 pub mod error;
 pub mod json_text;
 pub mod net;
+pub mod oauth;
 pub mod paths;
 pub mod services;
+pub mod signin;
 pub mod store;
 pub mod template;
 

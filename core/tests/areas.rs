@@ -122,6 +122,7 @@ fn lab_catalog() -> Catalog {
             name: "Lab",
             description: "Test service",
             auth: AuthKind::None,
+            oauth: None,
             availability: Availability::Available,
             actions: vec![ActionManifest {
                 id: "poll",
@@ -154,6 +155,7 @@ fn lab_catalog() -> Catalog {
             name: "Gone",
             description: "No API",
             auth: AuthKind::OAuth2,
+            oauth: None,
             availability: Availability::Unavailable("the provider closed its public API".into()),
             actions: vec![],
             reactions: vec![ReactionManifest { id: "do", name: "Do", description: "d", params: vec![] }],

@@ -88,8 +88,12 @@ fn contract_ids_and_params_are_stable() {
     );
     assert_eq!(reaction_params("http", "request"), ["method", "url", "headers", "body", "allow_private_network"]);
     assert_eq!(reaction_params("notify", "send"), ["title", "body"]);
+    for id in ["timer", "rss", "webhook", "http", "notify"] {
+        assert_eq!(find(id).manifest.auth, AuthKind::None, "{id} needs no credentials");
+    }
     for s in &all {
-        assert_eq!(s.manifest.auth, AuthKind::None, "{}", s.manifest.id);
+        // OAuth2 services name their provider; others must not.
+        assert_eq!(s.manifest.auth == AuthKind::OAuth2, s.manifest.oauth.is_some(), "{}", s.manifest.id);
     }
     assert!(matches!(find("timer").actions["cron"], ActionKind::Scheduled(_)));
     assert!(matches!(find("rss").actions["new_item"], ActionKind::Polled(_)));

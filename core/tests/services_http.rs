@@ -33,7 +33,7 @@ fn reaction() -> Arc<dyn Reaction> {
 fn read(p: Value, body: &str) -> Result<Vec<area_core::connector::Event>, ConnectorError> {
     let p = params(p);
     let resp = HttpResponseData { status: 200, headers: vec![], body: body.as_bytes().to_vec() };
-    poll_action().read(&PollContext { params: &p, cursor: None }, &resp).map(|o| o.events)
+    poll_action().read(&PollContext { params: &p, cursor: None, credential: None }, &resp).map(|o| o.events)
 }
 
 fn bad_response_message(r: Result<Vec<area_core::connector::Event>, ConnectorError>) -> String {
@@ -139,7 +139,7 @@ fn poll_request_carries_headers_and_accepts_json() {
         "id_field": "id",
         "headers": {"Authorization": "Bearer abc", "X-Num": 5}
     }));
-    let req = poll_action().request(&PollContext { params: &p, cursor: None }).unwrap();
+    let req = poll_action().request(&PollContext { params: &p, cursor: None, credential: None }).unwrap();
     assert_eq!(req.method, "GET");
     assert_eq!(req.url, "https://api.example.com/v1/things?page=1");
     assert!(req.headers.contains(&("Authorization".into(), "Bearer abc".into())));
@@ -147,7 +147,7 @@ fn poll_request_carries_headers_and_accepts_json() {
     assert!(req.headers.contains(&("Accept".into(), "application/json".into())));
 
     let bad = params(json!({"url": "https://a.example/", "id_field": "id", "headers": {"X-Evil": "a\r\nHost: b"}}));
-    match poll_action().request(&PollContext { params: &bad, cursor: None }) {
+    match poll_action().request(&PollContext { params: &bad, cursor: None, credential: None }) {
         Err(ConnectorError::BadParams { param, .. }) => assert_eq!(param, "headers"),
         other => panic!("expected BadParams, got {other:?}"),
     }
@@ -176,6 +176,7 @@ async fn run(
         idempotency_key: "area-7:evt-42:0",
         notifier: &NoNotifier,
         allow_private_network: allow_ctx,
+        credential: None,
     };
     reaction().run(&ctx, &params(p)).await
 }

@@ -37,7 +37,8 @@ fn params(v: Value) -> Params {
 
 async fn run(notifier: &dyn Notifier, p: Value) -> Result<area_core::connector::ReactionOutput, ConnectorError> {
     let http = HttpClient::new(NetConfig::default()).unwrap();
-    let ctx = ReactionContext { http: &http, idempotency_key: "k", notifier, allow_private_network: false };
+    let ctx =
+        ReactionContext { http: &http, idempotency_key: "k", notifier, allow_private_network: false, credential: None };
     reaction().run(&ctx, &params(p)).await
 }
 

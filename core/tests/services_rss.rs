@@ -96,7 +96,7 @@ fn params(url: &str) -> Params {
 
 fn read(body: &str) -> Result<Vec<area_core::connector::Event>, ConnectorError> {
     let p = params("https://example.com/feed.xml");
-    let ctx = PollContext { params: &p, cursor: None };
+    let ctx = PollContext { params: &p, cursor: None, credential: None };
     let resp = HttpResponseData {
         status: 200,
         headers: vec![("content-type".into(), "application/rss+xml".into())],
@@ -108,7 +108,7 @@ fn read(body: &str) -> Result<Vec<area_core::connector::Event>, ConnectorError> 
 #[test]
 fn request_is_a_get_with_feed_accept_header() {
     let p = params("https://example.com/feed.xml?lang=fr");
-    let req = action().request(&PollContext { params: &p, cursor: None }).unwrap();
+    let req = action().request(&PollContext { params: &p, cursor: None, credential: None }).unwrap();
     assert_eq!(req.method, "GET");
     assert_eq!(req.url, "https://example.com/feed.xml?lang=fr");
     assert_eq!(
@@ -125,7 +125,7 @@ fn request_is_a_get_with_feed_accept_header() {
 fn request_rejects_bad_urls() {
     for bad in ["not a url", "ftp://example.com/feed", ""] {
         let p = params(bad);
-        match action().request(&PollContext { params: &p, cursor: None }) {
+        match action().request(&PollContext { params: &p, cursor: None, credential: None }) {
             Err(ConnectorError::BadParams { param, .. }) => assert_eq!(param, "url"),
             other => panic!("{bad:?}: expected BadParams, got {other:?}"),
         }

@@ -59,3 +59,35 @@ pub async fn passwd(ctx: &Context, out: Output, password_stdin: bool) -> Result<
     });
     Ok(())
 }
+
+pub async fn login_with(ctx: &Context, out: Output, provider_id: &str) -> Result<(), CliError> {
+    use area_core::connections::ConnectionError;
+    use area_core::signin::{self, SignInOutcome};
+
+    let provider = signin::provider(provider_id)?;
+    let scopes = provider.oauth.scopes.iter().map(|s| s.to_string()).collect();
+    let client =
+        area_core::oauth::OAuthClientConfig::from_env(&provider.oauth, scopes).map_err(ConnectionError::from)?;
+    let tokens = crate::commands::oauth::browser_flow(&client, &format!("sign in with {provider_id}")).await?;
+    let http = area_core::net::HttpClient::new(area_core::net::NetConfig::from_env())
+        .map_err(|e| CliError::msg(e.to_string()))?;
+    let identity = signin::fetch_identity(&http, &provider, &tokens.access_token).await?;
+    let current = ctx.current_user().await.ok().map(|(_, user)| user);
+    match signin::sign_in(&ctx.accounts, &identity, current.as_ref()).await? {
+        SignInOutcome::SignedIn(session) | SignInOutcome::Created(session) => {
+            if let Some(old) = ctx.saved_token() {
+                let _ = ctx.accounts.logout(&old).await;
+            }
+            ctx.save_token(&session.token)?;
+            out.print(&json!({ "user": session.user, "provider": provider_id }), || {
+                format!("logged in as {} with {provider_id}", session.user.email)
+            });
+        }
+        SignInOutcome::Linked(user) => {
+            out.print(&json!({ "linked": provider_id, "user": user }), || {
+                format!("linked your {provider_id} identity to {}", user.email)
+            });
+        }
+    }
+    Ok(())
+}

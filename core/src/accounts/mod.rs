@@ -141,6 +141,23 @@ impl Accounts {
         }
     }
 
+    /// Creates an account without a password, for someone who proved an email address through
+    /// an OAuth2 identity provider. They sign in with that provider (or set a password later).
+    pub async fn register_external(&self, email: &str) -> Result<User, AccountError> {
+        let email = normalize_email(email)?;
+        let now = self.clock.now();
+        let result = sqlx::query("INSERT INTO users (email, password_hash, created_at) VALUES (?, NULL, ?)")
+            .bind(&email)
+            .bind(now)
+            .execute(self.store.pool())
+            .await;
+        match result {
+            Ok(done) => Ok(User { id: done.last_insert_rowid(), email, created_at: now }),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(AccountError::DuplicateEmail(email)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Checks the password and opens a session.
     pub async fn login(&self, email: &str, password: &str) -> Result<Session, AccountError> {
         let now = self.clock.now();

@@ -86,6 +86,7 @@ async fn deliver(shared: &Arc<Shared>, run: QueuedRun) {
             idempotency_key: &key,
             notifier: shared.notifier.as_ref(),
             allow_private_network: area.allow_private_network,
+            credential: reaction.credential.as_deref(),
         };
         let outcome = match tokio::time::timeout(REACTION_TIMEOUT, reaction.reaction.run(&ctx, &params)).await {
             Ok(result) => result,
@@ -95,6 +96,9 @@ async fn deliver(shared: &Arc<Shared>, run: QueuedRun) {
             Ok(output) => summary = Some(output.summary),
             Err(e) => {
                 let message = format!("{}.{} (reaction {index}): {e}", reaction.service, reaction.id);
+                if e.class() == ErrorClass::NeedsReconnect {
+                    shared.credentials_refused(area.user_id, &reaction.service);
+                }
                 handle_failure(shared, &area, &run, index, &e, host.as_deref(), message);
                 return;
             }

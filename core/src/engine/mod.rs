@@ -107,12 +107,38 @@ pub struct Shared {
     pub in_flight: Mutex<HashSet<i64>>,
     pub delivery_slots: Arc<Semaphore>,
     pub tasks: TaskTracker,
+    /// Stored credentials; `None` when the master key could not be loaded (areas that need a
+    /// connection then report why).
+    pub connections: Option<crate::connections::Connections>,
+    pub connections_error: Option<String>,
     /// Runs this process delivered successfully / finished as failed (for reports).
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
 }
 
 impl Shared {
+    /// Credentials for `service` were refused: mark the owner's connection `needs reconnect`
+    /// and pause the areas using it (in the background; the caller records its own failure).
+    pub fn credentials_refused(&self, user_id: i64, service: &str) {
+        let catalog = crate::catalog::Catalog::builtin();
+        let Some(manifest) = catalog.service(service).map(|s| s.manifest.clone()) else { return };
+        let (Some(connection_id), Some(connections)) = (manifest.connection_id(), self.connections.clone()) else {
+            return;
+        };
+        let reason = format!("{} refused the credentials: run `area connect {connection_id}`", manifest.name);
+        tokio::spawn(async move {
+            // An OAuth2 access token may just have expired: renew it (which marks the connection
+            // itself if the grant is gone). An API key has no such second chance.
+            let result = match connections.kind(user_id, connection_id).await {
+                Ok(Some(kind)) if kind == "oauth2" => connections.refresh(user_id, connection_id).await,
+                _ => connections.mark_needs_reconnect(user_id, connection_id, &reason).await,
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, "could not renew or mark the refused connection");
+            }
+        });
+    }
+
     /// The runnable area with this id, if any.
     pub fn area(&self, id: i64) -> Option<Arc<CompiledArea>> {
         self.areas.read().unwrap_or_else(|e| e.into_inner()).by_id.get(&id).cloned()
@@ -121,6 +147,22 @@ impl Shared {
     /// A snapshot of the runnable areas.
     pub fn table(&self) -> Arc<AreaTable> {
         self.areas.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Renews OAuth2 access tokens before they expire. One task per engine, and the
+/// connections' refresh lock, make refreshes single-flight.
+async fn refresh_tokens_forever(connections: crate::connections::Connections, mut stop: watch::Receiver<bool>) {
+    loop {
+        match connections.refresh_expiring().await {
+            Ok(n) if n > 0 => tracing::info!(refreshed = n, "renewed expiring access tokens"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for expiring tokens failed"),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
     }
 }
 
@@ -176,6 +218,13 @@ impl Engine {
             tracing::info!(unknown, requeued, "recovered runs left by a previous engine");
         }
         let http = HttpClient::new(config.net.clone())?;
+        let (connections, connections_error) = match crate::connections::MasterKey::load(store.dir()) {
+            Ok(key) => (
+                Some(crate::connections::Connections::new(store.clone(), key, crate::catalog::Catalog::builtin())),
+                None,
+            ),
+            Err(e) => (None, Some(e.to_string())),
+        };
         let (writer, writer_task) = Writer::spawn(store.pool().clone());
         let shared = Arc::new(Shared {
             pool: store.pool().clone(),
@@ -188,6 +237,8 @@ impl Engine {
             areas: RwLock::new(Arc::new(AreaTable::default())),
             in_flight: Mutex::new(HashSet::new()),
             tasks: TaskTracker::new(),
+            connections,
+            connections_error,
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         });
@@ -204,6 +255,12 @@ impl Engine {
         let listen = config.webhook_listen;
         let (shared, writer_task, lock) = Engine::prepare(store, config, notifier).await?;
         let (stop, stop_rx) = watch::channel(false);
+        // Areas start with fresh access tokens rather than failing their first poll.
+        if let Some(connections) = &shared.connections {
+            if let Err(e) = connections.refresh_expiring().await {
+                tracing::warn!(error = %e, "renewing access tokens at start failed");
+            }
+        }
         let mut scheduler = scheduler::Scheduler::new(shared.clone());
         scheduler.reload().await?;
         let webhook_addr = match listen {
@@ -211,7 +268,10 @@ impl Engine {
             None => None,
         };
         tokio::spawn(scheduler.run(stop_rx.clone()));
-        tokio::spawn(history::prune_forever(shared.pool.clone(), stop_rx));
+        tokio::spawn(history::prune_forever(shared.pool.clone(), stop_rx.clone()));
+        if let Some(connections) = shared.connections.clone() {
+            tokio::spawn(refresh_tokens_forever(connections, stop_rx));
+        }
         Ok(Engine { shared, stop, writer_task, webhook_addr, _lock: lock })
     }
 
@@ -240,10 +300,18 @@ impl Engine {
         config: EngineConfig,
         notifier: Arc<dyn Notifier>,
     ) -> Result<RunOnceReport, EngineError> {
+        let mut report = RunOnceReport::default();
         let (shared, writer_task, _lock) = Engine::prepare(store, config, notifier).await?;
+        if let Some(connections) = &shared.connections {
+            if let Err(e) = connections.refresh_expiring().await {
+                report.errors.push(format!("renewing access tokens failed: {e}"));
+            }
+        }
         let mut scheduler = scheduler::Scheduler::new(shared.clone());
         scheduler.reload().await?;
-        let mut report = scheduler.poll_all_once().await;
+        let polled = scheduler.poll_all_once().await;
+        report.areas_polled = polled.areas_polled;
+        report.requests = polled.requests;
         shared.tasks.close();
         shared.tasks.wait().await;
         shared.tasks.reopen();

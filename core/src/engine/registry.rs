@@ -11,7 +11,7 @@ use sqlx::{Row, SqlitePool};
 use crate::areas::spec::AreaSpec;
 use crate::catalog::{ActionKind, Catalog};
 use crate::condition::Condition;
-use crate::connector::{Ingredients, Params, Reaction};
+use crate::connector::{Credential, Ingredients, Params, Reaction};
 use crate::template::Template;
 
 /// A parameter value ready to render for an event.
@@ -55,6 +55,8 @@ pub struct CompiledReaction {
     pub id: String,
     pub reaction: Arc<dyn Reaction>,
     params: Vec<(String, ParamValue)>,
+    /// The owner's connection for this reaction's service (services that need one).
+    pub credential: Option<Arc<Credential>>,
 }
 
 impl CompiledReaction {
@@ -82,6 +84,8 @@ pub struct CompiledArea {
     pub cursor: Option<Value>,
     pub baselined: bool,
     pub fingerprint: String,
+    /// The owner's connection for the action's service (services that need one).
+    pub credential: Option<Arc<Credential>>,
 }
 
 impl CompiledArea {
@@ -127,6 +131,7 @@ pub fn compile(catalog: &Catalog, row: &AreaRow) -> Result<CompiledArea, String>
             id: step.id.clone(),
             reaction: reaction.clone(),
             params,
+            credential: None,
         });
     }
     Ok(CompiledArea {
@@ -147,6 +152,7 @@ pub fn compile(catalog: &Catalog, row: &AreaRow) -> Result<CompiledArea, String>
         baselined: row.baselined,
         fingerprint: row.fingerprint.clone(),
         action_params,
+        credential: None,
     })
 }
 
@@ -187,9 +193,13 @@ pub async fn load_runnable(pool: &SqlitePool) -> Result<Vec<AreaRow>, sqlx::Erro
 }
 
 /// A cheap fingerprint of the `areas` table, to notice edits made by other processes.
-pub async fn areas_version(pool: &SqlitePool) -> Result<(i64, i64, i64), sqlx::Error> {
-    let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(updated_at), 0), COALESCE(SUM(id), 0) FROM areas")
-        .fetch_one(pool)
-        .await?;
-    Ok((row.get(0), row.get(1), row.get(2)))
+/// Connections count too: connecting or refreshing an account changes what areas can run with.
+pub async fn areas_version(pool: &SqlitePool) -> Result<(i64, i64, i64, i64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), COALESCE(SUM(id), 0),
+                (SELECT COUNT(*) * 1000003 + COALESCE(MAX(updated_at), 0) FROM connections) FROM areas",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((row.get(0), row.get(1), row.get(2), row.get(3)))
 }

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -23,13 +23,21 @@ use super::registry::{self, AreaRow, CompiledArea};
 use super::writer::{NewEvent, PollUpdate, WriteOp};
 use super::{AreaTable, EngineError, RunOnceReport, Shared};
 use crate::catalog::{ActionKind, Catalog};
-use crate::connector::{ConnectorError, ErrorClass, Event, HttpRequestSpec, HttpResponseData, PollContext, PollOutput};
-use crate::net::{backoff_delay, host_key, retry_after, RequestOptions};
+use crate::connector::{
+    ConnectorError, Credential, ErrorClass, Event, HttpRequestSpec, HttpResponseData, PollContext, PollOutput,
+};
+use crate::net::{backoff_delay, host_key, RequestOptions};
 
 /// Longest a failing poll group backs off.
 const MAX_POLL_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// How often queued retries are looked for.
 const RETRY_SCAN_EVERY: Duration = Duration::from_secs(1);
+
+/// One shared read: the events, or the error's class and message.
+type ReadResult = Result<Arc<PollOutput>, (ErrorClass, String)>;
+
+/// Credentials looked up during one reload, by (user, connection).
+type CredentialCache = HashMap<(i64, &'static str), Result<Option<Arc<Credential>>, String>>;
 
 /// Per-area engine state that outlives reloads while the area's action is unchanged.
 pub struct AreaRuntime {
@@ -78,7 +86,7 @@ struct TimerJob {
 pub struct Scheduler {
     shared: Arc<Shared>,
     catalog: Catalog,
-    version: Option<(i64, i64, i64)>,
+    version: Option<(i64, i64, i64, i64)>,
     runtimes: HashMap<i64, Arc<AreaRuntime>>,
     groups: HashMap<u64, PollGroup>,
     timers: HashMap<i64, TimerJob>,
@@ -111,9 +119,16 @@ impl Scheduler {
         let mut groups: HashMap<u64, PollGroup> = HashMap::new();
         let mut timers = HashMap::new();
         let mut broken = Vec::new();
+        let mut credentials = HashMap::new();
         for row in &rows {
             let area = match registry::compile(&self.catalog, row) {
-                Ok(area) => Arc::new(area),
+                Ok(mut area) => match self.attach_credentials(&mut area, &mut credentials).await {
+                    Ok(()) => Arc::new(area),
+                    Err(e) => {
+                        broken.push((row.id, e));
+                        continue;
+                    }
+                },
                 Err(e) => {
                     broken.push((row.id, format!("this area cannot run: {e}")));
                     continue;
@@ -137,7 +152,11 @@ impl Scheduler {
                 }
                 ActionKind::Polled(action) => {
                     let cursor = runtime.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                    let ctx = PollContext { params: &area.action_params, cursor: cursor.as_ref() };
+                    let ctx = PollContext {
+                        params: &area.action_params,
+                        cursor: cursor.as_ref(),
+                        credential: area.credential.as_deref(),
+                    };
                     let request = match action.request(&ctx) {
                         Ok(r) => r,
                         Err(e) => {
@@ -181,6 +200,54 @@ impl Scheduler {
         self.timers = timers;
         *self.shared.areas.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
         Ok(())
+    }
+
+    /// Gives the area the owner's credentials for its action's and reactions' services. A
+    /// missing connection stops the action (it cannot poll) but not a reaction that may not
+    /// need it (a Discord webhook URL carries its own secret); a connection marked
+    /// `needs reconnect` stops both, with the reason that tells the user what to run.
+    async fn attach_credentials(&self, area: &mut CompiledArea, cache: &mut CredentialCache) -> Result<(), String> {
+        let connection_of = |service: &str| self.catalog.service(service).and_then(|s| s.manifest.connection_id());
+        if let Some(connection) = connection_of(&area.action_service) {
+            let credential = self.credential(area.user_id, connection, cache).await?;
+            area.credential =
+                Some(credential.ok_or_else(|| format!("no {connection} connection: run `area connect {connection}`"))?);
+        }
+        for reaction in &mut area.reactions {
+            if let Some(connection) = connection_of(&reaction.service) {
+                reaction.credential = self.credential(area.user_id, connection, cache).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn credential(
+        &self,
+        user_id: i64,
+        connection: &'static str,
+        cache: &mut CredentialCache,
+    ) -> Result<Option<Arc<Credential>>, String> {
+        if let Some(found) = cache.get(&(user_id, connection)) {
+            return found.clone();
+        }
+        let found = match &self.shared.connections {
+            None => Err(format!(
+                "stored credentials cannot be opened ({}): fix the master key, or run `area connect {connection}`",
+                self.shared.connections_error.as_deref().unwrap_or("no key")
+            )),
+            Some(connections) => match connections.get(user_id, connection).await {
+                Ok(Some(stored)) if stored.info.status == "needs_reconnect" => {
+                    Err(stored.info.reason.unwrap_or_else(|| {
+                        format!("the {connection} connection needs reconnecting: run `area connect {connection}`")
+                    }))
+                }
+                Ok(Some(stored)) => Ok(Some(Arc::new(stored.secret.credential()))),
+                Ok(None) => Ok(None),
+                Err(e) => Err(format!("{e} (run `area connect {connection}`)")),
+            },
+        };
+        cache.insert((user_id, connection), found.clone());
+        found
     }
 
     fn runtime_for(&self, row: &AreaRow, area: Arc<CompiledArea>) -> Arc<AreaRuntime> {
@@ -375,11 +442,20 @@ impl PollGroup {
             return;
         }
         if !(200..300).contains(&response.status) {
-            let error = ConnectorError::Status {
-                service,
-                status: response.status,
-                message: excerpt(&response.body),
-                retry_after: retry_after(&response, SystemTime::now()),
+            let error = match self.members.first() {
+                Some(member) => match &member.area.action {
+                    ActionKind::Polled(action) => {
+                        let cursor = member.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        let ctx = PollContext {
+                            params: &member.area.action_params,
+                            cursor: cursor.as_ref(),
+                            credential: member.area.credential.as_deref(),
+                        };
+                        action.error_for(&service, &ctx, &response)
+                    }
+                    _ => crate::services::status_error(&service, &response),
+                },
+                None => crate::services::status_error(&service, &response),
             };
             return self.failed(shared, error, host.as_deref());
         }
@@ -395,7 +471,7 @@ impl PollGroup {
     async fn read_for_members(&self, shared: &Arc<Shared>, response: &HttpResponseData) {
         // Areas with the same action, parameters and cursor read the response once and share
         // the result: with 1,000 areas on one feed, a copy each would dominate memory.
-        let mut cache: HashMap<(String, String), Result<Arc<PollOutput>, String>> = HashMap::new();
+        let mut cache: HashMap<(String, String), ReadResult> = HashMap::new();
         let mut handles = Vec::new();
         for member in &self.members {
             let ActionKind::Polled(action) = &member.area.action else { continue };
@@ -405,8 +481,12 @@ impl PollGroup {
             let output = cache
                 .entry(cache_key)
                 .or_insert_with(|| {
-                    let ctx = PollContext { params: &member.area.action_params, cursor: cursor.as_ref() };
-                    action.read(&ctx, response).map(Arc::new).map_err(|e| e.to_string())
+                    let ctx = PollContext {
+                        params: &member.area.action_params,
+                        cursor: cursor.as_ref(),
+                        credential: member.area.credential.as_deref(),
+                    };
+                    action.read(&ctx, response).map(Arc::new).map_err(|e| (e.class(), e.to_string()))
                 })
                 .clone();
             match output {
@@ -414,12 +494,29 @@ impl PollGroup {
                     let (shared, member) = (shared.clone(), member.clone());
                     handles.push(tokio::spawn(async move { handle_output(&shared, &member, &output).await }));
                 }
-                Err(e) => {
+                Err((class, error)) => {
+                    // An error inside a 2xx answer keeps its class: a refused key asks for a
+                    // reconnect, a rate limit in the body backs the whole group off.
                     member.failing.store(true, Ordering::Relaxed);
+                    let pause_after = match class {
+                        ErrorClass::NeedsReconnect => {
+                            shared.credentials_refused(member.area.user_id, &member.area.action_service);
+                            1
+                        }
+                        _ => shared.config.pause_after,
+                    };
+                    if let ErrorClass::Retryable { retry_after } = class {
+                        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                        st.failures += 1;
+                        let delay =
+                            backoff_delay(st.failures, self.interval, MAX_POLL_BACKOFF, retry_after, &mut rand::rng())
+                                .max(self.interval);
+                        st.next_due = Some(Instant::now() + delay);
+                    }
                     shared.writer.send(WriteOp::AreaFailed {
                         area_ids: vec![member.area.id],
-                        error: e,
-                        pause_after: shared.config.pause_after,
+                        error,
+                        pause_after,
                         now_ms: now_ms(),
                     });
                 }
@@ -470,6 +567,9 @@ impl PollGroup {
         }
         for member in &self.members {
             member.failing.store(true, Ordering::Relaxed);
+            if class == ErrorClass::NeedsReconnect {
+                shared.credentials_refused(member.area.user_id, &member.area.action_service);
+            }
         }
         shared.writer.send(WriteOp::AreaFailed {
             area_ids: self.members.iter().map(|m| m.area.id).collect(),
@@ -478,12 +578,6 @@ impl PollGroup {
             now_ms: now_ms(),
         });
     }
-}
-
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    flat.chars().take(200).collect()
 }
 
 /// Records a read's events for one area: baseline first time, else only unseen keys.

@@ -401,7 +401,11 @@ async fn record_area_failure(
     pause_after: u32,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    let reason = format!("paused after {pause_after} consecutive failures; last error: {error}");
+    let reason = if pause_after <= 1 {
+        error.to_string()
+    } else {
+        format!("paused after {pause_after} consecutive failures; last error: {error}")
+    };
     sqlx::query(
         "UPDATE areas SET consecutive_failures = consecutive_failures + 1, last_error = ?,
          paused_reason = CASE WHEN consecutive_failures + 1 >= ? AND paused_reason IS NULL THEN ? ELSE paused_reason END,

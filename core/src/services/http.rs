@@ -69,6 +69,7 @@ fn manifest() -> ServiceManifest {
         name: "HTTP",
         description: "Talk to any web API: watch a JSON endpoint for new items, or send a request when something happens.",
         auth: AuthKind::None,
+        oauth: None,
         availability: Availability::Available,
         actions: vec![ActionManifest {
             id: "new_json_items",

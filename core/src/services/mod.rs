@@ -28,6 +28,15 @@ builtin_services! {
     webhook,
     http,
     notify,
+    gmail,
+    google_drive,
+    youtube,
+    spotify,
+    coingecko,
+    nasa,
+    weather,
+    github,
+    discord,
 }
 
 /// The environment variable name for one of a service's settings: `AREA_<SERVICE>_<KEY>`, the

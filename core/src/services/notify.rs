@@ -33,6 +33,7 @@ fn manifest() -> ServiceManifest {
         description:
             "Show a notification on this device (desktop notification, or a line in the daemon's log when headless).",
         auth: AuthKind::None,
+        oauth: None,
         availability: Availability::Available,
         actions: vec![],
         reactions: vec![ReactionManifest {

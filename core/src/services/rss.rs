@@ -53,6 +53,7 @@ fn manifest() -> ServiceManifest {
         name: "RSS & Atom feeds",
         description: "Watch any RSS, Atom or JSON Feed: blogs, news sites, podcasts, release notes.",
         auth: AuthKind::None,
+        oauth: None,
         availability: Availability::Available,
         actions: vec![ActionManifest {
             id: "new_item",

@@ -76,6 +76,7 @@ fn manifest() -> ServiceManifest {
         name: "Timer",
         description: "Fire on a schedule: every few minutes, on a cron expression in your time zone, or once at a given moment.",
         auth: AuthKind::None,
+        oauth: None,
         availability: Availability::Available,
         actions: vec![
             ActionManifest {

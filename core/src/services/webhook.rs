@@ -36,6 +36,7 @@ fn manifest() -> ServiceManifest {
         name: "Webhook",
         description: "Trigger an area from anything that can send an HTTP request: scripts, home automation, other apps.",
         auth: AuthKind::None,
+        oauth: None,
         availability: Availability::Available,
         actions: vec![ActionManifest {
             id: "received",
