@@ -200,7 +200,7 @@ pub enum ConnectorError {
     #[error("invalid parameter `{param}`: {message}")]
     BadParams { param: String, message: String },
     /// Credentials were refused: the connection needs to be reconnected.
-    #[error("{service} refused the credentials: reconnect the service")]
+    #[error("{service} refused the credentials: run `area connect {service}`")]
     AuthExpired { service: String },
 }
 

@@ -107,7 +107,7 @@ fn missing_or_blank_key_asks_to_reconnect() {
         match action().request(&PollContext { params: &p, cursor: None, credential: cred.as_ref() }) {
             Err(e @ ConnectorError::AuthExpired { .. }) => {
                 assert_eq!(e.class(), ErrorClass::NeedsReconnect);
-                assert!(e.to_string().contains("nasa") && e.to_string().contains("reconnect"), "{e}");
+                assert!(e.to_string().contains("area connect nasa"), "{e}");
             }
             other => panic!("{cred:?}: expected AuthExpired, got {other:?}"),
         }

@@ -395,11 +395,13 @@ impl Connections {
         Ok(())
     }
 
-    /// Resumes areas paused because of this connection (their reason names it). They baseline
+    /// Resumes areas paused because of their credentials (among those using this connection). They baseline
     /// again, so what happened while they were paused does not flood in.
     async fn resume_areas(&self, user_id: i64, connection_id: &str) -> Result<(), ConnectionError> {
         let now = chrono::Utc::now().timestamp_millis();
-        let marker = format!("`area connect {connection_id}`");
+        // Pauses caused by credentials all end with the `area connect …` advice (naming the
+        // service or its shared provider); other pauses (repeated failures) stay.
+        let marker = "`area connect ";
         for id in self.areas_using(user_id, connection_id).await? {
             sqlx::query(
                 "UPDATE areas SET paused_reason = NULL, consecutive_failures = 0, last_error = NULL, baselined = FALSE,
@@ -407,7 +409,7 @@ impl Connections {
             )
             .bind(now)
             .bind(id)
-            .bind(&marker)
+            .bind(marker)
             .execute(self.store.pool())
             .await?;
         }
