@@ -20,6 +20,18 @@ fn main() -> ExitCode {
     limit_malloc_arenas();
     let args = cli::Cli::parse();
     init_logging();
+    // The user's own (default) data directory keeps its master key in the OS keychain where
+    // there is one; explicit directories (servers, tests) use a key file beside the data.
+    if args.data_dir.is_none() && std::env::var_os(area_core::connections::crypto::KEYCHAIN_ENV).is_none() {
+        std::env::set_var(area_core::connections::crypto::KEYCHAIN_ENV, "1");
+    }
+    // The data directory's area.conf, before any thread exists (it sets environment variables).
+    if let Some(dir) = area_core::paths::data_dir(args.data_dir.clone()) {
+        if let Err(e) = area_core::config::apply(&dir) {
+            eprintln!("error: {}", one_line(&e.to_string()));
+            return ExitCode::FAILURE;
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -94,3 +94,74 @@ fn token_connection_round_trip_never_leaks_the_token() {
     let unknown = area(&dir, &["connect", "nope", "--token-stdin"], "x\n");
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown service"));
 }
+
+#[test]
+fn oauth_connect_reads_app_from_area_conf_prints_url_and_checks_state() {
+    use std::io::{BufRead, BufReader, Read};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut logs = Vec::new();
+    ok(&dir, &["user", "add", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
+    ok(&dir, &["login", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
+
+    // Without an app configured: a one-line error naming the variable to set.
+    let out = Command::new(env!("CARGO_BIN_EXE_area"))
+        .env_remove("AREA_SPOTIFY_CLIENT_ID")
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["connect", "spotify"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AREA_SPOTIFY_CLIENT_ID"));
+
+    // With the app in area.conf: the authorization URL is printed and the loopback listener
+    // waits; a callback with a forged state is refused and nothing is stored.
+    std::fs::write(dir.join("area.conf"), "AREA_SPOTIFY_CLIENT_ID=app-from-conf\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_area"))
+        .env_remove("AREA_SPOTIFY_CLIENT_ID")
+        .env("BROWSER", "true")
+        .env("PATH", "/nonexistent") // no xdg-open: headless
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["connect", "spotify"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut url = String::new();
+    for _ in 0..10 {
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        if line.starts_with("https://") {
+            url = line.trim().to_string();
+            break;
+        }
+    }
+    assert!(url.starts_with("https://accounts.spotify.com/authorize?"), "{url}");
+    let query: std::collections::HashMap<String, String> =
+        url::Url::parse(&url).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    assert_eq!(query["client_id"], "app-from-conf");
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert!(query["redirect_uri"].starts_with("http://127.0.0.1:"));
+    let callback = url::Url::parse(&format!("{}?code=stolen&state=forged", query["redirect_uri"])).unwrap();
+    let mut stream = std::net::TcpStream::connect((callback.host_str().unwrap(), callback.port().unwrap())).unwrap();
+    write!(
+        stream,
+        "GET {}?{} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        callback.path(),
+        callback.query().unwrap()
+    )
+    .unwrap();
+    let mut page = String::new();
+    let _ = stream.read_to_string(&mut page);
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(!status.success());
+    assert!(rest.contains("state mismatch"), "{rest}");
+    assert!(!rest.contains("stolen"), "the code is never echoed");
+    let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
+    assert_eq!(list, serde_json::json!([]));
+}

@@ -11,6 +11,7 @@ pub mod areas;
 pub mod catalog;
 pub mod clock;
 pub mod condition;
+pub mod config;
 pub mod connections;
 pub mod connector;
 pub mod engine;

@@ -1,7 +1,11 @@
 //! Secrets at rest: XChaCha20-Poly1305 with a 256-bit master key.
 //!
-//! The master key comes from `AREA_MASTER_KEY` (32 bytes, base64 or hex) or from an owner-only
-//! key file in the data directory, created on first use. Each sealed secret is
+//! The master key comes from, in order: `AREA_MASTER_KEY` (32 bytes, base64 or hex); the
+//! owner-only key file `master.key` in the data directory; the OS keychain (macOS Keychain,
+//! Windows Credential Manager, the freedesktop Secret Service) when the data directory's
+//! `master.key.keychain` marker says the key lives there. A new key goes to the keychain when
+//! `AREA_KEYCHAIN=1` (the CLI sets it for the default data directory) and one is reachable,
+//! otherwise to the key file — headless servers have no keychain. Each sealed secret is
 //! `nonce (24 bytes) ‖ ciphertext+tag`, with associated data naming the row it belongs to, so a
 //! flipped byte or a ciphertext moved to another row fails to open — closed, never plaintext.
 
@@ -17,6 +21,12 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 pub const MASTER_KEY_ENV: &str = "AREA_MASTER_KEY";
 /// Key file in the data directory when no environment key is given.
 pub const KEY_FILE: &str = "master.key";
+/// Marker in the data directory: the key is in the OS keychain, under the account it names.
+pub const KEYCHAIN_MARKER: &str = "master.key.keychain";
+/// Set to `1` to create new master keys in the OS keychain when one is reachable.
+pub const KEYCHAIN_ENV: &str = "AREA_KEYCHAIN";
+/// Keychain service name of Area's entries.
+const KEYCHAIN_SERVICE: &str = "Area";
 
 /// Why a secret could not be sealed or opened.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +45,8 @@ pub enum CryptoError {
     Open,
     #[error("no randomness available: {0}")]
     Random(String),
+    #[error("the master key is in the OS keychain (entry \"{account}\") but could not be read: {reason}; unlock the keychain, or set AREA_MASTER_KEY")]
+    Keychain { account: String, reason: String },
 }
 
 /// The key that seals every stored secret. Never printed.
@@ -58,11 +70,25 @@ impl MasterKey {
             Ok(bytes) => {
                 check_private(&path)?;
                 let bytes: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKeyFile(path.clone()))?;
-                Ok(MasterKey(bytes))
+                return Ok(MasterKey(bytes));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key_file(&path),
-            Err(source) => Err(CryptoError::KeyFileIo { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(CryptoError::KeyFileIo { path, source }),
         }
+        let marker = data_dir.join(KEYCHAIN_MARKER);
+        if let Ok(account) = fs::read_to_string(&marker) {
+            let account = account.trim().to_string();
+            let stored =
+                keychain::get(&account).map_err(|reason| CryptoError::Keychain { account: account.clone(), reason })?;
+            return decode_key(&stored)
+                .ok_or(CryptoError::Keychain { account, reason: "the entry is not a key".into() });
+        }
+        if std::env::var(KEYCHAIN_ENV).is_ok_and(|v| v == "1") {
+            if let Some(key) = create_in_keychain(data_dir, &marker)? {
+                return Ok(key);
+            }
+        }
+        create_key_file(&path)
     }
 
     /// A key from raw bytes (tests, or a key fetched from an OS keychain by a shell).
@@ -118,6 +144,65 @@ fn check_private(path: &Path) -> Result<(), CryptoError> {
         }
     }
     Ok(())
+}
+
+/// A fresh key stored in the OS keychain (and read back, to be sure), with the marker written;
+/// `None` when no keychain is reachable, so the caller falls back to the key file.
+fn create_in_keychain(data_dir: &Path, marker: &Path) -> Result<Option<MasterKey>, CryptoError> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| CryptoError::Random(e.to_string()))?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+    let dir = fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let account = format!("master-key:{}", dir.display());
+    match keychain::set(&account, &encoded).and_then(|()| keychain::get(&account)) {
+        Ok(read_back) if read_back == encoded => {}
+        Ok(_) | Err(_) => {
+            tracing::info!("no usable OS keychain; the master key goes to the key file");
+            return Ok(None);
+        }
+    }
+    write_private(marker, account.as_bytes())?;
+    Ok(Some(MasterKey(key)))
+}
+
+/// The OS keychain, used from a plain thread: the Secret Service client runs its own executor,
+/// which must not nest inside the caller's async runtime.
+mod keychain {
+    fn on_thread<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+        std::thread::spawn(f).join().unwrap_or_else(|_| Err("the keychain client panicked".into()))
+    }
+
+    pub fn get(account: &str) -> Result<String, String> {
+        let account = account.to_string();
+        on_thread(move || {
+            keyring::Entry::new(super::KEYCHAIN_SERVICE, &account)
+                .and_then(|e| e.get_password())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    pub fn set(account: &str, secret: &str) -> Result<(), String> {
+        let (account, secret) = (account.to_string(), secret.to_string());
+        on_thread(move || {
+            keyring::Entry::new(super::KEYCHAIN_SERVICE, &account)
+                .and_then(|e| e.set_password(&secret))
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), CryptoError> {
+    let io = |source| CryptoError::KeyFileIo { path: path.to_path_buf(), source };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(contents).map_err(io)?;
+    file.sync_all().map_err(io)
 }
 
 fn create_key_file(path: &Path) -> Result<MasterKey, CryptoError> {
@@ -176,6 +261,28 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
             assert!(matches!(MasterKey::load(dir.path()), Err(CryptoError::KeyFileTooOpen(_))));
         }
+    }
+
+    #[test]
+    fn without_a_reachable_keychain_the_key_goes_to_the_file() {
+        // This test machine has no Secret Service (no session bus): asking for the keychain
+        // must fall back to the owner-only file, never fail and never lose the key.
+        let dir = tempfile::tempdir().unwrap();
+        assert!(keychain::get("master-key:/nonexistent/area-test").is_err());
+        let created = create_in_keychain(dir.path(), &dir.path().join(KEYCHAIN_MARKER)).unwrap();
+        assert!(created.is_none());
+        assert!(!dir.path().join(KEYCHAIN_MARKER).exists());
+    }
+
+    #[test]
+    fn a_marker_whose_keychain_entry_is_gone_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(KEYCHAIN_MARKER), "master-key:/nonexistent/area-test").unwrap();
+        match MasterKey::load(dir.path()) {
+            Err(CryptoError::Keychain { account, .. }) => assert_eq!(account, "master-key:/nonexistent/area-test"),
+            other => panic!("expected a keychain error, got {other:?}"),
+        }
+        assert!(!dir.path().join(KEY_FILE).exists(), "no silent new key: the old secrets would be lost");
     }
 
     #[test]
