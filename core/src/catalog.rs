@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::connector::{PolledAction, Reaction, ScheduledAction};
+use crate::connector::{FetchedAction, PolledAction, Reaction, ScheduledAction};
 
 /// How a service authenticates; decides whether an area needs a connection first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -183,6 +183,8 @@ pub enum ActionKind {
     Scheduled(Arc<dyn ScheduledAction>),
     /// Events are pushed to the daemon (webhooks); the engine only records them.
     Pushed,
+    /// The engine calls the connector on schedule; the connector does its own (non-HTTP) I/O.
+    Fetched(Arc<dyn FetchedAction>),
 }
 
 /// A service: its manifest plus the code behind each action and reaction id.

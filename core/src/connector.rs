@@ -142,6 +142,27 @@ pub trait PolledAction: Send + Sync {
     }
 }
 
+/// Inputs of a fetch (an action that is not one HTTP request).
+#[derive(Debug, Clone, Copy)]
+pub struct FetchContext<'a> {
+    pub params: &'a Params,
+    /// What the previous fetch returned as cursor (e.g. IMAP `UIDVALIDITY` and last `UID`).
+    pub cursor: Option<&'a Value>,
+    pub credential: Option<&'a Credential>,
+    /// Whether this area may reach loopback/private addresses (home-lab mail servers, tests).
+    pub allow_private_network: bool,
+}
+
+/// An action the engine cannot describe as one HTTP request (IMAP…): the connector does its own
+/// I/O, on the engine's schedule, and returns what a polled action's `read` would. The engine
+/// still owns baselines, dedupe, cursors, retries and pausing; the connector must bound its own
+/// connect/total timeouts and response sizes like the shared HTTP client does.
+#[async_trait]
+pub trait FetchedAction: Send + Sync {
+    /// Fetches the current items (and next cursor).
+    async fn fetch(&self, ctx: &FetchContext<'_>) -> Result<PollOutput, ConnectorError>;
+}
+
 /// An action that fires at instants computed from its parameters (timers).
 pub trait ScheduledAction: Send + Sync {
     /// The first firing instant strictly after `after`, or `None` when it will never fire again.

@@ -24,7 +24,8 @@ use super::writer::{NewEvent, PollUpdate, WriteOp};
 use super::{AreaTable, EngineError, RunOnceReport, Shared};
 use crate::catalog::{ActionKind, Catalog};
 use crate::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpRequestSpec, HttpResponseData, PollContext, PollOutput,
+    ConnectorError, Credential, ErrorClass, Event, FetchContext, HttpRequestSpec, HttpResponseData, PollContext,
+    PollOutput,
 };
 use crate::net::{backoff_delay, host_key, RequestOptions};
 
@@ -82,6 +83,14 @@ struct TimerJob {
     busy: Arc<AtomicBool>,
 }
 
+/// An area whose connector does its own I/O ([`ActionKind::Fetched`]): never shared.
+struct FetchJob {
+    runtime: Arc<AreaRuntime>,
+    interval: Duration,
+    next_due: Option<Instant>,
+    busy: Arc<AtomicBool>,
+}
+
 /// Owns the schedule of one engine.
 pub struct Scheduler {
     shared: Arc<Shared>,
@@ -90,6 +99,7 @@ pub struct Scheduler {
     runtimes: HashMap<i64, Arc<AreaRuntime>>,
     groups: HashMap<u64, PollGroup>,
     timers: HashMap<i64, TimerJob>,
+    fetchers: HashMap<i64, FetchJob>,
 }
 
 fn now_ms() -> i64 {
@@ -106,6 +116,7 @@ impl Scheduler {
             runtimes: HashMap::new(),
             groups: HashMap::new(),
             timers: HashMap::new(),
+            fetchers: HashMap::new(),
         }
     }
 
@@ -118,6 +129,7 @@ impl Scheduler {
         let mut runtimes = HashMap::with_capacity(rows.len());
         let mut groups: HashMap<u64, PollGroup> = HashMap::new();
         let mut timers = HashMap::new();
+        let mut fetchers = HashMap::new();
         let mut broken = Vec::new();
         let mut credentials = HashMap::new();
         for row in &rows {
@@ -142,6 +154,16 @@ impl Scheduler {
                     if let Some(token) = &area.webhook_token {
                         table.by_token.insert(token.clone(), row.id);
                     }
+                }
+                ActionKind::Fetched(_) => {
+                    let interval = self.effective_interval(&area);
+                    let (next_due, busy) = match self.fetchers.remove(&row.id) {
+                        Some(old) if old.runtime.area.fingerprint == runtime.area.fingerprint => {
+                            (old.next_due, old.busy)
+                        }
+                        _ => (None, Arc::new(AtomicBool::new(false))),
+                    };
+                    fetchers.insert(row.id, FetchJob { runtime, interval, next_due, busy });
                 }
                 ActionKind::Scheduled(_) => {
                     let (next, busy) = match self.timers.remove(&row.id) {
@@ -198,6 +220,7 @@ impl Scheduler {
         self.runtimes = runtimes;
         self.groups = groups;
         self.timers = timers;
+        self.fetchers = fetchers;
         *self.shared.areas.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
         Ok(())
     }
@@ -323,6 +346,22 @@ impl Scheduler {
                     wake = wake.min(at);
                 }
             }
+            for job in self.fetchers.values_mut() {
+                let due_at = *job.next_due.get_or_insert(now);
+                if due_at <= now && !job.busy.load(Ordering::Acquire) {
+                    let next = due_at + job.interval;
+                    job.next_due = Some(if next <= now { now + job.interval } else { next });
+                    job.busy.store(true, Ordering::Release);
+                    let (shared, runtime, busy) = (self.shared.clone(), job.runtime.clone(), job.busy.clone());
+                    tokio::spawn(async move {
+                        fetch_area(&shared, &runtime).await;
+                        busy.store(false, Ordering::Release);
+                    });
+                }
+                if let Some(at) = job.next_due {
+                    wake = wake.min(at);
+                }
+            }
             let utc_now = Utc::now();
             for timer in self.timers.values_mut() {
                 if timer.next.is_none() {
@@ -386,6 +425,9 @@ impl Scheduler {
         let shared = self.shared.clone();
         let polls = jobs.iter().map(|job| job.poll(&shared));
         futures_util::future::join_all(polls).await;
+        let fetches = self.fetchers.values().map(|job| fetch_area(&shared, &job.runtime));
+        report.areas_polled += self.fetchers.len() as u32;
+        futures_util::future::join_all(fetches).await;
         let utc_now = Utc::now();
         for timer in self.timers.values() {
             match first_fire(&timer.runtime, utc_now) {
@@ -640,6 +682,45 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutp
         }
         Err(e) => {
             tracing::error!(area = area_id, error = %e, "recording events failed; they will be seen again next poll")
+        }
+    }
+}
+
+/// Runs a [`ActionKind::Fetched`] area's connector once and records what it found.
+async fn fetch_area(shared: &Arc<Shared>, rt: &AreaRuntime) {
+    let ActionKind::Fetched(action) = &rt.area.action else { return };
+    let cursor = rt.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let ctx = FetchContext {
+        params: &rt.area.action_params,
+        cursor: cursor.as_ref(),
+        credential: rt.area.credential.as_deref(),
+        allow_private_network: rt.area.allow_private_network || shared.config.net.allow_private_network,
+    };
+    // The connector bounds its own I/O; this is the engine's backstop.
+    let limit = shared.config.net.total_timeout * 2;
+    let result = match tokio::time::timeout(limit, action.fetch(&ctx)).await {
+        Ok(result) => result,
+        Err(_) => Err(ConnectorError::Net(crate::net::NetError::Timeout { after: limit })),
+    };
+    match result {
+        Ok(output) => handle_output(shared, rt, &output).await,
+        Err(e) => {
+            let class = e.class();
+            tracing::warn!(area = rt.area.id, error = %e, "fetch failed");
+            rt.failing.store(true, Ordering::Relaxed);
+            let pause_after = match class {
+                ErrorClass::NeedsReconnect => {
+                    shared.credentials_refused(rt.area.user_id, &rt.area.action_service);
+                    1
+                }
+                _ => shared.config.pause_after,
+            };
+            shared.writer.send(WriteOp::AreaFailed {
+                area_ids: vec![rt.area.id],
+                error: e.to_string(),
+                pause_after,
+                now_ms: now_ms(),
+            });
         }
     }
 }
