@@ -14,6 +14,7 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== npm ci --prefix tests/oauth-server (the OAuth2 test server)"
 npm ci --prefix tests/oauth-server --no-audit --no-fund
+npm ci --prefix tests/mail-server --no-audit --no-fund
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== all checks passed in $(( $(date +%s) - start )) s"

@@ -67,6 +67,10 @@ pub enum Command {
         /// A label for the account (e.g. your login), shown by `area connections`.
         #[arg(long)]
         label: Option<String>,
+        /// OAuth2: listen for the browser's redirect on this fixed port (for providers that
+        /// compare the redirect URI exactly, port included); default: any free port.
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
     },
     /// Your connected accounts and their status (ok / expires / needs reconnect).
     Connections,

@@ -118,13 +118,15 @@ fn oauth_connect_reads_app_from_area_conf_prints_url_and_checks_state() {
     // With the app in area.conf: the authorization URL is printed and the loopback listener
     // waits; a callback with a forged state is refused and nothing is stored.
     std::fs::write(dir.join("area.conf"), "AREA_SPOTIFY_CLIENT_ID=app-from-conf\n").unwrap();
+    // A fixed port, for providers that compare the redirect URI exactly (X).
+    let fixed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_area"))
         .env_remove("AREA_SPOTIFY_CLIENT_ID")
         .env("BROWSER", "true")
         .env("PATH", "/nonexistent") // no xdg-open: headless
         .arg("--data-dir")
         .arg(&dir)
-        .args(["connect", "spotify"])
+        .args(["connect", "spotify", "--port", &fixed_port.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -144,7 +146,7 @@ fn oauth_connect_reads_app_from_area_conf_prints_url_and_checks_state() {
         url::Url::parse(&url).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     assert_eq!(query["client_id"], "app-from-conf");
     assert_eq!(query["code_challenge_method"], "S256");
-    assert!(query["redirect_uri"].starts_with("http://127.0.0.1:"));
+    assert_eq!(query["redirect_uri"], format!("http://127.0.0.1:{fixed_port}/callback"));
     let callback = url::Url::parse(&format!("{}?code=stolen&state=forged", query["redirect_uri"])).unwrap();
     let mut stream = std::net::TcpStream::connect((callback.host_str().unwrap(), callback.port().unwrap())).unwrap();
     write!(
@@ -164,4 +166,21 @@ fn oauth_connect_reads_app_from_area_conf_prints_url_and_checks_state() {
     assert!(!rest.contains("stolen"), "the code is never echoed");
     let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
     assert_eq!(list, serde_json::json!([]));
+}
+
+#[test]
+fn an_oauth2_access_token_can_be_pasted_when_no_loopback_redirect_is_possible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut logs = Vec::new();
+    ok(&dir, &["user", "add", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
+    ok(&dir, &["login", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
+    ok(&dir, &["connect", "instagram", "--token-stdin"], "IGQVJcanarytoken\n", &mut logs);
+    let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
+    assert_eq!(list[0]["connection_id"], "instagram");
+    assert_eq!(list[0]["kind"], "oauth2");
+    assert_eq!(list[0]["status"], "ok");
+    assert!(!contains(&logs, "IGQVJcanarytoken"));
+    let db = std::fs::read(dir.join("area.db")).unwrap();
+    assert!(!contains(&db, "IGQVJcanarytoken"));
 }

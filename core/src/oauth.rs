@@ -577,9 +577,15 @@ const CALLBACK_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta charse
 impl LoopbackListener {
     /// Listens on `127.0.0.1:0`.
     pub async fn bind() -> Result<Self, OAuthError> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
+        Self::bind_port(0).await
+    }
+
+    /// Listens on `127.0.0.1:<port>`, for providers that compare the redirect URI exactly,
+    /// port included (X); 0 lets the OS choose.
+    pub async fn bind_port(port: u16) -> Result<Self, OAuthError> {
+        let listener = TcpListener::bind(("127.0.0.1", port))
             .await
-            .map_err(|e| OAuthError::Listener(format!("cannot listen on 127.0.0.1: {e}")))?;
+            .map_err(|e| OAuthError::Listener(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
         let port = listener.local_addr().map_err(|e| OAuthError::Listener(e.to_string()))?.port();
         Ok(LoopbackListener { listener, port })
     }

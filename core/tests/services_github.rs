@@ -531,7 +531,6 @@ async fn new_issue_to_discord_webhook_end_to_end() {
         .and(header("x-github-api-version", "2022-11-28"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([issue(10, 1, "Old issue")])))
         .up_to_n_times(1)
-        .with_priority(1)
         .expect(1)
         .mount_as_scoped(srv)
         .await;
@@ -543,7 +542,6 @@ async fn new_issue_to_discord_webhook_end_to_end() {
             {"id": 11, "number": 2, "title": "A PR", "pull_request": {"url": "x"}},
             issue(10, 1, "Old issue")
         ])))
-        .with_priority(2)
         .mount_as_scoped(srv)
         .await;
     let hook = Mock::given(method("POST"))

@@ -68,7 +68,7 @@ pub async fn login_with(ctx: &Context, out: Output, provider_id: &str) -> Result
     let scopes = provider.oauth.scopes.iter().map(|s| s.to_string()).collect();
     let client =
         area_core::oauth::OAuthClientConfig::from_env(&provider.oauth, scopes).map_err(ConnectionError::from)?;
-    let tokens = crate::commands::oauth::browser_flow(&client, &format!("sign in with {provider_id}")).await?;
+    let tokens = crate::commands::oauth::browser_flow(&client, &format!("sign in with {provider_id}"), None).await?;
     let http = area_core::net::HttpClient::new(area_core::net::NetConfig::from_env())
         .map_err(|e| CliError::msg(e.to_string()))?;
     let identity = signin::fetch_identity(&http, &provider, &tokens.access_token).await?;

@@ -20,6 +20,7 @@ pub async fn connect(
     service: &str,
     token_stdin: bool,
     label: Option<&str>,
+    port: Option<u16>,
 ) -> Result<(), CliError> {
     let (_, user) = ctx.current_user().await?;
     let connections = connections(ctx)?;
@@ -38,7 +39,23 @@ pub async fn connect(
             out.print(&info, || format!("connected {} ({})", manifest.name, info.status));
             Ok(())
         }
-        AuthKind::OAuth2 => crate::commands::oauth::connect(ctx, out, &connections, user.id, &manifest, label).await,
+        // Some providers cannot do a loopback redirect (Instagram wants https): an access token
+        // made in the provider's dashboard can be pasted instead. It is not renewed.
+        AuthKind::OAuth2 if token_stdin => {
+            let token = secrets::stdin_lines(&["access token"])?.remove(0);
+            let secret = Secret::Oauth2 { access_token: token.trim().to_string(), refresh_token: None, scope: None };
+            if token.trim().is_empty() {
+                return Err(ConnectionError::EmptySecret.into());
+            }
+            let info = connections.save(user.id, connection_id, &secret, label, None).await?;
+            out.print(&info, || {
+                format!("connected {} with an access token (not renewed automatically)", manifest.name)
+            });
+            Ok(())
+        }
+        AuthKind::OAuth2 => {
+            crate::commands::oauth::connect(ctx, out, &connections, user.id, &manifest, label, port).await
+        }
         AuthKind::None => Err(ConnectionError::NoAuthNeeded(manifest.name.into()).into()),
     }
 }

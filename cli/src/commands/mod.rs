@@ -74,8 +74,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Services { id } => services::services(&ctx, out, id.as_deref()),
         Command::About => services::about(&ctx, out),
         Command::Areas(cmd) => areas::run(&ctx, out, cmd).await,
-        Command::Connect { service, token_stdin, label } => {
-            connect::connect(&ctx, out, &service, token_stdin, label.as_deref()).await
+        Command::Connect { service, token_stdin, label, port } => {
+            connect::connect(&ctx, out, &service, token_stdin, label.as_deref(), port).await
         }
         Command::Connections => connect::list(&ctx, out).await,
         Command::Disconnect { service } => connect::disconnect(&ctx, out, &service).await,

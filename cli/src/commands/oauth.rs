@@ -21,13 +21,14 @@ pub async fn connect(
     user_id: i64,
     manifest: &ServiceManifest,
     label: Option<&str>,
+    port: Option<u16>,
 ) -> Result<(), CliError> {
     let provider = manifest
         .oauth
         .as_ref()
         .ok_or_else(|| CliError::msg(format!("{} declares OAuth2 but no provider", manifest.name)))?;
     let client = connections.oauth_client(provider.id)?;
-    let tokens = browser_flow(&client, &format!("connect {}", manifest.name)).await?;
+    let tokens = browser_flow(&client, &format!("connect {}", manifest.name), port).await?;
     let info = connections.save_tokens(user_id, provider.id, &tokens, label).await?;
     out.print(&info, || {
         format!("connected {} ({}, shared by every {} service)", manifest.name, info.status, provider.id)
@@ -37,8 +38,12 @@ pub async fn connect(
 
 /// Runs the authorization in the user's browser and returns the tokens: loopback listener,
 /// authorization URL printed (and opened where possible), one callback, code exchange.
-pub async fn browser_flow(client: &oauth::OAuthClientConfig, purpose: &str) -> Result<oauth::OAuthTokens, CliError> {
-    let listener = LoopbackListener::bind().await.map_err(ConnectionError::from)?;
+pub async fn browser_flow(
+    client: &oauth::OAuthClientConfig,
+    purpose: &str,
+    port: Option<u16>,
+) -> Result<oauth::OAuthTokens, CliError> {
+    let listener = LoopbackListener::bind_port(port.unwrap_or(0)).await.map_err(ConnectionError::from)?;
     let (url, pending) = oauth::start(client, &listener.redirect_uri()).map_err(ConnectionError::from)?;
     eprintln!("To {purpose}, open this address in your browser (waiting up to 5 minutes):\n{url}");
     open_browser(&url);

@@ -111,6 +111,8 @@ pub struct Shared {
     /// connection then report why).
     pub connections: Option<crate::connections::Connections>,
     pub connections_error: Option<String>,
+    /// Set when an area's cursor changed the request it needs: the scheduler re-plans polls.
+    pub replan: std::sync::atomic::AtomicBool,
     /// Runs this process delivered successfully / finished as failed (for reports).
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
@@ -239,6 +241,7 @@ impl Engine {
             tasks: TaskTracker::new(),
             connections,
             connections_error,
+            replan: std::sync::atomic::AtomicBool::new(false),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         });

@@ -386,6 +386,11 @@ impl Scheduler {
                 next_scan = now + RETRY_SCAN_EVERY;
                 self.scan_retries().await;
             }
+            if self.shared.replan.swap(false, Ordering::AcqRel) {
+                if let Err(e) = self.reload().await {
+                    tracing::error!(error = %e, "re-planning polls failed");
+                }
+            }
             if now >= next_reload {
                 next_reload = now + self.shared.config.reload_every;
                 match registry::areas_version(&self.shared.pool).await {
@@ -534,7 +539,10 @@ impl PollGroup {
             match output {
                 Ok(output) => {
                     let (shared, member) = (shared.clone(), member.clone());
-                    handles.push(tokio::spawn(async move { handle_output(&shared, &member, &output).await }));
+                    let request = self.request.clone();
+                    handles.push(tokio::spawn(async move {
+                        handle_output(&shared, &member, &output, Some(&request)).await
+                    }));
                 }
                 Err((class, error)) => {
                     // An error inside a 2xx answer keeps its class: a refused key asks for a
@@ -623,7 +631,7 @@ impl PollGroup {
 }
 
 /// Records a read's events for one area: baseline first time, else only unseen keys.
-async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutput) {
+async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutput, planned: Option<&HttpRequestSpec>) {
     let (events, cursor) = (&output.events, output.cursor.clone());
     let area_id = rt.area.id;
     let current: HashSet<u64> = events.iter().map(|e| key_hash(&e.key)).collect();
@@ -640,6 +648,7 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutp
                 *rt.seen.lock().unwrap_or_else(|e| e.into_inner()) = current;
                 *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) = cursor;
                 rt.failing.store(false, Ordering::Relaxed);
+                replan_if_cursor_moved_request(shared, rt, planned);
                 tracing::info!(area = area_id, existing = count, "baseline recorded; nothing fired");
             }
             Err(e) => tracing::error!(area = area_id, error = %e, "recording the baseline failed; will retry"),
@@ -676,6 +685,7 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutp
                 *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) = cursor;
             }
             rt.failing.store(false, Ordering::Relaxed);
+            replan_if_cursor_moved_request(shared, rt, planned);
             for run in runs {
                 dispatch(shared, run);
             }
@@ -703,7 +713,7 @@ async fn fetch_area(shared: &Arc<Shared>, rt: &AreaRuntime) {
         Err(_) => Err(ConnectorError::Net(crate::net::NetError::Timeout { after: limit })),
     };
     match result {
-        Ok(output) => handle_output(shared, rt, &output).await,
+        Ok(output) => handle_output(shared, rt, &output, None).await,
         Err(e) => {
             let class = e.class();
             tracing::warn!(area = rt.area.id, error = %e, "fetch failed");
@@ -722,6 +732,21 @@ async fn fetch_area(shared: &Arc<Shared>, rt: &AreaRuntime) {
                 now_ms: now_ms(),
             });
         }
+    }
+}
+
+/// Some actions build their request from the cursor (a looked-up id, `since_id`): when the new
+/// cursor asks for another request than the poll group makes, ask the scheduler to re-plan.
+fn replan_if_cursor_moved_request(shared: &Shared, rt: &AreaRuntime, planned: Option<&HttpRequestSpec>) {
+    let (Some(planned), ActionKind::Polled(action)) = (planned, &rt.area.action) else { return };
+    let cursor = rt.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let ctx = PollContext {
+        params: &rt.area.action_params,
+        cursor: cursor.as_ref(),
+        credential: rt.area.credential.as_deref(),
+    };
+    if action.request(&ctx).ok().as_ref() != Some(planned) {
+        shared.replan.store(true, Ordering::Release);
     }
 }
 

@@ -37,6 +37,21 @@ builtin_services! {
     weather,
     github,
     discord,
+    teams,
+    twitter,
+    revolut,
+    blablacar,
+    netflix,
+    pokemongo,
+    ubisoft,
+    postman,
+    ratp,
+    riot,
+    instagram,
+    pinterest,
+    mail,
+    thunderbird,
+    vinted,
 }
 
 /// The environment variable name for one of a service's settings: `AREA_<SERVICE>_<KEY>`, the

@@ -1,0 +1,317 @@
+//! `postman`: watch a Postman monitor for failed runs; start a monitor run.
+//!
+//! Endpoints (Postman API, learning.postman.com/api-docs → Monitors):
+//! - `monitor_run_failed` polls `GET /monitors/{monitorId}` →
+//!   `{"monitor": {"id", "uid", "name", …, "lastRun": {"status", "startedAt", "finishedAt",
+//!   "stats": {"assertions": {"total", "failed"}, "requests": {"total", "failed"}}}}}`.
+//! - `run_monitor` sends `POST /monitors/{monitorId}/run?async=true` → `{"run": {"info":
+//!   {"jobId", "monitorId", "name", "status", "startedAt", "finishedAt"}, …}}`.
+//!
+//! Decisions:
+//! - Auth: a personal Postman API key (`PMAK-…`), sent as `X-Api-Key`; no OAuth exists for
+//!   third parties. Base URL `https://api.getpostman.com` (EU data residency teams use
+//!   `https://api.eu.postman.com` through `AREA_POSTMAN_BASE_URL`), read at call time.
+//! - The Monitors API is current (not deprecated), so the service is `Available`; Postman's
+//!   monthly API quota per plan applies and shows up as 429s.
+//! - `monitor_run_failed` fires when the monitor's `lastRun.status` is `failed` or `error`. Key =
+//!   `<monitor id>@<finishedAt>` (`startedAt` when `finishedAt` is missing): a run is one event,
+//!   and the next failed run (a new finish time) fires again. A monitor whose last run succeeded
+//!   yields no event; the engine's baseline keeps an already-failed last run from firing when
+//!   the area is created. `failed_count` = failed assertions + failed requests.
+//! - `url` links to the monitor in the Postman web app (`https://go.postman.co/monitors/<uid>`).
+//! - `run_monitor` uses `async=true`: Postman's synchronous run can take up to 300 s (then
+//!   answers 202), longer than the shared client's timeout. It is not idempotent (no
+//!   idempotency key; a repeat starts a second run), so an interrupted run is `unknown outcome`.
+//! - Errors: 401 → [`ConnectorError::AuthExpired`]; 403/404 → a permanent status naming the
+//!   monitor; 429 → retryable, waiting for `Retry-After` or Postman's `RetryAfter` header
+//!   (seconds, or a Unix time); Postman's `{"error": …}` body inside a 2xx → an error, never an
+//!   event (an `AuthenticationError` in it → reconnect).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::{bad_param, base_url, req_str, status_error, truncate_chars};
+use crate::catalog::{
+    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
+    Service, ServiceManifest,
+};
+use crate::connector::{
+    ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
+    PolledAction, Reaction, ReactionContext, ReactionOutput,
+};
+use crate::net::{RequestOptions, MAX_RETRY_AFTER};
+
+/// The service id, as used in area files.
+pub const ID: &str = "postman";
+/// The real API, used unless `AREA_POSTMAN_BASE_URL` is set.
+pub const DEFAULT_BASE_URL: &str = "https://api.getpostman.com";
+/// Where a monitor is shown in the Postman web app (followed by its uid).
+pub const MONITOR_WEB_URL: &str = "https://go.postman.co/monitors/";
+
+/// The `postman` service: one polled action and one reaction.
+pub fn service() -> Service {
+    let mut actions = BTreeMap::new();
+    actions.insert("monitor_run_failed", ActionKind::Polled(Arc::new(MonitorRunFailed) as Arc<dyn PolledAction>));
+    let mut reactions = BTreeMap::new();
+    reactions.insert("run_monitor", Arc::new(RunMonitor) as Arc<dyn Reaction>);
+    Service { manifest: manifest(), actions, reactions }
+}
+
+fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
+    IngredientSpec { id, description, example }
+}
+
+fn monitor_param(templated: bool) -> ParamSpec {
+    let spec = ParamSpec::new(
+        "monitor_id",
+        "Monitor ID",
+        "The monitor's ID, e.g. 1e6b6cc1-c760-48e0-968f-4bfaeeae9af1: open the monitor in Postman and copy the ID \
+         from its Info tab (ⓘ), or list your monitors with GET https://api.getpostman.com/monitors.",
+        ParamType::String,
+    );
+    if templated {
+        spec.templated()
+    } else {
+        spec
+    }
+}
+
+fn manifest() -> ServiceManifest {
+    ServiceManifest {
+        id: ID,
+        name: "Postman",
+        description: "Know when a Postman monitor's run fails, and start monitor runs. Connect with a Postman API key \
+                      (postman.com → your avatar → Settings → API keys).",
+        auth: AuthKind::ApiKey,
+        oauth: None,
+        availability: Availability::Available,
+        actions: vec![ActionManifest {
+            id: "monitor_run_failed",
+            name: "Monitor run failed",
+            description: "Fires when a monitor's latest run ends failed (a test or request failed) or with an error.",
+            params: vec![monitor_param(false)],
+            ingredients: vec![
+                ingredient("monitor", "The monitor's name.", "Checkout API health"),
+                ingredient("status", "How the run ended: failed or error.", "failed"),
+                ingredient("finished_at", "When the run finished (ISO 8601).", "2026-11-28T10:30:12.000Z"),
+                ingredient("failed_count", "Failed tests plus failed requests in that run.", "3"),
+                ingredient(
+                    "url",
+                    "Link to the monitor in Postman.",
+                    "https://go.postman.co/monitors/12345678-1e6b6cc1-c760-48e0-968f-4bfaeeae9af1",
+                ),
+            ],
+            dynamic_ingredients: false,
+            min_interval_secs: Some(300),
+        }],
+        reactions: vec![ReactionManifest {
+            id: "run_monitor",
+            name: "Run a monitor",
+            description: "Starts a run of a monitor now (its results arrive in Postman as usual).",
+            params: vec![monitor_param(true)],
+        }],
+    }
+}
+
+/// The API root in use: `AREA_POSTMAN_BASE_URL` or [`DEFAULT_BASE_URL`], read at each call.
+pub fn api_base() -> String {
+    base_url(ID, DEFAULT_BASE_URL)
+}
+
+/// Checks a monitor id (letters, digits and `-`: Postman ids and uids), so it never needs
+/// escaping in a path.
+pub fn monitor_id(params: &Params) -> Result<String, ConnectorError> {
+    let raw = req_str(params, "monitor_id")?;
+    let ok = raw.len() <= 100 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err(bad_param(
+            "monitor_id",
+            format!("expected a monitor ID such as 1e6b6cc1-c760-48e0-968f-4bfaeeae9af1, got {raw:?}"),
+        ))
+    }
+}
+
+fn headers(credential: &Credential) -> Vec<(String, String)> {
+    vec![("X-Api-Key".into(), credential.secret().trim().to_string()), ("Accept".into(), "application/json".into())]
+}
+
+fn bad_response(message: impl Into<String>) -> ConnectorError {
+    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
+}
+
+/// Postman's error body: `{"error": {"name", "message"}}` or `{"error": "rateLimited",
+/// "message": …}`. Returns (name, message).
+fn error_body(root: &Value) -> Option<(String, String)> {
+    let error = root.get("error").filter(|e| !e.is_null())?;
+    let (name, message) = match error {
+        Value::Object(m) => (
+            m.get("name").and_then(Value::as_str).unwrap_or(""),
+            m.get("message").and_then(Value::as_str).or_else(|| root.get("message").and_then(Value::as_str)),
+        ),
+        Value::String(s) => (s.as_str(), root.get("message").and_then(Value::as_str)),
+        _ => ("", None),
+    };
+    Some((name.to_string(), truncate_chars(message.unwrap_or(name), 200)))
+}
+
+/// The wait Postman asks for on a 429: `Retry-After`, else its own `RetryAfter` header, in
+/// seconds or as a Unix time; capped at [`MAX_RETRY_AFTER`].
+fn postman_retry_after(response: &HttpResponseData, now: SystemTime) -> Option<Duration> {
+    if let Some(d) = crate::net::retry_after(response, now) {
+        return Some(d);
+    }
+    let raw: u64 = response.header("retryafter")?.trim().parse().ok()?;
+    let now_secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = if raw > 1_000_000_000 { raw.saturating_sub(now_secs) } else { raw };
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+/// Classifies a non-2xx Postman answer about `resource` (e.g. "monitor abc"): 401 → reconnect,
+/// 429 → retryable with the announced wait, 403/404 → permanent naming the resource.
+pub fn error_for(response: &HttpResponseData, resource: &str) -> ConnectorError {
+    let body = serde_json::from_slice::<Value>(&response.body).ok().and_then(|v| error_body(&v));
+    let detail = body.as_ref().map(|(_, m)| format!(" (Postman says: {m})")).unwrap_or_default();
+    match response.status {
+        401 => ConnectorError::AuthExpired { service: ID.into() },
+        429 => ConnectorError::Status {
+            service: ID.into(),
+            status: 429,
+            message: format!("rate limited or monthly API quota used up{detail}"),
+            retry_after: postman_retry_after(response, SystemTime::now()),
+        },
+        404 => ConnectorError::Status {
+            service: ID.into(),
+            status: 404,
+            message: format!("{resource} not found or not visible to this API key{detail}"),
+            retry_after: None,
+        },
+        403 => ConnectorError::Status {
+            service: ID.into(),
+            status: 403,
+            message: format!("access to {resource} forbidden for this API key{detail}"),
+            retry_after: None,
+        },
+        _ => status_error(ID, response),
+    }
+}
+
+/// Parses a 2xx body, turning Postman's error object into an error.
+fn parse_ok(body: &[u8]) -> Result<Value, ConnectorError> {
+    let root: Value =
+        serde_json::from_slice(body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+    if let Some((name, message)) = error_body(&root) {
+        if name == "AuthenticationError" {
+            return Err(ConnectorError::AuthExpired { service: ID.into() });
+        }
+        return Err(bad_response(format!("Postman returned an error: {message}")));
+    }
+    Ok(root)
+}
+
+fn text_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).map(str::trim).unwrap_or("")
+}
+
+fn count_at(v: &Value, pointer: &str) -> u64 {
+    v.pointer(pointer).and_then(|n| n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64))).unwrap_or(0)
+}
+
+/// Reads a `GET /monitors/{id}` answer (pure, for tests): one event when the last run failed.
+pub fn read_monitor(body: &[u8]) -> Result<Vec<Event>, ConnectorError> {
+    let root = parse_ok(body)?;
+    let monitor = root.get("monitor").filter(|m| m.is_object()).ok_or_else(|| bad_response("no `monitor` object"))?;
+    let Some(run) = monitor.get("lastRun").filter(|r| r.is_object()) else {
+        return Ok(Vec::new()); // never run yet
+    };
+    let status = text_at(run, "/status").to_ascii_lowercase();
+    if status != "failed" && status != "error" {
+        return Ok(Vec::new());
+    }
+    let finished = text_at(run, "/finishedAt");
+    let when = if finished.is_empty() { text_at(run, "/startedAt") } else { finished };
+    if when.is_empty() {
+        tracing::warn!(service = ID, "a failed run without start or finish time is skipped");
+        return Ok(Vec::new());
+    }
+    let id = text_at(monitor, "/id");
+    let uid = text_at(monitor, "/uid");
+    let link_id = if uid.is_empty() { id } else { uid };
+    let failed = count_at(run, "/stats/assertions/failed") + count_at(run, "/stats/requests/failed");
+    let mut ing = Ingredients::new();
+    ing.insert("monitor".into(), json!(text_at(monitor, "/name")));
+    ing.insert("status".into(), json!(status));
+    ing.insert("finished_at".into(), json!(finished));
+    ing.insert("failed_count".into(), json!(failed));
+    ing.insert(
+        "url".into(),
+        json!(if link_id.is_empty() { String::new() } else { format!("{MONITOR_WEB_URL}{link_id}") }),
+    );
+    Ok(vec![Event { key: format!("{id}@{when}"), ingredients: ing }])
+}
+
+/// `monitor_run_failed`: the monitor with its last run.
+struct MonitorRunFailed;
+
+impl PolledAction for MonitorRunFailed {
+    fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
+        let id = monitor_id(ctx.params)?;
+        let credential = ctx.require_credential(ID)?;
+        let mut req = HttpRequestSpec::get(format!("{}/monitors/{id}", api_base()));
+        req.headers = headers(credential);
+        Ok(req)
+    }
+
+    fn read(&self, _ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
+        Ok(PollOutput { events: read_monitor(&response.body)?, cursor: None })
+    }
+
+    fn error_for(&self, _service: &str, ctx: &PollContext<'_>, response: &HttpResponseData) -> ConnectorError {
+        let id = req_str(ctx.params, "monitor_id").unwrap_or("?");
+        error_for(response, &format!("monitor {id}"))
+    }
+}
+
+/// `run_monitor`: POST /monitors/{id}/run?async=true.
+struct RunMonitor;
+
+#[async_trait]
+impl Reaction for RunMonitor {
+    /// Postman has no idempotency key: a repeat starts a second run.
+    fn idempotent(&self) -> bool {
+        false
+    }
+
+    async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
+        let id = monitor_id(params)?;
+        let credential = ctx.credential.ok_or_else(|| ConnectorError::AuthExpired { service: ID.into() })?;
+        let spec = HttpRequestSpec {
+            method: "POST".into(),
+            url: format!("{}/monitors/{id}/run?async=true", api_base()),
+            headers: headers(credential),
+            body: None,
+        };
+        let opts = RequestOptions { allow_private_network: ctx.allow_private_network, ..Default::default() };
+        let response = ctx.http.send(&spec, &opts).await?;
+        if !(200..300).contains(&response.status) {
+            return Err(error_for(&response, &format!("monitor {id}")));
+        }
+        let root = parse_ok(&response.body)?;
+        let info = root.pointer("/run/info").ok_or_else(|| bad_response("no `run.info` in the answer"))?;
+        let name = text_at(info, "/name");
+        let status = text_at(info, "/status");
+        let shown = if name.is_empty() { id.as_str() } else { name };
+        Ok(ReactionOutput {
+            summary: if status.is_empty() {
+                format!("started monitor {shown}")
+            } else {
+                format!("started monitor {shown} ({status})")
+            },
+        })
+    }
+}
