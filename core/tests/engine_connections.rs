@@ -43,8 +43,13 @@ async fn github_area_waits_for_its_connection_uses_it_and_pauses_when_refused() 
         })))
         .await;
 
-    // No connection yet: the area is paused with the command that fixes it.
-    Engine::run_once(&env.store, config(true), notifier()).await.unwrap();
+    // No connection yet: the area is paused with the command that fixes it, and the pass says so.
+    let report = Engine::run_once(&env.store, config(true), notifier()).await.unwrap();
+    assert!(
+        report.errors.iter().any(|e| e.contains(&format!("area {area}:")) && e.contains("area connect github")),
+        "{:?}",
+        report.errors
+    );
     let reason = env.state(area).await.paused_reason.expect("paused without a connection");
     assert!(reason.contains("area connect github"), "{reason}");
     assert!(github.received_requests().await.unwrap().is_empty());

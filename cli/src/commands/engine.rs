@@ -24,10 +24,14 @@ pub async fn run_once(ctx: &Context, out: Output) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::msg(e.to_string()))?;
     out.print(&report, || {
-        format!(
+        let mut text = format!(
             "polled {} area(s) with {} request(s); {} run(s) delivered, {} failed",
             report.areas_polled, report.requests, report.runs_delivered, report.runs_failed
-        )
+        );
+        for error in &report.errors {
+            text.push_str(&format!("\n  {error}"));
+        }
+        text
     });
     Ok(())
 }

@@ -111,6 +111,8 @@ pub struct Shared {
     /// connection then report why).
     pub connections: Option<crate::connections::Connections>,
     pub connections_error: Option<String>,
+    /// Area failures seen by this engine (bounded), for `run --once` reports.
+    pub area_errors: Mutex<Vec<String>>,
     /// Set when an area's cursor changed the request it needs: the scheduler re-plans polls.
     pub replan: std::sync::atomic::AtomicBool,
     /// Runs this process delivered successfully / finished as failed (for reports).
@@ -119,6 +121,19 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Records an area failure (an [`WriteOp::AreaFailed`]) and remembers it for reports.
+    pub fn area_failed(&self, op: writer::WriteOp) {
+        if let writer::WriteOp::AreaFailed { area_ids, error, .. } = &op {
+            let mut errors = self.area_errors.lock().unwrap_or_else(|e| e.into_inner());
+            for id in area_ids {
+                if errors.len() < 100 {
+                    errors.push(format!("area {id}: {error}"));
+                }
+            }
+        }
+        self.writer.send(op);
+    }
+
     /// Credentials for `service` were refused: mark the owner's connection `needs reconnect`
     /// and pause the areas using it (in the background; the caller records its own failure).
     pub fn credentials_refused(&self, user_id: i64, service: &str) {
@@ -242,6 +257,7 @@ impl Engine {
             connections,
             connections_error,
             replan: std::sync::atomic::AtomicBool::new(false),
+            area_errors: Mutex::new(Vec::new()),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         });
@@ -339,6 +355,7 @@ impl Engine {
         shared.tasks.close();
         shared.tasks.wait().await;
         shared.writer.flush().await;
+        report.errors.extend(shared.area_errors.lock().unwrap_or_else(|e| e.into_inner()).drain(..));
         report.runs_delivered = shared.delivered.load(Ordering::Relaxed) as u32;
         report.runs_failed = shared.failed.load(Ordering::Relaxed) as u32;
         drop(scheduler);

@@ -209,7 +209,7 @@ impl Scheduler {
         }
         for (id, error) in broken {
             tracing::warn!(area = id, error = %error, "area cannot be scheduled");
-            self.shared.writer.send(WriteOp::AreaFailed {
+            self.shared.area_failed(WriteOp::AreaFailed {
                 area_ids: vec![id],
                 error,
                 pause_after: 1,
@@ -563,7 +563,7 @@ impl PollGroup {
                                 .max(self.interval);
                         st.next_due = Some(Instant::now() + delay);
                     }
-                    shared.writer.send(WriteOp::AreaFailed {
+                    shared.area_failed(WriteOp::AreaFailed {
                         area_ids: vec![member.area.id],
                         error,
                         pause_after,
@@ -621,7 +621,7 @@ impl PollGroup {
                 shared.credentials_refused(member.area.user_id, &member.area.action_service);
             }
         }
-        shared.writer.send(WriteOp::AreaFailed {
+        shared.area_failed(WriteOp::AreaFailed {
             area_ids: self.members.iter().map(|m| m.area.id).collect(),
             error: message,
             pause_after,
@@ -725,7 +725,7 @@ async fn fetch_area(shared: &Arc<Shared>, rt: &AreaRuntime) {
                 }
                 _ => shared.config.pause_after,
             };
-            shared.writer.send(WriteOp::AreaFailed {
+            shared.area_failed(WriteOp::AreaFailed {
                 area_ids: vec![rt.area.id],
                 error: e.to_string(),
                 pause_after,
