@@ -1,0 +1,199 @@
+// End-to-end tests driving the real Area desktop binary (tauri-driver + WebKitWebDriver, Xvfb).
+// Run with e2e/run.sh. Each test gets a fresh app with its own temp data dir (lib/app.mjs).
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+
+import { withApp } from "./lib/app.mjs";
+import { startSink, postJson } from "./lib/fakes.mjs";
+import {
+  byId,
+  click,
+  clickEl,
+  exists,
+  fill,
+  waitText,
+  idsWithPrefix,
+  allTestIds,
+  advanceUntil,
+  signUp,
+  submitSignIn,
+  nav,
+  sel,
+} from "./lib/ui.mjs";
+import { waitFor, sleep } from "./lib/util.mjs";
+
+const PASSWORD = "correct horse battery staple";
+
+const sinks = [];
+after(async () => {
+  for (const s of sinks) await s.close();
+});
+
+test("a wrong password shows the error on the sign-in screen", async () => {
+  await withApp("auth", async ({ browser }) => {
+    await signUp(browser, "e2e-auth@example.com", PASSWORD);
+    await click(browser, "nav-signout");
+    await byId(browser, "auth-email");
+    assert.equal(await exists(browser, "app-ready"), false, "still signed in after sign-out");
+
+    await submitSignIn(browser, "e2e-auth@example.com", "not the password");
+    const message = await waitText(browser, "auth-error", (t) => t.length > 0, { message: "auth-error text" });
+    assert.match(message, /wrong email or password/i);
+    assert.equal(await exists(browser, "app-ready"), false, "signed in with a wrong password");
+
+    // The right password still works, so the error above was about the password.
+    await submitSignIn(browser, "e2e-auth@example.com", PASSWORD);
+    await byId(browser, "app-ready", { displayed: false });
+  });
+});
+
+/** Starts the wizard and picks webhook → received as the trigger, http → request as the reaction. */
+async function wizardWebhookToHttp(browser) {
+  await nav(browser, "dashboard");
+  await click(browser, "new-area");
+  if (await exists(browser, "service-search", { displayed: true })) await fill(browser, "service-search", "webhook");
+  await click(browser, "pick-service-webhook");
+  await click(browser, "pick-action-received");
+  // The reaction's service grid (the trigger has no parameters to fill).
+  await advanceUntil(browser, "pick-service-http");
+  if (await exists(browser, "service-search", { displayed: true })) await fill(browser, "service-search", "http");
+  await click(browser, "pick-service-http");
+  await click(browser, "pick-reaction-request");
+  await byId(browser, "param-url");
+}
+
+/** Inserts ingredient `ingredient` into param `param` through the ingredient picker. */
+async function pickIngredient(browser, param, ingredient) {
+  await click(browser, `ingredient-picker-${param}`);
+  const entry = await browser.$(sel(`ingredient-${ingredient}`));
+  if (!(await entry.isExisting())) {
+    const offered = await idsWithPrefix(browser, "ingredient-");
+    throw new Error(`ingredient picker for ${param} does not offer "${ingredient}"; it offers: ${offered.join(", ")}`);
+  }
+  await clickEl(browser, entry);
+}
+
+/** The id of the one area card on the dashboard. */
+async function onlyAreaId(browser) {
+  return waitFor(
+    async () => {
+      const ids = (await idsWithPrefix(browser, "area-card-")).map((id) => id.slice("area-card-".length));
+      return ids.length === 1 ? ids[0] : false;
+    },
+    { message: "exactly one area-card-<id> on the dashboard" },
+  );
+}
+
+test("webhook → HTTP request to a local sink fires once, shows in Activity, and stops when disabled", async () => {
+  const sink = await startSink();
+  sinks.push(sink);
+  await withApp("main", async ({ browser }) => {
+    await signUp(browser, "e2e-main@example.com", PASSWORD);
+
+    // Services: connect a token service.
+    await nav(browser, "services");
+    await byId(browser, "service-card-github");
+    await click(browser, "connect-github");
+    await fill(browser, "token-input", "ghp_test0123456789abcdefghijklmnopqrstuv");
+    if (await exists(browser, "token-label", { displayed: true })) await fill(browser, "token-label", "e2e account");
+    await click(browser, "token-submit");
+    const status = await waitText(browser, "connection-status-github", (t) => /connected/i.test(t), {
+      message: "connection-status-github to say connected",
+    });
+    assert.doesNotMatch(status, /needs reconnect/i);
+
+    // New area: webhook received → HTTP request to the sink, body templated from an ingredient.
+    await wizardWebhookToHttp(browser);
+    await fill(browser, "param-url", `${sink.url}/e2e-hook`);
+    await fill(browser, "param-body", '{"text": "got ');
+    await pickIngredient(browser, "body", "msg");
+    const bodyField = await byId(browser, "param-body");
+    await bodyField.addValue('"}');
+    const templated = await bodyField.getValue();
+    assert.match(templated, /\{\{\s*msg\s*\}\}/, "the picker did not insert {{ msg }} into the body");
+    await advanceUntil(browser, "area-name");
+    await fill(browser, "area-name", "E2E webhook to sink");
+    await click(browser, "wizard-save");
+
+    // Dashboard: the area is on.
+    await nav(browser, "dashboard");
+    const areaId = await onlyAreaId(browser);
+    const card = await byId(browser, `area-card-${areaId}`);
+    await waitFor(async () => (await card.getAttribute("data-status")) === "on", { message: "the new area to be on" });
+
+    // Its webhook address.
+    await click(browser, `area-open-${areaId}`);
+    const hookUrl = await waitText(browser, "webhook-url", (t) => /^https?:\/\/\S+\/hooks\/\S+$/.test(t), {
+      message: "webhook-url to show the area's URL",
+    });
+
+    // Fire it once.
+    const value = `hello-${randomUUID().slice(0, 8)}`;
+    const first = await postJson(hookUrl, { msg: value }, { "Idempotency-Key": `e2e-${randomUUID()}` });
+    assert.ok(first.status >= 200 && first.status < 300, `webhook answered ${first.status} ${JSON.stringify(first.body)}`);
+    await waitFor(() => sink.requests.length >= 1, { timeout: 10000, message: "the sink to receive the request" });
+    await sleep(1000); // a second delivery would show up here
+    assert.equal(sink.requests.length, 1, "the sink should receive exactly one request");
+    const received = sink.requests[0];
+    assert.equal(received.url, "/e2e-hook");
+    assert.equal(received.method, "POST");
+    assert.ok(received.body.includes(`got ${value}`), `sink body ${JSON.stringify(received.body)} lacks the ingredient`);
+
+    // Activity shows the run as succeeded.
+    await waitFor(
+      async () => {
+        await nav(browser, "activity");
+        const row = await browser.$(`${sel("run-row")}[data-status="succeeded"][data-area-id="${areaId}"]`);
+        return row.waitForExist({ timeout: 3000 }).then(
+          () => true,
+          () => false,
+        );
+      },
+      { timeout: 20000, interval: 500, message: `a succeeded run-row for area ${areaId} in Activity` },
+    );
+
+    // Disable it from the dashboard.
+    await nav(browser, "dashboard");
+    await click(browser, `area-toggle-${areaId}`, { displayed: false });
+    await waitFor(async () => (await (await byId(browser, `area-card-${areaId}`)).getAttribute("data-status")) === "off", {
+      message: "the area card to show data-status=off",
+    });
+
+    // Fire again: the listener knows only enabled areas (core/src/engine/webhook.rs) → 404, nothing runs.
+    const second = await postJson(hookUrl, { msg: "after-disable" }, { "Idempotency-Key": `e2e-${randomUUID()}` });
+    assert.equal(second.status, 404, `webhook of a disabled area answered ${second.status} ${JSON.stringify(second.body)}`);
+    await sleep(3000);
+    assert.equal(sink.requests.length, 1, "a disabled area still sent a request");
+  });
+});
+
+test("an invalid parameter shows core's message on its field", async () => {
+  await withApp("invalid", async ({ browser }) => {
+    await signUp(browser, "e2e-invalid@example.com", PASSWORD);
+    await wizardWebhookToHttp(browser);
+    await fill(browser, "param-url", "not a url");
+    await fill(browser, "param-body", "{}");
+    assert.equal(await exists(browser, "field-error-url", { displayed: true }), false, "error shown before validation");
+
+    // Validation happens on "next" or at the latest on "save"; either way it lands on the field.
+    await click(browser, "wizard-next");
+    const shown = await byId(browser, "field-error-url", { timeout: 3000 }).then(
+      () => true,
+      () => false,
+    );
+    if (!shown) {
+      await advanceUntil(browser, "wizard-save");
+      await click(browser, "wizard-save");
+    }
+    const message = await waitText(browser, "field-error-url", (t) => t.length > 0, {
+      message: "field-error-url to show a message",
+    });
+    assert.match(message, /not a valid URL/i);
+
+    // Nothing was created.
+    await nav(browser, "dashboard").catch(() => {});
+    const ids = await allTestIds(browser);
+    assert.equal(ids.filter((id) => id.startsWith("area-card-")).length, 0, "an invalid area was saved");
+  });
+});

@@ -1,0 +1,176 @@
+// Starts the real Area desktop binary under tauri-driver (→ WebKitWebDriver → area-app) with a
+// private temporary environment, and tears everything down again.
+//
+// One tauri-driver per app session: the app inherits its environment from tauri-driver (via
+// WebKitWebDriver), so that is where each test's AREA_DATA_DIR etc. are set.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve, isAbsolute } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execFileSync } from "node:child_process";
+import { remote } from "webdriverio";
+
+import { freePort, waitForPort, tailFile, killTree, killTreeSync } from "./util.mjs";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** A fixed test master key: 32 bytes as 64 hex digits (core/src/connections/crypto.rs). */
+export const TEST_MASTER_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/** `$APP_BIN`, else `${CARGO_TARGET_DIR:-target}/debug/area-app` (relative to the repo root). */
+export function appBinary() {
+  if (process.env.APP_BIN) return resolve(process.env.APP_BIN);
+  const target = process.env.CARGO_TARGET_DIR || "target";
+  return join(isAbsolute(target) ? target : join(REPO_ROOT, target), "debug", "area-app");
+}
+
+/** `$TAURI_DRIVER`, else tauri-driver on PATH, else ~/.cargo/bin/tauri-driver. */
+export function tauriDriverBinary() {
+  if (process.env.TAURI_DRIVER) return process.env.TAURI_DRIVER;
+  try {
+    return execFileSync("sh", ["-c", "command -v tauri-driver"], { encoding: "utf8" }).trim();
+  } catch {
+    const home = process.env.HOME ?? "";
+    return join(home, ".cargo", "bin", "tauri-driver");
+  }
+}
+
+// Every driver we started, so an interrupted run (global timeout → SIGTERM) leaves nothing behind.
+const running = new Set();
+function cleanupAll() {
+  for (const pid of running) killTreeSync(pid);
+  running.clear();
+}
+process.once("exit", cleanupAll);
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.once(sig, () => {
+    cleanupAll();
+    process.exit(130);
+  });
+}
+
+/**
+ * Launches a fresh app: temp data dir, test master key, no scheme registration, private network
+ * allowed (the local fake upstreams), isolated XDG dirs, webhook listener on a free port.
+ * Returns { browser, dir, dataDir, webhookPort, logPath, dumpLogs(), close() }.
+ */
+export async function launchApp(name, { extraEnv = {} } = {}) {
+  const bin = appBinary();
+  if (!existsSync(bin)) {
+    throw new Error(`app binary ${bin} not found: build it with \`npx tauri build --debug --no-bundle\` or set APP_BIN`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), `area-e2e-${name}-`));
+  const dataDir = join(dir, "data");
+  for (const sub of ["data", "xdg-data", "xdg-config", "xdg-cache", "xdg-runtime"]) mkdirSync(join(dir, sub), { mode: 0o700 });
+  const webhookPort = await freePort();
+  const port = await freePort();
+  let nativePort = await freePort();
+  while (nativePort === port) nativePort = await freePort();
+  const env = {
+    ...process.env,
+    AREA_DATA_DIR: dataDir,
+    AREA_MASTER_KEY: TEST_MASTER_KEY,
+    AREA_NO_REGISTER_SCHEME: "1",
+    AREA_ALLOW_PRIVATE_NETWORK: "1",
+    AREA_WEBHOOK_LISTEN: `127.0.0.1:${webhookPort}`,
+    XDG_DATA_HOME: join(dir, "xdg-data"),
+    XDG_CONFIG_HOME: join(dir, "xdg-config"),
+    XDG_CACHE_HOME: join(dir, "xdg-cache"),
+    NO_AT_BRIDGE: "1",
+    RUST_BACKTRACE: "1",
+    RUST_LOG: process.env.RUST_LOG || "info",
+    ...extraEnv,
+  };
+  // XDG_RUNTIME_DIR only when the host has none (WebKit wants one); keep the host's otherwise so
+  // the private D-Bus session from run.sh stays reachable.
+  if (!env.XDG_RUNTIME_DIR) env.XDG_RUNTIME_DIR = join(dir, "xdg-runtime");
+
+  const logPath = join(dir, "app.log");
+  const logFd = openSync(logPath, "a");
+  const driver = spawn(tauriDriverBinary(), ["--port", String(port), "--native-port", String(nativePort)], {
+    env,
+    stdio: ["ignore", logFd, logFd],
+  });
+  closeSync(logFd);
+  let driverExited = false;
+  driver.once("exit", () => {
+    driverExited = true;
+    running.delete(driver.pid);
+  });
+  driver.once("error", () => {
+    driverExited = true;
+  });
+  running.add(driver.pid);
+
+  const app = {
+    name,
+    dir,
+    dataDir,
+    webhookPort,
+    logPath,
+    browser: null,
+    failed: false,
+    /** Prints the tail of the app/driver log and takes an X-level screenshot (WebDriver's are stale). */
+    dumpLogs() {
+      const shot = join(dir, "screen.png");
+      try {
+        execFileSync("import", ["-window", "root", shot], { stdio: "ignore", timeout: 10000 });
+      } catch {
+        // no ImageMagick or no display: the log is what matters
+      }
+      console.error(`\n----- ${name}: last lines of ${logPath} -----\n${tailFile(logPath, 80)}\n----- end (kept ${dir}) -----`);
+    },
+    async close() {
+      if (app.browser) {
+        try {
+          await Promise.race([app.browser.deleteSession(), new Promise((r) => setTimeout(r, 10000))]);
+        } catch {
+          // the app may already be gone
+        }
+        app.browser = null;
+      }
+      // The app keeps running in the tray when its window closes, and single-instance would make
+      // the next test's app exit at once: end the whole tree we started.
+      await killTree(driver.pid);
+      running.delete(driver.pid);
+      if (!app.failed && !process.env.E2E_KEEP) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    await waitForPort(port, { timeout: 15000, alive: () => !driverExited });
+    app.browser = await remote({
+      hostname: "127.0.0.1",
+      port,
+      logLevel: process.env.E2E_WDIO_LOG || "error",
+      waitforTimeout: 15000,
+      connectionRetryCount: 0,
+      connectionRetryTimeout: 60000,
+      capabilities: { "tauri:options": { application: bin } },
+    });
+  } catch (e) {
+    app.failed = true;
+    app.dumpLogs();
+    await app.close();
+    throw e;
+  }
+  return app;
+}
+
+/**
+ * Runs `fn(app)` against a fresh app and always tears it down; on failure prints the app's log
+ * tail and keeps its temp dir.
+ */
+export async function withApp(name, fn, options) {
+  const app = await launchApp(name, options);
+  try {
+    return await fn(app);
+  } catch (e) {
+    app.failed = true;
+    app.dumpLogs();
+    throw e;
+  } finally {
+    await app.close();
+  }
+}

@@ -1,0 +1,132 @@
+// Driving the UI by its data-testid ids (the contract in the issue 5 notes).
+import { waitFor, sleep } from "./util.mjs";
+
+export const TIMEOUT = 15000;
+
+/** CSS selector for a test id. */
+export const sel = (id) => `[data-testid="${id}"]`;
+
+/** The element with test id `id`, once it exists (throws a clear message after `timeout`). */
+export async function byId(browser, id, { timeout = TIMEOUT, displayed = true } = {}) {
+  const el = await browser.$(sel(id));
+  try {
+    if (displayed) await el.waitForDisplayed({ timeout });
+    else await el.waitForExist({ timeout });
+  } catch {
+    throw new Error(`data-testid="${id}" not ${displayed ? "displayed" : "present"} after ${timeout} ms`);
+  }
+  return el;
+}
+
+/** Whether an element with test id `id` exists right now (optionally: and is displayed). */
+export async function exists(browser, id, { displayed = false } = {}) {
+  const el = await browser.$(sel(id));
+  if (!(await el.isExisting())) return false;
+  return displayed ? el.isDisplayed() : true;
+}
+
+/** Clicks an element, falling back to a DOM click for styled controls WebDriver calls not interactable. */
+export async function clickEl(browser, el) {
+  try {
+    await el.click();
+  } catch (e) {
+    if (!/interactable|intercept|obscured/i.test(String(e?.message))) throw e;
+    await browser.execute((node) => node.click(), el);
+  }
+}
+
+export async function click(browser, id, options) {
+  const el = await byId(browser, id, options);
+  await clickEl(browser, el);
+  return el;
+}
+
+/** Replaces the value of input/textarea `id` by typing `value` (so the framework sees input events). */
+export async function fill(browser, id, value, options) {
+  const el = await byId(browser, id, options);
+  await el.clearValue();
+  // clearValue does not always fire `input`; select-all + delete makes the framework notice.
+  if ((await el.getValue()) !== "") {
+    await el.click();
+    await browser.keys(["Control", "a"]);
+    await browser.keys("Backspace");
+  }
+  if (value !== "") await el.addValue(value);
+  return el;
+}
+
+/** Waits for the text of `id` to satisfy `predicate`; returns the text. */
+export async function waitText(browser, id, predicate, { timeout = TIMEOUT, message } = {}) {
+  let last = "";
+  try {
+    return await waitFor(
+      async () => {
+        const el = await browser.$(sel(id));
+        if (!(await el.isExisting())) return false;
+        last = (await el.getText()).trim();
+        return predicate(last) ? last : false;
+      },
+      { timeout, message: message ?? `text of data-testid="${id}"` },
+    );
+  } catch (e) {
+    throw new Error(`${e.message}; last text: ${JSON.stringify(last)}`);
+  }
+}
+
+/** Test ids present in the page that start with `prefix` (in document order). */
+export async function idsWithPrefix(browser, prefix) {
+  return browser.execute(
+    (p) => Array.from(document.querySelectorAll(`[data-testid^="${p}"]`)).map((n) => n.getAttribute("data-testid")),
+    prefix,
+  );
+}
+
+/** All data-testid values present (for error messages when an expected id is missing). */
+export async function allTestIds(browser) {
+  return browser.execute(() =>
+    Array.from(document.querySelectorAll("[data-testid]")).map((n) => n.getAttribute("data-testid")),
+  );
+}
+
+/**
+ * Clicks `wizard-next` until `id` is displayed (at most `maxSteps` clicks). Each time, first
+ * gives the current step a moment to show `id`, so no step is skipped by clicking too fast.
+ */
+export async function advanceUntil(browser, id, { maxSteps = 8, settle = 1500 } = {}) {
+  for (let step = 0; step <= maxSteps; step++) {
+    const deadline = Date.now() + settle;
+    while (Date.now() < deadline) {
+      if (await exists(browser, id, { displayed: true })) return byId(browser, id);
+      await sleep(100);
+    }
+    if (step === maxSteps) break;
+    const next = await browser.$(sel("wizard-next"));
+    if (!(await next.isExisting()) || !(await next.isDisplayed())) break;
+    if (!(await next.isEnabled())) break;
+    await clickEl(browser, next);
+  }
+  const ids = await allTestIds(browser);
+  throw new Error(`wizard: data-testid="${id}" never showed; ids on the page: ${ids.join(", ")}`);
+}
+
+// ----- flows -----
+
+/** Signs up on the auth screen and waits for the signed-in shell. */
+export async function signUp(browser, email, password) {
+  await fill(browser, "auth-email", email);
+  await fill(browser, "auth-password", password);
+  await click(browser, "auth-signup");
+  await byId(browser, "app-ready", { displayed: false });
+}
+
+/** Signs in on the auth screen (does not wait for the result). */
+export async function submitSignIn(browser, email, password) {
+  await fill(browser, "auth-email", email);
+  await fill(browser, "auth-password", password);
+  await click(browser, "auth-signin");
+}
+
+/** Clicks a nav entry, waiting for the shell first. */
+export async function nav(browser, page) {
+  await click(browser, `nav-${page}`);
+}
