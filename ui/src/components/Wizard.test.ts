@@ -1,0 +1,125 @@
+import { describe, expect, test } from "vitest";
+import { render, screen, waitFor, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import Wizard from "./Wizard.svelte";
+import { apiError, fakeCore } from "../test/fakeCore";
+import type { AreaForm } from "../lib/api";
+
+async function pickTrigger(user: ReturnType<typeof userEvent.setup>) {
+  await user.type(await screen.findByTestId("service-search"), "rss");
+  // the search narrows the grid
+  expect(screen.queryByTestId("pick-service-github")).toBeNull();
+  await user.click(screen.getByTestId("pick-service-rss"));
+  await user.click(await screen.findByTestId("pick-action-new_item"));
+  await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
+  await user.click(screen.getByTestId("wizard-next"));
+}
+
+describe("create-area wizard", () => {
+  test("service → action → params → reaction → ingredient picker → save sends the spec", async () => {
+    const core = fakeCore();
+    const user = userEvent.setup();
+    render(Wizard, { props: {} });
+
+    await pickTrigger(user);
+    await user.click(await screen.findByTestId("pick-service-notify"));
+    await user.click(await screen.findByTestId("pick-reaction-send"));
+
+    const title = (await screen.findByTestId("param-title")) as HTMLInputElement;
+    await user.type(title, "New: ");
+    await user.click(screen.getByTestId("ingredient-picker-title"));
+    const option = await screen.findByTestId("ingredient-title");
+    expect(option.textContent).toContain("The entry's title");
+    await user.click(option);
+    expect(title.value).toBe("New: {{ title }}");
+
+    await user.click(screen.getByTestId("wizard-next")); // → condition
+    await user.click(await screen.findByTestId("wizard-next")); // → review
+    const name = (await screen.findByTestId("area-name")) as HTMLInputElement;
+    expect(name.value).toBe("When New feed item then Show a notification");
+    await user.click(screen.getByTestId("wizard-save"));
+
+    await waitFor(() => expect(core.called("create_area")).toHaveLength(1));
+    const form = core.called("create_area")[0].args.form as AreaForm;
+    expect(form).toEqual({
+      name: "When New feed item then Show a notification",
+      action: { service: "rss", id: "new_item", params: { url: "https://blog.example.org/feed.xml" } },
+      reactions: [{ service: "notify", id: "send", params: { title: "New: {{ title }}" } }],
+      condition: null,
+      enabled: true,
+      interval_secs: null,
+      allow_private_network: false,
+    });
+    // the trigger step was checked with the core before moving on
+    expect(core.called("validate_area").length).toBeGreaterThanOrEqual(1);
+  });
+
+  test("the core's invalid error on reactions[0].params.url shows on the URL field", async () => {
+    fakeCore({
+      validate_area: (a) => {
+        const form = a.form as AreaForm;
+        if (form.reactions.length > 0) throw apiError("invalid", "not a valid URL (relative URL without a base)", "reactions[0].params.url");
+        return null;
+      },
+    });
+    const user = userEvent.setup();
+    render(Wizard, { props: {} });
+    await pickTrigger(user);
+    await user.click(await screen.findByTestId("pick-service-http"));
+    await user.click(await screen.findByTestId("pick-reaction-request"));
+    await user.type(await screen.findByTestId("param-url"), "not a url");
+    expect(screen.queryByTestId("field-error-url")).toBeNull();
+    await user.click(screen.getByTestId("wizard-next"));
+    const err = await screen.findByTestId("field-error-url");
+    expect(err.textContent).toMatch(/not a valid URL/);
+    expect(screen.getByTestId("param-url").getAttribute("aria-invalid")).toBe("true");
+    // still on the reaction's form
+    expect(screen.queryByTestId("area-name")).toBeNull();
+  });
+
+  test("an invalid error returned by save jumps back to the reaction's field", async () => {
+    const core = fakeCore({
+      create_area: () => {
+        throw apiError("invalid", "a URL must start with http:// or https://", "reactions[0].params.url");
+      },
+    });
+    const user = userEvent.setup();
+    render(Wizard, { props: {} });
+    await pickTrigger(user);
+    await user.click(await screen.findByTestId("pick-service-http"));
+    await user.click(await screen.findByTestId("pick-reaction-request"));
+    await user.type(await screen.findByTestId("param-url"), "ftp://x");
+    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("wizard-save"));
+    const err = await screen.findByTestId("field-error-url");
+    expect(err.textContent).toContain("must start with http");
+    expect((screen.getByTestId("param-url") as HTMLInputElement).value).toBe("ftp://x");
+    expect(core.called("create_area")).toHaveLength(1);
+  });
+
+  test("a service that needs an account is connected inline with a token", async () => {
+    const core = fakeCore();
+    const user = userEvent.setup();
+    render(Wizard, { props: {} });
+    await user.click(await screen.findByTestId("pick-service-github"));
+    await user.click(await screen.findByTestId("pick-action-new_issue"));
+    await user.type(await screen.findByTestId("param-repo"), "rust-lang/rust");
+    await user.click(screen.getByTestId("wizard-next"));
+    expect(screen.getByTestId("wizard-error").textContent).toMatch(/Connect GitHub first/);
+    await user.type(screen.getByTestId("token-input"), "ghp_secret");
+    await user.click(screen.getByTestId("token-submit"));
+    await waitFor(() => expect(screen.queryByTestId("token-input")).toBeNull());
+    expect(core.called("connect_token")[0].args).toEqual({ service: "github", token: "ghp_secret", label: null });
+    await user.click(screen.getByTestId("wizard-next"));
+    expect(await screen.findByTestId("pick-service-notify")).toBeTruthy();
+  });
+
+  test("unavailable services are shown disabled with their reason", async () => {
+    fakeCore();
+    render(Wizard, { props: {} });
+    const tile = (await screen.findByTestId("pick-service-thunderbird")) as HTMLButtonElement;
+    expect(tile.disabled).toBe(true);
+    expect(within(tile).getByText("no web API")).toBeTruthy();
+  });
+});

@@ -1,0 +1,144 @@
+// Thin wrapper over the generated tauri-specta bindings: every call resolves to its data or
+// throws an ApiFailure carrying the core's ApiError (code, message, field). Components import
+// commands and types from here only, so a renamed binding is adapted in this one file.
+import { commands, events } from "../bindings";
+import type {
+  ApiError,
+  AppEvent,
+  AreaForm,
+  ConnectionInfo,
+  EngineStatus,
+  OAuthVia,
+  RunRecord,
+  ServiceEntry,
+  User,
+  AreaCard,
+  AreaView,
+  AreaSummary,
+  SampleEvent,
+} from "../bindings";
+
+export type {
+  ApiError,
+  AppEvent,
+  AreaCard,
+  AreaDetail,
+  AreaForm,
+  AreaSummary,
+  AreaView,
+  Availability,
+  Comparison,
+  Condition,
+  ConnectionInfo,
+  EngineStatus,
+  Fix,
+  FormStep,
+  IngredientSpec,
+  ActionManifest,
+  ReactionManifest,
+  Op,
+  ParamSpec,
+  RunRecord,
+  SampleEvent,
+  ServiceEntry,
+  ServiceManifest,
+  User,
+} from "../bindings";
+
+/** A failed command: `code` is the core's error code, `field` the form path it is about. */
+export class ApiFailure extends Error {
+  readonly code: string;
+  readonly field: string | null;
+  constructor(err: ApiError) {
+    super(err.message || "Something went wrong");
+    this.name = "ApiFailure";
+    this.code = err.code || "internal";
+    this.field = err.field ?? null;
+  }
+}
+
+type Res<T> = { status: "ok"; data: T } | { status: "error"; error: unknown };
+
+function isResult<T>(r: unknown): r is Res<T> {
+  if (r === null || typeof r !== "object") return false;
+  const o = r as Record<string, unknown>;
+  return (o.status === "ok" && "data" in o) || (o.status === "error" && "error" in o);
+}
+
+function toApiError(e: unknown): ApiError {
+  if (e && typeof e === "object" && "message" in e) {
+    const o = e as Partial<ApiError>;
+    return { code: String(o.code ?? "internal"), message: String(o.message), field: o.field ?? null };
+  }
+  return { code: "internal", message: typeof e === "string" ? e : "Something went wrong", field: null };
+}
+
+/** Awaits a Result-returning binding call; returns its data or throws ApiFailure. */
+async function run<T>(p: Promise<Res<T>>): Promise<T> {
+  let r: unknown;
+  try {
+    r = await p;
+  } catch (e) {
+    if (e instanceof ApiFailure) throw e;
+    throw new ApiFailure(toApiError(e instanceof Error ? { message: e.message } : e));
+  }
+  if (isResult<T>(r)) {
+    if (r.status === "ok") return r.data;
+    throw new ApiFailure(toApiError(r.error));
+  }
+  return r as T; // a command that cannot fail returns its value as is
+}
+
+/** Awaits a binding call that cannot fail (no Result in its type). */
+export async function plain<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw new ApiFailure(toApiError(e instanceof Error ? { message: e.message } : e));
+  }
+}
+
+/** The message of any thrown value, for display. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof ApiFailure || e instanceof Error) return e.message;
+  return toApiError(e).message;
+}
+
+export const api = {
+  sessionUser: (): Promise<User | null> => run(commands.sessionUser()),
+  signUp: (email: string, password: string): Promise<User> => run(commands.signUp(email, password)),
+  signIn: (email: string, password: string): Promise<User> => run(commands.signIn(email, password)),
+  signInWith: (provider: "github" | "google"): Promise<User> => run(commands.signInWith(provider)),
+  signOut: (): Promise<null> => run(commands.signOut()),
+
+  services: (): Promise<ServiceEntry[]> => run(commands.services()),
+  connections: (): Promise<ConnectionInfo[]> => run(commands.connections()),
+  connectToken: (service: string, token: string, label: string | null): Promise<ConnectionInfo> =>
+    run(commands.connectToken(service, token, label)),
+  connectOauth: (service: string, via: OAuthVia): Promise<ConnectionInfo> => run(commands.connectOauth(service, via)),
+  cancelOauth: (): Promise<null> => run(commands.cancelOauth()),
+  disconnect: (service: string): Promise<null> => run(commands.disconnect(service)),
+
+  areas: (): Promise<AreaCard[]> => run(commands.areas()),
+  area: (id: number): Promise<AreaView> => run(commands.area(id)),
+  validateArea: (form: AreaForm): Promise<null> => run(commands.validateArea(form)),
+  createArea: (form: AreaForm): Promise<AreaSummary> => run(commands.createArea(form)),
+  updateArea: (id: number, form: AreaForm): Promise<AreaSummary> => run(commands.updateArea(id, form)),
+  setAreaEnabled: (id: number, enabled: boolean): Promise<AreaSummary> => run(commands.setAreaEnabled(id, enabled)),
+  deleteArea: (id: number): Promise<null> => run(commands.deleteArea(id)),
+  exportArea: (id: number): Promise<string> => run(commands.exportArea(id)),
+  importAreas: (text: string): Promise<AreaSummary[]> => run(commands.importAreas(text)),
+  sampleEvent: (service: string, action: string, params: Record<string, string>): Promise<SampleEvent> =>
+    run(commands.sampleEvent(service, action, params)),
+
+  runs: (areaId: number | null, limit: number): Promise<RunRecord[]> => run(commands.runs(areaId, limit)),
+  rerun: (runId: number): Promise<null> => run(commands.rerun(runId)),
+
+  engineStatus: (): Promise<EngineStatus> => run(commands.engineStatus()),
+  setPaused: (paused: boolean): Promise<EngineStatus> => run(commands.setPaused(paused)),
+};
+
+/** Subscribes to the core's change notifications; returns the unsubscribe function. */
+export async function onAppEvent(cb: (e: AppEvent) => void): Promise<() => void> {
+  return events.appEvent.listen((e) => cb(e.payload));
+}

@@ -1,0 +1,88 @@
+// Formatting helpers: relative times, durations, statuses.
+
+const rtf = typeof Intl !== "undefined" && "RelativeTimeFormat" in Intl ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+
+/** "in 3 min", "2 h ago", from Unix milliseconds. */
+export function relativeTime(ms: number, now = Date.now()): string {
+  const diff = ms - now;
+  const abs = Math.abs(diff);
+  const units: [Intl.RelativeTimeFormatUnit, number][] = [
+    ["day", 86_400_000],
+    ["hour", 3_600_000],
+    ["minute", 60_000],
+    ["second", 1000],
+  ];
+  if (abs < 10_000) return diff >= 0 ? "in a few seconds" : "just now";
+  for (const [unit, size] of units) {
+    if (abs >= size || unit === "second") {
+      const v = Math.round(diff / size);
+      return rtf ? rtf.format(v, unit) : `${v} ${unit}s`;
+    }
+  }
+  return new Date(ms).toLocaleString();
+}
+
+export function absoluteTime(ms: number): string {
+  return new Date(ms).toLocaleString();
+}
+
+export function duration(ms: number | null): string {
+  if (ms === null || ms === undefined) return "—";
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.round(ms / 60_000)} min`;
+}
+
+export function intervalText(secs: number): string {
+  if (secs % 3600 === 0) return `${secs / 3600} h`;
+  if (secs % 60 === 0) return `${secs / 60} min`;
+  return `${secs} s`;
+}
+
+export const RUN_STATUS_LABEL: Record<string, string> = {
+  queued: "Queued",
+  running: "Running",
+  succeeded: "Succeeded",
+  failed: "Failed",
+  skipped: "Skipped",
+  unknown_outcome: "Unknown outcome",
+};
+
+export function runStatusLabel(s: string): string {
+  return RUN_STATUS_LABEL[s] ?? s;
+}
+
+/** RFC 3339 (any offset) → the value of an <input type="datetime-local"> in local time. */
+export function rfc3339ToLocalInput(v: string): string {
+  if (!v) return "";
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) return "";
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** <input type="datetime-local"> value (local time) → RFC 3339 in UTC. */
+export function localInputToRfc3339(v: string): string {
+  if (!v) return "";
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) return v;
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Parses a RunRecord's ingredients (JSON text or already an object) into display pairs. */
+export function ingredientPairs(raw: unknown): [string, string][] {
+  let v: unknown = raw;
+  if (typeof raw === "string") {
+    if (!raw.trim()) return [];
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      return [["value", raw]];
+    }
+  }
+  if (v && typeof v === "object" && !Array.isArray(v)) {
+    return Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, typeof x === "string" ? x : JSON.stringify(x)]);
+  }
+  if (v === null || v === undefined) return [];
+  return [["value", JSON.stringify(v)]];
+}

@@ -1,0 +1,186 @@
+// A small fake of the Rust core behind mockIPC: a four-service catalog and recorded calls.
+import { mockIPC } from "@tauri-apps/api/mocks";
+import type { ApiError, ServiceEntry, ConnectionInfo, AreaSummary, AreaForm } from "../lib/api";
+
+const text = (id: string, label: string, extra: Partial<Record<string, unknown>> = {}) => ({
+  id,
+  label,
+  help: `${label} help`,
+  type: "string",
+  required: false,
+  default: null,
+  templated: false,
+  ...extra,
+});
+
+export const FAKE_SERVICES = [
+  {
+    manifest: {
+      id: "rss",
+      name: "RSS feeds",
+      description: "Watch a feed",
+      auth: "none",
+      oauth: null,
+      availability: { status: "available" },
+      actions: [
+        {
+          id: "new_item",
+          name: "New feed item",
+          description: "Fires on a new entry",
+          params: [text("url", "Feed URL", { type: "url", required: true })],
+          ingredients: [
+            { id: "title", description: "The entry's title", example: "Announcing Rust 1.85.0" },
+            { id: "link", description: "Link to the entry", example: "https://blog.rust-lang.org/x" },
+          ],
+          dynamic_ingredients: false,
+          min_interval_secs: 60,
+        },
+      ],
+      reactions: [],
+    },
+    connection_id: null,
+    sample_actions: ["new_item"],
+  },
+  {
+    manifest: {
+      id: "notify",
+      name: "Notifications",
+      description: "Show a notification",
+      auth: "none",
+      oauth: null,
+      availability: { status: "available" },
+      actions: [],
+      reactions: [
+        {
+          id: "send",
+          name: "Show a notification",
+          description: "Shows a notification",
+          params: [text("title", "Title", { required: true, templated: true }), text("body", "Message", { templated: true, default: "" })],
+        },
+      ],
+    },
+    connection_id: null,
+    sample_actions: [],
+  },
+  {
+    manifest: {
+      id: "http",
+      name: "HTTP",
+      description: "Talk to any web API",
+      auth: "none",
+      oauth: null,
+      availability: { status: "available" },
+      actions: [],
+      reactions: [
+        {
+          id: "request",
+          name: "Send an HTTP request",
+          description: "Sends a request",
+          params: [
+            { ...text("method", "Method"), type: "enum", choices: ["GET", "POST"], default: "POST" },
+            text("url", "URL", { type: "url", required: true, templated: true }),
+            text("body", "Body", { templated: true }),
+          ],
+        },
+      ],
+    },
+    connection_id: null,
+    sample_actions: [],
+  },
+  {
+    manifest: {
+      id: "github",
+      name: "GitHub",
+      description: "Issues and releases",
+      auth: "api_key",
+      oauth: null,
+      availability: { status: "available" },
+      actions: [
+        {
+          id: "new_issue",
+          name: "New issue",
+          description: "Fires on a new issue",
+          params: [text("repo", "Repository", { required: true })],
+          ingredients: [{ id: "title", description: "Issue title", example: "Crash" }],
+          dynamic_ingredients: false,
+          min_interval_secs: 60,
+        },
+      ],
+      reactions: [],
+    },
+    connection_id: "github",
+    sample_actions: [],
+  },
+  {
+    manifest: {
+      id: "thunderbird",
+      name: "Thunderbird",
+      description: "Mail client",
+      auth: "none",
+      oauth: null,
+      availability: { status: "unavailable", reason: "no web API" },
+      actions: [],
+      reactions: [],
+    },
+    connection_id: null,
+    sample_actions: [],
+  },
+] as unknown as ServiceEntry[];
+
+export type Call = { cmd: string; args: Record<string, unknown> };
+type Handler = (args: Record<string, unknown>) => unknown;
+
+/** Installs the fake core; `overrides` replace single commands (throw/reject an ApiError to fail). */
+export function fakeCore(overrides: Record<string, Handler> = {}) {
+  const calls: Call[] = [];
+  const connections: ConnectionInfo[] = [];
+  let nextId = 1;
+  const summary = (form: AreaForm): AreaSummary => ({
+    id: nextId++,
+    name: form.name,
+    enabled: form.enabled,
+    status: form.enabled ? "on" : "off",
+    paused_reason: null,
+    action: { service: form.action.service, id: form.action.id },
+    reactions: form.reactions.map((r) => ({ service: r.service, id: r.id })),
+    summary: "",
+    interval_secs: 300,
+    created_at: 0,
+    updated_at: 0,
+  });
+  const handlers: Record<string, Handler> = {
+    session_user: () => null,
+    services: () => FAKE_SERVICES,
+    connections: () => connections,
+    connect_token: (a) => {
+      const c = { connection_id: String(a.service), kind: "api_key", account_label: null, status: "ok", reason: null, expires_at: null };
+      connections.push(c);
+      return c;
+    },
+    areas: () => [],
+    runs: () => [],
+    validate_area: () => null,
+    create_area: (a) => summary(a.form as AreaForm),
+    engine_status: () => ({ running: true, paused: false, error: null, webhook_base: "http://127.0.0.1:8787" }),
+    sample_event: () => ({ ingredients: [{ id: "title", value: "Sampled title" }, { id: "link", value: "https://example.org/s" }], items: 3 }),
+    area: () => {
+      throw apiError("not_found", "area 1 does not exist");
+    },
+    ...overrides,
+  };
+  mockIPC(
+    async (cmd, payload) => {
+      const args = (payload ?? {}) as Record<string, unknown>;
+      calls.push({ cmd, args });
+      const h = handlers[cmd];
+      if (!h) throw apiError("internal", `fake core has no command ${cmd}`);
+      return h(args);
+    },
+    { shouldMockEvents: true },
+  );
+  return { calls, connections, called: (cmd: string) => calls.filter((c) => c.cmd === cmd) };
+}
+
+export function apiError(code: string, message: string, field: string | null = null): ApiError {
+  return { code, message, field };
+}
