@@ -122,4 +122,49 @@ describe("create-area wizard", () => {
     expect(tile.disabled).toBe(true);
     expect(within(tile).getByText("no web API")).toBeTruthy();
   });
+
+  test("an optional condition is sent with the form", async () => {
+    const core = fakeCore();
+    const user = userEvent.setup();
+    render(Wizard, { props: {} });
+    await pickTrigger(user);
+    await user.click(await screen.findByTestId("pick-service-notify"));
+    await user.click(await screen.findByTestId("pick-reaction-send"));
+    await user.type(await screen.findByTestId("param-title"), "Hi");
+    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("condition-enabled"));
+    await user.selectOptions(screen.getByTestId("condition-ingredient"), "title");
+    await user.selectOptions(screen.getByTestId("condition-op"), "contains");
+    await user.type(screen.getByTestId("condition-value"), "Rust");
+    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("wizard-save"));
+    await waitFor(() => expect(core.called("create_area")).toHaveLength(1));
+    const form = core.called("create_area")[0].args.form as AreaForm;
+    expect(form.condition).toEqual({ ingredient: "title", op: "contains", value: "Rust" });
+  });
+
+  test("editing loads the area's form and saves with updateArea", async () => {
+    const stored: AreaForm = {
+      name: "Old name",
+      action: { service: "rss", id: "new_item", params: { url: "https://a.example/feed" } },
+      reactions: [{ service: "notify", id: "send", params: { title: "{{ title }}" } }],
+      condition: null,
+      enabled: true,
+      interval_secs: 600,
+      allow_private_network: false,
+    };
+    const core = fakeCore({
+      area: () => ({ detail: {}, form: stored }),
+      update_area: (a) => ({ id: 7, name: (a.form as AreaForm).name }),
+    });
+    const user = userEvent.setup();
+    render(Wizard, { props: { id: 7 } });
+    const name = (await screen.findByTestId("area-name")) as HTMLInputElement;
+    expect(name.value).toBe("Old name");
+    await user.clear(name);
+    await user.type(name, "New name");
+    await user.click(screen.getByTestId("wizard-save"));
+    await waitFor(() => expect(core.called("update_area")).toHaveLength(1));
+    expect(core.called("update_area")[0].args).toEqual({ id: 7, form: { ...stored, name: "New name" } });
+  });
 });
