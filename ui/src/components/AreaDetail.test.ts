@@ -1,0 +1,47 @@
+import { describe, expect, test } from "vitest";
+import { render, screen, waitFor } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import AreaDetail from "./AreaDetail.svelte";
+import { fakeCore } from "../test/fakeCore";
+import { nav } from "../lib/state.svelte";
+
+const detail = {
+  id: 5,
+  name: "Hook to sink",
+  enabled: true,
+  status: "on",
+  paused_reason: null,
+  action: { service: "webhook", id: "received" },
+  reactions: [{ service: "http", id: "request" }],
+  summary: "when Webhook received (webhook) then Send an HTTP request (http)",
+  interval_secs: 300,
+  created_at: 0,
+  updated_at: 0,
+  spec: { name: "Hook to sink", action: { service: "webhook", id: "received", params: {} }, reactions: [], enabled: true, allow_private_network: false },
+  last_error: null,
+  consecutive_failures: 0,
+  baselined: true,
+  last_polled_at: null,
+  webhook_token: "tok",
+  webhook_url: "http://127.0.0.1:8787/hooks/tok",
+  runs: { queued: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, unknown_outcome: 0, total: 0 },
+};
+
+describe("area detail", () => {
+  test("shows the webhook URL, and deletes only after confirming", async () => {
+    const core = fakeCore({
+      area: () => ({ detail, form: {} }),
+      delete_area: () => null,
+    });
+    const user = userEvent.setup();
+    nav.route = { name: "area", id: 5 };
+    render(AreaDetail, { props: { id: 5 } });
+    expect((await screen.findByTestId("webhook-url")).textContent).toBe("http://127.0.0.1:8787/hooks/tok");
+    expect(screen.getByTestId("area-runs").textContent).toContain("No runs yet");
+    await user.click(screen.getByTestId("area-delete"));
+    expect(core.called("delete_area")).toHaveLength(0);
+    await user.click(screen.getByTestId("area-delete-confirm"));
+    await waitFor(() => expect(core.called("delete_area")[0]?.args).toEqual({ id: 5 }));
+    expect(nav.route.name).toBe("dashboard");
+  });
+});
