@@ -1,0 +1,214 @@
+//! Area's desktop (and later mobile) shell: a thin Tauri 2 layer over `area_core`.
+//!
+//! Everything lives in this library (not `main.rs`) so iOS/Android can link it through the
+//! mobile entry point. The shell opens core's facade, hands it to the typed commands, forwards
+//! core's events to the UI, routes `area://` deep links into core, and — on desktop — keeps the
+//! engine alive in the system tray while the window is closed.
+
+pub mod commands;
+mod facade_shim;
+pub mod notifier;
+#[cfg(desktop)]
+mod tray;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use area_core::connector::Notifier;
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_plugin_deep_link::DeepLinkExt;
+use tauri_specta::Event;
+use tokio::sync::broadcast::error::RecvError;
+
+use facade_shim as core_app;
+
+/// The label of the one window; capabilities grant permissions to it by this name.
+pub const MAIN_WINDOW: &str = "main";
+
+/// Why core could not be opened at start, or `None` when it was. Always managed, so the UI can
+/// ask (`startupError`) and show the reason in the window instead of a blank or broken app.
+pub struct StartupError(pub Option<core_app::ApiError>);
+
+/// Starts the app: the desktop `main` and the mobile entry point both land here.
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    init_tracing();
+    let specta = commands::specta_builder();
+
+    let mut builder = tauri::Builder::default();
+    // Single instance must be the first plugin: a second launch (e.g. the OS opening an
+    // `area://` link) forwards its arguments to us — deep links included — and exits.
+    #[cfg(desktop)]
+    {
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_main_window(app);
+        }));
+    }
+    let app = builder
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_notification::init())
+        .invoke_handler(specta.invoke_handler())
+        .setup(move |app| {
+            specta.mount_events(app);
+            setup(app);
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window only hides it: the engine keeps running; "Quit" is in the tray.
+            #[cfg(desktop)]
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                if window.label() == MAIN_WINDOW {
+                    api.prevent_close();
+                    if let Err(e) = window.hide() {
+                        tracing::warn!("could not hide the window: {e}");
+                    }
+                }
+            }
+            #[cfg(mobile)]
+            let _ = (window, event);
+        })
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            tracing::error!("Area could not start: {e}");
+            eprintln!("area-app: could not start: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Logs to stderr at `info` by default; `RUST_LOG` overrides (as for the CLI).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // try_init: a second call (tests, embedding) must not panic.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Opens core (store + engine) and wires it to the UI, deep links and tray. Never fails the
+/// app: when core cannot open, the window still opens and the UI shows [`StartupError`].
+fn setup(app: &mut tauri::App) {
+    let handle = app.handle().clone();
+    let notifier: Arc<dyn Notifier> = Arc::new(notifier::TauriNotifier::new(handle.clone()));
+    // `None` lets core pick its default data directory (it reads the platform dirs).
+    let data_dir = std::env::var_os("AREA_DATA_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let facade = match tauri::async_runtime::block_on(core_app::App::open(data_dir, notifier)) {
+        Ok(facade) => {
+            app.manage(facade.clone());
+            app.manage(StartupError(None));
+            start_event_bridge(handle.clone(), &facade);
+            Some(facade)
+        }
+        Err(e) => {
+            tracing::error!(code = %e.code, "Area could not open its data: {e}");
+            app.manage(StartupError(Some(e)));
+            None
+        }
+    };
+    setup_deep_links(&handle, facade.clone());
+    #[cfg(desktop)]
+    if let Err(e) = tray::build(app, facade) {
+        // No tray (e.g. no StatusNotifier host): the app still works, closing just hides.
+        tracing::warn!("no system tray: {e}");
+    }
+}
+
+/// Forwards every core event to the UI as the typed `appEvent`, and keeps the tray in step.
+fn start_event_bridge(handle: AppHandle, facade: &core_app::App) {
+    let mut events = facade.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if let Err(e) = commands::AppEvent::from(event).emit(&handle) {
+                        tracing::warn!("could not forward an event to the UI: {e}");
+                    }
+                    #[cfg(desktop)]
+                    tray::refresh(&handle);
+                }
+                // The UI reloads whole parts on each event, so a missed one is caught up by the next.
+                Err(RecvError::Lagged(skipped)) => tracing::debug!(skipped, "event bridge lagged"),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+/// Routes `area://` links (a second launch, the OS, or the link that started us) into core.
+fn setup_deep_links(handle: &AppHandle, facade: Option<core_app::App>) {
+    let deep_link = handle.deep_link();
+    // Linux (and Windows dev builds) need the scheme registered at run time; this also repairs
+    // the packaged .desktop entry. Tests set AREA_NO_REGISTER_SCHEME=1 to leave the user's
+    // desktop database alone.
+    #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
+    if std::env::var("AREA_NO_REGISTER_SCHEME").as_deref() != Ok("1") {
+        if let Err(e) = deep_link.register_all() {
+            tracing::warn!("could not register the area:// scheme: {e}");
+        }
+    }
+
+    let on_open = facade.clone();
+    let open_handle = handle.clone();
+    deep_link.on_open_url(move |event| {
+        show_main_window(&open_handle);
+        for url in event.urls() {
+            dispatch_deep_link(on_open.clone(), url);
+        }
+    });
+    match deep_link.get_current() {
+        Ok(Some(urls)) => {
+            for url in urls {
+                dispatch_deep_link(facade.clone(), url);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("could not read the link Area was started with: {e}"),
+    }
+}
+
+/// Hands one link to core on the async runtime; errors are logged without the query string,
+/// which carries the OAuth code and state.
+fn dispatch_deep_link(facade: Option<core_app::App>, url: tauri::Url) {
+    let shown = redact(&url);
+    let Some(facade) = facade else {
+        tracing::warn!(url = %shown, "deep link ignored: Area's data could not be opened");
+        return;
+    };
+    tauri::async_runtime::spawn(async move {
+        match facade.handle_deep_link(url.as_str()).await {
+            Ok(()) => tracing::info!(url = %shown, "deep link handled"),
+            Err(e) => tracing::warn!(url = %shown, code = %e.code, "deep link rejected: {e}"),
+        }
+    });
+}
+
+/// `scheme://host/path` only: never the query (OAuth code, state) nor the fragment.
+fn redact(url: &tauri::Url) -> String {
+    format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.path())
+}
+
+/// Shows, unminimises and focuses the main window (tray "Open Area", a second launch, a link).
+fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
+    let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
+        tracing::warn!("the main window is gone");
+        return;
+    };
+    for (what, result) in [("show", window.show()), ("unminimize", window.unminimize()), ("focus", window.set_focus())]
+    {
+        if let Err(e) = result {
+            tracing::debug!("could not {what} the window: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_drops_the_query_and_fragment() {
+        let url = tauri::Url::parse("area://oauth/callback?code=SECRET&state=S#frag").expect("valid url");
+        assert_eq!(redact(&url), "area://oauth/callback");
+    }
+}
