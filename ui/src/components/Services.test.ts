@@ -1,0 +1,34 @@
+import { describe, expect, test } from "vitest";
+import { render, screen, waitFor } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import Services from "./Services.svelte";
+import { fakeCore } from "../test/fakeCore";
+
+describe("services page", () => {
+  test("connects a token service, shows its status, and disconnects after confirming", async () => {
+    const core = fakeCore({
+      disconnect: (a) => {
+        core.connections.splice(core.connections.findIndex((c) => c.connection_id === a.service), 1);
+        return null;
+      },
+    });
+    const user = userEvent.setup();
+    render(Services, { props: {} });
+    expect(await screen.findByTestId("service-card-github")).toBeTruthy();
+    expect(screen.queryByTestId("connect-rss")).toBeNull(); // needs no account
+    await user.click(screen.getByTestId("connect-github"));
+    await user.type(screen.getByTestId("token-input"), "ghp_x");
+    await user.type(screen.getByTestId("token-label"), "work");
+    await user.click(screen.getByTestId("token-submit"));
+    expect(core.called("connect_token")[0].args).toEqual({ service: "github", token: "ghp_x", label: "work" });
+    expect((await screen.findByTestId("connection-status-github")).textContent).toMatch(/connected/);
+
+    core.connections[0].status = "needs_reconnect";
+    core.connections[0].reason = "GitHub refused the token";
+    await user.click(screen.getByTestId("disconnect-github"));
+    expect(core.called("disconnect")).toHaveLength(0);
+    await user.click(screen.getByTestId("disconnect-confirm-github"));
+    await waitFor(() => expect(core.called("disconnect")[0]?.args).toEqual({ service: "github" }));
+    await waitFor(() => expect(screen.queryByTestId("connection-status-github")).toBeNull());
+  });
+});
