@@ -7,6 +7,7 @@
 
 pub mod about;
 pub mod accounts;
+pub mod app;
 pub mod areas;
 pub mod catalog;
 pub mod clock;

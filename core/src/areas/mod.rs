@@ -35,7 +35,7 @@ use std::path::Path;
 pub use parse::{parse_area_file, parse_area_value, MAX_AREA_FILE_BYTES};
 pub use spec::{AreaFile, AreaSpec, StepSpec, DEFAULT_INTERVAL_SECS};
 pub use store::{AreaDetail, AreaStatus, AreaSummary, Areas, RunCounts, StepRef};
-pub use validate::{validate, ValidatedArea, MAX_NAME_CHARS, MAX_REACTIONS};
+pub use validate::{validate, validate_action_params, ValidatedArea, MAX_NAME_CHARS, MAX_REACTIONS};
 
 use crate::store::StoreError;
 

@@ -481,6 +481,23 @@ fn check_condition(
     }
 }
 
+/// Checks one action's parameters alone (fields `action.params.<id>`) and returns them with
+/// defaults applied: what loading a sample event needs before the rest of the area exists.
+pub fn validate_action_params(
+    catalog: &Catalog,
+    service: &str,
+    action: &str,
+    params: &Params,
+) -> Result<Params, AreaError> {
+    let manifest = lookup_service(catalog, service, "action.service")?;
+    let Some((_, action_manifest, _)) = catalog.action(service, action) else {
+        return Err(AreaError::invalid("action.id", no_such_step(manifest, action, true)));
+    };
+    let owner = format!("{}.{}", manifest.id, action_manifest.id);
+    check_params(&action_manifest.params, params, "action.params", &owner, None)
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,3 +127,51 @@ pub async fn prune_forever(pool: SqlitePool, mut stop: watch::Receiver<bool>) {
         }
     }
 }
+
+/// Why a run cannot be queued again.
+#[derive(Debug, thiserror::Error)]
+pub enum RequeueError {
+    #[error("no run {0} among your areas")]
+    NotFound(i64),
+    #[error("run {id} is {status}: only failed runs and runs of unknown outcome can be re-run")]
+    NotFinishedBadly { id: i64, status: String },
+    #[error("run {0}'s event was too large to keep in the history, so it cannot be re-run")]
+    Truncated(i64),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Queues a failed or unknown-outcome run again, for the user's explicit "re-run": it is
+/// delivered like a due retry, resuming after the reactions that already succeeded. Attempts
+/// start over so the retry budget applies afresh.
+pub async fn requeue(pool: &SqlitePool, user_id: i64, run_id: i64, now_ms: i64) -> Result<(), RequeueError> {
+    let row = sqlx::query(
+        "SELECT r.status, r.ingredients FROM runs r JOIN areas a ON a.id = r.area_id WHERE r.id = ? AND a.user_id = ?",
+    )
+    .bind(run_id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(RequeueError::NotFound(run_id))?;
+    let status: String = row.get(0);
+    if status != "failed" && status != "unknown_outcome" {
+        return Err(RequeueError::NotFinishedBadly { id: run_id, status });
+    }
+    let ingredients: serde_json::Value = serde_json::from_str(row.get::<&str, _>(1)).unwrap_or_default();
+    if ingredients.as_object().is_some_and(|o| o.len() == 1 && o.contains_key("truncated")) {
+        return Err(RequeueError::Truncated(run_id));
+    }
+    let updated = sqlx::query(
+        "UPDATE runs SET status = 'queued', attempts = 0, in_flight = NULL, next_attempt_at = ?, started_at = NULL,
+                finished_at = NULL, duration_ms = NULL, error = NULL
+         WHERE id = ? AND status IN ('failed', 'unknown_outcome')",
+    )
+    .bind(now_ms)
+    .bind(run_id)
+    .execute(pool)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(RequeueError::NotFound(run_id));
+    }
+    Ok(())
+}

@@ -115,6 +115,11 @@ pub struct Shared {
     pub area_errors: Mutex<Vec<String>>,
     /// Set when an area's cursor changed the request it needs: the scheduler re-plans polls.
     pub replan: std::sync::atomic::AtomicBool,
+    /// Reloads asked for by [`Engine::reload_areas`] (a counter), the wake-up that starts them,
+    /// and the last request the scheduler has served.
+    pub reload_requested: AtomicU64,
+    pub reload_wake: tokio::sync::Notify,
+    pub reload_done: watch::Sender<u64>,
     /// Runs this process delivered successfully / finished as failed (for reports).
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
@@ -257,6 +262,9 @@ impl Engine {
             connections,
             connections_error,
             replan: std::sync::atomic::AtomicBool::new(false),
+            reload_requested: AtomicU64::new(0),
+            reload_wake: tokio::sync::Notify::new(),
+            reload_done: watch::channel(0).0,
             area_errors: Mutex::new(Vec::new()),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -292,6 +300,16 @@ impl Engine {
             tokio::spawn(refresh_tokens_forever(connections, stop_rx));
         }
         Ok(Engine { shared, stop, writer_task, webhook_addr, _lock: lock })
+    }
+
+    /// Makes the running engine pick up area edits now instead of at its next periodic check,
+    /// and returns once it has (or after two seconds): a shell that just switched an area off
+    /// can promise that nothing more fires.
+    pub async fn reload_areas(&self) {
+        let wanted = self.shared.reload_requested.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
+        let mut done = self.shared.reload_done.subscribe();
+        self.shared.reload_wake.notify_one();
+        let _ = tokio::time::timeout(Duration::from_secs(2), done.wait_for(|served| *served >= wanted)).await;
     }
 
     /// The webhook listener's actual address (the port may have been chosen by the OS).

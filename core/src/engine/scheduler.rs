@@ -391,6 +391,13 @@ impl Scheduler {
                     tracing::error!(error = %e, "re-planning polls failed");
                 }
             }
+            let asked = self.shared.reload_requested.load(Ordering::Acquire);
+            if asked > *self.shared.reload_done.borrow() {
+                if let Err(e) = self.reload().await {
+                    tracing::error!(error = %e, "reloading areas failed");
+                }
+                self.shared.reload_done.send_replace(asked);
+            }
             if now >= next_reload {
                 next_reload = now + self.shared.config.reload_every;
                 match registry::areas_version(&self.shared.pool).await {
@@ -405,6 +412,7 @@ impl Scheduler {
             }
             tokio::select! {
                 _ = stop.changed() => {}
+                _ = self.shared.reload_wake.notified() => {}
                 _ = tokio::time::sleep_until(wake.max(Instant::now()).into()) => {}
             }
         }

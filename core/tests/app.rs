@@ -1,0 +1,358 @@
+//! The app facade (`area_core::app`) as the desktop app uses it: sessions, areas from forms
+//! (errors on their field), an in-process engine that fires webhook areas once and stops when an
+//! area is switched off, re-running a failed run, dashboard cards with their fix, samples, pause
+//! all, and OAuth2 connections finished by the loopback redirect and by an `area://` deep link.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use area_core::app::{App, AreaForm, FormStep, OAuthVia};
+use serde_json::json;
+use support::{received_count, wait_for, RecordingNotifier};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn open() -> (tempfile::TempDir, App) {
+    // Every test wants an OS-chosen webhook port; the value is the same for all of them.
+    std::env::set_var("AREA_WEBHOOK_LISTEN", "127.0.0.1:0");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = App::open(Some(dir.path().join("data")), RecordingNotifier::new()).await.expect("open app");
+    (dir, app)
+}
+
+async fn signed_in() -> (tempfile::TempDir, App) {
+    let (dir, app) = open().await;
+    app.sign_up("ada@example.com", "correct horse battery").await.expect("sign up");
+    (dir, app)
+}
+
+fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn webhook_to(sink: &str) -> AreaForm {
+    AreaForm {
+        name: "Hook to sink".into(),
+        action: FormStep { service: "webhook".into(), id: "received".into(), params: BTreeMap::new() },
+        reactions: vec![FormStep {
+            service: "http".into(),
+            id: "request".into(),
+            params: params(&[("url", sink), ("body", "{\"said\": \"{{ text }}\"}")]),
+        }],
+        condition: None,
+        enabled: true,
+        interval_secs: None,
+        allow_private_network: true,
+    }
+}
+
+/// Posts until the engine has loaded the new area (it reloads area edits every second).
+async fn post_accepted(url: &str, key: &str, text: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while post_event(url, key, text).await >= 300 {
+        assert!(std::time::Instant::now() < deadline, "the webhook never accepted the event");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn post_event(url: &str, key: &str, text: &str) -> u16 {
+    reqwest::Client::new()
+        .post(url)
+        .header("Idempotency-Key", key)
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .expect("webhook answers")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn sessions_sign_up_in_and_out_with_clear_errors() {
+    let (_dir, app) = open().await;
+    assert_eq!(app.session_user().await.expect("no session"), None);
+    let user = app.sign_up("ada@example.com", "correct horse battery").await.expect("sign up");
+    assert_eq!(app.session_user().await.expect("session").map(|u| u.id), Some(user.id));
+    app.sign_out().await.expect("sign out");
+    assert_eq!(app.session_user().await.expect("signed out"), None);
+    let wrong = app.sign_in("ada@example.com", "wrong password!").await.expect_err("wrong password");
+    assert_eq!((wrong.code.as_str(), wrong.message.as_str()), ("auth", "wrong email or password"));
+    let short = app.sign_up("bob@example.com", "short").await.expect_err("too short");
+    assert_eq!((short.code.as_str(), short.field.as_deref()), ("invalid", Some("password")));
+    let listed = app.area_cards().await.expect_err("areas need a session");
+    assert_eq!(listed.code, "auth");
+    app.sign_in("ada@example.com", "correct horse battery").await.expect("sign in");
+    assert!(app.area_cards().await.expect("areas").is_empty());
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invalid_parameter_is_reported_on_its_field() {
+    let (_dir, app) = signed_in().await;
+    let mut form = webhook_to("not a url");
+    let err = app.validate_area(form.clone()).expect_err("invalid URL");
+    assert_eq!(err.code, "invalid");
+    assert_eq!(err.field.as_deref(), Some("reactions[0].params.url"));
+    let err = app.create_area(form.clone()).await.expect_err("create refuses too");
+    assert_eq!(err.field.as_deref(), Some("reactions[0].params.url"));
+    form.reactions[0].params.insert("url".into(), "http://127.0.0.1:9/sink".into());
+    form.name = String::new();
+    assert_eq!(app.validate_area(form).expect_err("no name").field.as_deref(), Some("name"));
+    assert!(app.area_cards().await.expect("cards").is_empty(), "nothing was saved");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_webhook_area_fires_once_shows_in_activity_and_stops_when_off() {
+    let (_dir, app) = signed_in().await;
+    assert!(app.engine_status().running, "engine runs: {:?}", app.engine_status());
+    let sink = MockServer::start().await;
+    Mock::given(method("POST")).and(path("/sink")).respond_with(ResponseTemplate::new(200)).mount(&sink).await;
+    let area = app.create_area(webhook_to(&format!("{}/sink", sink.uri()))).await.expect("create");
+    let view = app.area(area.id).await.expect("area");
+    let url = view.detail.webhook_url.clone().expect("a webhook URL");
+    assert!(url.starts_with(app.engine_status().webhook_base.as_deref().expect("listener")), "{url}");
+    assert_eq!(view.form.reactions[0].params.get("url").map(String::as_str), Some(&*format!("{}/sink", sink.uri())));
+
+    post_accepted(&url, "evt-1", "hello").await;
+    assert!(post_event(&url, "evt-1", "hello").await < 300, "a repeat is accepted and ignored");
+    wait_for("one delivery", WAIT, || async { received_count(&sink).await == 1 }).await;
+    let body: serde_json::Value =
+        serde_json::from_slice(&sink.received_requests().await.expect("recorded")[0].body).expect("JSON body");
+    assert_eq!(body, json!({ "said": "hello" }));
+    wait_for("a succeeded run", WAIT, || async {
+        app.runs(None, 50).await.expect("runs").iter().any(|r| r.status == "succeeded")
+    })
+    .await;
+    let cards = app.area_cards().await.expect("cards");
+    assert_eq!(cards[0].last_run.as_ref().map(|r| r.status.as_str()), Some("succeeded"));
+    assert_eq!(cards[0].next_check_at, None, "webhooks are pushed, not checked");
+
+    app.set_area_enabled(area.id, false).await.expect("switch off");
+    let status = post_event(&url, "evt-2", "again").await;
+    assert!(status >= 400, "a switched-off area refuses events, got {status}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(received_count(&sink).await, 1, "nothing more fired");
+    assert_eq!(app.runs(Some(area.id), 50).await.expect("runs").len(), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_run_can_be_re_run_after_the_fix() {
+    let (_dir, app) = signed_in().await;
+    let sink = MockServer::start().await;
+    // The receiver first rejects the request (a permanent 400), then accepts it.
+    Mock::given(method("POST"))
+        .and(path("/sink"))
+        .respond_with(ResponseTemplate::new(400))
+        .up_to_n_times(1)
+        .mount(&sink)
+        .await;
+    Mock::given(method("POST")).and(path("/sink")).respond_with(ResponseTemplate::new(200)).mount(&sink).await;
+    let area = app.create_area(webhook_to(&format!("{}/sink", sink.uri()))).await.expect("create");
+    let url = app.area(area.id).await.expect("area").detail.webhook_url.expect("url");
+    post_accepted(&url, "evt-1", "first").await;
+    wait_for("a failed run", WAIT, || async {
+        app.runs(Some(area.id), 10).await.expect("runs").first().is_some_and(|r| r.status == "failed")
+    })
+    .await;
+    let run = app.runs(Some(area.id), 10).await.expect("runs").remove(0);
+    assert!(run.error.as_deref().is_some_and(|e| e.contains("400")), "{:?}", run.error);
+    let cards = app.area_cards().await.expect("cards");
+    assert_eq!(cards[0].last_run.as_ref().map(|r| r.status.as_str()), Some("failed"));
+
+    app.rerun(run.id).await.expect("re-run");
+    wait_for("the re-run succeeded", WAIT, || async {
+        app.runs(Some(area.id), 10).await.expect("runs").first().is_some_and(|r| r.status == "succeeded")
+    })
+    .await;
+    assert_eq!(received_count(&sink).await, 2);
+    let again = app.rerun(run.id).await.expect_err("a succeeded run is not re-run");
+    assert_eq!(again.code, "conflict");
+    assert_eq!(app.rerun(999_999).await.expect_err("unknown run").code, "conflict");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_paused_area_offers_reconnect_and_the_sample_loads_real_items() {
+    let (_dir, app) = signed_in().await;
+    // GitHub needs a connection the user does not have: the engine pauses the area.
+    let form = AreaForm {
+        name: "Issues".into(),
+        action: FormStep {
+            service: "github".into(),
+            id: "new_issue".into(),
+            params: params(&[("repo", "octo/hello")]),
+        },
+        reactions: vec![FormStep {
+            service: "notify".into(),
+            id: "send".into(),
+            params: params(&[("title", "{{ title }}"), ("body", "new issue")]),
+        }],
+        condition: None,
+        enabled: true,
+        interval_secs: None,
+        allow_private_network: false,
+    };
+    if let Err(e) = app.validate_area(form.clone()) {
+        panic!("the GitHub form is valid: {e:?}");
+    }
+    let area = app.create_area(form).await.expect("create");
+    wait_for("the area is paused", WAIT, || async {
+        app.area_cards().await.expect("cards").iter().any(|c| c.summary.id == area.id && c.fix.is_some())
+    })
+    .await;
+    let card = app.area_cards().await.expect("cards").remove(0);
+    let fix = card.fix.expect("a fix");
+    assert_eq!(
+        (fix.kind.as_str(), fix.service.as_deref(), fix.label.as_str()),
+        ("reconnect", Some("github"), "Reconnect GitHub")
+    );
+    assert!(card.summary.paused_reason.is_some_and(|r| r.contains("github")));
+
+    // A sample from a real (fake) feed: the first item's values.
+    let feed = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/feed.xml"))
+        .respond_with(ResponseTemplate::new(200).insert_header("content-type", "application/rss+xml").set_body_string(
+            r#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+               <item><title>Hello “world”</title><link>https://example.com/1</link><guid>1</guid></item>
+               <item><title>Older</title><link>https://example.com/0</link><guid>0</guid></item></channel></rss>"#,
+        ))
+        .mount(&feed)
+        .await;
+    let sample = app
+        .sample_event("rss", "new_item", params(&[("url", &format!("{}/feed.xml", feed.uri()))]), true)
+        .await
+        .expect("sample");
+    assert_eq!(sample.items, 2);
+    let title = sample.ingredients.iter().find(|i| i.id == "title").map(|i| i.value.as_str());
+    assert_eq!(title, Some("Hello “world”"));
+    let err = app.sample_event("rss", "new_item", params(&[("url", "nope")]), true).await.expect_err("bad url");
+    assert_eq!(err.field.as_deref(), Some("action.params.url"));
+    let services = app.services();
+    let rss = services.iter().find(|s| s.manifest.id == "rss").expect("rss listed");
+    assert_eq!(rss.sample_actions, vec!["new_item".to_string()]);
+    let gmail = services.iter().find(|s| s.manifest.id == "gmail").expect("gmail listed");
+    assert_eq!(gmail.connection_id.as_deref(), Some("google"));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn pause_all_stops_the_engine_and_survives_a_restart() {
+    let (dir, app) = signed_in().await;
+    assert!(app.engine_status().running);
+    let status = app.set_paused(true).await.expect("pause");
+    assert!(status.paused && !status.running);
+    app.shutdown().await;
+    let again = App::open(Some(dir.path().join("data")), RecordingNotifier::new()).await.expect("reopen");
+    assert!(again.engine_status().paused && !again.engine_status().running, "still paused after a restart");
+    assert!(again.session_user().await.expect("session").is_some(), "still signed in after a restart");
+    let resumed = again.set_paused(false).await.expect("resume");
+    assert!(resumed.running && !resumed.paused, "{resumed:?}");
+    again.shutdown().await;
+}
+
+/// A fake provider token endpoint; the test plays the browser through the URL opener.
+async fn token_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "at-123", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "rt-456"
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn query(url: &str, key: &str) -> String {
+    url::Url::parse(url)
+        .expect("authorization URL")
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn oauth_connects_through_the_loopback_redirect_and_through_a_deep_link() {
+    let (_dir, app) = signed_in().await;
+    let tokens = token_server().await;
+    std::env::set_var("AREA_SPOTIFY_CLIENT_ID", "area-test");
+    std::env::set_var("AREA_SPOTIFY_AUTH_URL", "http://127.0.0.1:9/authorize");
+    std::env::set_var("AREA_SPOTIFY_TOKEN_URL", format!("{}/token", tokens.uri()));
+
+    // Loopback: the "browser" follows the redirect to Area's one-shot listener.
+    app.set_url_opener(Arc::new(|auth_url: &str| {
+        let redirect = query(auth_url, "redirect_uri");
+        let state = query(auth_url, "state");
+        assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
+        tokio::spawn(async move {
+            let callback = format!("{redirect}?code=the-code&state={state}");
+            let _ = reqwest::get(callback).await;
+        });
+    }));
+    let info = app.connect_oauth("spotify", OAuthVia::Loopback).await.expect("loopback connect");
+    assert_eq!((info.connection_id.as_str(), info.kind.as_str()), ("spotify", "oauth2"));
+
+    // Deep link: the OS hands `area://oauth/callback?…` to the app; forged links first.
+    let handle = app.clone();
+    app.set_url_opener(Arc::new(move |auth_url: &str| {
+        assert_eq!(query(auth_url, "redirect_uri"), "area://oauth/callback");
+        let state = query(auth_url, "state");
+        let app = handle.clone();
+        tokio::spawn(async move {
+            for forged in [
+                format!("area://oauth/callback?code=evil&state=not-{state}"),
+                format!("area://evil/callback?code=evil&state={state}"),
+                format!("other://oauth/callback?code=evil&state={state}"),
+                format!("area://oauth/elsewhere?code=evil&state={state}"),
+            ] {
+                assert!(app.handle_deep_link(&forged).await.is_err(), "{forged} must be refused");
+            }
+            app.handle_deep_link(&format!("area://oauth/callback?code=good&state={state}")).await.expect("accepted");
+        });
+    }));
+    app.connect_oauth("spotify", OAuthVia::DeepLink).await.expect("deep-link connect");
+    let exchanges = tokens.received_requests().await.expect("recorded");
+    assert_eq!(exchanges.len(), 2, "one code exchange per flow, none for the forged links");
+    let second = String::from_utf8_lossy(&exchanges[1].body).to_string();
+    assert!(second.contains("code=good") && second.contains("redirect_uri=area%3A%2F%2Foauth%2Fcallback"), "{second}");
+    assert!(app.handle_deep_link("area://oauth/callback?code=late&state=x").await.is_err(), "no flow waits now");
+
+    // Cancel: a flow nobody answers ends when cancelled.
+    app.set_url_opener(Arc::new(|_: &str| {}));
+    let waiting = app.clone();
+    let flow = tokio::spawn(async move { waiting.connect_oauth("spotify", OAuthVia::DeepLink).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.cancel_oauth();
+    let cancelled = flow.await.expect("joined").expect_err("cancelled");
+    assert_eq!(cancelled.code, "oauth");
+    let list = app.list_connections().await.expect("connections");
+    assert_eq!(list.len(), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn areas_export_and_import_as_files() {
+    let (_dir, app) = signed_in().await;
+    let area = app.create_area(webhook_to("http://127.0.0.1:9/sink")).await.expect("create");
+    let text = app.export_area(area.id).await.expect("export");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(value["name"], "Hook to sink");
+    let imported = app.import_areas(&text).await.expect("import");
+    assert_eq!(imported.len(), 1);
+    assert_ne!(imported[0].id, area.id);
+    let bad = app.import_areas("{\"name\": \"x\"}").await.expect_err("incomplete file");
+    assert_eq!(bad.code, "invalid");
+    assert_eq!(app.area_cards().await.expect("cards").len(), 2, "a bad import adds nothing");
+    app.delete_area(area.id).await.expect("delete");
+    assert_eq!(app.area(area.id).await.expect_err("gone").code, "not_found");
+    app.shutdown().await;
+}
