@@ -8,13 +8,13 @@ use serde::Serialize;
 use tauri::State;
 use tauri_specta::{collect_commands, collect_events, Event};
 
-use crate::core_app;
+use area_core::app as core_app;
 
 /// Tells the UI which part of the state changed so it reloads only that part.
 #[derive(Debug, Clone, Serialize, specta::Type, Event)]
 pub struct AppEvent {
-    /// "areas" | "runs" | "connections" | "engine".
-    pub kind: String,
+    /// Which part: session, areas, runs, connections or engine.
+    pub kind: core_app::ChangeKind,
 }
 
 impl From<core_app::AppEvent> for AppEvent {

@@ -6,7 +6,6 @@
 //! engine alive in the system tray while the window is closed.
 
 pub mod commands;
-mod facade_shim;
 pub mod notifier;
 #[cfg(desktop)]
 mod tray;
@@ -20,7 +19,7 @@ use tauri_plugin_deep_link::DeepLinkExt;
 use tauri_specta::Event;
 use tokio::sync::broadcast::error::RecvError;
 
-use facade_shim as core_app;
+use area_core::app as core_app;
 
 /// The label of the one window; capabilities grant permissions to it by this name.
 pub const MAIN_WINDOW: &str = "main";
