@@ -1,14 +1,21 @@
-//! TEMPORARY (shell helper): the typed IPC surface, until the lead replaces this file with the
-//! real commands. Keeps the contract: `specta_builder()` (commands + events), `AppEvent` as a
-//! tauri-specta event built `From` core's event, and `export_bindings()` for `ui/src/bindings.ts`.
+//! The typed IPC surface: one-line adapters from Tauri commands to `area_core::app`, plus the
+//! change event. tauri-specta turns this file into `ui/src/bindings.ts`, so the UI's types can
+//! never drift from core's (CI regenerates the file and fails on a diff).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 use tauri::State;
 use tauri_specta::{collect_commands, collect_events, Event};
 
-use area_core::app as core_app;
+use area_core::accounts::User;
+use area_core::app::{
+    self as core_app, ApiError, App, AreaCard, AreaForm, AreaView, EngineStatus, OAuthVia, SampleEvent, ServiceEntry,
+};
+use area_core::areas::AreaSummary;
+use area_core::connections::ConnectionInfo;
+use area_core::engine::history::RunRecord;
 
 /// Tells the UI which part of the state changed so it reloads only that part.
 #[derive(Debug, Clone, Serialize, specta::Type, Event)]
@@ -23,25 +30,248 @@ impl From<core_app::AppEvent> for AppEvent {
     }
 }
 
-/// The app version, so the UI can show it in an about line.
+type Res<T> = Result<T, ApiError>;
+
+/// The app version, for the about line.
 #[tauri::command]
 #[specta::specta]
 fn app_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// Why the core could not be opened at start (or null), so the UI shows it instead of a blank
-/// window.
+/// Why core could not be opened at start (or null), so the UI shows it instead of a blank window.
 #[tauri::command]
 #[specta::specta]
-fn startup_error(state: State<'_, crate::StartupError>) -> Option<core_app::ApiError> {
+fn startup_error(state: State<'_, crate::StartupError>) -> Option<ApiError> {
     state.0.clone()
+}
+
+/// Where this app keeps its data (shown in settings/about).
+#[tauri::command]
+#[specta::specta]
+fn data_dir(app: State<'_, App>) -> String {
+    app.data_dir().display().to_string()
+}
+
+/// The signed-in user, or null.
+#[tauri::command]
+#[specta::specta]
+async fn session_user(app: State<'_, App>) -> Res<Option<User>> {
+    app.session_user().await
+}
+
+/// Creates an account and signs it in.
+#[tauri::command]
+#[specta::specta]
+async fn sign_up(app: State<'_, App>, email: String, password: String) -> Res<User> {
+    app.sign_up(&email, &password).await
+}
+
+/// Signs in with email and password.
+#[tauri::command]
+#[specta::specta]
+async fn sign_in(app: State<'_, App>, email: String, password: String) -> Res<User> {
+    app.sign_in(&email, &password).await
+}
+
+/// Signs in (or links) with GitHub or Google through the browser.
+#[tauri::command]
+#[specta::specta]
+async fn sign_in_with(app: State<'_, App>, provider: String) -> Res<User> {
+    app.sign_in_with(&provider).await
+}
+
+/// Signs out.
+#[tauri::command]
+#[specta::specta]
+async fn sign_out(app: State<'_, App>) -> Res<()> {
+    app.sign_out().await
+}
+
+/// Every service, with its connection id and sampleable actions.
+#[tauri::command]
+#[specta::specta]
+fn services(app: State<'_, App>) -> Vec<ServiceEntry> {
+    app.services()
+}
+
+/// The user's connections (never their secrets).
+#[tauri::command]
+#[specta::specta]
+async fn connections(app: State<'_, App>) -> Res<Vec<ConnectionInfo>> {
+    app.list_connections().await
+}
+
+/// Saves an API key or token for a service.
+#[tauri::command]
+#[specta::specta]
+async fn connect_token(
+    app: State<'_, App>,
+    service: String,
+    token: String,
+    label: Option<String>,
+) -> Res<ConnectionInfo> {
+    app.connect_token(&service, &token, label.as_deref()).await
+}
+
+/// Connects an OAuth2 service through the browser (loopback redirect or `area://` link).
+#[tauri::command]
+#[specta::specta]
+async fn connect_oauth(app: State<'_, App>, service: String, via: OAuthVia) -> Res<ConnectionInfo> {
+    app.connect_oauth(&service, via).await
+}
+
+/// Abandons the authorization waiting for the browser.
+#[tauri::command]
+#[specta::specta]
+fn cancel_oauth(app: State<'_, App>) {
+    app.cancel_oauth()
+}
+
+/// Removes a connection (its areas pause until connected again).
+#[tauri::command]
+#[specta::specta]
+async fn disconnect(app: State<'_, App>, service: String) -> Res<()> {
+    app.disconnect(&service).await
+}
+
+/// The dashboard cards.
+#[tauri::command]
+#[specta::specta]
+async fn areas(app: State<'_, App>) -> Res<Vec<AreaCard>> {
+    app.area_cards().await
+}
+
+/// One area with its editor form.
+#[tauri::command]
+#[specta::specta]
+async fn area(app: State<'_, App>, id: i64) -> Res<AreaView> {
+    app.area(id).await
+}
+
+/// Checks a form without saving; the error names the field.
+#[tauri::command]
+#[specta::specta]
+fn validate_area(app: State<'_, App>, form: AreaForm) -> Res<()> {
+    app.validate_area(form)
+}
+
+/// Creates an area.
+#[tauri::command]
+#[specta::specta]
+async fn create_area(app: State<'_, App>, form: AreaForm) -> Res<AreaSummary> {
+    app.create_area(form).await
+}
+
+/// Replaces an area's definition.
+#[tauri::command]
+#[specta::specta]
+async fn update_area(app: State<'_, App>, id: i64, form: AreaForm) -> Res<AreaSummary> {
+    app.update_area(id, form).await
+}
+
+/// The on/off switch (on also resumes a paused area).
+#[tauri::command]
+#[specta::specta]
+async fn set_area_enabled(app: State<'_, App>, id: i64, enabled: bool) -> Res<AreaSummary> {
+    app.set_area_enabled(id, enabled).await
+}
+
+/// Deletes an area and its history.
+#[tauri::command]
+#[specta::specta]
+async fn delete_area(app: State<'_, App>, id: i64) -> Res<()> {
+    app.delete_area(id).await
+}
+
+/// The area file (JSON text) of an area.
+#[tauri::command]
+#[specta::specta]
+async fn export_area(app: State<'_, App>, id: i64) -> Res<String> {
+    app.export_area(id).await
+}
+
+/// Imports an area file (one area or a list), all or nothing.
+#[tauri::command]
+#[specta::specta]
+async fn import_areas(app: State<'_, App>, text: String) -> Res<Vec<AreaSummary>> {
+    app.import_areas(&text).await
+}
+
+/// The action's current first item, for the ingredient picker.
+#[tauri::command]
+#[specta::specta]
+async fn sample_event(
+    app: State<'_, App>,
+    service: String,
+    action: String,
+    params: BTreeMap<String, String>,
+    allow_private_network: bool,
+) -> Res<SampleEvent> {
+    app.sample_event(&service, &action, params, allow_private_network).await
+}
+
+/// The newest runs, across areas or of one area.
+#[tauri::command]
+#[specta::specta]
+async fn runs(app: State<'_, App>, area_id: Option<i64>, limit: u32) -> Res<Vec<RunRecord>> {
+    app.runs(area_id, limit).await
+}
+
+/// Queues a failed run again.
+#[tauri::command]
+#[specta::specta]
+async fn rerun(app: State<'_, App>, run_id: i64) -> Res<()> {
+    app.rerun(run_id).await
+}
+
+/// Whether the engine runs.
+#[tauri::command]
+#[specta::specta]
+fn engine_status(app: State<'_, App>) -> EngineStatus {
+    app.engine_status()
+}
+
+/// "Pause all" or resume.
+#[tauri::command]
+#[specta::specta]
+async fn set_paused(app: State<'_, App>, paused: bool) -> Res<EngineStatus> {
+    app.set_paused(paused).await
 }
 
 /// Every command and event the UI may use; `lib.rs` mounts it, the test exports it.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
-        .commands(collect_commands![app_version, startup_error])
+        .commands(collect_commands![
+            app_version,
+            startup_error,
+            data_dir,
+            session_user,
+            sign_up,
+            sign_in,
+            sign_in_with,
+            sign_out,
+            services,
+            connections,
+            connect_token,
+            connect_oauth,
+            cancel_oauth,
+            disconnect,
+            areas,
+            area,
+            validate_area,
+            create_area,
+            update_area,
+            set_area_enabled,
+            delete_area,
+            export_area,
+            import_areas,
+            sample_event,
+            runs,
+            rerun,
+            engine_status,
+            set_paused,
+        ])
         .events(collect_events![AppEvent])
         .dangerously_cast_bigints_to_number()
 }
@@ -56,6 +286,8 @@ pub fn export_bindings(path: &Path) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     /// Regenerates `ui/src/bindings.ts`; CI then checks `git diff --exit-code` on it.
     #[test]
     fn export_bindings() {
@@ -65,5 +297,4 @@ mod tests {
         }
         super::export_bindings(&path).expect("export bindings");
     }
-    use std::path::Path;
 }

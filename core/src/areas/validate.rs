@@ -497,7 +497,6 @@ pub fn validate_action_params(
     check_params(&action_manifest.params, params, "action.params", &owner, None)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
