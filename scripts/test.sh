@@ -1,20 +1,48 @@
 #!/usr/bin/env bash
 # Runs every check and test of Area. This is the README's test command and what CI runs.
-# On a fresh Debian/Ubuntu machine it first installs what is missing.
+# On a fresh Debian/Ubuntu machine it first installs what is missing (scripts/setup.sh).
+#
+# Order matters: the desktop crate embeds ui/dist at compile time, so the UI is built before
+# any cargo step; the Rust tests regenerate ui/src/bindings.ts, which must then be unchanged;
+# the E2E suite drives a debug app binary that embeds the UI (`tauri build --debug`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 "$(dirname "$0")/setup.sh"
+export PATH="$HOME/.cargo/bin:$PATH"
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 start=$(date +%s)
-echo "== cargo fmt --check"
+step() { echo "== $* ($(( $(date +%s) - start )) s)"; }
+
+step "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy --all-targets -- -D warnings"
+
+step "UI: type check (svelte-check), component tests (vitest), build"
+npm run --silent check
+npm run --silent test:ui
+npm run --silent build
+
+step "cargo clippy --all-targets -- -D warnings (core, cli, desktop app)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== npm ci --prefix tests/oauth-server (the OAuth2 test server)"
-npm ci --prefix tests/oauth-server --no-audit --no-fund
-npm ci --prefix tests/mail-server --no-audit --no-fund
-echo "== cargo test"
+
+step "npm ci for the OAuth2 and mail test servers"
+npm ci --prefix tests/oauth-server --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/mail-server --no-audit --no-fund --loglevel=error
+
+step "cargo test (core, cli, desktop app: config lint, bindings export)"
 cargo test --workspace --locked
-echo "== all checks passed in $(( $(date +%s) - start )) s"
+
+step "the generated TypeScript bindings are up to date"
+if ! git diff --exit-code -- ui/src/bindings.ts; then
+  echo "ui/src/bindings.ts is stale: run \`cargo test -p area-app export_bindings\` and commit it" >&2
+  exit 1
+fi
+
+step "desktop app binary with the UI embedded (tauri build --debug --no-bundle)"
+npx tauri build --debug --no-bundle
+
+step "end-to-end tests: the real app under Xvfb through tauri-driver/WebKitWebDriver"
+APP_BIN="${CARGO_TARGET_DIR:-target}/debug/area-app" bash e2e/run.sh
+
+step "all checks passed"

@@ -32,6 +32,18 @@ impl From<core_app::AppEvent> for AppEvent {
 
 type Res<T> = Result<T, ApiError>;
 
+/// When the shell started (first touched by [`specta_builder`], the first thing `run` does), for
+/// the cold-start figure [`ui_ready`] logs.
+static STARTED: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
+
+/// Called once by the UI when its first screen is interactive: logs how long the cold start
+/// took (`bench/app_start.sh` reads this line).
+#[tauri::command]
+#[specta::specta]
+fn ui_ready() {
+    tracing::info!(ms = STARTED.elapsed().as_millis() as u64, "window interactive");
+}
+
 /// The app version, for the about line.
 #[tauri::command]
 #[specta::specta]
@@ -241,9 +253,11 @@ async fn set_paused(app: State<'_, App>, paused: bool) -> Res<EngineStatus> {
 
 /// Every command and event the UI may use; `lib.rs` mounts it, the test exports it.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    std::sync::LazyLock::force(&STARTED);
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             app_version,
+            ui_ready,
             startup_error,
             data_dir,
             session_user,

@@ -8,6 +8,11 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	/**  The app version, for the about line. */
 	appVersion: () => __TAURI_INVOKE<string>("app_version"),
+	/**
+	 *  Called once by the UI when its first screen is interactive: logs how long the cold start
+	 *  took (`bench/app_start.sh` reads this line).
+	 */
+	uiReady: () => __TAURI_INVOKE<void>("ui_ready"),
 	/**  Why core could not be opened at start (or null), so the UI shows it instead of a blank window. */
 	startupError: () => __TAURI_INVOKE<ApiError_Serialize | null>("startup_error"),
 	/**  Where this app keeps its data (shown in settings/about). */
