@@ -106,11 +106,38 @@ fn setup(app: &mut tauri::App) {
         }
     };
     setup_deep_links(&handle, facade.clone());
+    #[cfg(unix)]
+    drain_on_signal(handle.clone(), facade.clone());
     #[cfg(desktop)]
     if let Err(e) = tray::build(app, facade) {
         // No tray (e.g. no StatusNotifier host): the app still works, closing just hides.
         tracing::warn!("no system tray: {e}");
     }
+}
+
+/// SIGTERM/SIGINT (logout, `kill`, Ctrl-C in a terminal) drain the engine like "Quit" does,
+/// instead of cutting runs off mid-flight.
+#[cfg(unix)]
+fn drain_on_signal(handle: AppHandle, facade: Option<core_app::App>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    tauri::async_runtime::spawn(async move {
+        let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(term), Ok(int)) => (term, int),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("cannot watch for SIGTERM/SIGINT: {e}");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("signal received: stopping the engine");
+        if let Some(facade) = facade {
+            facade.shutdown().await;
+        }
+        handle.exit(0);
+    });
 }
 
 /// Forwards every core event to the UI as the typed `appEvent`, and keeps the tray in step.
