@@ -78,6 +78,7 @@ describe("ingredient picker", () => {
       service: "rss",
       action: "new_item",
       params: { url: "https://blog.example.org/feed.xml" },
+      allowPrivateNetwork: false,
     });
     await user.click(screen.getByTestId("wizard-next"));
     await user.click(await screen.findByTestId("pick-service-notify"));

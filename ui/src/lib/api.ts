@@ -3,46 +3,52 @@
 // commands and types from here only, so a renamed binding is adapted in this one file.
 import { commands, events } from "../bindings";
 import type {
-  ApiError,
+  ActionManifest_Serialize,
+  ApiError_Serialize,
   AppEvent,
-  AreaForm,
-  ConnectionInfo,
-  EngineStatus,
+  AreaCard_Serialize,
+  AreaDetail_Serialize,
+  AreaForm_Serialize,
+  AreaSummary_Serialize,
+  AreaView_Serialize,
+  ConnectionInfo_Serialize,
+  EngineStatus_Serialize,
+  Fix_Serialize,
   OAuthVia,
-  RunRecord,
-  ServiceEntry,
-  User,
-  AreaCard,
-  AreaView,
-  AreaSummary,
+  ParamSpec_Serialize,
+  ReactionManifest_Serialize,
+  RunRecord_Serialize,
   SampleEvent,
+  ServiceEntry_Serialize,
+  ServiceManifest_Serialize,
+  User,
 } from "../bindings";
 
+// The UI works with what the core sends (the `_Serialize` shapes, every field present); the
+// form it sends back (AreaForm) is assignable to the command's `_Deserialize` argument type.
+export type ApiError = ApiError_Serialize;
+export type AreaCard = AreaCard_Serialize;
+export type AreaDetail = AreaDetail_Serialize;
+export type AreaForm = AreaForm_Serialize;
+export type AreaSummary = AreaSummary_Serialize;
+export type AreaView = AreaView_Serialize;
+export type ConnectionInfo = ConnectionInfo_Serialize;
+export type EngineStatus = EngineStatus_Serialize;
+export type Fix = Fix_Serialize;
+export type ParamSpec = ParamSpec_Serialize;
+export type ActionManifest = ActionManifest_Serialize;
+export type ReactionManifest = ReactionManifest_Serialize;
+export type RunRecord = RunRecord_Serialize;
+export type ServiceEntry = ServiceEntry_Serialize;
+export type ServiceManifest = ServiceManifest_Serialize;
+export type { AppEvent, SampleEvent, User, OAuthVia };
 export type {
-  ApiError,
-  AppEvent,
-  AreaCard,
-  AreaDetail,
-  AreaForm,
-  AreaSummary,
-  AreaView,
   Availability,
   Comparison,
   Condition,
-  ConnectionInfo,
-  EngineStatus,
-  Fix,
   FormStep,
   IngredientSpec,
-  ActionManifest,
-  ReactionManifest,
   Op,
-  ParamSpec,
-  RunRecord,
-  SampleEvent,
-  ServiceEntry,
-  ServiceManifest,
-  User,
 } from "../bindings";
 
 /** A failed command: `code` is the core's error code, `field` the form path it is about. */
@@ -105,18 +111,26 @@ export function errorMessage(e: unknown): string {
 }
 
 export const api = {
+  appVersion: (): Promise<string> => plain(commands.appVersion()),
+  dataDir: (): Promise<string> => plain(commands.dataDir()),
+  startupError: (): Promise<ApiError | null> => plain(commands.startupError()),
+  uiReady: (): Promise<void> => plain(commands.uiReady()),
+
   sessionUser: (): Promise<User | null> => run(commands.sessionUser()),
   signUp: (email: string, password: string): Promise<User> => run(commands.signUp(email, password)),
   signIn: (email: string, password: string): Promise<User> => run(commands.signIn(email, password)),
   signInWith: (provider: "github" | "google"): Promise<User> => run(commands.signInWith(provider)),
   signOut: (): Promise<null> => run(commands.signOut()),
 
-  services: (): Promise<ServiceEntry[]> => run(commands.services()),
+  services: (): Promise<ServiceEntry[]> => plain(commands.services()),
   connections: (): Promise<ConnectionInfo[]> => run(commands.connections()),
   connectToken: (service: string, token: string, label: string | null): Promise<ConnectionInfo> =>
     run(commands.connectToken(service, token, label)),
   connectOauth: (service: string, via: OAuthVia): Promise<ConnectionInfo> => run(commands.connectOauth(service, via)),
-  cancelOauth: (): Promise<null> => run(commands.cancelOauth()),
+  cancelOauth: async (): Promise<null> => {
+    await plain(commands.cancelOauth());
+    return null;
+  },
   disconnect: (service: string): Promise<null> => run(commands.disconnect(service)),
 
   areas: (): Promise<AreaCard[]> => run(commands.areas()),
@@ -128,13 +142,17 @@ export const api = {
   deleteArea: (id: number): Promise<null> => run(commands.deleteArea(id)),
   exportArea: (id: number): Promise<string> => run(commands.exportArea(id)),
   importAreas: (text: string): Promise<AreaSummary[]> => run(commands.importAreas(text)),
-  sampleEvent: (service: string, action: string, params: Record<string, string>): Promise<SampleEvent> =>
-    run(commands.sampleEvent(service, action, params)),
+  sampleEvent: (
+    service: string,
+    action: string,
+    params: Record<string, string>,
+    allowPrivateNetwork: boolean,
+  ): Promise<SampleEvent> => run(commands.sampleEvent(service, action, params, allowPrivateNetwork)),
 
   runs: (areaId: number | null, limit: number): Promise<RunRecord[]> => run(commands.runs(areaId, limit)),
   rerun: (runId: number): Promise<null> => run(commands.rerun(runId)),
 
-  engineStatus: (): Promise<EngineStatus> => run(commands.engineStatus()),
+  engineStatus: (): Promise<EngineStatus> => plain(commands.engineStatus()),
   setPaused: (paused: boolean): Promise<EngineStatus> => run(commands.setPaused(paused)),
 };
 

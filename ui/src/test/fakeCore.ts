@@ -150,6 +150,10 @@ export function fakeCore(overrides: Record<string, Handler> = {}) {
   });
   const handlers: Record<string, Handler> = {
     session_user: () => null,
+    startup_error: () => null,
+    ui_ready: () => null,
+    app_version: () => "0.1.0",
+    data_dir: () => "/tmp/area-test",
     services: () => FAKE_SERVICES,
     connections: () => connections,
     connect_token: (a) => {
