@@ -189,6 +189,21 @@ fn shipped_config_is_strict() {
     assert_clean(lint_config(&read_json(&crate_dir().join("tauri.conf.json"))));
 }
 
+/// The packaged desktop entry must hand the link to the binary (`%u`) and claim `area://`:
+/// tauri-cli's built-in entry has no `%u`, so a link opened from a browser would be lost.
+#[test]
+fn packaged_desktop_entry_takes_area_links() {
+    let conf = read_json(&crate_dir().join("tauri.conf.json"));
+    for package in ["deb", "rpm"] {
+        let template = conf["bundle"]["linux"][package]["desktopTemplate"].as_str();
+        assert_eq!(template, Some("linux/area.desktop"), "{package} must use linux/area.desktop");
+    }
+    let entry = std::fs::read_to_string(crate_dir().join("linux/area.desktop")).expect("read linux/area.desktop");
+    let has = |line: &str| entry.lines().any(|l| l.trim_end() == line);
+    assert!(has("Exec={{exec}} %u"), "Exec must pass the link (%u):\n{entry}");
+    assert!(has("MimeType=x-scheme-handler/area;"), "the entry must claim area://:\n{entry}");
+}
+
 #[test]
 fn shipped_capabilities_are_least_privilege() {
     let dir = crate_dir().join("capabilities");
