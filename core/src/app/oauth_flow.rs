@@ -161,23 +161,34 @@ impl Flows {
     }
 }
 
-/// Best effort: with no browser (a server), the URL is still logged for the user to open.
+/// Environment variable naming the program that opens authorization pages (a browser, or a
+/// script in tests); otherwise the desktop's default opener is used.
+pub const BROWSER_ENV: &str = "AREA_BROWSER";
+
+/// Best effort: with no browser (a server), the user is told to open the page by hand.
 pub(super) fn open_in_browser(url: &str) {
-    let opener = if cfg!(target_os = "macos") {
+    let chosen = std::env::var(BROWSER_ENV).ok().filter(|b| !b.trim().is_empty());
+    let opener = chosen.as_deref().unwrap_or(if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
         "explorer"
     } else {
         "xdg-open"
-    };
+    });
     let spawned = std::process::Command::new(opener)
         .arg(url)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
-    if spawned.is_err() {
-        tracing::warn!("no browser could be opened; open the authorization address shown by the app by hand");
+    match spawned {
+        // Reap the opener when it exits so no zombie is left behind.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => {
+            tracing::warn!(opener, "no browser could be opened ({e}); set {BROWSER_ENV} to your browser's command")
+        }
     }
 }
 
