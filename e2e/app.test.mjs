@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
 import { withApp } from "./lib/app.mjs";
-import { startSink, postJson } from "./lib/fakes.mjs";
+import { startSink, startFeed, postJson } from "./lib/fakes.mjs";
 import {
   byId,
   click,
@@ -25,9 +25,9 @@ import { waitFor, sleep } from "./lib/util.mjs";
 
 const PASSWORD = "correct horse battery staple";
 
-const sinks = [];
+const servers = [];
 after(async () => {
-  for (const s of sinks) await s.close();
+  for (const s of servers) await s.close();
 });
 
 test("a wrong password shows the error on the sign-in screen", async () => {
@@ -52,21 +52,29 @@ test("a wrong password shows the error on the sign-in screen", async () => {
 async function wizardWebhookToHttp(browser) {
   await nav(browser, "dashboard");
   await click(browser, "new-area");
-  if (await exists(browser, "service-search", { displayed: true })) await fill(browser, "service-search", "webhook");
+  // The searchable grid: searching narrows it to the service.
+  await fill(browser, "service-search", "webhook");
   await click(browser, "pick-service-webhook");
   await click(browser, "pick-action-received");
   // The reaction's service grid (the trigger has no parameters to fill).
   await advanceUntil(browser, "pick-service-http");
-  if (await exists(browser, "service-search", { displayed: true })) await fill(browser, "service-search", "http");
   await click(browser, "pick-service-http");
   await click(browser, "pick-reaction-request");
   await byId(browser, "param-url");
 }
 
-/** Inserts ingredient `ingredient` into param `param` through the ingredient picker. */
+/**
+ * Inserts ingredient `ingredient` into param `param` through the ingredient picker. A webhook's
+ * fields are not known in advance (dynamic ingredients): the picker then offers the name typed
+ * into its filter.
+ */
 async function pickIngredient(browser, param, ingredient) {
   await click(browser, `ingredient-picker-${param}`);
   const entry = await browser.$(sel(`ingredient-${ingredient}`));
+  if (!(await entry.isExisting()) && (await exists(browser, "ingredient-filter", { displayed: true }))) {
+    await fill(browser, "ingredient-filter", ingredient);
+    await entry.waitForExist({ timeout: 3000 }).catch(() => {});
+  }
   if (!(await entry.isExisting())) {
     const offered = await idsWithPrefix(browser, "ingredient-");
     throw new Error(`ingredient picker for ${param} does not offer "${ingredient}"; it offers: ${offered.join(", ")}`);
@@ -87,7 +95,7 @@ async function onlyAreaId(browser) {
 
 test("webhook → HTTP request to a local sink fires once, shows in Activity, and stops when disabled", async () => {
   const sink = await startSink();
-  sinks.push(sink);
+  servers.push(sink);
   await withApp("main", async ({ browser }) => {
     await signUp(browser, "e2e-main@example.com", PASSWORD);
 
@@ -195,5 +203,69 @@ test("an invalid parameter shows core's message on its field", async () => {
     await nav(browser, "dashboard").catch(() => {});
     const ids = await allTestIds(browser);
     assert.equal(ids.filter((id) => id.startsWith("area-card-")).length, 0, "an invalid area was saved");
+  });
+});
+
+/** Starts the wizard with rss → new item on the local feed (the trigger's settings step). */
+async function wizardFeed(browser, feed) {
+  await nav(browser, "dashboard");
+  await click(browser, "new-area");
+  await fill(browser, "service-search", "rss");
+  await click(browser, "pick-service-rss");
+  await click(browser, "pick-action-new_item");
+  await fill(browser, "param-url", feed.url);
+}
+
+test("a sample event from a local feed shows its values, also in the ingredient picker", async () => {
+  const feed = await startFeed({ title: "E2E news" });
+  servers.push(feed);
+  const item = feed.addItem({ title: `Sample headline ${randomUUID().slice(0, 6)}` });
+  await withApp("sample", async ({ browser }) => {
+    await signUp(browser, "e2e-sample@example.com", PASSWORD);
+    await wizardFeed(browser, feed);
+    await click(browser, "load-sample");
+    await waitText(browser, "sample-values", (t) => t.includes(item.title), { message: "sample-values to show the feed item" });
+    assert.ok(feed.hits >= 1, "the feed was not fetched");
+
+    await advanceUntil(browser, "pick-service-http");
+    await click(browser, "pick-service-http");
+    await click(browser, "pick-reaction-request");
+    await fill(browser, "param-url", "http://127.0.0.1:9/unused");
+    await click(browser, "ingredient-picker-body");
+    await waitText(browser, "ingredient-sample-title", (t) => t.includes(item.title), {
+      message: "the picker to show the sample title",
+    });
+    await click(browser, "ingredient-title");
+    const body = await (await byId(browser, "param-body")).getValue();
+    assert.match(body, /\{\{\s*title\s*\}\}/);
+  });
+});
+
+test("a polling interval below the service's minimum shows core's message on the interval field", async () => {
+  const feed = await startFeed();
+  servers.push(feed);
+  await withApp("interval", async ({ browser }) => {
+    await signUp(browser, "e2e-interval@example.com", PASSWORD);
+    await wizardFeed(browser, feed);
+    // 5 seconds is below the feed's polite minimum of 60 s (core/src/services/rss.rs).
+    await fill(browser, "interval-value", "5");
+    await (await byId(browser, "interval-unit")).selectByAttribute("value", "s");
+    await click(browser, "wizard-next");
+    const message = await waitText(browser, "field-error-interval_secs", (t) => t.length > 0, {
+      timeout: 5000,
+      message: "field-error-interval_secs to show a message",
+    }).catch(async (e) => {
+      const formError = await (await browser.$(sel("wizard-error"))).getText().catch(() => "");
+      throw new Error(`${e.message}; wizard-error: ${JSON.stringify(formError)}`);
+    });
+    assert.match(message, /at least 60/);
+    await byId(browser, "param-url"); // still on the trigger's settings
+
+    // A valid interval clears it and moves on.
+    await fill(browser, "interval-value", "2");
+    await (await byId(browser, "interval-unit")).selectByAttribute("value", "min");
+    await click(browser, "wizard-next");
+    await byId(browser, "pick-service-http");
+    assert.equal(await exists(browser, "field-error-interval_secs"), false);
   });
 });

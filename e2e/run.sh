@@ -10,7 +10,7 @@
 #   TAURI_DRIVER       tauri-driver binary (default: PATH, then ~/.cargo/bin/tauri-driver)
 #   E2E_TIMEOUT        global timeout in seconds (default 600)
 #   E2E_KEEP=1         keep every test's temp dir (failed tests' dirs are always kept)
-#   E2E_WDIO_LOG       webdriverio log level (default error)
+#   E2E_WDIO_LOG       webdriverio log level (default silent; errors still fail the tests)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -67,8 +67,10 @@ cmd=(xvfb-run -a -s "-screen 0 1280x800x24" node --test --test-concurrency=1 "${
 # A private D-Bus session: the app's single-instance lock and notifications must not touch the
 # host session (and a desktop instance of Area must not swallow the test app). Its config has no
 # service directories, so nothing gets D-Bus-activated (portals, at-spi) and left behind.
+# Each test's temp dir (data dir, app.log, screen.png) goes under $scratch; a passed test removes
+# its own, so after a failed or interrupted run what is left is what needs looking at.
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/area-e2e-run.XXXXXX")"
-trap 'rm -rf "$scratch"' EXIT
+export E2E_TMPDIR="$scratch"
 if command -v dbus-run-session >/dev/null && [[ -f /usr/share/dbus-1/session.conf ]]; then
   sed -e '/<servicedir>/d' -e '/<standard_session_servicedirs/d' /usr/share/dbus-1/session.conf >"$scratch/session.conf"
   cmd=(dbus-run-session --config-file="$scratch/session.conf" -- "${cmd[@]}")
@@ -86,4 +88,15 @@ rc=$?
 set -e
 echo "e2e: finished in $(($(date +%s) - start))s (exit $rc)" >&2
 ((rc != 124)) || echo "e2e: global timeout of ${timeout_secs}s reached" >&2
+rm -f "$scratch/session.conf"
+if ((rc == 0)) && [[ -z "${E2E_KEEP:-}" ]]; then
+  rm -rf "$scratch"
+else
+  for log in "$scratch"/*/app.log; do
+    [[ -f "$log" ]] || continue
+    echo "----- last lines of $log -----" >&2
+    tail -n 40 "$log" | sed 's/\x1b\[[0-9;]*m//g' >&2
+  done
+  echo "e2e: test dirs kept in $scratch (app.log, screen.png = X screenshot at failure, data/)" >&2
+fi
 exit $rc

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { execFileSync } from "node:child_process";
 import { remote } from "webdriverio";
 
-import { freePort, waitForPort, tailFile, killTree, killTreeSync } from "./util.mjs";
+import { freePort, waitFor, waitForPort, tailFile, killTree, killTreeSync } from "./util.mjs";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -37,14 +37,17 @@ export function tauriDriverBinary() {
 }
 
 // Every driver we started, so an interrupted run (global timeout → SIGTERM) leaves nothing behind.
-const running = new Set();
+// On a signal, each still-running app's log tail is printed and its temp dir kept.
+const running = new Map(); // driver pid → app
 function cleanupAll() {
-  for (const pid of running) killTreeSync(pid);
+  for (const pid of running.keys()) killTreeSync(pid);
   running.clear();
 }
 process.once("exit", cleanupAll);
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.once(sig, () => {
+    console.error(`# e2e: ${sig}: stopping ${running.size} running app(s)`);
+    for (const app of running.values()) app.dumpLogs();
     cleanupAll();
     process.exit(130);
   });
@@ -60,7 +63,7 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
   if (!existsSync(bin)) {
     throw new Error(`app binary ${bin} not found: build it with \`npx tauri build --debug --no-bundle\` or set APP_BIN`);
   }
-  const dir = mkdtempSync(join(tmpdir(), `area-e2e-${name}-`));
+  const dir = mkdtempSync(join(process.env.E2E_TMPDIR || tmpdir(), `area-e2e-${name}-`));
   const dataDir = join(dir, "data");
   for (const sub of ["data", "xdg-data", "xdg-config", "xdg-cache", "xdg-runtime"]) mkdirSync(join(dir, sub), { mode: 0o700 });
   const webhookPort = await freePort();
@@ -78,6 +81,7 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
     XDG_CONFIG_HOME: join(dir, "xdg-config"),
     XDG_CACHE_HOME: join(dir, "xdg-cache"),
     NO_AT_BRIDGE: "1",
+    NO_COLOR: "1",
     RUST_BACKTRACE: "1",
     RUST_LOG: process.env.RUST_LOG || "info",
     ...extraEnv,
@@ -101,7 +105,6 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
   driver.once("error", () => {
     driverExited = true;
   });
-  running.add(driver.pid);
 
   const app = {
     name,
@@ -138,17 +141,36 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
     },
   };
 
+  running.set(driver.pid, app);
   try {
+    // tauri-driver listens at once but starts WebKitWebDriver (native port) in the background; a
+    // session requested before that one listens fails with "connection refused".
     await waitForPort(port, { timeout: 15000, alive: () => !driverExited });
+    await waitForPort(nativePort, { timeout: 15000, alive: () => !driverExited });
     app.browser = await remote({
       hostname: "127.0.0.1",
       port,
-      logLevel: process.env.E2E_WDIO_LOG || "error",
+      logLevel: process.env.E2E_WDIO_LOG || "silent",
       waitforTimeout: 15000,
       connectionRetryCount: 0,
       connectionRetryTimeout: 60000,
       capabilities: { "tauri:options": { application: bin } },
     });
+    // A binary from plain `cargo build` loads the dev server (devUrl, http://localhost:1420) and
+    // shows "Could not connect"; the embedded UI is served as tauri://localhost.
+    const url = await waitFor(
+      async () => {
+        const u = await app.browser.getUrl();
+        return u && u !== "about:blank" ? u : false;
+      },
+      { timeout: 10000, message: "the app window to load a page" },
+    ).catch(() => "");
+    if (/^https?:\/\/(localhost|127\.0\.0\.1)/.test(url)) {
+      throw new Error(
+        `${bin} loads ${url} (the dev server): it was built by plain cargo, without the embedded UI. ` +
+          "Rebuild it with `npx tauri build --debug --no-bundle` (and don't run cargo build/test -p area-app before the E2E run).",
+      );
+    }
   } catch (e) {
     app.failed = true;
     app.dumpLogs();

@@ -25,14 +25,32 @@ export async function exists(browser, id, { displayed = false } = {}) {
   return displayed ? el.isDisplayed() : true;
 }
 
-/** Clicks an element, falling back to a DOM click for styled controls WebDriver calls not interactable. */
-export async function clickEl(browser, el) {
-  try {
-    await el.click();
-  } catch (e) {
-    if (!/interactable|intercept|obscured/i.test(String(e?.message))) throw e;
-    await browser.execute((node) => node.click(), el);
+const NOT_CLICKABLE = /interactable|intercept|obscured/i;
+
+/**
+ * Clicks an element like a user: when something covers it (a toast), waits up to `patience` ms
+ * for it to go away; then falls back to a DOM click and says what covered it.
+ */
+export async function clickEl(browser, el, { patience = 6000 } = {}) {
+  const deadline = Date.now() + patience;
+  for (;;) {
+    try {
+      await el.click();
+      return;
+    } catch (e) {
+      if (!NOT_CLICKABLE.test(String(e?.message))) throw e;
+      if (Date.now() > deadline) break;
+      await sleep(250);
+    }
   }
+  const what = await browser.execute((node) => {
+    const r = node.getBoundingClientRect();
+    const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    const desc = (n) => (n ? `<${n.tagName.toLowerCase()} class="${n.className}" testid="${n.getAttribute("data-testid") ?? ""}">` : "nothing");
+    node.click();
+    return `${desc(node)} covered by ${desc(top)} at ${Math.round(r.left)},${Math.round(r.top)} (viewport ${innerWidth}x${innerHeight})`;
+  }, el);
+  console.error(`# click fell back to a DOM click after ${patience} ms: ${what}`);
 }
 
 export async function click(browser, id, options) {

@@ -61,7 +61,8 @@ export async function waitFor(fn, { timeout = 15000, interval = 200, message = "
 /** The last `lines` lines of a text file ("" when it does not exist). */
 export function tailFile(path, lines = 60) {
   if (!existsSync(path)) return "";
-  const text = readFileSync(path, "utf8");
+  // eslint-disable-next-line no-control-regex
+  const text = readFileSync(path, "utf8").replace(/\x1b\[[0-9;]*m/g, "");
   return text.split("\n").slice(-lines).join("\n");
 }
 
