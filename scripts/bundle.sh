@@ -6,15 +6,13 @@ cd "$(dirname "$0")/.."
 "$(dirname "$0")/setup.sh"
 export PATH="$HOME/.cargo/bin:$PATH"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-stamp="$(mktemp)"
-trap 'rm -f "$stamp"' EXIT
 npx tauri build --bundles deb,rpm
 found=0
 while IFS= read -r f; do
   printf '%s\t%s bytes\n' "$f" "$(stat -c %s "$f")"
   found=1
 done < <(find "$target_dir/release/bundle/deb" "$target_dir/release/bundle/rpm" \
-  \( -name '*.deb' -o -name '*.rpm' \) -newer "$stamp" 2>/dev/null | sort)
+  \( -name '*.deb' -o -name '*.rpm' \) 2>/dev/null | sort)
 if [ "$found" -eq 0 ]; then
   echo "no .deb/.rpm was produced under $target_dir/release/bundle" >&2
   exit 1
