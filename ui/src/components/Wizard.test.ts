@@ -54,6 +54,29 @@ describe("create-area wizard", () => {
     expect(core.called("validate_area").length).toBeGreaterThanOrEqual(1);
   });
 
+  test("a typed poll interval is sent in seconds (number inputs bind numbers)", async () => {
+    const core = fakeCore();
+    const user = userEvent.setup();
+    render(Wizard, { props: {} });
+    await user.type(await screen.findByTestId("service-search"), "rss");
+    await user.click(screen.getByTestId("pick-service-rss"));
+    await user.click(await screen.findByTestId("pick-action-new_item"));
+    await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
+    await user.clear(screen.getByTestId("interval-value"));
+    await user.type(screen.getByTestId("interval-value"), "15");
+    await user.selectOptions(screen.getByTestId("interval-unit"), "min");
+    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("pick-service-notify"));
+    await user.click(await screen.findByTestId("pick-reaction-send"));
+    await user.type(await screen.findByTestId("param-title"), "hi");
+    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("wizard-save"));
+    await waitFor(() => expect(core.called("create_area")).toHaveLength(1));
+    expect((core.called("create_area")[0].args.form as AreaForm).interval_secs).toBe(900);
+    expect(screen.queryByTestId("wizard-error")?.textContent?.trim() ?? "").toBe("");
+  });
+
   test("the core's invalid error on reactions[0].params.url shows on the URL field", async () => {
     fakeCore({
       validate_area: (a) => {
