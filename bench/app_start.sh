@@ -47,6 +47,15 @@ print(json.dumps(areas))
 PY
 "$cli" --data-dir "$data" areas add --file "$work/areas.json" >/dev/null
 
+pss_of_tree() { # KiB of proportional set size (shared pages split between sharers, not double-counted)
+  local total pid child
+  total=$(awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0)
+  for child in $(ps -o pid= --ppid "$1"); do
+    total=$(( total + $(pss_of_tree "$child") ))
+  done
+  echo "${total:-0}"
+}
+
 rss_of_tree() { # KiB of a process and all its descendants (the WebKit web/network processes)
   local total pid child
   total=$(awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0)
@@ -56,17 +65,20 @@ rss_of_tree() { # KiB of a process and all its descendants (the WebKit web/netwo
   echo "${total:-0}"
 }
 
+# A private session bus with no auto-started services (no portals, no at-spi): only the app.
+sed -e '/<servicedir>/d' -e '/<standard_session_servicedirs/d' /usr/share/dbus-1/session.conf >"$work/session.conf"
+
 starts=()
 for run in $(seq 1 "$runs"); do
   log="$work/app-$run.log"
   export AREA_DATA_DIR="$data" AREA_NO_REGISTER_SCHEME=1 AREA_WEBHOOK_LISTEN=127.0.0.1:0 \
     XDG_DATA_HOME="$work/xdg-data" XDG_CONFIG_HOME="$work/xdg-config" XDG_CACHE_HOME="$work/xdg-cache" NO_AT_BRIDGE=1
   t0=$(date +%s%N)
-  xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$app" >"$log" 2>&1 &
+  xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session --config-file="$work/session.conf" -- "$app" >"$log" 2>&1 &
   runner=$!
   for _ in $(seq 1 300); do grep -q "window interactive" "$log" && break; sleep 0.05; done
   t1=$(date +%s%N)
-  ms=$(grep -o 'ms=[0-9]*' "$log" | head -1 | cut -d= -f2)
+  ms=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -o 'ms=[0-9]*' | head -1 | cut -d= -f2)
   [ -n "$ms" ] || { echo "the app never reported an interactive window; log:" >&2; tail -20 "$log" >&2; exit 1; }
   wall=$(( (t1 - t0) / 1000000 ))
   echo "run $run: interactive after ${ms} ms (app clock), ${wall} ms (wall, incl. Xvfb start)"
@@ -76,7 +88,10 @@ for run in $(seq 1 "$runs"); do
     app_pid=$(pgrep -n -f "^$app" || true)
     main_kib=$(awk '/VmRSS/ {print $2}' "/proc/$app_pid/status")
     tree_kib=$(rss_of_tree "$app_pid")
+    main_pss=$(awk '/^Pss:/ {print $2}' "/proc/$app_pid/smaps_rollup")
+    tree_pss=$(pss_of_tree "$app_pid")
     echo "idle RSS with 100 areas after 30 s: app process $((main_kib / 1024)) MiB, with WebKit processes $((tree_kib / 1024)) MiB"
+    echo "idle PSS: app process $((main_pss / 1024)) MiB, with WebKit processes $((tree_pss / 1024)) MiB"
   fi
   pkill -f "^$app" || true
   wait "$runner" 2>/dev/null || true
@@ -87,6 +102,7 @@ mkdir -p bench/results
 cat >bench/results/app_start.json <<JSON
 {"cold_start_to_interactive_ms": {"runs": [${sorted// /, }], "median": $median},
  "idle_rss_100_areas_kib": {"app_process": $main_kib, "with_webkit_processes": $tree_kib},
+ "idle_pss_100_areas_kib": {"app_process": $main_pss, "with_webkit_processes": $tree_pss},
  "binary_bytes": $(stat -c %s "$app"), "measured_at": "$(date -u +%FT%TZ)"}
 JSON
 sed -i 's/, \]/]/' bench/results/app_start.json
