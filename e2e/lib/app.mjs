@@ -56,7 +56,9 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 /**
  * Launches a fresh app: temp data dir, test master key, no scheme registration, private network
  * allowed (the local fake upstreams), isolated XDG dirs, webhook listener on a free port.
- * Returns { browser, dir, dataDir, webhookPort, logPath, dumpLogs(), close() }.
+ * Returns { browser, dir, dataDir, webhookPort, logPath, env, dumpLogs(), close() }; `env` is the
+ * exact environment the app runs with (tauri-driver → WebKitWebDriver → app inherit it), e.g. to
+ * start a second instance that single-instance hands over to this one.
  */
 export async function launchApp(name, { extraEnv = {} } = {}) {
   const bin = appBinary();
@@ -112,6 +114,7 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
     dataDir,
     webhookPort,
     logPath,
+    env,
     browser: null,
     failed: false,
     /** Prints the tail of the app/driver log and takes an X-level screenshot (WebDriver's are stale). */
@@ -195,4 +198,40 @@ export async function withApp(name, fn, options) {
   } finally {
     await app.close();
   }
+}
+
+/**
+ * Starts a second app process with `args` and exactly `app`'s environment (same D-Bus session,
+ * display, XDG and data dirs), as the OS does when it opens an `area://` link. Single-instance
+ * hands its arguments to the running app and the process exits. Resolves
+ * { code, signal, stdout, stderr, ms }; throws if it is still running after `timeout` ms (then
+ * it is killed: it did not find the running instance).
+ */
+export function launchSecondInstance(app, args, { timeout = 20000 } = {}) {
+  const started = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(appBinary(), args, { env: app.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    const timer = setTimeout(() => {
+      killTree(child.pid, { grace: 1000 }).then(() =>
+        reject(
+          new Error(
+            `the second instance (${args.join(" ")}) was still running after ${timeout} ms: single-instance did not ` +
+              `hand over to the running app.\nits stderr:\n${stderr.slice(-4000)}\nits stdout:\n${stdout.slice(-2000)}`,
+          ),
+        ),
+      );
+    }, timeout);
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
 }

@@ -1,5 +1,7 @@
 // Local fake upstreams for the E2E suite, on 127.0.0.1 with node:http.
 import http from "node:http";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 function listen(server) {
   return new Promise((resolve, reject) => {
@@ -116,4 +118,52 @@ export async function postJson(url, payload, headers = {}) {
     // not JSON
   }
   return { status: res.status, body };
+}
+
+/**
+ * A fake OAuth2 token endpoint at `/token`: answers POSTs with a Bearer token JSON and records
+ * { method, url, headers, body, form (URLSearchParams of the body), at }. `url` is the endpoint.
+ */
+export async function startTokenEndpoint({
+  response = { access_token: "at-1", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-1" },
+} = {}) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const form = new URLSearchParams(body);
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body, form, at: Date.now() });
+      if (req.method !== "POST" || !req.url.startsWith("/token")) {
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end('{"error":"not_found"}');
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(response));
+    });
+  });
+  const port = await listen(server);
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/token`,
+    requests,
+    close: () => closeServer(server),
+  };
+}
+
+/**
+ * A fake browser for `AREA_BROWSER`: an executable script in `dir` that appends the URL it is
+ * given to `<dir>/browser-urls.txt`. `urls()` reads them back.
+ */
+export function fakeBrowser(dir) {
+  const log = join(dir, "browser-urls.txt");
+  const program = join(dir, "fake-browser.sh");
+  writeFileSync(program, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log.replace(/'/g, "'\\''")}'\n`, { mode: 0o755 });
+  return {
+    program,
+    log,
+    urls: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : []),
+  };
 }
