@@ -100,6 +100,11 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Queue a failed (or unknown-outcome) run again; a running engine delivers it like a retry.
+    Rerun {
+        /// The run's id, as `area runs` shows it (`#12`).
+        run: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

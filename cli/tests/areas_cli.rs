@@ -291,3 +291,9 @@ fn other_users_areas_are_invisible() {
     area.run(&["login", "ada@example.com", "--password-stdin"], "correct horse\n").success();
     assert_eq!(area.json(&["areas", "show", "1"], "")["status"], "on");
 }
+
+#[test]
+fn rerun_refuses_a_run_that_is_not_yours_or_does_not_exist() {
+    let t = Area::logged_in("rerun@example.com");
+    one_line_error(t.run(&["rerun", "4242"], ""), "no run 4242 among your areas");
+}

@@ -106,3 +106,14 @@ pub async fn runs(ctx: &Context, out: Output, area: Option<i64>, limit: i64) -> 
     });
     Ok(())
 }
+
+pub async fn rerun(ctx: &Context, out: Output, run_id: i64) -> Result<(), CliError> {
+    let (_, user) = ctx.current_user().await?;
+    history::requeue(ctx.store.pool(), user.id, run_id, chrono::Utc::now().timestamp_millis())
+        .await
+        .map_err(|e| CliError::msg(e.to_string()))?;
+    out.print(&serde_json::json!({ "requeued": run_id }), || {
+        format!("run {run_id} is queued again; `area daemon` (or the app) delivers it")
+    });
+    Ok(())
+}

@@ -85,6 +85,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Daemon { listen } => engine::daemon(&ctx, out, listen).await,
         Command::Runs { area, limit } => engine::runs(&ctx, out, area, limit).await,
+        Command::Rerun { run } => engine::rerun(&ctx, out, run).await,
     };
     ctx.store.close().await;
     result
