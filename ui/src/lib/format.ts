@@ -86,3 +86,45 @@ export function ingredientPairs(raw: unknown): [string, string][] {
   if (v === null || v === undefined) return [];
   return [["value", JSON.stringify(v)]];
 }
+
+/**
+ * A core message made for the desktop: the CLI hint "run `area connect github`" becomes "reconnect
+ * GitHub on the Services page", and service ids ("the github connection") become their names.
+ */
+export function desktopMessage(text: string, nameOf: (id: string) => string = (id) => id): string {
+  let t = text
+    .replace(/\s*\(run `area connect ([\w-]+)`\)/g, (_m, id: string) => ` (reconnect ${nameOf(id)} on the Services page)`)
+    .replace(/([:;,]?)\s*run `area connect ([\w-]+)`/g, (_m, sep: string, id: string) => `${sep || ":"} reconnect ${nameOf(id)} on the Services page`)
+    .replace(/\b(the|no) ([a-z][\w-]*) (connection|access)\b/g, (_m, w: string, id: string, what: string) => `${w} ${nameOf(id)} ${what}`);
+  t = t.trim();
+  return t ? t.charAt(0).toUpperCase() + t.slice(1) : t;
+}
+
+const OP_LABELS: Record<string, string> = {
+  equals: "equals",
+  not_equals: "does not equal",
+  contains: "contains",
+  not_contains: "does not contain",
+  greater_than: "is greater than",
+  less_than: "is less than",
+  matches: "matches",
+};
+
+/** A condition in words: `title contains “rust” and not (…)`. */
+export function conditionText(c: unknown): string {
+  if (!c || typeof c !== "object") return String(c ?? "");
+  const o = c as Record<string, unknown>;
+  if (Array.isArray(o.all)) return o.all.map((x) => wrap(x)).join(" and ");
+  if (Array.isArray(o.any)) return o.any.map((x) => wrap(x)).join(" or ");
+  if ("not" in o) return `not ${wrap(o.not)}`;
+  if (typeof o.ingredient === "string") {
+    const v = typeof o.value === "string" ? o.value : JSON.stringify(o.value);
+    return `${o.ingredient} ${OP_LABELS[String(o.op)] ?? String(o.op)} “${v}”`;
+  }
+  return JSON.stringify(c);
+}
+function wrap(c: unknown): string {
+  const o = c as Record<string, unknown> | null;
+  const simple = !!o && typeof o === "object" && typeof o.ingredient === "string";
+  return simple ? conditionText(c) : `(${conditionText(c)})`;
+}
