@@ -11,6 +11,11 @@ describe("desktopMessage", () => {
     );
     expect(desktopMessage("boom (run `area connect github`)", nameOf)).toBe("Boom (reconnect GitHub on the Services page)");
     expect(desktopMessage("HTTP 400 Bad Request", nameOf)).toBe("HTTP 400 Bad Request");
+    const reaction = (svc: string, id: string) => (svc === "http" && id === "request" ? "Send an HTTP request" : undefined);
+    expect(desktopMessage("http.request (reaction 0): http answered HTTP 400", nameOf, reaction)).toBe(
+      "Send an HTTP request: http answered HTTP 400",
+    );
+    expect(desktopMessage("github.create_issue (reaction 1): boom", nameOf, reaction)).toBe("GitHub create issue (reaction 2): boom");
   });
 });
 

@@ -91,8 +91,17 @@ export function ingredientPairs(raw: unknown): [string, string][] {
  * A core message made for the desktop: the CLI hint "run `area connect github`" becomes "reconnect
  * GitHub on the Services page", and service ids ("the github connection") become their names.
  */
-export function desktopMessage(text: string, nameOf: (id: string) => string = (id) => id): string {
+export function desktopMessage(
+  text: string,
+  nameOf: (id: string) => string = (id) => id,
+  reactionName: (service: string, id: string) => string | undefined = () => undefined,
+): string {
   let t = text
+    // "http.request (reaction 0): …" → "Send an HTTP request: …" (the engine's step prefix)
+    .replace(/^([a-z][\w-]*)\.([a-z][\w-]*) \(reaction (\d+)\): /, (_m, svc: string, id: string, n: string) => {
+      const name = reactionName(svc, id) ?? `${nameOf(svc)} ${id.replace(/_/g, " ")}`;
+      return Number(n) > 0 ? `${name} (reaction ${Number(n) + 1}): ` : `${name}: `;
+    })
     .replace(/\s*\(run `area connect ([\w-]+)`\)/g, (_m, id: string) => ` (reconnect ${nameOf(id)} on the Services page)`)
     .replace(/([:;,]?)\s*run `area connect ([\w-]+)`/g, (_m, sep: string, id: string) => `${sep || ":"} reconnect ${nameOf(id)} on the Services page`)
     .replace(/\b(the|no) ([a-z][\w-]*) (connection|access)\b/g, (_m, w: string, id: string, what: string) => `${w} ${nameOf(id)} ${what}`);
