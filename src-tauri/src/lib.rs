@@ -31,8 +31,9 @@ pub struct StartupError(pub Option<core_app::ApiError>);
 /// Starts the app: the desktop `main` and the mobile entry point both land here.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
-    init_tracing();
     let specta = commands::specta_builder();
+    prepare_environment();
+    init_tracing();
 
     let mut builder = tauri::Builder::default();
     // Single instance must be the first plugin: a second launch (e.g. the OS opening an
@@ -73,6 +74,24 @@ pub fn run() {
             tracing::error!("Area could not start: {e}");
             eprintln!("area-app: could not start: {e}");
             std::process::exit(1);
+        }
+    }
+}
+
+/// Settings that must be in place before any thread exists (they are environment variables):
+/// the user's own (default) data directory keeps its master key in the OS keychain, as with the
+/// `area` command, and the data directory's `area.conf` (OAuth app ids, base URLs…) applies to
+/// the app exactly as to the CLI. Explicit `AREA_DATA_DIR`s (tests, benchmarks) use a key file.
+fn prepare_environment() {
+    use area_core::connections::crypto::KEYCHAIN_ENV;
+    let explicit = std::env::var_os(area_core::paths::DATA_DIR_ENV).filter(|v| !v.is_empty());
+    if explicit.is_none() && std::env::var_os(KEYCHAIN_ENV).is_none() {
+        std::env::set_var(KEYCHAIN_ENV, "1");
+    }
+    if let Some(dir) = area_core::paths::data_dir(None) {
+        if let Err(e) = area_core::config::apply(&dir) {
+            // Shown by the UI too: the store open that follows reports the same directory.
+            eprintln!("area-app: {e}");
         }
     }
 }
