@@ -1,19 +1,15 @@
 //! What every command needs: the opened store, and the session kept in the data directory.
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use area_core::accounts::{AccountError, Accounts, User};
+use area_core::app::session;
 use area_core::areas::Areas;
 use area_core::catalog::Catalog;
 use area_core::paths;
 use area_core::store::{Store, StoreError};
 
 use crate::commands::CliError;
-
-/// File in the data directory holding the logged-in session token (owner-only).
-const SESSION_FILE: &str = "session";
 
 /// The opened data directory.
 pub struct Context {
@@ -36,24 +32,19 @@ impl Context {
         Ok(Context { store, accounts, catalog, areas })
     }
 
-    fn session_path(&self) -> PathBuf {
-        self.store.dir().join(SESSION_FILE)
-    }
-
-    /// The saved session token, if any.
+    /// The saved session token, if any (the same file the desktop app uses).
     pub fn saved_token(&self) -> Option<String> {
-        fs::read_to_string(self.session_path()).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+        session::saved_token(self.store.dir())
     }
 
     /// Saves the session token readable by its owner only.
     pub fn save_token(&self, token: &str) -> Result<(), CliError> {
-        write_private(&self.session_path(), token)
-            .map_err(|e| CliError::msg(format!("cannot save the session in {}: {e}", self.store.dir().display())))
+        session::save(self.store.dir(), token).map_err(|e| CliError::msg(e.message))
     }
 
     /// Forgets the saved session.
     pub fn forget_token(&self) {
-        let _ = fs::remove_file(self.session_path());
+        session::forget(self.store.dir());
     }
 
     /// The logged-in user, or a "log in first" error.
@@ -68,19 +59,4 @@ impl Context {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)
 }

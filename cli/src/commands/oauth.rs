@@ -46,24 +46,7 @@ pub async fn browser_flow(
     let listener = LoopbackListener::bind_port(port.unwrap_or(0)).await.map_err(ConnectionError::from)?;
     let (url, pending) = oauth::start(client, &listener.redirect_uri()).map_err(ConnectionError::from)?;
     eprintln!("To {purpose}, open this address in your browser (waiting up to 5 minutes):\n{url}");
-    open_browser(&url);
+    area_core::app::open_in_browser(&url);
     let callback = listener.wait(CALLBACK_TIMEOUT).await.map_err(ConnectionError::from)?;
     Ok(oauth::finish(client, &pending, &callback).await.map_err(ConnectionError::from)?)
-}
-
-/// Best effort: a headless machine simply has no browser to open, the URL is printed anyway.
-fn open_browser(url: &str) {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(windows) {
-        "explorer"
-    } else {
-        "xdg-open"
-    };
-    let _ = std::process::Command::new(opener)
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
 }

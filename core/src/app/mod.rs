@@ -11,7 +11,7 @@ mod error;
 mod form;
 mod oauth_flow;
 mod sample;
-mod session;
+pub mod session;
 mod watch;
 
 use std::net::SocketAddr;
@@ -35,7 +35,7 @@ use crate::store::{Store, StoreError};
 pub use cards::{AreaCard, Fix, LastRun};
 pub use error::ApiError;
 pub use form::{AreaForm, FormStep};
-pub use oauth_flow::{parse_deep_link, OAuthVia, BROWSER_ENV, DEEP_LINK_REDIRECT};
+pub use oauth_flow::{open_in_browser, parse_deep_link, OAuthVia, BROWSER_ENV, DEEP_LINK_REDIRECT};
 pub use sample::{SampleEvent, SampleValue};
 
 /// Environment variable naming the webhook listener's address (`127.0.0.1:8787` by default;

@@ -165,8 +165,9 @@ impl Flows {
 /// script in tests); otherwise the desktop's default opener is used.
 pub const BROWSER_ENV: &str = "AREA_BROWSER";
 
-/// Best effort: with no browser (a server), the user is told to open the page by hand.
-pub(super) fn open_in_browser(url: &str) {
+/// Opens an authorization page in the user's browser (`AREA_BROWSER`, else the desktop's
+/// opener). Best effort: with no browser (a server), the user is told to open the page by hand.
+pub fn open_in_browser(url: &str) {
     let chosen = std::env::var(BROWSER_ENV).ok().filter(|b| !b.trim().is_empty());
     let opener = chosen.as_deref().unwrap_or(if cfg!(target_os = "macos") {
         "open"

@@ -11,12 +11,12 @@ use super::ApiError;
 pub const SESSION_FILE: &str = "session";
 
 /// The saved token, if any.
-pub(super) fn saved_token(dir: &Path) -> Option<String> {
+pub fn saved_token(dir: &Path) -> Option<String> {
     fs::read_to_string(dir.join(SESSION_FILE)).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 /// Saves the token atomically, owner-only.
-pub(super) fn save(dir: &Path, token: &str) -> Result<(), ApiError> {
+pub fn save(dir: &Path, token: &str) -> Result<(), ApiError> {
     let path = dir.join(SESSION_FILE);
     let tmp = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
@@ -36,6 +36,6 @@ pub(super) fn save(dir: &Path, token: &str) -> Result<(), ApiError> {
 }
 
 /// Forgets the saved session.
-pub(super) fn forget(dir: &Path) {
+pub fn forget(dir: &Path) {
     let _ = fs::remove_file(dir.join(SESSION_FILE));
 }
