@@ -5,13 +5,16 @@
 //! Only the end-to-end test talks to a server, and it is the only test in this binary that sets
 //! `AREA_BLABLACAR_BASE_URL` (environment variables are process-global).
 
+mod kit;
+
+use kit::params;
 use std::sync::Arc;
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Params, PollContext, PolledAction,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction,
 };
 use area_core::engine::Engine;
 use area_core::services::blablacar;
@@ -29,10 +32,6 @@ fn action() -> Arc<dyn PolledAction> {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("blablacar.new_trip is not polled"),
     }
-}
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
 }
 
 fn route() -> Value {

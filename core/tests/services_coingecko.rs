@@ -1,6 +1,9 @@
 //! `coingecko` service: request building and reading saved `/simple/price` answers across a
 //! sequence of polls (crossings fire once each), plus error mappings; one wiremock round trip.
 
+mod kit;
+
+use kit::{ok, params};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,19 +17,11 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
-
 fn action(id: &str) -> Arc<dyn PolledAction> {
     match coingecko::service().actions.get(id) {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("coingecko.{id} is not polled"),
     }
-}
-
-fn ok(body: &str) -> HttpResponseData {
-    HttpResponseData { status: 200, headers: vec![], body: body.as_bytes().to_vec() }
 }
 
 /// A documented `/simple/price` answer for bitcoin in USD, with extra fields CoinGecko may add.

@@ -5,13 +5,16 @@
 //! the fake API shares ONE mock server (started once, the variable set once to its URI) and uses
 //! its own channel or webhook path with scoped mocks.
 
+mod kit;
+
+use kit::{params, NoNotifier};
 use std::sync::Arc;
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Notifier, Params, PollContext, PolledAction,
-    Reaction, ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, Reaction,
+    ReactionContext, ReactionOutput,
 };
 use area_core::net::{HttpClient, NetConfig};
 use area_core::services::discord;
@@ -31,10 +34,6 @@ async fn server() -> &'static MockServer {
             server
         })
         .await
-}
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
 }
 
 fn bot() -> Credential {
@@ -197,13 +196,6 @@ fn nonce_is_stable_short_and_distinct() {
     assert_eq!(a, discord::nonce_for("area-1:evt-1:0"));
     assert_ne!(a, discord::nonce_for("area-1:evt-1:1"));
     assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
-}
-
-struct NoNotifier;
-impl Notifier for NoNotifier {
-    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("not used".into())
-    }
 }
 
 async fn run(id: &str, credential: Option<&Credential>, p: Value) -> Result<ReactionOutput, ConnectorError> {

@@ -5,13 +5,16 @@
 //! the fake API shares ONE mock server (started once, the variable set once to its URI) and uses
 //! its own repository path with scoped mocks, so tests never see each other's requests.
 
+mod kit;
+
+use kit::{params, NoNotifier};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use area_core::catalog::{ActionKind, AuthKind};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Notifier, Params, PollContext, PolledAction,
-    Reaction, ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Notifier, PollContext, PolledAction, Reaction,
+    ReactionContext, ReactionOutput,
 };
 use area_core::net::{HttpClient, NetConfig};
 use area_core::services::github;
@@ -35,10 +38,6 @@ async fn server() -> &'static MockServer {
             server
         })
         .await
-}
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
 }
 
 fn token() -> Credential {
@@ -264,13 +263,6 @@ fn manifest_declares_a_token_service() {
     assert_eq!(github::DEFAULT_BASE_URL, "https://api.github.com");
     assert!(!reaction("create_issue").idempotent(), "GitHub has no idempotency key");
     assert!(!reaction("comment_issue").idempotent());
-}
-
-struct NoNotifier;
-impl Notifier for NoNotifier {
-    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("not used".into())
-    }
 }
 
 async fn run(id: &str, credential: Option<&Credential>, p: Value) -> Result<ReactionOutput, ConnectorError> {

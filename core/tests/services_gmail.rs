@@ -5,14 +5,15 @@
 //! Pure helpers take the base URL explicitly, so most tests never touch `AREA_GMAIL_BASE_URL`;
 //! the two that depend on it (default base, reaction through the trait) hold [`ENV`].
 
+mod kit;
+
+use kit::{client, ok, params, reaction_ctx};
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Notifier, Params, PollContext, PolledAction,
-    ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionOutput,
 };
-use area_core::net::{HttpClient, NetConfig};
 use area_core::services::gmail;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path};
@@ -21,16 +22,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// Serialises the tests that read or write `AREA_GMAIL_BASE_URL`.
 static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
-
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "ya29.test".into() }
-}
-
-fn ok(body: &str) -> HttpResponseData {
-    HttpResponseData { status: 200, headers: vec![], body: body.as_bytes().to_vec() }
 }
 
 fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponseData {
@@ -258,27 +251,10 @@ fn header_injection_and_bad_addresses_are_refused() {
 /// A status, extra response headers and a JSON body.
 type ErrorCase = (u16, Vec<(&'static str, &'static str)>, Value);
 
-struct NoNotifier;
-impl Notifier for NoNotifier {
-    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("not used".into())
-    }
-}
-
-fn client() -> HttpClient {
-    HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap()
-}
-
 async fn send(base: &str, p: Value) -> Result<ReactionOutput, ConnectorError> {
     let http = client();
     let cred = token();
-    let ctx = ReactionContext {
-        http: &http,
-        idempotency_key: "area-1:evt-1:0",
-        notifier: &NoNotifier,
-        allow_private_network: true,
-        credential: Some(&cred),
-    };
+    let ctx = reaction_ctx(&http, "area-1:evt-1:0", Some(&cred));
     gmail::send_mail(&ctx, &params(p), base).await
 }
 
@@ -319,13 +295,7 @@ async fn send_mail_posts_the_raw_message() {
 #[tokio::test]
 async fn send_mail_without_a_connection_asks_to_connect() {
     let http = client();
-    let ctx = ReactionContext {
-        http: &http,
-        idempotency_key: "k",
-        notifier: &NoNotifier,
-        allow_private_network: true,
-        credential: None,
-    };
+    let ctx = reaction_ctx(&http, "k", None);
     let r = gmail::send_mail(&ctx, &params(json!({"to": "a@b.fr", "subject": "x"})), "http://127.0.0.1:9").await;
     assert!(matches!(r, Err(ConnectorError::AuthExpired { .. })), "{r:?}");
 }
@@ -379,13 +349,7 @@ async fn the_reaction_uses_the_base_url_override() {
     std::env::set_var("AREA_GMAIL_BASE_URL", server.uri());
     let http = client();
     let cred = token();
-    let ctx = ReactionContext {
-        http: &http,
-        idempotency_key: "k",
-        notifier: &NoNotifier,
-        allow_private_network: true,
-        credential: Some(&cred),
-    };
+    let ctx = reaction_ctx(&http, "k", Some(&cred));
     let reaction = gmail::service().reactions["send_mail"].clone();
     let out = reaction.run(&ctx, &params(json!({"to": "a@b.fr", "subject": "s", "body": "b"}))).await;
     std::env::remove_var("AREA_GMAIL_BASE_URL");

@@ -5,13 +5,14 @@
 //! Pure helpers take the base URL explicitly; the tests that depend on
 //! `AREA_GOOGLE_DRIVE_BASE_URL` hold [`ENV`].
 
+mod kit;
+
 use area_core::catalog::{ActionKind, AuthKind};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Notifier, Params, PollContext, PolledAction,
-    ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionOutput,
 };
-use area_core::net::{HttpClient, NetConfig};
 use area_core::services::google_drive;
+use kit::{client, ok, params, reaction_ctx};
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -19,16 +20,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// Serialises the tests that read or write `AREA_GOOGLE_DRIVE_BASE_URL`.
 static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
-
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "ya29.test".into() }
-}
-
-fn ok(body: &str) -> HttpResponseData {
-    HttpResponseData { status: 200, headers: vec![], body: body.as_bytes().to_vec() }
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
@@ -163,27 +156,10 @@ async fn poll_request_defaults_to_the_real_api() {
     assert!(matches!(missing, Err(ConnectorError::AuthExpired { .. })));
 }
 
-struct NoNotifier;
-impl Notifier for NoNotifier {
-    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("not used".into())
-    }
-}
-
-fn client() -> HttpClient {
-    HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap()
-}
-
 async fn create(base: &str, p: Value) -> Result<ReactionOutput, ConnectorError> {
     let http = client();
     let cred = token();
-    let ctx = ReactionContext {
-        http: &http,
-        idempotency_key: "area-1:evt-1:0",
-        notifier: &NoNotifier,
-        allow_private_network: true,
-        credential: Some(&cred),
-    };
+    let ctx = reaction_ctx(&http, "area-1:evt-1:0", Some(&cred));
     google_drive::create_text_file(&ctx, &params(p), base).await
 }
 
@@ -273,13 +249,7 @@ async fn the_reaction_uses_the_base_url_override() {
     std::env::set_var("AREA_GOOGLE_DRIVE_BASE_URL", server.uri());
     let http = client();
     let cred = token();
-    let ctx = ReactionContext {
-        http: &http,
-        idempotency_key: "k",
-        notifier: &NoNotifier,
-        allow_private_network: true,
-        credential: Some(&cred),
-    };
+    let ctx = reaction_ctx(&http, "k", Some(&cred));
     let reaction = google_drive::service().reactions["create_text_file"].clone();
     let out = reaction.run(&ctx, &params(json!({"folder_id": "root", "name": "n.txt", "content": ""}))).await;
     std::env::remove_var("AREA_GOOGLE_DRIVE_BASE_URL");

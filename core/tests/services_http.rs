@@ -1,23 +1,21 @@
 //! `http` service: reading JSON lists (`new_json_items`) and sending requests (`request`)
 //! against a local wiremock server.
 
+mod kit;
+
+use kit::{params, NoNotifier};
 use std::sync::Arc;
 use std::time::Duration;
 
 use area_core::catalog::ActionKind;
 use area_core::connector::{
-    ConnectorError, ErrorClass, HttpResponseData, Notifier, Params, PollContext, PolledAction, Reaction,
-    ReactionContext,
+    ConnectorError, ErrorClass, HttpResponseData, PollContext, PolledAction, Reaction, ReactionContext,
 };
 use area_core::net::{HttpClient, NetConfig, NetError};
 use area_core::services::http;
 use serde_json::{json, Value};
 use wiremock::matchers::{body_string, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
 
 fn poll_action() -> Arc<dyn PolledAction> {
     match http::service().actions.get("new_json_items") {
@@ -153,13 +151,6 @@ fn poll_request_carries_headers_and_accepts_json() {
     }
     assert!(http::wants_private_network(&params(json!({"allow_private_network": true}))));
     assert!(!http::wants_private_network(&params(json!({}))));
-}
-
-struct NoNotifier;
-impl Notifier for NoNotifier {
-    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("not used".into())
-    }
 }
 
 fn client() -> HttpClient {

@@ -5,18 +5,20 @@
 //! Tests that read or write `AREA_INSTAGRAM_BASE_URL` hold [`ENV`]; no other test binary
 //! touches it.
 
+mod kit;
+
 mod support;
 
+use kit::{client, params};
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Params, PollContext, PolledAction,
-    ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionContext,
+    ReactionOutput,
 };
 use area_core::engine::Engine;
-use area_core::net::{HttpClient, NetConfig};
 use area_core::services::instagram;
 use serde_json::{json, Value};
 use support::*;
@@ -24,10 +26,6 @@ use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
 
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "IGAAT-test".into() }
@@ -196,10 +194,6 @@ async fn the_poll_sends_the_token_in_a_header_not_the_url() {
     assert!(req.headers.contains(&("Authorization".into(), "Bearer IGAAT-test".into())));
     let missing = poll_action().request(&PollContext { params: &p, cursor: None, credential: None });
     assert!(matches!(missing, Err(ConnectorError::AuthExpired { .. })));
-}
-
-fn client() -> HttpClient {
-    HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap()
 }
 
 async fn publish(base: &str, p: Value) -> Result<ReactionOutput, ConnectorError> {

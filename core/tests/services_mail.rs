@@ -5,17 +5,20 @@
 //!
 //! Needs Node.js and `npm ci --prefix tests/mail-server` (scripts/test.sh does it).
 
+mod kit;
+
 #[path = "../../tests/mail-server/harness.rs"]
 mod mail_server;
 mod support;
 
+use kit::NoNotifier;
 use std::sync::Arc;
 
 use area_core::catalog::{ActionKind, Catalog};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, FetchContext, FetchedAction, Notifier, Params, PollOutput, Reaction,
-    ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, FetchContext, FetchedAction, Params, PollOutput, Reaction, ReactionContext,
+    ReactionOutput,
 };
 use area_core::engine::Engine;
 use area_core::net::{HttpClient, NetConfig, NetError};
@@ -58,13 +61,6 @@ async fn fetch_with(
 
 async fn fetch(p: &Params, cursor: Option<&Value>) -> PollOutput {
     fetch_with(p, cursor, PASS, true).await.expect("fetch")
-}
-
-struct NoNotifier;
-impl Notifier for NoNotifier {
-    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("not used".into())
-    }
 }
 
 async fn run_reaction(

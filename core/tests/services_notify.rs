@@ -1,8 +1,11 @@
 //! `notify` service: the `send` reaction hands title and body to the shell's notifier.
 
+mod kit;
+
+use kit::params;
 use std::sync::{Arc, Mutex};
 
-use area_core::connector::{ConnectorError, ErrorClass, Notifier, Params, Reaction, ReactionContext};
+use area_core::connector::{ConnectorError, ErrorClass, Notifier, Reaction, ReactionContext};
 use area_core::net::{HttpClient, NetConfig};
 use area_core::services::notify;
 use serde_json::{json, Value};
@@ -29,10 +32,6 @@ impl Notifier for Broken {
 
 fn reaction() -> Arc<dyn Reaction> {
     notify::service().reactions.get("send").cloned().expect("notify.send")
-}
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
 }
 
 async fn run(notifier: &dyn Notifier, p: Value) -> Result<area_core::connector::ReactionOutput, ConnectorError> {

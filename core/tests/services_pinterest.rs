@@ -5,18 +5,20 @@
 //! Tests that read or write `AREA_PINTEREST_BASE_URL` hold [`ENV`]; no other test binary
 //! touches it.
 
+mod kit;
+
 mod support;
 
+use kit::{client, params};
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Params, PollContext, PolledAction,
-    ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionContext,
+    ReactionOutput,
 };
 use area_core::engine::Engine;
-use area_core::net::{HttpClient, NetConfig};
 use area_core::services::pinterest;
 use serde_json::{json, Value};
 use support::*;
@@ -26,10 +28,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const BOARD: &str = "549755885175";
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
 
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "pina_test".into() }
@@ -159,10 +157,6 @@ async fn poll_request_lists_the_board() {
         poll_action().request(&PollContext { params: &p, cursor: None, credential: None }),
         Err(ConnectorError::AuthExpired { .. })
     ));
-}
-
-fn client() -> HttpClient {
-    HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap()
 }
 
 async fn create(base: &str, p: Value) -> Result<ReactionOutput, ConnectorError> {

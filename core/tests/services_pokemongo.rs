@@ -4,10 +4,13 @@
 //! Only the end-to-end test talks to a server, and it is the only test in this binary that sets
 //! `AREA_POKEMONGO_BASE_URL` (environment variables are process-global).
 
+mod kit;
+
+use kit::params;
 use std::sync::Arc;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
-use area_core::connector::{ConnectorError, ErrorClass, Event, HttpResponseData, Params, PollContext, PolledAction};
+use area_core::connector::{ConnectorError, ErrorClass, Event, HttpResponseData, PollContext, PolledAction};
 use area_core::engine::Engine;
 use area_core::services::pokemongo;
 use serde_json::{json, Value};
@@ -22,10 +25,6 @@ fn action() -> Arc<dyn PolledAction> {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("pokemongo.new_event is not polled"),
     }
-}
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
 }
 
 fn response(status: u16, body: &str) -> HttpResponseData {

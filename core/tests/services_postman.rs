@@ -4,13 +4,16 @@
 //! `AREA_POSTMAN_BASE_URL` is process-global: every test that needs the fake API shares ONE
 //! mock server (the variable set once) and uses its own monitor id with scoped mocks.
 
+mod kit;
+
+use kit::{params, NoNotifier};
 use std::sync::Arc;
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Notifier, Params, PollContext, PolledAction,
-    ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionContext,
+    ReactionOutput,
 };
 use area_core::net::{HttpClient, NetConfig};
 use area_core::services::postman;
@@ -33,10 +36,6 @@ async fn server() -> &'static MockServer {
             server
         })
         .await
-}
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
 }
 
 fn key() -> Credential {
@@ -209,13 +208,6 @@ async fn poll_request_has_the_path_and_the_key_header() {
             Err(ConnectorError::BadParams { param, .. }) => assert_eq!(param, "monitor_id"),
             other => panic!("{bad:?}: expected BadParams, got {other:?}"),
         }
-    }
-}
-
-struct NoNotifier;
-impl Notifier for NoNotifier {
-    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("not used".into())
     }
 }
 

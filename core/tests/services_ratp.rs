@@ -4,11 +4,14 @@
 //! `AREA_RATP_BASE_URL` is process-global: tests that need the fake API share ONE mock server
 //! (the variable set once) and use their own line or stop ids.
 
+mod kit;
+
+use kit::params;
 use std::sync::Arc;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Params, PollContext, PolledAction,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction,
 };
 use area_core::services::ratp;
 use chrono::{DateTime, Utc};
@@ -31,10 +34,6 @@ async fn server() -> &'static MockServer {
             server
         })
         .await
-}
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
 }
 
 fn action(id: &str) -> Arc<dyn PolledAction> {

@@ -5,13 +5,16 @@
 //! Only the end-to-end test talks to a server, and it is the only test in this binary that sets
 //! `AREA_REVOLUT_BASE_URL` (environment variables are process-global).
 
+mod kit;
+
+use kit::params;
 use std::sync::Arc;
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, HttpResponseData, Params, PollContext, PollOutput, PolledAction,
+    ConnectorError, Credential, ErrorClass, HttpResponseData, PollContext, PollOutput, PolledAction,
 };
 use area_core::engine::Engine;
 use area_core::services::revolut;
@@ -27,10 +30,6 @@ fn action() -> Arc<dyn PolledAction> {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("revolut.new_transaction is not polled"),
     }
-}
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
 }
 
 fn response(status: u16, body: &str) -> HttpResponseData {

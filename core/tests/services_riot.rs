@@ -6,12 +6,15 @@
 //! (the variable set once) and use their own Riot IDs / PUUIDs. No mock uses `with_priority`:
 //! wiremock 0.6 re-sorts its mock list by priority, which breaks scoped guards of other tests.
 
+mod kit;
+
+use kit::params;
 use std::sync::Arc;
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, HttpResponseData, Params, PollContext, PollOutput, PolledAction,
+    ConnectorError, Credential, ErrorClass, HttpResponseData, PollContext, PollOutput, PolledAction,
 };
 use area_core::services::riot;
 use serde_json::{json, Value};
@@ -33,10 +36,6 @@ async fn server() -> &'static MockServer {
             server
         })
         .await
-}
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
 }
 
 fn action(id: &str) -> Arc<dyn PolledAction> {

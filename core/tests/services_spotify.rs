@@ -5,14 +5,15 @@
 //! Pure helpers take the base URL explicitly; the tests that depend on `AREA_SPOTIFY_BASE_URL`
 //! hold [`ENV`].
 
+mod kit;
+
+use kit::{client, ok, params, reaction_ctx};
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Notifier, Params, PollContext, PolledAction,
-    ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionOutput,
 };
-use area_core::net::{HttpClient, NetConfig};
 use area_core::services::spotify;
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path};
@@ -21,16 +22,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// Serialises the tests that read or write `AREA_SPOTIFY_BASE_URL`.
 static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
-
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "ya29.test".into() }
-}
-
-fn ok(body: &str) -> HttpResponseData {
-    HttpResponseData { status: 200, headers: vec![], body: body.as_bytes().to_vec() }
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
@@ -183,27 +176,10 @@ fn ids_uris_and_links_are_normalised() {
 /// A status, extra response headers and a JSON body.
 type ErrorCase = (u16, Vec<(&'static str, &'static str)>, Value);
 
-struct NoNotifier;
-impl Notifier for NoNotifier {
-    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("not used".into())
-    }
-}
-
-fn client() -> HttpClient {
-    HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap()
-}
-
 async fn add(base: &str, p: Value) -> Result<ReactionOutput, ConnectorError> {
     let http = client();
     let cred = token();
-    let ctx = ReactionContext {
-        http: &http,
-        idempotency_key: "area-1:evt-1:0",
-        notifier: &NoNotifier,
-        allow_private_network: true,
-        credential: Some(&cred),
-    };
+    let ctx = reaction_ctx(&http, "area-1:evt-1:0", Some(&cred));
     spotify::add_to_playlist(&ctx, &params(p), base).await
 }
 
@@ -284,13 +260,7 @@ async fn the_reaction_uses_the_base_url_override() {
     std::env::set_var("AREA_SPOTIFY_BASE_URL", server.uri());
     let http = client();
     let cred = token();
-    let ctx = ReactionContext {
-        http: &http,
-        idempotency_key: "k",
-        notifier: &NoNotifier,
-        allow_private_network: true,
-        credential: Some(&cred),
-    };
+    let ctx = reaction_ctx(&http, "k", Some(&cred));
     let reaction = spotify::service().reactions["add_to_playlist"].clone();
     let out = reaction.run(&ctx, &params(json!({"playlist_id": "p1", "track": "t1"}))).await;
     std::env::remove_var("AREA_SPOTIFY_BASE_URL");

@@ -4,18 +4,20 @@
 //!
 //! Tests that read or write `AREA_TEAMS_BASE_URL` hold [`ENV`]; no other test binary touches it.
 
+mod kit;
+
 mod support;
 
+use kit::{client, ok, params};
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Params, PollContext, PolledAction,
-    ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionContext,
+    ReactionOutput,
 };
 use area_core::engine::Engine;
-use area_core::net::{HttpClient, NetConfig};
 use area_core::services::teams;
 use serde_json::{json, Value};
 use support::*;
@@ -26,16 +28,8 @@ static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const CHAT: &str = "19:2da4c29f6d7041eca70b638b43d45437@thread.v2";
 
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
-
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "eyJ0eXAi.test".into() }
-}
-
-fn ok(body: &str) -> HttpResponseData {
-    HttpResponseData { status: 200, headers: vec![], body: body.as_bytes().to_vec() }
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
@@ -211,10 +205,6 @@ fn poll_errors_follow_the_rules() {
     assert_eq!(throttled.class(), ErrorClass::Retryable { retry_after: Some(Duration::from_secs(7)) });
     let unavailable = teams::poll_error(&p, &resp(503, vec![], "ServiceNotAvailable", "Try later"));
     assert!(matches!(unavailable.class(), ErrorClass::Retryable { .. }));
-}
-
-fn client() -> HttpClient {
-    HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap()
 }
 
 async fn run_reaction(

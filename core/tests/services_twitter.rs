@@ -5,8 +5,11 @@
 //!
 //! Tests that read or write `AREA_TWITTER_BASE_URL` hold [`ENV`]; no other test binary touches it.
 
+mod kit;
+
 mod support;
 
+use kit::{client, params};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
@@ -16,7 +19,6 @@ use area_core::connector::{
     ReactionContext,
 };
 use area_core::engine::Engine;
-use area_core::net::{HttpClient, NetConfig};
 use area_core::services::twitter;
 use serde_json::{json, Value};
 use support::*;
@@ -26,10 +28,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const BASE: &str = "http://127.0.0.1:9";
-
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
 
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "x-token".into() }
@@ -218,10 +216,6 @@ fn errors_in_200_bodies_and_statuses() {
         twitter::poll_error(&p, &limited).class(),
         ErrorClass::Retryable { retry_after: Some(Duration::from_secs(9)) }
     );
-}
-
-fn client() -> HttpClient {
-    HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap()
 }
 
 async fn post(base: &str, p: Value) -> Result<area_core::connector::ReactionOutput, ConnectorError> {

@@ -1,6 +1,9 @@
 //! `weather` service (Open-Meteo): request building, reading saved `/v1/forecast` answers across
 //! a sequence of polls (transitions fire once each), error mappings, one wiremock round trip.
 
+mod kit;
+
+use kit::{ok, params};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,19 +17,11 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
-
 fn action(id: &str) -> Arc<dyn PolledAction> {
     match weather::service().actions.get(id) {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("weather.{id} is not polled"),
     }
-}
-
-fn ok(body: &str) -> HttpResponseData {
-    HttpResponseData { status: 200, headers: vec![], body: body.as_bytes().to_vec() }
 }
 
 /// A documented `/v1/forecast?current=…` answer (Paris grid cell), with a value per reading.

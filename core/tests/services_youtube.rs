@@ -5,13 +5,14 @@
 //! Pure helpers take the base URL explicitly; the tests that depend on `AREA_YOUTUBE_BASE_URL`
 //! hold [`ENV`].
 
+mod kit;
+
 use area_core::catalog::{ActionKind, AuthKind};
 use area_core::connector::{
-    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, Notifier, Params, PollContext, PolledAction,
-    ReactionContext, ReactionOutput,
+    ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionOutput,
 };
-use area_core::net::{HttpClient, NetConfig};
 use area_core::services::youtube;
+use kit::{client, ok, params, reaction_ctx};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -21,16 +22,8 @@ static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const CHANNEL: &str = "UCuAXFkgsw1L7xaCfnd5JJOw";
 
-fn params(v: Value) -> Params {
-    v.as_object().unwrap().clone()
-}
-
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "ya29.test".into() }
-}
-
-fn ok(body: &str) -> HttpResponseData {
-    HttpResponseData { status: 200, headers: vec![], body: body.as_bytes().to_vec() }
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
@@ -192,27 +185,10 @@ fn video_and_playlist_ids_are_normalised() {
     assert_eq!(youtube::normalise_playlist_id("PL abc"), None);
 }
 
-struct NoNotifier;
-impl Notifier for NoNotifier {
-    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("not used".into())
-    }
-}
-
-fn client() -> HttpClient {
-    HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap()
-}
-
 async fn add(base: &str, p: Value) -> Result<ReactionOutput, ConnectorError> {
     let http = client();
     let cred = token();
-    let ctx = ReactionContext {
-        http: &http,
-        idempotency_key: "area-1:evt-1:0",
-        notifier: &NoNotifier,
-        allow_private_network: true,
-        credential: Some(&cred),
-    };
+    let ctx = reaction_ctx(&http, "area-1:evt-1:0", Some(&cred));
     youtube::add_to_playlist(&ctx, &params(p), base).await
 }
 
@@ -280,13 +256,7 @@ async fn the_reaction_uses_the_base_url_override() {
     std::env::set_var("AREA_YOUTUBE_BASE_URL", server.uri());
     let http = client();
     let cred = token();
-    let ctx = ReactionContext {
-        http: &http,
-        idempotency_key: "k",
-        notifier: &NoNotifier,
-        allow_private_network: true,
-        credential: Some(&cred),
-    };
+    let ctx = reaction_ctx(&http, "k", Some(&cred));
     let reaction = youtube::service().reactions["add_to_playlist"].clone();
     let out = reaction.run(&ctx, &params(json!({"playlist_id": "PLa", "video_id": "v1"}))).await;
     std::env::remove_var("AREA_YOUTUBE_BASE_URL");
