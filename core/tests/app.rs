@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use area_core::app::{App, AreaForm, FormStep, OAuthVia};
+use area_core::app::{App, AreaForm, ChangeKind, FormStep, OAuthVia};
 use serde_json::json;
 use support::{received_count, wait_for, RecordingNotifier};
 use wiremock::matchers::{method, path};
@@ -119,6 +119,7 @@ async fn a_webhook_area_fires_once_shows_in_activity_and_stops_when_off() {
     assert!(url.starts_with(app.engine_status().webhook_base.as_deref().expect("listener")), "{url}");
     assert_eq!(view.form.reactions[0].params.get("url").map(String::as_str), Some(&*format!("{}/sink", sink.uri())));
 
+    let mut events = app.subscribe();
     post_accepted(&url, "evt-1", "hello").await;
     assert!(post_event(&url, "evt-1", "hello").await < 300, "a repeat is accepted and ignored");
     wait_for("one delivery", WAIT, || async { received_count(&sink).await == 1 }).await;
@@ -132,6 +133,18 @@ async fn a_webhook_area_fires_once_shows_in_activity_and_stops_when_off() {
     let cards = app.area_cards().await.expect("cards");
     assert_eq!(cards[0].last_run.as_ref().map(|r| r.status.as_str()), Some("succeeded"));
     assert_eq!(cards[0].next_check_at, None, "webhooks are pushed, not checked");
+    // The engine's writes reach the UI as a change event (the watcher's own connection sees them).
+    let heard = tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await {
+                Ok(event) if event.kind == ChangeKind::Runs => return true,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(heard, Ok(true), "a runs change event was sent");
 
     app.set_area_enabled(area.id, false).await.expect("switch off");
     let status = post_event(&url, "evt-2", "again").await;

@@ -1,9 +1,13 @@
 //! Notices changes the app did not make itself — the engine's runs and pauses, edits from the
 //! `area` command — and tells the UI, so screens stay live without polling the whole state.
+//!
+//! It watches through its own connection: SQLite's `PRAGMA data_version` on it changes only when
+//! another connection commits, so an idle database costs one pragma per tick, and the
+//! fingerprint queries (which scan the run history) run only after a write.
 
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{broadcast, watch};
 
 use super::{AppEvent, ChangeKind};
@@ -17,16 +21,30 @@ pub(super) async fn watch_changes(
     events: broadcast::Sender<AppEvent>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut last: Option<(String, String)> = None;
+    let mut conn = match pool.connect_options().connect().await {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the database for changes; screens refresh on their own timers");
+            return;
+        }
+    };
+    // The baseline is taken at once, so changes made right after the app opened are noticed.
+    let mut last_version = data_version(&mut conn).await;
+    let mut last: Option<(String, String)> = fingerprints(&mut conn).await.ok();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
         }
         if *stop.borrow() {
-            return;
+            break;
         }
-        let Ok(now) = fingerprints(&pool).await else { continue };
+        let version = data_version(&mut conn).await;
+        if version.is_some() && last_version == version {
+            continue;
+        }
+        last_version = version;
+        let Ok(now) = fingerprints(&mut conn).await else { continue };
         if let Some((runs, areas)) = &last {
             if *runs != now.0 {
                 let _ = events.send(AppEvent { kind: ChangeKind::Runs });
@@ -37,18 +55,24 @@ pub(super) async fn watch_changes(
         }
         last = Some(now);
     }
+    let _ = conn.close().await;
 }
 
-async fn fingerprints(pool: &SqlitePool) -> Result<(String, String), sqlx::Error> {
+/// Changes whenever another connection has committed since the last call.
+async fn data_version(conn: &mut SqliteConnection) -> Option<i64> {
+    sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(conn).await.ok()
+}
+
+async fn fingerprints(conn: &mut SqliteConnection) -> Result<(String, String), sqlx::Error> {
     let runs: (Option<i64>, i64, Option<i64>, Option<i64>) = sqlx::query_as(
         "SELECT MAX(id), COUNT(*), SUM(attempts), MAX(COALESCE(finished_at, started_at, created_at)) FROM runs",
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
     let areas: (i64, Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
         "SELECT COUNT(*), MAX(updated_at), SUM(consecutive_failures), SUM(paused_reason IS NOT NULL) FROM areas",
     )
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?;
     Ok((format!("{runs:?}"), format!("{areas:?}")))
 }
