@@ -1,6 +1,6 @@
 //! `about.json`: the AREA project's standard description of a server and what it offers.
 //!
-//! The format is fixed by the AREA convention (DESIGN.md "Services and connectors"):
+//! The format is fixed by the AREA convention (it lists the catalog: ARCHITECTURE.md "Vocabulary"):
 //! `{"client": {"host"}, "server": {"current_time", "services": [{"name", "actions": [{"name",
 //! "description"}], "reactions": [...]}]}}`, with `name` = the service/action/reaction *id*
 //! (what area files use) and `current_time` in Unix seconds. Tools that read it ignore unknown
@@ -42,7 +42,8 @@ mod tests {
 
     #[test]
     fn has_the_area_shape() {
-        let about = about_json(&Catalog::builtin(), "127.0.0.1", 1_700_000_000);
+        let about =
+            about_json(&crate::services::catalog(&crate::settings::Settings::empty()), "127.0.0.1", 1_700_000_000);
         assert_eq!(about["client"]["host"], "127.0.0.1");
         assert_eq!(about["server"]["current_time"], 1_700_000_000);
         let services = about["server"]["services"].as_array().unwrap();

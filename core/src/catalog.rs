@@ -1,6 +1,6 @@
 //! The catalog: what every service offers, described as data.
 //!
-//! Each service module under [`crate::services`] returns a [`Service`]: a [`ServiceManifest`]
+//! Each service module returns a [`Service`]: a [`ServiceManifest`]
 //! (pure description: ids, parameter schemas, ingredients) plus the code behind each action and
 //! reaction. Everything user-facing — `area services`, `about.json`, the UI's generated forms and
 //! area validation — is derived from the manifests, so a service describes itself exactly once
@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::connector::{FetchedAction, PolledAction, Reaction, ScheduledAction};
+use crate::connector::{Credential, FetchedAction, Params, PolledAction, PushedAction, Reaction, ScheduledAction};
+use crate::net::{AllowedHosts, CredentialBinding};
+use crate::settings::Settings;
 
 /// How a service authenticates; decides whether an area needs a connection first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -23,6 +25,9 @@ pub enum AuthKind {
     ApiKey,
     /// OAuth2 authorization code + PKCE.
     OAuth2,
+    /// A mailbox password plus the IMAP/SMTP servers and user name it is for, all entered when
+    /// connecting (the servers belong to the connection, never to an area).
+    MailAccount,
 }
 
 /// Whether a service can honestly be used, shown next to it everywhere.
@@ -78,12 +83,49 @@ pub struct ParamSpec {
     pub default: Option<serde_json::Value>,
     /// Whether `{{ ingredient }}` templates are expanded in this parameter (reactions only).
     pub templated: bool,
+    /// Where the rendered text goes, so that ingredient values are escaped for it
+    /// (ARCHITECTURE.md "Trust rules": "Ingredients are rendered for their context").
+    /// Meaningful only when `templated`.
+    pub context: TextContext,
+    /// Holds a secret (a header value, a webhook URL whose path is its token, a key in a URL):
+    /// sealed at rest like a connection, replaced by a placeholder on export, never logged.
+    pub secret: bool,
+}
+
+/// Where a templated parameter's text ends up, which decides how each ingredient value is
+/// escaped when it is rendered: a value read from the internet is data, never syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum TextContext {
+    /// Plain text (a chat message, a mail subject): values are inserted as they are.
+    Text,
+    /// A URL: a literal `scheme://host[:port]/` must precede the first placeholder, and each
+    /// value is percent-encoded as one path segment or query value.
+    Url,
+    /// A request body that may be JSON: when its literal text is JSON, placeholders must sit
+    /// inside strings, values are escaped as string content and the result must parse.
+    JsonBody,
+    /// An HTTP or mail header value: line breaks and other control characters become spaces.
+    Header,
+    /// A comma-separated list of mail addresses: a value may supply one address, never add a
+    /// recipient (a value holding `,`, `;` or a line break fails the run).
+    AddressList,
 }
 
 impl ParamSpec {
     /// A required, non-templated parameter; chain the builder methods for the rest.
     pub const fn new(id: &'static str, label: &'static str, help: &'static str, kind: ParamType) -> Self {
-        ParamSpec { id, label, help, kind, required: true, default: None, templated: false }
+        ParamSpec {
+            id,
+            label,
+            help,
+            kind,
+            required: true,
+            default: None,
+            templated: false,
+            context: TextContext::Text,
+            secret: false,
+        }
     }
     /// Makes the parameter optional with the given default (or none).
     pub fn optional(mut self, default: Option<serde_json::Value>) -> Self {
@@ -91,9 +133,33 @@ impl ParamSpec {
         self.default = default;
         self
     }
-    /// Lets the parameter hold `{{ ingredient }}` templates.
+    /// Lets the parameter hold `{{ ingredient }}` templates, escaped for the context its type
+    /// implies: URLs as URLs, string maps (headers) as header values, anything else as text.
     pub fn templated(mut self) -> Self {
         self.templated = true;
+        self.context = match self.kind {
+            ParamType::Url => TextContext::Url,
+            ParamType::StringMap => TextContext::Header,
+            _ => TextContext::Text,
+        };
+        self
+    }
+    /// Lets the parameter hold templates in a request body that may be JSON (see
+    /// [`TextContext::JsonBody`]).
+    pub fn templated_json_body(mut self) -> Self {
+        self.templated = true;
+        self.context = TextContext::JsonBody;
+        self
+    }
+    /// Lets the parameter hold templates rendered for an explicit context.
+    pub fn templated_as(mut self, context: TextContext) -> Self {
+        self.templated = true;
+        self.context = context;
+        self
+    }
+    /// Marks the parameter as a secret (see [`ParamSpec::secret`]).
+    pub fn secret(mut self) -> Self {
+        self.secret = true;
         self
     }
 }
@@ -155,6 +221,12 @@ pub struct ServiceManifest {
     pub name: &'static str,
     pub description: &'static str,
     pub auth: AuthKind,
+    /// The hosts this service's credential may be sent to (`api.github.com`, or `*.suffix` for any
+    /// subdomain), so that no parameter, ingredient or redirect can carry a token elsewhere
+    /// (ARCHITECTURE.md "Trust rules"). When `AREA_<SERVICE>_BASE_URL` overrides the API, that
+    /// URL's host replaces them; connections that record their own servers (mail) add those. Empty
+    /// for services without a connection, or whose connection names its hosts.
+    pub credential_hosts: Vec<&'static str>,
     /// The OAuth2 provider, for `AuthKind::OAuth2` services.
     pub oauth: Option<OAuthProvider>,
     pub availability: Availability,
@@ -181,10 +253,27 @@ pub enum ActionKind {
     Polled(Arc<dyn PolledAction>),
     /// Fires at computed instants (timers).
     Scheduled(Arc<dyn ScheduledAction>),
-    /// Events are pushed to the daemon (webhooks); the engine only records them.
-    Pushed,
+    /// Events are pushed to the daemon (webhooks); the engine receives them, the action reads
+    /// each body.
+    Pushed(Arc<dyn PushedAction>),
     /// The engine calls the connector on schedule; the connector does its own (non-HTTP) I/O.
     Fetched(Arc<dyn FetchedAction>),
+}
+
+impl ActionKind {
+    /// Whether the action's parameters ask to reach loopback/private addresses
+    /// ([`PolledAction::wants_private_network`]).
+    pub fn wants_private_network(&self, params: &Params) -> bool {
+        match self {
+            ActionKind::Polled(action) => action.wants_private_network(params),
+            _ => false,
+        }
+    }
+
+    /// Whether events arrive pushed (webhooks), so the area needs a webhook URL.
+    pub fn is_pushed(&self) -> bool {
+        matches!(self, ActionKind::Pushed(_))
+    }
 }
 
 /// A service: its manifest plus the code behind each action and reaction id.
@@ -195,17 +284,20 @@ pub struct Service {
     pub reactions: BTreeMap<&'static str, Arc<dyn Reaction>>,
 }
 
-/// The set of services an install offers, indexed by id: what area validation, `area services`,
-/// `about.json` and the engine look things up in. Built once (from [`crate::services::all`] for
-/// the built-in one) and cheap to clone, because every shell and the engine share it.
+/// The set of services an install offers, indexed by id, with the [`Settings`] they were built
+/// with: what area validation, `area services`, `about.json` and the engine look things up in.
+/// Built once at a shell's start (the composition root builds the built-in one) and cheap to
+/// clone, because every shell and the engine share it.
 #[derive(Clone)]
 pub struct Catalog {
     inner: Arc<CatalogInner>,
 }
 
 struct CatalogInner {
-    /// In catalog order (the order of [`crate::services::all`]), for listings.
+    /// In catalog order, for listings.
     services: Vec<Service>,
+    /// What the services were built with (base URL overrides decide where credentials may go).
+    settings: Settings,
     /// Service id → index in `services`.
     by_id: BTreeMap<&'static str, usize>,
 }
@@ -214,6 +306,11 @@ impl Catalog {
     /// A catalog of these services, in this order. A later service with an id already seen is
     /// ignored (the first one wins), so a lookup can never be ambiguous.
     pub fn new(services: Vec<Service>) -> Catalog {
+        Catalog::configured(services, Settings::empty())
+    }
+
+    /// A catalog of these services, built with `settings` (see [`Catalog::new`]).
+    pub fn configured(services: Vec<Service>, settings: Settings) -> Catalog {
         let mut by_id = BTreeMap::new();
         let mut kept = Vec::with_capacity(services.len());
         for service in services {
@@ -224,13 +321,34 @@ impl Catalog {
             by_id.insert(service.manifest.id, kept.len());
             kept.push(service);
         }
-        Catalog { inner: Arc::new(CatalogInner { services: kept, by_id }) }
+        Catalog { inner: Arc::new(CatalogInner { services: kept, by_id, settings }) }
     }
 
-    /// The built-in services ([`crate::services::all`]), built on first use and then shared.
-    pub fn builtin() -> Catalog {
-        static BUILTIN: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
-        BUILTIN.get_or_init(|| Catalog::new(crate::services::all())).clone()
+    /// The settings the services were built with.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Where `manifest`'s service may send `credential`: the origin of its base URL when the
+    /// settings override it (`AREA_<SERVICE>_BASE_URL`: tests, EU endpoints, home labs),
+    /// otherwise the manifest's [`ServiceManifest::credential_hosts`]; plus the servers the
+    /// connection itself records (mail).
+    pub fn allowed_hosts(&self, manifest: &ServiceManifest, credential: &Credential) -> AllowedHosts {
+        let override_url = self.settings().service(manifest.id, "BASE_URL").and_then(|v| url::Url::parse(v).ok());
+        let mut hosts = match override_url {
+            Some(url) => AllowedHosts::default().with_origin(&url),
+            None => AllowedHosts::names(manifest.credential_hosts.iter().copied()),
+        };
+        for (host, port) in credential.own_hosts() {
+            hosts = hosts.with_host_port(&host, port);
+        }
+        hosts
+    }
+
+    /// `credential` bound to where `manifest`'s service may send it ([`Catalog::allowed_hosts`]),
+    /// for the shared client's check.
+    pub fn bind_credential(&self, manifest: &ServiceManifest, credential: &Credential) -> CredentialBinding {
+        CredentialBinding::new(manifest.id, credential.secret(), self.allowed_hosts(manifest, credential))
     }
 
     /// Every service, in catalog order.
@@ -268,13 +386,6 @@ impl Catalog {
         let manifest = s.manifest.reactions.iter().find(|r| r.id == id)?;
         let code = s.reactions.get(id)?;
         Some((&s.manifest, manifest, code))
-    }
-}
-
-impl Default for Catalog {
-    /// The built-in catalog.
-    fn default() -> Self {
-        Catalog::builtin()
     }
 }
 

@@ -14,6 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::net::{classify_status, ErrorClass, HttpRequestSpec, HttpResponseData};
+
 /// An event's named values (`title`, `url`, …). JSON values so that conditions can compare numbers.
 pub type Ingredients = BTreeMap<String, Value>;
 
@@ -26,39 +28,6 @@ pub struct Event {
     /// Stable identity for dedupe: the same upstream item always yields the same key.
     pub key: String,
     pub ingredients: Ingredients,
-}
-
-/// An outbound HTTP request, as data (so it can be compared, shared and logged without secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct HttpRequestSpec {
-    pub method: String,
-    pub url: String,
-    /// Header names and values; values may hold credentials and are never logged.
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
-}
-
-impl HttpRequestSpec {
-    /// A GET of `url` with no extra headers.
-    pub fn get(url: impl Into<String>) -> Self {
-        HttpRequestSpec { method: "GET".into(), url: url.into(), headers: Vec::new(), body: None }
-    }
-}
-
-/// A fully read (size-capped) HTTP response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpResponseData {
-    pub status: u16,
-    /// Header names lower-cased.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpResponseData {
-    /// First value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
 }
 
 /// What a polled action's [`PolledAction::read`] found.
@@ -77,6 +46,41 @@ pub enum Credential {
     ApiKey(String),
     /// An OAuth2 access token (kept fresh by the engine).
     OAuth2 { access_token: String },
+    /// A mailbox password together with the servers it was given for (entered when connecting,
+    /// sealed with it): areas cannot name another server.
+    Mail { password: String, account: MailAccount },
+}
+
+/// How a connection to a mail server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSecurity {
+    /// Implicit TLS from the first byte (RFC 8314).
+    Tls,
+    /// Plain connection upgraded with STARTTLS.
+    StartTls,
+    /// No encryption (local test servers only).
+    Plain,
+}
+
+/// One mail server recorded with a mail connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailServer {
+    pub host: String,
+    pub port: u16,
+    pub security: MailSecurity,
+}
+
+/// The non-secret half of a mail connection: as whom to log in and the only servers that may
+/// receive the password (ARCHITECTURE.md "Trust rules": "A credential goes only where it was
+/// given for").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailAccount {
+    /// The IMAP and SMTP login, usually the e-mail address.
+    pub username: String,
+    pub imap: MailServer,
+    /// Needed only to send mail.
+    pub smtp: Option<MailServer>,
 }
 
 impl Credential {
@@ -85,6 +89,26 @@ impl Credential {
         match self {
             Credential::ApiKey(k) => k,
             Credential::OAuth2 { access_token } => access_token,
+            Credential::Mail { password, .. } => password,
+        }
+    }
+
+    /// The servers the connection itself records as the credential's destinations (mail), as
+    /// `(host, port)`; empty when the service's manifest names them.
+    pub fn own_hosts(&self) -> Vec<(String, u16)> {
+        match self {
+            Credential::Mail { account, .. } => {
+                std::iter::once(&account.imap).chain(account.smtp.as_ref()).map(|s| (s.host.clone(), s.port)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The mail account recorded with the connection, if this is a mail connection.
+    pub fn mail_account(&self) -> Option<&MailAccount> {
+        match self {
+            Credential::Mail { account, .. } => Some(account),
+            _ => None,
         }
     }
 }
@@ -95,6 +119,9 @@ impl std::fmt::Debug for Credential {
         match self {
             Credential::ApiKey(_) => f.write_str("ApiKey(<redacted>)"),
             Credential::OAuth2 { .. } => f.write_str("OAuth2(<redacted>)"),
+            Credential::Mail { account, .. } => {
+                write!(f, "Mail({}@{}, <redacted>)", account.username, account.imap.host)
+            }
         }
     }
 }
@@ -136,9 +163,22 @@ pub trait PolledAction: Send + Sync {
     /// only says it could not parse the body.
     fn error_for(&self, service: &str, ctx: &PollContext<'_>, response: &HttpResponseData) -> ConnectorError {
         match self.read(ctx, response) {
-            Err(ConnectorError::BadResponse { .. }) | Ok(_) => crate::services::status_error(service, response),
+            Err(ConnectorError::BadResponse { .. }) | Ok(_) => status_error(service, response),
             Err(e) => e,
         }
+    }
+
+    /// Whether these parameters ask to reach loopback/private addresses (a home-lab URL): the
+    /// engine then lets the area's polls through the SSRF guard. No by default.
+    fn wants_private_network(&self, _params: &Params) -> bool {
+        false
+    }
+
+    /// Whether the action needs the owner's connection to its service. `false` for an action
+    /// that also reads public resources (an open ntfy topic): without a stored connection the
+    /// engine polls it with no credential, with one it sends it. Yes by default.
+    fn needs_credential(&self) -> bool {
+        true
     }
 }
 
@@ -167,6 +207,30 @@ pub trait FetchedAction: Send + Sync {
 pub trait ScheduledAction: Send + Sync {
     /// The first firing instant strictly after `after`, or `None` when it will never fire again.
     fn next_after(&self, params: &Params, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ConnectorError>;
+    /// The event of a firing planned for `scheduled_for` and happening at `fired_at` (its key
+    /// must be unique per firing of one area).
+    fn event(&self, scheduled_for: DateTime<Utc>, fired_at: DateTime<Utc>) -> Event;
+}
+
+/// Why a pushed request was refused: the HTTP status to answer and a secret-free message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PushRejected {
+    pub status: u16,
+    pub message: String,
+}
+
+/// An action whose events are pushed to Area (webhooks): the engine's listener receives the
+/// request (token, size and time limits, queueing) and the action reads its body.
+pub trait PushedAction: Send + Sync {
+    /// The event's ingredients from a received body of at most `max_bytes` bytes. Must not
+    /// panic on any input.
+    fn event_from_body(
+        &self,
+        content_type: Option<&str>,
+        body: &[u8],
+        max_bytes: usize,
+    ) -> Result<Ingredients, PushRejected>;
 }
 
 /// Shows a notification to the user; the daemon and the desktop app plug in their own.
@@ -203,6 +267,13 @@ pub trait Reaction: Send + Sync {
     fn idempotent(&self) -> bool;
     /// Performs the reaction with rendered (template-expanded) parameters.
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError>;
+
+    /// What the engine rate-limits this delivery by (a host that answered 429 delays the runs
+    /// going to it), from the rendered parameters; `None` (the default) when the reaction goes
+    /// to a fixed API whose errors carry their own waits.
+    fn rate_limit_key(&self, _params: &Params) -> Option<String> {
+        None
+    }
 }
 
 /// Why a connector call failed, classified so the engine knows whether to retry.
@@ -225,19 +296,8 @@ pub enum ConnectorError {
     AuthExpired { service: String },
 }
 
-/// How the engine treats a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Try again later (network, 5xx, 429), no sooner than `retry_after` if given.
-    Retryable { retry_after: Option<Duration> },
-    /// Retrying cannot help (400/403/404, bad parameters, malformed response).
-    Permanent,
-    /// The connection's grant is gone; pause its areas until reconnected.
-    NeedsReconnect,
-}
-
 impl ConnectorError {
-    /// Classifies the failure per DESIGN.md's engine contract point 4.
+    /// Classifies the failure per ARCHITECTURE.md "Engine contract", point 4.
     pub fn class(&self) -> ErrorClass {
         match self {
             ConnectorError::Net(e) => e.class(),
@@ -248,11 +308,74 @@ impl ConnectorError {
     }
 }
 
-/// Retryable for 408/425/429/5xx, reconnect for 401, permanent otherwise.
-pub fn classify_status(status: u16, retry_after: Option<Duration>) -> ErrorClass {
-    match status {
-        401 => ErrorClass::NeedsReconnect,
-        408 | 425 | 429 | 500..=599 => ErrorClass::Retryable { retry_after },
-        _ => ErrorClass::Permanent,
+/// Longest upstream error excerpt kept in [`ConnectorError::Status`] messages, in characters.
+pub const ERROR_EXCERPT_CHARS: usize = 200;
+
+/// Turns a non-2xx response into [`ConnectorError::Status`]: a short, whitespace-collapsed
+/// excerpt of the body (at most [`ERROR_EXCERPT_CHARS`] characters) and `Retry-After` as a
+/// delay, so every connector reports upstream errors the same way and the engine can back off.
+/// URLs in the excerpt keep their origin only: an upstream may echo the request's URL, key
+/// included, and the excerpt goes to the run history.
+pub fn status_error(service: &str, response: &HttpResponseData) -> ConnectorError {
+    let text = String::from_utf8_lossy(&response.body);
+    let collapsed = crate::net::redact_urls(&text.split_whitespace().collect::<Vec<_>>().join(" "));
+    let message = if collapsed.is_empty() {
+        "(empty body)".to_string()
+    } else {
+        truncate_chars(&collapsed, ERROR_EXCERPT_CHARS - 1)
+    };
+    ConnectorError::Status {
+        service: service.to_string(),
+        status: response.status,
+        message,
+        retry_after: crate::net::retry_after(response, std::time::SystemTime::now()),
+    }
+}
+
+/// Cuts `s` to at most `max` characters (on a char boundary), adding `…` when it was longer.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((idx, _)) => {
+            let mut out = s[..idx].trim_end().to_string();
+            out.push('…');
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate_chars("héllo", 10), "héllo");
+        assert_eq!(truncate_chars("héllo wörld", 4), "héll…");
+        assert_eq!(truncate_chars("日本語のテキスト", 3), "日本語…");
+    }
+
+    /// The same URL through Area's client: the net error names the origin only.
+    #[tokio::test]
+    async fn a_net_error_for_a_url_with_a_key_displays_without_it() {
+        let client =
+            crate::net::HttpClient::new(crate::net::NetConfig { allow_private_network: true, ..Default::default() })
+                .expect("client");
+        let request = HttpRequestSpec::get("http://127.0.0.1:1/planetary/apod?api_key=SECRET");
+        let err = client.send(&request, &Default::default()).await.expect_err("nothing listens on port 1");
+        let text = ConnectorError::Net(err).to_string();
+        assert!(!text.contains("SECRET") && !text.contains("planetary"), "{text}");
+    }
+
+    #[test]
+    fn an_upstream_error_body_echoing_the_url_is_cut() {
+        let response = HttpResponseData {
+            status: 403,
+            headers: vec![],
+            body: b"{\"error\": \"API_KEY_INVALID for https://api.nasa.gov/planetary/apod?api_key=SECRET\"}".to_vec(),
+        };
+        let text = status_error("nasa", &response).to_string();
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("https://api.nasa.gov"), "{text}");
     }
 }

@@ -22,6 +22,7 @@ pub mod net;
 pub mod oauth;
 pub mod paths;
 pub mod services;
+pub mod settings;
 pub mod signin;
 pub mod store;
 pub mod template;

@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::catalog::OAuthProvider;
-use crate::services::env_var_name;
+use crate::settings::{setting_name, Settings};
 
 /// How long a [`PendingAuth`] stays valid: a callback arriving later is rejected.
 pub const PENDING_TTL_SECS: i64 = 5 * 60;
@@ -170,19 +170,20 @@ impl fmt::Debug for OAuthClientConfig {
     }
 }
 
-fn env_nonblank(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
-
 impl OAuthClientConfig {
-    /// The configuration of `provider`'s OAuth app from the environment:
+    /// The configuration of `provider`'s OAuth app from the settings:
     /// `AREA_<ID>_CLIENT_ID` (required), `AREA_<ID>_CLIENT_SECRET`, `AREA_<ID>_AUTH_URL` and
     /// `AREA_<ID>_TOKEN_URL` (overrides of the documented endpoints, e.g. for tests) and
     /// `AREA_<ID>_ISSUER` (turns on the RFC 9207 `iss` check), where `<ID>` is the provider id
     /// upper-cased with `-` replaced by `_`. Blank values count as unset.
-    pub fn from_env(provider: &OAuthProvider, scopes: Vec<String>) -> Result<Self, OAuthError> {
-        let var = |key: &str| env_var_name(provider.id, key);
-        let client_id = env_nonblank(&var("CLIENT_ID")).ok_or_else(|| OAuthError::MissingClientId {
+    pub fn from_settings(
+        settings: &Settings,
+        provider: &OAuthProvider,
+        scopes: Vec<String>,
+    ) -> Result<Self, OAuthError> {
+        let var = |key: &str| setting_name(provider.id, key);
+        let value = |key: &str| settings.service(provider.id, key).map(str::to_string);
+        let client_id = value("CLIENT_ID").ok_or_else(|| OAuthError::MissingClientId {
             provider: provider.id.to_string(),
             var: var("CLIENT_ID"),
             secret_var: var("CLIENT_SECRET"),
@@ -198,12 +199,12 @@ impl OAuthClientConfig {
         let cfg = OAuthClientConfig {
             provider_id: provider.id.to_string(),
             client_id,
-            client_secret: env_nonblank(&var("CLIENT_SECRET")),
-            auth_url: env_nonblank(&var("AUTH_URL")).unwrap_or_else(|| provider.auth_url.to_string()),
-            token_url: env_nonblank(&var("TOKEN_URL")).unwrap_or_else(|| provider.token_url.to_string()),
+            client_secret: value("CLIENT_SECRET"),
+            auth_url: value("AUTH_URL").unwrap_or_else(|| provider.auth_url.to_string()),
+            token_url: value("TOKEN_URL").unwrap_or_else(|| provider.token_url.to_string()),
             scopes,
             extra_auth_params,
-            issuer: env_nonblank(&var("ISSUER")),
+            issuer: value("ISSUER"),
         };
         cfg.validate()?;
         Ok(cfg)
@@ -600,39 +601,71 @@ impl LoopbackListener {
         format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
     }
 
-    /// Waits for exactly one `GET /callback…` request, answers it with a small "you can close
-    /// this tab" page and returns the full callback URL for [`finish`]. Other requests get a 404
-    /// and the wait goes on. The listener is closed when this returns, whatever the outcome;
-    /// after `timeout` it gives up with [`OAuthError::Timeout`].
-    pub async fn wait(self, timeout: Duration) -> Result<String, OAuthError> {
-        let (tx, mut rx) = mpsc::channel::<String>(1);
-        let taken = Arc::new(AtomicBool::new(false));
-        let mut connections = JoinSet::new();
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                _ = &mut deadline => return Err(OAuthError::Timeout { secs: timeout.as_secs().max(1) }),
-                Some(target) = rx.recv() => {
-                    return Ok(format!("http://127.0.0.1:{}{target}", self.port));
+    /// Waits for the one `GET /callback…` request that carries `pending`'s `state`, answers it
+    /// with a small "you can close this tab" page and returns the full callback URL for
+    /// [`finish`]. A callback with a missing, repeated or wrong `state` (another sign-in, or a
+    /// forged request from another local program) gets an error page and the wait goes on, so it
+    /// cannot use up the listener; other paths (`/favicon.ico`) get a 404. The listener is closed
+    /// when this returns, whatever the outcome; after `timeout` it gives up with
+    /// [`OAuthError::Timeout`]. The returned future owns what it needs, so it can be spawned.
+    pub fn wait(
+        self,
+        pending: &PendingAuth,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<String, OAuthError>> + Send + 'static {
+        let expected: Arc<str> = pending.state.as_str().into();
+        async move {
+            let (tx, mut rx) = mpsc::channel::<String>(1);
+            let taken = Arc::new(AtomicBool::new(false));
+            let mut connections = JoinSet::new();
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    _ = &mut deadline => return Err(OAuthError::Timeout { secs: timeout.as_secs().max(1) }),
+                    Some(target) = rx.recv() => {
+                        return Ok(format!("http://127.0.0.1:{}{target}", self.port));
+                    }
+                    accepted = self.listener.accept() => match accepted {
+                        // Bounded: a local program opening connections in a loop costs nothing more.
+                        Ok(_) if connections.len() >= MAX_LOOPBACK_CONNECTIONS => {}
+                        Ok((stream, _)) => {
+                            connections.spawn(serve_one(stream, tx.clone(), taken.clone(), expected.clone()));
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "OAuth loopback accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    },
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 }
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        connections.spawn(serve_one(stream, tx.clone(), taken.clone()));
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "OAuth loopback accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
     }
 }
 
+/// Connections the loopback listener serves at once; more are closed unanswered.
+const MAX_LOOPBACK_CONNECTIONS: usize = 32;
+
+const WRONG_STATE_PAGE: &str =
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Area</title></head>\
+<body style=\"font-family:sans-serif;margin:4em\"><h1>This response does not belong to the sign-in in progress</h1>\
+<p>Area is still waiting for the provider's answer. If you did not start this, ignore it.</p></body></html>";
+
+/// True when the request target's query has exactly one `state`, equal to `expected`.
+fn carries_state(target: &str, expected: &str) -> bool {
+    let Ok(url) = url::Url::parse(&format!("http://127.0.0.1{target}")) else {
+        return false;
+    };
+    let mut states = url.query_pairs().filter(|(k, _)| k == "state").map(|(_, v)| v);
+    match (states.next(), states.next()) {
+        (Some(state), None) => constant_time_eq(&state, expected),
+        _ => false,
+    }
+}
+
 /// Reads one request head (bounded in size and time) and answers it.
-async fn serve_one(mut stream: TcpStream, tx: mpsc::Sender<String>, taken: Arc<AtomicBool>) {
+async fn serve_one(mut stream: TcpStream, tx: mpsc::Sender<String>, taken: Arc<AtomicBool>, expected: Arc<str>) {
     let mut head = Vec::with_capacity(1024);
     let read = tokio::time::timeout(Duration::from_secs(10), async {
         let mut buf = [0u8; 1024];
@@ -654,7 +687,12 @@ async fn serve_one(mut stream: TcpStream, tx: mpsc::Sender<String>, taken: Arc<A
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = target.split(['?', '#']).next().unwrap_or("");
     let is_callback = method == "GET" && target.starts_with('/') && path == CALLBACK_PATH;
-    if is_callback && taken.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+    if !is_callback {
+        let _ = respond(&mut stream, "404 Not Found", "Not found").await;
+    } else if !carries_state(target, &expected) {
+        tracing::warn!("OAuth loopback: ignored a callback whose state does not match the sign-in in progress");
+        let _ = respond(&mut stream, "400 Bad Request", WRONG_STATE_PAGE).await;
+    } else if taken.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
         let _ = respond(&mut stream, "200 OK", CALLBACK_PAGE).await;
         let _ = tx.send(target.to_string()).await;
     } else {
@@ -909,8 +947,7 @@ mod tests {
     }
 
     #[test]
-    fn from_env_reads_the_provider_variables() {
-        // Provider ids unique to this test: no other test reads these variables.
+    fn from_settings_reads_the_provider_variables() {
         let provider = |id: &'static str| OAuthProvider {
             id,
             auth_url: "https://auth.example.test/authorize",
@@ -918,17 +955,20 @@ mod tests {
             scopes: vec!["read"],
             extra_auth_params: vec!["access_type=offline", "prompt=consent"],
         };
-        let err = OAuthClientConfig::from_env(&provider("oauth-unit-missing"), vec![]).unwrap_err();
+        let err =
+            OAuthClientConfig::from_settings(&Settings::empty(), &provider("oauth-unit-missing"), vec![]).unwrap_err();
         let message = err.to_string();
         assert!(message.contains("AREA_OAUTH_UNIT_MISSING_CLIENT_ID"), "{message}");
         assert!(message.contains("AREA_OAUTH_UNIT_MISSING_CLIENT_SECRET"), "{message}");
         assert!(message.contains("http://127.0.0.1/callback"), "{message}");
 
-        std::env::set_var("AREA_OAUTH_UNIT_SET_CLIENT_ID", "id-1");
-        std::env::set_var("AREA_OAUTH_UNIT_SET_CLIENT_SECRET", " ");
-        std::env::set_var("AREA_OAUTH_UNIT_SET_TOKEN_URL", "http://127.0.0.1:1234/token");
-        std::env::set_var("AREA_OAUTH_UNIT_SET_ISSUER", "http://127.0.0.1:1234");
-        let c = OAuthClientConfig::from_env(&provider("oauth-unit-set"), vec!["read".into()]).unwrap();
+        let settings = Settings::from_pairs([
+            ("AREA_OAUTH_UNIT_SET_CLIENT_ID", "id-1"),
+            ("AREA_OAUTH_UNIT_SET_CLIENT_SECRET", " "),
+            ("AREA_OAUTH_UNIT_SET_TOKEN_URL", "http://127.0.0.1:1234/token"),
+            ("AREA_OAUTH_UNIT_SET_ISSUER", "http://127.0.0.1:1234"),
+        ]);
+        let c = OAuthClientConfig::from_settings(&settings, &provider("oauth-unit-set"), vec!["read".into()]).unwrap();
         assert_eq!(c.provider_id, "oauth-unit-set");
         assert_eq!(c.client_id, "id-1");
         assert_eq!(c.client_secret, None);
@@ -953,7 +993,9 @@ mod tests {
         let redirect = listener.redirect_uri();
         assert_eq!(redirect, format!("http://127.0.0.1:{}/callback", listener.port()));
         let port = listener.port();
-        let waiting = tokio::spawn(listener.wait(Duration::from_secs(10)));
+        let mut pending = pending(&redirect);
+        pending.state = "s t".into();
+        let waiting = tokio::spawn(listener.wait(&pending, Duration::from_secs(10)));
 
         let (status, _) = get(&format!("http://127.0.0.1:{port}/favicon.ico")).await.unwrap();
         assert_eq!(status, 404);
@@ -968,10 +1010,39 @@ mod tests {
         assert!(get(&format!("{redirect}?code=again")).await.is_err());
     }
 
+    /// Issue 10 item 7: a forged callback (wrong or missing `state`) used to consume the one-shot
+    /// listener, so the real redirect then failed. It now gets an error page and the wait goes on.
+    #[tokio::test]
+    async fn loopback_listener_ignores_wrong_state_and_waits_for_the_right_one() {
+        let listener = LoopbackListener::bind().await.unwrap();
+        let redirect = listener.redirect_uri();
+        let pending = pending(&redirect);
+        let waiting = tokio::spawn(listener.wait(&pending, Duration::from_secs(10)));
+
+        for forged in [
+            format!("{redirect}?code=evil&state=attacker-state"),
+            format!("{redirect}?code=evil"),
+            format!("{redirect}?code=evil&state=the-state&state=the-state"),
+        ] {
+            let (status, body) = get(&forged).await.unwrap();
+            assert_eq!(status, 400, "{forged}");
+            assert!(body.contains("does not belong"), "{body}");
+            assert!(!waiting.is_finished(), "a forged callback ended the wait: {forged}");
+        }
+        let (status, _) = get(&redirect.replace("/callback", "/favicon.ico")).await.unwrap();
+        assert_eq!(status, 404);
+
+        let real = format!("{redirect}?code=abc&state=the-state");
+        let (status, body) = get(&real).await.unwrap();
+        assert_eq!(status, 200);
+        assert!(body.contains("close this tab"));
+        assert_eq!(waiting.await.unwrap().unwrap(), real);
+    }
+
     #[tokio::test]
     async fn loopback_listener_times_out() {
         let listener = LoopbackListener::bind().await.unwrap();
-        let err = listener.wait(Duration::from_millis(200)).await.unwrap_err();
+        let err = listener.wait(&pending(REDIRECT), Duration::from_millis(200)).await.unwrap_err();
         assert!(matches!(err, OAuthError::Timeout { .. }));
     }
 
@@ -980,11 +1051,11 @@ mod tests {
         let listener = LoopbackListener::bind().await.unwrap();
         let redirect = listener.redirect_uri();
         let port = listener.port();
-        let waiting = tokio::spawn(listener.wait(Duration::from_secs(10)));
+        let waiting = tokio::spawn(listener.wait(&pending(&redirect), Duration::from_secs(10)));
         // A connection that never sends anything must not block the real callback.
         let _silent = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let (status, _) = get(&format!("{redirect}?code=abc")).await.unwrap();
+        let (status, _) = get(&format!("{redirect}?code=abc&state=the-state")).await.unwrap();
         assert_eq!(status, 200);
-        assert_eq!(waiting.await.unwrap().unwrap(), format!("{redirect}?code=abc"));
+        assert_eq!(waiting.await.unwrap().unwrap(), format!("{redirect}?code=abc&state=the-state"));
     }
 }

@@ -13,7 +13,7 @@ use crate::accounts::{AccountError, Accounts, Session, User};
 use crate::catalog::OAuthProvider;
 use crate::connector::HttpRequestSpec;
 use crate::net::{HttpClient, RequestOptions};
-use crate::services::base_url;
+use crate::settings::Settings;
 
 /// (subject, email, email verified), as a provider's user-info answer gives them.
 pub type UserInfo = (String, Option<String>, bool);
@@ -104,18 +104,20 @@ pub fn provider(id: &str) -> Result<IdentityProvider, SignInError> {
     }
 }
 
-/// Asks the provider who the access token belongs to.
+/// Asks the provider who the access token belongs to, at its API (or the settings' override of
+/// it, `AREA_<API>_BASE_URL`, which may be a local server).
 pub async fn fetch_identity(
+    settings: &Settings,
     http: &HttpClient,
     provider: &IdentityProvider,
     access_token: &str,
 ) -> Result<ProviderIdentity, SignInError> {
     let err = |reason: String| SignInError::Identity { provider: provider.oauth.id.into(), reason };
-    let url = format!("{}{}", base_url(provider.api_id, provider.api_base), provider.userinfo_path);
+    let url = format!("{}{}", settings.base_url(provider.api_id, provider.api_base), provider.userinfo_path);
     let mut request = HttpRequestSpec::get(url);
     request.headers.push(("Authorization".into(), format!("Bearer {access_token}")));
     request.headers.push(("Accept".into(), "application/json".into()));
-    let allow_private = std::env::var_os(crate::services::env_var_name(provider.api_id, "BASE_URL")).is_some();
+    let allow_private = settings.has_base_url_override(provider.api_id);
     let options = RequestOptions { allow_private_network: allow_private, ..Default::default() };
     let response = http.send(&request, &options).await.map_err(|e| err(e.to_string()))?;
     if !(200..300).contains(&response.status) {

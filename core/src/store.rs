@@ -1,10 +1,18 @@
 //! The embedded SQLite store.
 //!
 //! Opening a store is the one place that decides whether Area may touch a data directory: it
-//! refuses read-only directories, corrupt files and databases written by a newer Area *before*
-//! changing anything, so a mistake in `--data-dir` never damages data. Migrations are embedded in
-//! the binary and applied forward-only when the store opens. SQL stays portable (no SQLite-only
-//! syntax beyond what PostgreSQL also accepts) so a server mode can follow.
+//! refuses read-only directories, directories open to other users that cannot be made
+//! owner-only, corrupt files and databases written by a newer Area *before* writing to the
+//! database, so a mistake in `--data-dir` never damages data (an existing directory that is too
+//! open is tightened to `0700` first). Migrations are embedded in the binary and applied
+//! forward-only when the store opens. The journal is WAL with `synchronous=FULL`: a commit is on
+//! disk when it returns, which the engine's acknowledgements rely on.
+//!
+//! SQL is kept close to what PostgreSQL also accepts (`ON CONFLICT … RETURNING`, window
+//! functions) so that a server mode can follow, but a few SQLite-only pieces remain: `rowid` in
+//! seen-key pruning, `json_object` when a finished run's ingredients are truncated,
+//! `sqlite_master` here, `PRAGMA`/`VACUUM` in the areas store and the app's change watcher, and
+//! sqlx's `last_insert_rowid`.
 
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -31,6 +39,8 @@ pub enum StoreError {
     ReadOnly(PathBuf),
     #[error("{0} exists but is not a directory: choose another data directory with --data-dir / AREA_DATA_DIR")]
     NotADirectory(PathBuf),
+    #[error("the data directory {path} is open to other users (mode {mode:04o}) and cannot be made owner-only ({source}): run `chmod 700 {path}`, or choose another with --data-dir / AREA_DATA_DIR", path = .path.display())]
+    TooOpen { path: PathBuf, mode: u32, source: io::Error },
     #[error("cannot prepare the data directory {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("{0} is not a valid Area database (corrupt, or not SQLite): move it aside to start fresh, or restore it from a backup")]
@@ -103,7 +113,20 @@ fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
         Ok(meta) if meta.permissions().readonly() || !owner_writable(&meta) => {
             return Err(StoreError::ReadOnly(dir.to_path_buf()))
         }
-        Ok(_) => {}
+        // Other local users must not list or read what Area keeps here.
+        Ok(meta) => match crate::paths::restrict_dir(dir) {
+            Ok(crate::paths::DirAccess::Private) => {}
+            // `info`, not `warn`: Area fixed it, and the CLI keeps stderr to one line on errors.
+            Ok(crate::paths::DirAccess::Tightened(old)) => tracing::info!(
+                dir = %dir.display(),
+                old_mode = format!("{old:04o}"),
+                "data directory was open to other users: made it owner-only (0700)"
+            ),
+            Err(source) => {
+                let mode = mode_of(&meta);
+                return Err(StoreError::TooOpen { path: dir.to_path_buf(), mode, source });
+            }
+        },
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             create_private_dir(dir).map_err(|e| match e.kind() {
                 io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
@@ -114,9 +137,10 @@ fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
         }
         Err(e) => return Err(io_err(e)),
     }
-    // A read-only file system or an ACL can still refuse writes: probe for real.
+    // A read-only file system or an ACL can still refuse writes: probe for real (never through
+    // a link planted at the probe's name).
     let probe = dir.join(".area-write-probe");
-    match OpenOptions::new().write(true).create(true).truncate(true).open(&probe) {
+    match crate::paths::create_private_file(&probe) {
         Ok(_) => {
             let _ = fs::remove_file(&probe);
             Ok(())
@@ -137,6 +161,17 @@ fn owner_writable(meta: &fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn owner_writable(_meta: &fs::Metadata) -> bool {
     true
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_of(_meta: &fs::Metadata) -> u32 {
+    0
 }
 
 fn create_private_dir(dir: &Path) -> io::Result<()> {

@@ -1,6 +1,6 @@
 //! Reaction parameter templates: `Hello {{ title }}`, `{{ author | default("someone") }}`.
 //!
-//! DESIGN.md: "Templates are logic-less and bounded: they read ingredients, nothing else." A
+//! ARCHITECTURE.md "Trust rules": "Templates themselves are logic-less and bounded". A
 //! template is text with `{{ expression }}` placeholders, rendered once per event with that
 //! event's ingredients. The rendering engine is `minijinja`, but users never see its full
 //! language: [`Template::parse`] runs a small parser of our own that accepts only
@@ -27,6 +27,23 @@
 //!   "chainable" undefined: `{{ issue.title }}` is empty when `issue` is missing). Numbers and
 //!   booleans render naturally (`100`, `1.5`, `true` — not Python's `True`); lists and objects render as compact JSON.
 //!   Nothing is HTML-escaped: reactions are chat messages, e-mails, JSON bodies, not HTML pages.
+//!
+//! Contexts (ARCHITECTURE.md "Trust rules": ingredients are rendered for their context, as data,
+//! never syntax). A reaction parameter declares where its text goes ([`TextContext`]) and
+//! [`Template::render_in`] escapes every value for it; the template's own literal text is never
+//! escaped:
+//! - *text*: values as they are;
+//! - *URL*: a literal `http(s)://host[:port]` followed by `/`, `?` or `#` must precede the first
+//!   placeholder ([`Template::check_context`], checked when the area is saved); every value is
+//!   percent-encoded down to RFC 3986's unreserved characters, so it is one path segment or one
+//!   query value (`urlencode`'s output is not encoded twice); the rendered URL must keep that
+//!   origin and stay under the literal path (a value `..` cannot climb out of it);
+//! - *JSON body*: when the literal text is JSON with every placeholder inside a string, values
+//!   are escaped as JSON string content and the result must parse; a body that starts like JSON
+//!   with a placeholder outside quotes is refused when saved; any other body is plain text;
+//! - *header*: line breaks and other control characters become spaces;
+//! - *address list* (mail recipients): a value may be one address, never a list, so a sender's
+//!   name cannot add recipients.
 //! - A trailing newline is kept (minijinja drops one by default), so text without placeholders
 //!   renders byte-for-byte unchanged.
 //! - The environment is [`Environment::empty`] plus our own filters: no globals, no functions,
@@ -56,6 +73,7 @@ use std::sync::LazyLock;
 use minijinja::value::{Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 
+use crate::catalog::TextContext;
 use crate::connector::Ingredients;
 
 /// Longest accepted template source, in bytes: a reaction parameter, not a document.
@@ -144,6 +162,22 @@ pub enum TemplateError {
     /// A filter failed on the actual values (wrong argument type, …).
     #[error("could not render the template: {message}")]
     Render { message: String },
+    /// A templated URL whose literal start does not pin down where the request goes.
+    #[error(
+        "a URL that uses ingredients must start with a literal address such as https://example.com/ \
+         (scheme, host, optional port, then `/`, `?` or `#`) before the first {{{{ … }}}}, so that no \
+         ingredient can choose where the request goes; it starts with {literal:?}"
+    )]
+    UrlBase { literal: String },
+    /// A rendered URL that no longer has the origin or path its literal start fixes.
+    #[error(
+        "the rendered URL would leave {origin}{path_prefix}: ingredient values are placed as one path \
+         segment or query value and cannot change where a request goes"
+    )]
+    UrlEscaped { origin: String, path_prefix: String },
+    /// A JSON body that is not JSON, before or after rendering.
+    #[error("{message}")]
+    JsonBody { message: String },
 }
 
 /// A parsed, validated reaction-parameter template. Parse once when an area is saved (to report
@@ -156,7 +190,15 @@ pub struct Template {
     compiled: String,
     /// Top-level ingredient names read, computed once at parse time.
     ingredients: BTreeSet<String>,
+    /// The literal text as emitted, each placeholder replaced by [`SLOT`]: what the user wrote
+    /// as syntax, so a context can be checked without any ingredient value (see
+    /// [`Template::check_context`]).
+    skeleton: String,
 }
+
+/// Stands for a placeholder in [`Template`]'s skeleton: a private-use character, never valid
+/// JSON outside a string and never part of a URL's literal start.
+const SLOT: char = '\u{E000}';
 
 /// Whether a string contains template markup (`{{` or `{%`), so callers can skip parsing plain
 /// text and still surface errors for stray statements.
@@ -171,14 +213,78 @@ impl Template {
         if source.len() > MAX_SOURCE_LEN {
             return Err(TemplateError::TooLong { len: source.len(), max: MAX_SOURCE_LEN });
         }
-        let compiled = translate(source)?;
+        let (compiled, skeleton) = translate(source)?;
         let tmpl = ENV.template_from_str(&compiled).map_err(|e| TemplateError::Syntax {
             line: e.line().unwrap_or(1),
             column: 1,
             message: detail(&e),
         })?;
         let ingredients = tmpl.undeclared_variables(false).into_iter().collect();
-        Ok(Template { source: source.to_owned(), compiled, ingredients })
+        Ok(Template { source: source.to_owned(), compiled, ingredients, skeleton })
+    }
+
+    /// Whether the template has any placeholder (text without one renders as itself).
+    pub fn has_placeholders(&self) -> bool {
+        self.skeleton.contains(SLOT)
+    }
+
+    /// Checks that the template can be rendered safely into `context`, from what the user wrote
+    /// alone, so the mistake is reported when the area is saved:
+    /// - [`TextContext::Url`]: a literal `scheme://host[:port]` followed by `/`, `?` or `#` must
+    ///   come before the first placeholder, so no value can choose where the request goes;
+    /// - [`TextContext::JsonBody`]: when the literal text is JSON (or starts like JSON), every
+    ///   placeholder must sit inside a JSON string, so no value can add fields or change types.
+    pub fn check_context(&self, context: TextContext) -> Result<(), TemplateError> {
+        match context {
+            TextContext::Url if self.has_placeholders() => url_base(&self.skeleton).map(drop),
+            TextContext::JsonBody => self.json_mode().map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    /// For a JSON-body context: `Ok(true)` when the literal text is JSON with every placeholder
+    /// inside a string (values are then escaped as string content), `Ok(false)` for a plain-text
+    /// body, an error when it starts like JSON but is not valid JSON with its placeholders quoted.
+    fn json_mode(&self) -> Result<bool, TemplateError> {
+        let parsed = serde_json::from_str::<serde_json::Value>(&self.skeleton);
+        let looks_like_json = matches!(self.skeleton.trim_start().chars().next(), Some('{' | '['));
+        match parsed {
+            Ok(_) => Ok(true),
+            Err(_) if !looks_like_json => Ok(false),
+            Err(e) => Err(TemplateError::JsonBody {
+                message: format!(
+                    "the body looks like JSON but is not valid JSON with its placeholders inside quotes ({}) — \
+                     write each placeholder inside a string, e.g. {{\"text\": \"{{{{ title }}}}\"}}",
+                    e.to_string().replace(SLOT, "{{…}}")
+                ),
+            }),
+        }
+    }
+
+    /// Renders for `context`, escaping every value for where it goes (module doc, "Contexts"),
+    /// then checks the result: a URL must keep the origin and path its literal start fixes, a
+    /// JSON body must parse. Ingredients are data, never syntax.
+    pub fn render_in(&self, ingredients: &Ingredients, context: TextContext) -> Result<String, TemplateError> {
+        let escape = match context {
+            TextContext::Text => "text",
+            TextContext::Header => "header",
+            TextContext::AddressList => "address",
+            TextContext::Url if self.has_placeholders() => "url",
+            TextContext::Url => "text",
+            TextContext::JsonBody if self.json_mode()? => "json",
+            TextContext::JsonBody => "text",
+        };
+        let rendered = self.render_named(ingredients, escape)?;
+        match escape {
+            "url" => check_rendered_url(&url_base(&self.skeleton)?, &rendered)?,
+            "json" => {
+                serde_json::from_str::<serde_json::Value>(&rendered).map_err(|e| TemplateError::JsonBody {
+                    message: format!("the rendered body is not valid JSON ({e})"),
+                })?;
+            }
+            _ => {}
+        }
+        Ok(rendered)
     }
 
     /// The text the user wrote, e.g. to show it back in a form.
@@ -195,7 +301,13 @@ impl Template {
     /// Renders the template with one event's ingredients. Missing ingredients render as the
     /// empty string (use `default(…)` to say otherwise); limits become errors, never panics.
     pub fn render(&self, ingredients: &Ingredients) -> Result<String, TemplateError> {
-        let tmpl = ENV.template_from_str(&self.compiled).map_err(|e| render_error(&e, false))?;
+        self.render_named(ingredients, "text")
+    }
+
+    /// Renders under the escaping named `escape` (`text`, `url`, `json`, `header`: the
+    /// environment's auto-escape callback maps the template name to it).
+    fn render_named(&self, ingredients: &Ingredients, escape: &'static str) -> Result<String, TemplateError> {
+        let tmpl = ENV.template_from_named_str(escape, &self.compiled).map_err(|e| render_error(&e, false))?;
         let mut out = CappedWriter { buf: Vec::new(), exceeded: false };
         let result = tmpl.render_captured_to(ingredients, &mut out);
         match result {
@@ -217,16 +329,32 @@ impl fmt::Display for Template {
 /// our filters only.
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::empty();
-    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_auto_escape_callback(|name| match name {
+        "url" => AutoEscape::Custom("url"),
+        "json" => AutoEscape::Custom("json"),
+        "header" => AutoEscape::Custom("header"),
+        "address" => AutoEscape::Custom("address"),
+        _ => AutoEscape::None,
+    });
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
     env.set_keep_trailing_newline(true);
     env.set_fuel(Some(FUEL));
     // Debug mode clones the template source into every error; our errors do not need it.
     env.set_debug(false);
-    env.set_formatter(|out, _state, value| {
+    env.set_formatter(|out, state, value| {
         let text = to_text(value)?;
-        out.write_str(&text).map_err(Error::from)
+        // Safe values are the template's own literal text and `urlencode`'s output (only
+        // unreserved characters and %XX): syntax the user wrote, or already encoded.
+        if value.is_safe() {
+            return out.write_str(&text).map_err(Error::from);
+        }
+        let escaped = escape_for(state.auto_escape(), &text)?;
+        if escaped.len() > MAX_OUTPUT_LEN {
+            return Err(too_large());
+        }
+        out.write_str(&escaped).map_err(Error::from)
     });
+    env.add_filter(LITERAL_FILTER, |v: Value| Value::from_safe_string(v.as_str().unwrap_or_default().to_owned()));
     env.add_filter("upper", filters::upper);
     env.add_filter("lower", filters::lower);
     env.add_filter("capitalize", filters::capitalize);
@@ -282,6 +410,91 @@ fn render_error(e: &Error, output_exceeded: bool) -> TemplateError {
         ErrorKind::OutOfFuel => TemplateError::OutOfFuel { fuel: FUEL },
         _ => TemplateError::Render { message: detail(e) },
     }
+}
+
+/// Internal filter marking the template's own literal text (re-emitted as a string literal by
+/// [`emit_text`]) as safe, so a context never escapes what the user wrote. Users cannot name it:
+/// the parser accepts only [`FILTERS`].
+const LITERAL_FILTER: &str = "__literal";
+
+/// Escapes one rendered value for the context named by the template (module doc, "Contexts").
+fn escape_for(mode: AutoEscape, text: &str) -> Result<std::borrow::Cow<'_, str>, Error> {
+    use std::borrow::Cow;
+    Ok(match mode {
+        AutoEscape::Custom("address") if text.contains([',', ';']) || text.chars().any(char::is_control) => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "an ingredient may supply one address, not a list: its value holds a `,`, `;` or line break",
+            ));
+        }
+        AutoEscape::Custom("url") => Cow::Owned(percent_encode(text)),
+        AutoEscape::Custom("json") => {
+            let quoted = serde_json::Value::from(text).to_string();
+            Cow::Owned(quoted[1..quoted.len() - 1].to_owned())
+        }
+        AutoEscape::Custom("header") if text.chars().any(char::is_control) => {
+            Cow::Owned(text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
+        }
+        _ => Cow::Borrowed(text),
+    })
+}
+
+/// Percent-encodes every byte but RFC 3986's unreserved characters, so the result is one path
+/// segment or one query value whatever the text holds (`/`, `?`, `&`, `#`, `@`, `:` included).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+    out
+}
+
+/// What a templated URL's literal start pins down: its origin, and the path up to its last `/`.
+struct UrlBase {
+    origin: url::Origin,
+    shown_origin: String,
+    path_prefix: String,
+}
+
+/// Reads the literal start of a templated URL (the skeleton up to the first placeholder); it must
+/// be `http(s)://authority` followed by `/`, `?` or `#`.
+fn url_base(skeleton: &str) -> Result<UrlBase, TemplateError> {
+    let literal = skeleton.split(SLOT).next().unwrap_or_default().trim_start();
+    let refuse = || TemplateError::UrlBase { literal: literal.chars().take(80).collect() };
+    let (scheme, rest) = literal.split_once("://").ok_or_else(refuse)?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(refuse());
+    }
+    match rest.find(['/', '?', '#']) {
+        Some(end) if end > 0 => {}
+        _ => return Err(refuse()),
+    }
+    let url = url::Url::parse(literal).map_err(|_| refuse())?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(refuse());
+    }
+    let path = url.path();
+    let path_prefix = path[..path.rfind('/').map_or(0, |i| i + 1)].to_owned();
+    Ok(UrlBase { origin: url.origin(), shown_origin: url.origin().ascii_serialization(), path_prefix })
+}
+
+/// Checks a rendered URL against its template's [`UrlBase`]: same origin, and (after the URL
+/// parser resolves `.`/`..` segments) still under the literal path.
+fn check_rendered_url(base: &UrlBase, rendered: &str) -> Result<(), TemplateError> {
+    let escaped =
+        || TemplateError::UrlEscaped { origin: base.shown_origin.clone(), path_prefix: base.path_prefix.clone() };
+    let url = url::Url::parse(rendered.trim()).map_err(|_| escaped())?;
+    if url.origin() != base.origin || !url.path().starts_with(&base.path_prefix) {
+        return Err(escaped());
+    }
+    Ok(())
 }
 
 /// Detail of the error a filter returns when its result would exceed [`MAX_OUTPUT_LEN`].
@@ -508,16 +721,13 @@ mod filters {
 
     /// Percent-encodes everything but `A-Z a-z 0-9 - . _ ~`, for URLs and form bodies.
     pub fn urlencode(v: Value) -> Result<Value, Error> {
-        let text = to_text(&v)?;
-        let mut out = String::with_capacity(text.len());
-        for b in text.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
+        let out = super::percent_encode(&to_text(&v)?);
+        if out.len() > MAX_OUTPUT_LEN {
+            return Err(too_large());
         }
-        capped(out)
+        // Already encoded (unreserved characters and %XX only): a URL context must not encode
+        // it twice, and no other context needs to escape it.
+        Ok(Value::from_safe_string(out))
     }
 
     /// The value as JSON (`null` when missing), for JSON request bodies.
@@ -632,6 +842,8 @@ fn emit_text(text: &str, out: &mut String) {
     if text.contains("{#") || text.contains("{{") || text.contains("{%") || text.ends_with('{') {
         out.push_str("{{ ");
         emit_string(text, out);
+        out.push_str(" | ");
+        out.push_str(LITERAL_FILTER);
         out.push_str(" }}");
     } else {
         out.push_str(text);
@@ -647,8 +859,9 @@ fn position(src: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Validates `source` and returns the canonical text minijinja will compile.
-fn translate(source: &str) -> Result<String, TemplateError> {
+fn translate(source: &str) -> Result<(String, String), TemplateError> {
     let mut out = String::with_capacity(source.len() + 16);
+    let mut skeleton = String::with_capacity(source.len());
     let mut text = String::new();
     let mut pos = 0;
     loop {
@@ -686,6 +899,8 @@ fn translate(source: &str) -> Result<String, TemplateError> {
             (tok, at) => return Err(parser.unexpected(&tok, at, "`}}` to close the placeholder")),
         };
         emit_text(&text, &mut out);
+        skeleton.push_str(&text);
+        skeleton.push(SLOT);
         text.clear();
         out.push_str("{{ ");
         expr.emit(&mut out);
@@ -696,7 +911,8 @@ fn translate(source: &str) -> Result<String, TemplateError> {
         }
     }
     emit_text(&text, &mut out);
-    Ok(out)
+    skeleton.push_str(&text);
+    Ok((out, skeleton))
 }
 
 /// Tokens inside a placeholder.
@@ -1029,6 +1245,88 @@ mod tests {
 
     fn parse_err(src: &str) -> TemplateError {
         Template::parse(src).expect_err(src)
+    }
+
+    fn render_in(src: &str, ingredients: &Ingredients, context: TextContext) -> Result<String, TemplateError> {
+        Template::parse(src).unwrap_or_else(|e| panic!("parse {src:?}: {e}")).render_in(ingredients, context)
+    }
+
+    #[test]
+    fn url_context_encodes_each_value_as_one_component() {
+        let i = ing(&[("path", json!("@evil.example:81/stolen?x=1#f")), ("q", json!("a b&c=d"))]);
+        assert_eq!(
+            render_in("https://api.example.com/items/{{ path }}?q={{ q }}", &i, TextContext::Url).unwrap(),
+            "https://api.example.com/items/%40evil.example%3A81%2Fstolen%3Fx%3D1%23f?q=a%20b%26c%3Dd"
+        );
+        // Already encoded by the user: not encoded twice.
+        assert_eq!(
+            render_in("https://x.example/?q={{ q | urlencode }}", &i, TextContext::Url).unwrap(),
+            "https://x.example/?q=a%20b%26c%3Dd"
+        );
+        // The user's own literal text (here with `{#`, re-emitted internally as a string) is syntax.
+        assert_eq!(
+            render_in("https://x.example/{#a}/{{ q }}", &i, TextContext::Url).unwrap(),
+            "https://x.example/{#a}/a%20b%26c%3Dd"
+        );
+        // Without placeholders a URL is left as written.
+        assert_eq!(render_in("https://x.example/a b", &i, TextContext::Url).unwrap(), "https://x.example/a b");
+    }
+
+    #[test]
+    fn url_context_needs_a_literal_origin_and_keeps_the_path() {
+        for bad in ["{{ u }}", "https://x.example{{ p }}", "https{{ s }}://x/", "x.example/{{ p }}", "ftp://x/{{ p }}"]
+        {
+            let t = Template::parse(bad).unwrap();
+            assert!(matches!(t.check_context(TextContext::Url), Err(TemplateError::UrlBase { .. })), "{bad}");
+        }
+        for good in ["https://x.example/{{ p }}", "http://127.0.0.1:8080/a?b={{ p }}", "https://x.example#{{ p }}"] {
+            Template::parse(good).unwrap().check_context(TextContext::Url).unwrap();
+        }
+        let i = ing(&[("p", json!("..")), ("q", json!("."))]);
+        let err = render_in("https://x.example/api/items/{{ p }}", &i, TextContext::Url).unwrap_err();
+        assert!(matches!(err, TemplateError::UrlEscaped { .. }), "{err}");
+        let err = render_in("https://x.example/api/{{ q }}{{ q }}/x", &i, TextContext::Url).unwrap_err();
+        assert!(matches!(err, TemplateError::UrlEscaped { .. }), "{err}");
+        assert_eq!(
+            render_in("https://x.example/api/a{{ p }}", &i, TextContext::Url).unwrap(),
+            "https://x.example/api/a.."
+        );
+    }
+
+    #[test]
+    fn json_body_context_escapes_values_as_string_content() {
+        let i = ing(&[("t", json!("hi\", \"admin\": true, \"x\": \"\n\\")), ("n", json!(3))]);
+        let out = render_in("{\"text\": \"{{ t }}\", \"n\": \"{{ n }}\"}", &i, TextContext::JsonBody).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed, json!({"text": "hi\", \"admin\": true, \"x\": \"\n\\", "n": "3"}));
+        // A plain-text body is text: values as they are.
+        assert_eq!(
+            render_in("Title: {{ t }}", &i, TextContext::JsonBody).unwrap(),
+            "Title: hi\", \"admin\": true, \"x\": \"\n\\"
+        );
+        // A JSON body with a placeholder outside quotes is refused before any value is seen.
+        for bad in ["{\"n\": {{ n }}}", "[{{ n }}]", "{\"a\": \"{{ n }}\"", "{\"a\": \"x\", {{ n }}}"] {
+            let t = Template::parse(bad).unwrap();
+            assert!(matches!(t.check_context(TextContext::JsonBody), Err(TemplateError::JsonBody { .. })), "{bad}");
+        }
+        Template::parse("{\"{{ n }}\": [\"{{ t }}\"]}").unwrap().check_context(TextContext::JsonBody).unwrap();
+    }
+
+    #[test]
+    fn address_list_context_takes_one_address_per_value() {
+        let i = ing(&[("one", json!("Ada <ada@example.com>")), ("two", json!("a@example.com, evil@example.com"))]);
+        assert_eq!(
+            render_in("boss@example.com, {{ one }}", &i, TextContext::AddressList).unwrap(),
+            "boss@example.com, Ada <ada@example.com>"
+        );
+        assert!(render_in("{{ two }}", &i, TextContext::AddressList).is_err());
+    }
+
+    #[test]
+    fn header_context_turns_line_breaks_into_spaces() {
+        let i = ing(&[("t", json!("a\r\nX-Evil: 1\u{0}"))]);
+        assert_eq!(render_in("Bearer {{ t }}", &i, TextContext::Header).unwrap(), "Bearer a  X-Evil: 1 ");
+        assert_eq!(render_in("{{ t }}", &i, TextContext::Text).unwrap(), "a\r\nX-Evil: 1\u{0}");
     }
 
     #[test]

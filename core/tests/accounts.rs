@@ -220,3 +220,44 @@ async fn identities_link_a_provider_subject_to_one_user() {
     let session = accounts.open_session(ada.clone()).await.unwrap();
     assert_eq!(accounts.authenticate(&session.token).await.unwrap(), ada);
 }
+
+/// Issue 10 item 6: parallel wrong guesses raced the read-modify-write of `failed_logins` (12 left
+/// it at 1, and the right password was accepted right after). Each attempt now claims its slot in
+/// one SQL update that also checks the lock, so a burst gets at most FREE_FAILURES verifications,
+/// every one of them is counted, and the rest are refused as throttled without verifying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_logins_are_all_counted_and_lock_the_account() {
+    let (_dir, store, accounts, _clock) = setup().await;
+    accounts.register("ada@example.com", "correct horse").await.unwrap();
+    let before = accounts.hasher().verifications();
+    let barrier = Arc::new(tokio::sync::Barrier::new(12));
+    let attempts: Vec<_> = (0..12)
+        .map(|_| {
+            let (accounts, barrier) = (accounts.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                accounts.login("ada@example.com", "wrong-guess").await
+            })
+        })
+        .collect();
+    let (mut invalid, mut throttled) = (0i64, 0i64);
+    for attempt in attempts {
+        match attempt.await.expect("login task") {
+            Err(AccountError::InvalidCredentials) => invalid += 1,
+            Err(AccountError::Throttled { .. }) => throttled += 1,
+            other => panic!("a wrong password must fail, got {other:?}"),
+        }
+    }
+    let failed: i64 = sqlx::query_scalar("SELECT failed_logins FROM users WHERE email = 'ada@example.com'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(invalid + throttled, 12);
+    assert_eq!(failed, invalid, "every verified wrong guess is counted (no lost update)");
+    assert_eq!(invalid, FREE_FAILURES, "the burst got exactly the free attempts, no more");
+    assert_eq!(accounts.hasher().verifications() - before, FREE_FAILURES as u64, "locked attempts do not verify");
+    assert!(
+        matches!(accounts.login("ada@example.com", "correct horse").await, Err(AccountError::Throttled { .. })),
+        "the right password is refused while locked"
+    );
+}

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use area_core::app::{App, AreaForm, ChangeKind, FormStep, OAuthVia};
+use area_core::app::{App, AreaForm, ChangeKind, FormStep, OAuthVia, Startup};
+use area_core::settings::Settings;
 use serde_json::json;
 use support::{received_count, wait_for, RecordingNotifier};
 use wiremock::matchers::{method, path};
@@ -17,18 +18,33 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const WAIT: Duration = Duration::from_secs(15);
 
+/// The settings every test runs with: an OS-chosen webhook port, plus `extra`.
+fn settings(extra: &[(&str, String)]) -> Settings {
+    let mut pairs = vec![("AREA_WEBHOOK_LISTEN".to_string(), "127.0.0.1:0".to_string())];
+    pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    Settings::from_pairs(pairs)
+}
+
+async fn open_at(dir: &tempfile::TempDir, extra: &[(&str, String)]) -> App {
+    let startup = Startup::new(dir.path().join("data"), settings(extra));
+    App::open(startup, RecordingNotifier::new()).await.expect("open app")
+}
+
 async fn open() -> (tempfile::TempDir, App) {
-    // Every test wants an OS-chosen webhook port; the value is the same for all of them.
-    std::env::set_var("AREA_WEBHOOK_LISTEN", "127.0.0.1:0");
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = App::open(Some(dir.path().join("data")), RecordingNotifier::new()).await.expect("open app");
+    let app = open_at(&dir, &[]).await;
+    (dir, app)
+}
+
+async fn signed_in_with(extra: &[(&str, String)]) -> (tempfile::TempDir, App) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = open_at(&dir, extra).await;
+    app.sign_up("ada@example.com", "correct horse battery").await.expect("sign up");
     (dir, app)
 }
 
 async fn signed_in() -> (tempfile::TempDir, App) {
-    let (dir, app) = open().await;
-    app.sign_up("ada@example.com", "correct horse battery").await.expect("sign up");
-    (dir, app)
+    signed_in_with(&[]).await
 }
 
 fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -263,12 +279,27 @@ async fn pause_all_stops_the_engine_and_survives_a_restart() {
     let status = app.set_paused(true).await.expect("pause");
     assert!(status.paused && !status.running);
     app.shutdown().await;
-    let again = App::open(Some(dir.path().join("data")), RecordingNotifier::new()).await.expect("reopen");
+    let again = open_at(&dir, &[]).await;
     assert!(again.engine_status().paused && !again.engine_status().running, "still paused after a restart");
     assert!(again.session_user().await.expect("session").is_some(), "still signed in after a restart");
     let resumed = again.set_paused(false).await.expect("resume");
     assert!(resumed.running && !resumed.paused, "{resumed:?}");
     again.shutdown().await;
+}
+
+/// Issue 10 item 9: the "pause all" marker was written with a plain write, following a link
+/// planted at its name; the link's target is now left alone.
+#[tokio::test]
+async fn the_pause_marker_does_not_follow_a_planted_link() {
+    let (dir, app) = signed_in().await;
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let marker = dir.path().join("data").join("engine.paused");
+    std::os::unix::fs::symlink(&victim, &marker).unwrap();
+    app.set_paused(true).await.expect("pause");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious", "the link's target is unchanged");
+    assert!(std::fs::symlink_metadata(&marker).unwrap().file_type().is_file(), "the marker is a file of its own");
+    app.shutdown().await;
 }
 
 /// A fake provider token endpoint; the test plays the browser through the URL opener.
@@ -295,11 +326,13 @@ fn query(url: &str, key: &str) -> String {
 
 #[tokio::test]
 async fn oauth_connects_through_the_loopback_redirect_and_through_a_deep_link() {
-    let (_dir, app) = signed_in().await;
     let tokens = token_server().await;
-    std::env::set_var("AREA_SPOTIFY_CLIENT_ID", "area-test");
-    std::env::set_var("AREA_SPOTIFY_AUTH_URL", "http://127.0.0.1:9/authorize");
-    std::env::set_var("AREA_SPOTIFY_TOKEN_URL", format!("{}/token", tokens.uri()));
+    let (_dir, app) = signed_in_with(&[
+        ("AREA_SPOTIFY_CLIENT_ID", "area-test".into()),
+        ("AREA_SPOTIFY_AUTH_URL", "http://127.0.0.1:9/authorize".into()),
+        ("AREA_SPOTIFY_TOKEN_URL", format!("{}/token", tokens.uri())),
+    ])
+    .await;
 
     // Loopback: the "browser" follows the redirect to Area's one-shot listener.
     app.set_url_opener(Arc::new(|auth_url: &str| {
@@ -346,7 +379,7 @@ async fn oauth_connects_through_the_loopback_redirect_and_through_a_deep_link() 
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.cancel_oauth();
     let cancelled = flow.await.expect("joined").expect_err("cancelled");
-    assert_eq!(cancelled.code, "oauth");
+    assert_eq!(cancelled.code, "cancelled");
     let list = app.list_connections().await.expect("connections");
     assert_eq!(list.len(), 1);
     app.shutdown().await;
@@ -359,13 +392,132 @@ async fn areas_export_and_import_as_files() {
     let text = app.export_area(area.id).await.expect("export");
     let value: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     assert_eq!(value["name"], "Hook to sink");
-    let imported = app.import_areas(&text).await.expect("import");
+    // The exported area asks for the private network, which an import must grant explicitly.
+    let imported = app.import_areas(&text, true).await.expect("import");
     assert_eq!(imported.len(), 1);
-    assert_ne!(imported[0].id, area.id);
-    let bad = app.import_areas("{\"name\": \"x\"}").await.expect_err("incomplete file");
+    assert_ne!(imported[0].area.id, area.id);
+    let bad = app.import_areas("{\"name\": \"x\"}", false).await.expect_err("incomplete file");
     assert_eq!(bad.code, "invalid");
     assert_eq!(app.area_cards().await.expect("cards").len(), 2, "a bad import adds nothing");
     app.delete_area(area.id).await.expect("delete");
     assert_eq!(app.area(area.id).await.expect_err("gone").code, "not_found");
     app.shutdown().await;
+}
+
+/// Issue 10 item 2: an imported file's areas start switched off, each with its plain-words
+/// summary, and `allow_private_network` in the file needs the user's checkbox.
+#[tokio::test]
+async fn imported_areas_start_off_with_their_summaries() {
+    let (_dir, app) = signed_in().await;
+    let file = serde_json::json!([
+        {
+            "name": "Feed to a hook",
+            "action": {"service": "rss", "id": "new_item", "params": {"url": "https://example.com/feed.xml"}},
+            "reactions": [{"service": "http", "id": "request",
+                           "params": {"url": "https://hooks.example.com/in", "body": "{\"t\": \"{{ title }}\"}"}}]
+        },
+        {
+            "name": "Home lab",
+            "action": {"service": "webhook", "id": "received"},
+            "reactions": [{"service": "http", "id": "request",
+                           "params": {"url": "http://127.0.0.1:9/sink", "allow_private_network": true}}]
+        }
+    ])
+    .to_string();
+
+    // Reviewing stores nothing and says what each area would do.
+    let reviews = app.review_import(&file, &Default::default()).expect("review");
+    assert_eq!(reviews.len(), 2);
+    assert!(reviews[0].reads_from.contains("https://example.com/feed.xml"), "{:?}", reviews[0]);
+    assert_eq!(reviews[0].hosts, ["example.com", "hooks.example.com"]);
+    assert!(!reviews[0].private_network);
+    assert!(reviews[1].private_network);
+    assert!(app.area_cards().await.expect("cards").is_empty(), "a review adds nothing");
+
+    // Without the checkbox the private network is refused, naming the field; nothing is added.
+    let refused = app.import_areas(&file, false).await.expect_err("private network not granted");
+    assert_eq!(refused.code, "invalid");
+    assert_eq!(refused.field.as_deref(), Some("[1].reactions[0].params.allow_private_network"));
+    assert!(app.area_cards().await.expect("cards").is_empty(), "a refused import adds nothing");
+
+    let imported = app.import_areas(&file, true).await.expect("import");
+    assert_eq!(imported.len(), 2);
+    for item in &imported {
+        assert!(!item.area.enabled, "{} was imported switched on", item.area.name);
+    }
+    assert_eq!(imported[0].review, reviews[0]);
+    assert!(imported[1].review.lines.iter().any(|l| l.contains("local network")), "{:?}", imported[1].review);
+    let cards = app.area_cards().await.expect("cards");
+    assert!(cards.iter().all(|c| !c.summary.enabled));
+
+    // The user enables an area after reading its summary.
+    let on = app.set_area_enabled(imported[0].area.id, true).await.expect("enable");
+    assert!(on.enabled);
+
+    // Areas made in the app's own editor are the user's own: they start as the form says.
+    let own = app.create_area(webhook_to("http://127.0.0.1:9/sink")).await.expect("create");
+    assert!(own.enabled);
+}
+
+#[tokio::test]
+async fn secret_parameters_show_as_placeholders_and_an_import_asks_for_them() {
+    let (_dir, app) = signed_in().await;
+    let mut form = webhook_to("http://127.0.0.1:9/sink");
+    form.reactions[0].params.insert("headers".into(), "{\"Authorization\": \"Bearer s3cr3t\"}".into());
+    form.reactions.push(FormStep {
+        service: "discord".into(),
+        id: "send_webhook".into(),
+        params: params(&[("webhook_url", "https://discord.com/api/webhooks/1/t0k3n"), ("content", "hi")]),
+    });
+    let area = app.create_area(form).await.expect("create");
+
+    let view = app.area(area.id).await.expect("view");
+    let shown = &view.form.reactions[0].params["headers"];
+    assert!(shown.contains("<secret: headers.Authorization>") && !shown.contains("s3cr3t"), "{shown}");
+    app.validate_area(view.form.clone()).expect("placeholders pass the form's check");
+    app.update_area(area.id, view.form.clone()).await.expect("an unchanged placeholder keeps the sealed value");
+
+    let text = app.export_area(area.id).await.expect("export");
+    assert!(text.contains("<secret: headers.Authorization>") && !text.contains("s3cr3t"), "{text}");
+    let asked = app.import_areas(&text, true).await.expect_err("the secret must be given");
+    assert_eq!(asked.code, "secrets_needed");
+    assert_eq!(
+        asked.field.as_deref(),
+        Some("[0].reactions[0].params.headers.Authorization,[0].reactions[1].params.webhook_url")
+    );
+    assert!(!text.contains("t0k3n"), "{text}");
+    assert_eq!(app.area_cards().await.expect("cards").len(), 1, "nothing imported without it");
+    let given = params(&[
+        ("[0].reactions[0].params.headers.Authorization", "Bearer other"),
+        ("[0].reactions[1].params.webhook_url", "https://discord.com/api/webhooks/2/other"),
+    ]);
+    // The import dialog's review asks for the same fields, then reads back without the values.
+    let review = app.review_import(&text, &Default::default()).expect_err("the review asks first");
+    assert_eq!((review.code.as_str(), &review.field), ("secrets_needed", &asked.field));
+    let reviews = app.review_import(&text, &given).expect("review with the secrets");
+    assert!(!format!("{reviews:?}").contains("/2/other"), "{reviews:?}");
+    let imported = app.import_areas_with_secrets(&text, true, &given).await.expect("import with the secret");
+    assert_eq!(imported.len(), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_mail_account_is_connected_with_its_servers_and_bad_fields_are_named() {
+    use area_core::services::mail::MailAccountInput;
+    let (_dir, app) = signed_in().await;
+    // A bare password cannot make a mail connection any more: the servers come with it.
+    let err = app.connect_token("mail", "app-password", None).await.unwrap_err();
+    assert_eq!(err.code, "invalid");
+    let bad = MailAccountInput {
+        username: "ada@example.com".into(),
+        imap_host: "https://imap.example.com/".into(),
+        ..Default::default()
+    };
+    let err = app.connect_mail("mail", &bad, "app-password", None).await.unwrap_err();
+    assert_eq!((err.code.as_str(), err.field.as_deref()), ("invalid", Some("imap_host")), "{err:?}");
+    let good = MailAccountInput { imap_host: "imap.example.com".into(), ..bad };
+    let info = app.connect_mail("mail", &good, "app-password", Some("ada")).await.expect("connect");
+    assert_eq!((info.connection_id.as_str(), info.kind.as_str(), info.status.as_str()), ("mail", "mail", "ok"));
+    let err = app.connect_mail("github", &good, "pw", None).await.unwrap_err();
+    assert_eq!(err.code, "invalid");
 }

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use area_core::areas::{
-    parse_area_file, parse_area_value, validate, AreaError, AreaSpec, AreaStatus, Areas, ValidatedArea,
-    DEFAULT_WEBHOOK_LISTEN, MAX_NAME_CHARS, MAX_REACTIONS, WEBHOOK_ADDR_FILE,
+    parse_area_file, parse_area_value, private_network_fields, secrets, summarize, validate, AreaError, AreaSpec,
+    AreaStatus, Areas, ImportOptions, ValidatedArea, DEFAULT_WEBHOOK_LISTEN, MAX_NAME_CHARS, MAX_REACTIONS,
+    WEBHOOK_ADDR_FILE,
 };
 use area_core::catalog::{
     ActionManifest, AuthKind, Availability, Catalog, IngredientSpec, ParamSpec, ParamType, ReactionManifest, Service,
@@ -62,7 +63,8 @@ fn spec(value: Value) -> AreaSpec {
 }
 
 fn valid(value: Value) -> ValidatedArea {
-    validate(&Catalog::builtin(), &spec(value.clone())).unwrap_or_else(|e| panic!("{value}: {e}"))
+    validate(&area_core::services::catalog(&area_core::settings::Settings::from_env()), &spec(value.clone()))
+        .unwrap_or_else(|e| panic!("{value}: {e}"))
 }
 
 /// Parses and validates, expecting a validation error; returns (field, message).
@@ -79,7 +81,7 @@ fn invalid_in(catalog: &Catalog, value: Value) -> (String, String) {
 }
 
 fn invalid(value: Value) -> (String, String) {
-    invalid_in(&Catalog::builtin(), value)
+    invalid_in(&area_core::services::catalog(&area_core::settings::Settings::from_env()), value)
 }
 
 /// Asserts the error points at `field` and its message contains every one of `words`.
@@ -122,6 +124,7 @@ fn lab_catalog() -> Catalog {
             name: "Lab",
             description: "Test service",
             auth: AuthKind::None,
+            credential_hosts: vec![],
             oauth: None,
             availability: Availability::Available,
             actions: vec![ActionManifest {
@@ -155,6 +158,7 @@ fn lab_catalog() -> Catalog {
             name: "Gone",
             description: "No API",
             auth: AuthKind::OAuth2,
+            credential_hosts: vec![],
             oauth: None,
             availability: Availability::Unavailable("the provider closed its public API".into()),
             actions: vec![],
@@ -468,13 +472,17 @@ fn templates_are_parsed_and_read_only_known_ingredients() {
     // Templated map values are checked too, with the key in the path.
     let mut area = rss_area();
     area["reactions"] = json!([{"service": "http", "id": "request", "params": {
-        "url": "{{ link }}", "headers": {"X-Title": "{{ title }}", "X-Who": "{{ author }}"}}}]);
+        "url": "https://example.com/hook?from={{ link }}",
+        "headers": {"X-Title": "{{ title }}", "X-Who": "{{ author }}"}}}]);
     assert_invalid(area.clone(), "reactions[0].params.headers.X-Who", &["`author`"]);
     area["reactions"][0]["params"]["headers"] = json!({"{{ title }}": "x"});
     assert_invalid(area.clone(), "reactions[0].params.headers.{{ title }}", &["names cannot use ingredients"]);
-    // A templated URL must still look like an http(s) URL where it is literal.
+    // A templated URL must still look like an http(s) URL where it is literal, and an
+    // ingredient cannot be the whole address (it would choose where the request goes).
     area["reactions"][0]["params"]["headers"] = json!({});
     valid(area.clone());
+    area["reactions"][0]["params"]["url"] = json!("{{ link }}");
+    assert_invalid(area.clone(), "reactions[0].params.url", &["literal address"]);
     area["reactions"][0]["params"]["url"] = json!("ftp://example.com/{{ id }}");
     assert_invalid(area, "reactions[0].params.url", &["http"]);
 }
@@ -548,7 +556,12 @@ fn conditions_are_validated_where_they_go_wrong() {
 
 #[test]
 fn interval_respects_the_action_minimum() {
-    let min = Catalog::builtin().action("rss", "new_item").unwrap().1.min_interval_secs.unwrap();
+    let min = area_core::services::catalog(&area_core::settings::Settings::from_env())
+        .action("rss", "new_item")
+        .unwrap()
+        .1
+        .min_interval_secs
+        .unwrap();
     assert!(min > 1, "rss has a real minimum");
     let mut area = rss_area();
     area["interval_secs"] = json!(min - 1);
@@ -620,7 +633,7 @@ async fn env() -> Env {
             .unwrap();
         ids.push(done.last_insert_rowid());
     }
-    let areas = Areas::new(store.clone(), Catalog::builtin());
+    let areas = Areas::new(store.clone(), area_core::services::catalog(&area_core::settings::Settings::from_env()));
     Env { _dir: dir, store: store.clone(), areas, ada: ids[0], bob: ids[1] }
 }
 
@@ -736,9 +749,13 @@ async fn export_reimports_unchanged() {
     for area in [rich, private, webhook_area(), timer_area().tap_enabled(false)] {
         let first = env.areas.add(env.ada, spec(area.clone())).await.unwrap();
         let exported = env.areas.export(env.ada, first.id).await.unwrap();
-        assert_eq!(exported, spec(area.clone()), "export is the area as written");
+        // Secret parameters (the headers) come out as placeholders and are given again on import.
+        let catalog = env.areas.catalog().clone();
+        assert_eq!(exported, secrets::redact(&catalog, &spec(area.clone())), "export is the area as written");
         let text = serde_json::to_string_pretty(&exported).unwrap();
-        let again = env.areas.add(env.ada, parse_area_file(&text).unwrap().remove(0)).await.unwrap();
+        let mut reimport = parse_area_file(&text).unwrap().remove(0);
+        secrets::keep_unchanged(&catalog, &mut reimport, &spec(area.clone()));
+        let again = env.areas.add(env.ada, reimport).await.unwrap();
         let text_again = serde_json::to_string_pretty(&env.areas.export(env.ada, again.id).await.unwrap()).unwrap();
         assert_eq!(text, text_again);
         assert_eq!(
@@ -999,7 +1016,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
 }
 
 fn check_no_panic(value: &Value) {
-    let catalog = Catalog::builtin();
+    let catalog = area_core::services::catalog(&area_core::settings::Settings::from_env());
     if let Ok(specs) = parse_area_value(value) {
         for spec in specs {
             if let Ok(valid) = validate(&catalog, &spec) {
@@ -1059,4 +1076,60 @@ proptest! {
         }
         check_no_panic(&area);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Area files are untrusted (issue 10 item 2): the plain-words summary and the import rules
+
+/// A shared file naming another IMAP server than the user's: the summary names that server and
+/// the connection it would use; a secret webhook URL shows its host only.
+#[test]
+fn the_summary_names_servers_hosts_and_connections_and_hides_secrets() {
+    let file = spec(json!({
+        "name": "Mail to Discord",
+        "action": {"service": "mail", "id": "new_message",
+                   "params": {"imap_host": "imap.evil.example", "username": "ada@example.com"}},
+        "reactions": [
+            {"service": "discord", "id": "send_webhook",
+             "params": {"webhook_url": "https://discord.com/api/webhooks/1/SECRET-TOKEN", "content": "{{ subject }}"}},
+            {"service": "http", "id": "request", "params": {"url": "{{ from }}", "body": "x"}}
+        ]
+    }));
+    let summary = summarize(&area_core::services::catalog(&area_core::settings::Settings::from_env()), &file);
+    assert_eq!(summary.hosts, ["discord.com", "imap.evil.example"]);
+    // The engine hands a reaction its service's connection when the user has one, so the summary
+    // names it even for a Discord webhook that carries its own secret.
+    assert_eq!(summary.connections, ["discord", "mail"]);
+    assert!(summary.reads_from.contains("on the server imap.evil.example"), "{}", summary.reads_from);
+    assert!(summary.sends_to[0].contains("at discord.com"), "{:?}", summary.sends_to);
+    assert!(summary.sends_to[1].contains("a host chosen by the event's data"), "{:?}", summary.sends_to);
+    assert!(summary.lines.iter().any(|l| l == "uses your Mail (IMAP/SMTP) connection"), "{:?}", summary.lines);
+    assert!(!summary.private_network);
+    let all = format!("{summary:?}");
+    assert!(!all.contains("SECRET-TOKEN"), "a secret parameter leaked into the summary: {all}");
+}
+
+#[tokio::test]
+async fn imports_start_off_and_need_a_grant_for_the_private_network() {
+    let env = env().await;
+    let mut own_flag = spec(webhook_area());
+    own_flag.allow_private_network = true;
+    let refused = env
+        .areas
+        .import(env.ada, vec![spec(rss_area()), own_flag.clone()], true, ImportOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.field(), Some("[1].allow_private_network"), "{refused}");
+    assert!(refused.to_string().contains("--allow-private-network"), "{refused}");
+    assert!(env.areas.list(env.ada).await.unwrap().is_empty(), "nothing stored");
+
+    let granted = ImportOptions { enable: false, allow_private_network: true };
+    let imported = env.areas.import(env.ada, vec![spec(rss_area()), own_flag], true, granted).await.unwrap();
+    assert!(imported.iter().all(|i| i.area.status == AreaStatus::Off));
+    assert!(imported[1].review.private_network && !imported[0].review.private_network);
+
+    let enabled = ImportOptions { enable: true, allow_private_network: false };
+    let on = env.areas.import(env.ada, vec![spec(timer_area())], false, enabled).await.unwrap();
+    assert_eq!(on[0].area.status, AreaStatus::On);
+    assert_eq!(private_network_fields(&spec(rss_area())), Vec::<String>::new());
 }

@@ -21,6 +21,7 @@ fn service(id: &'static str, auth: AuthKind, oauth: Option<OAuthProvider>) -> Se
             name: id,
             description: "test",
             auth,
+            credential_hosts: vec![],
             oauth,
             availability: Availability::Available,
             actions: vec![],
@@ -181,6 +182,74 @@ async fn refused_credentials_pause_areas_and_reconnecting_resumes_them() {
     f.connections.remove(f.user, "acme").await.unwrap();
     assert!(paused(&f, ids[0]).await.unwrap().contains("area connect acme"));
     assert!(matches!(f.connections.remove(f.user, "acme").await, Err(ConnectionError::NotConnected(_))));
+}
+
+/// Issue 11 item 4: what ends a pause when the connection is made again is the pause's cause,
+/// a stored value, not the words of its reason: a failure pause whose last error happens to
+/// name the command stays, a credentials pause worded otherwise ends.
+#[tokio::test]
+async fn connecting_ends_credential_pauses_whatever_their_words() {
+    let f = fixture().await;
+    let (credentials, failures) =
+        (insert_raw(&f, &area_using("mail")).await, insert_raw(&f, &area_using("files")).await);
+    for (id, reason, cause) in [
+        (credentials, "the key was refused", "credentials"),
+        (failures, "paused after 10 consecutive failures; last error: HTTP 500 (run `area connect acme`)", "failures"),
+    ] {
+        sqlx::query("UPDATE areas SET paused_reason = ?, paused_cause = ? WHERE id = ?")
+            .bind(reason)
+            .bind(cause)
+            .bind(id)
+            .execute(f.store.pool())
+            .await
+            .unwrap();
+    }
+    f.connections.save(f.user, "acme", &Secret::ApiKey { key: "k".into() }, None, None).await.unwrap();
+    assert_eq!(paused(&f, credentials).await, None);
+    assert!(paused(&f, failures).await.is_some(), "a failure pause waits for its owner");
+    f.connections.remove(f.user, "acme").await.unwrap();
+    assert_eq!(cause(&f, credentials).await.as_deref(), Some("credentials"), "removing pauses for credentials");
+    assert_eq!(cause(&f, failures).await.as_deref(), Some("failures"), "an earlier pause keeps its cause");
+}
+
+/// Pauses stored by an Area that kept no cause are read once, by the migration that adds it
+/// (their reason named the fix, `area connect …`, exactly when credentials were the cause).
+#[tokio::test]
+async fn pauses_stored_before_causes_were_kept_get_theirs_when_the_store_opens() {
+    let f = fixture().await;
+    let (credentials, failures) =
+        (insert_raw(&f, &area_using("mail")).await, insert_raw(&f, &area_using("files")).await);
+    // The database as the previous version left it: no cause column, reasons only.
+    for sql in ["ALTER TABLE areas DROP COLUMN paused_cause", "DELETE FROM _sqlx_migrations WHERE version = 4"] {
+        sqlx::query(sql).execute(f.store.pool()).await.unwrap();
+    }
+    for (id, reason) in [
+        (credentials, "the acme connection was removed: run `area connect acme`"),
+        (failures, "paused after 10 consecutive failures; last error: HTTP 500"),
+    ] {
+        sqlx::query("UPDATE areas SET paused_reason = ? WHERE id = ?")
+            .bind(reason)
+            .bind(id)
+            .execute(f.store.pool())
+            .await
+            .unwrap();
+    }
+    f.store.close().await;
+    let store = Store::open(&f.path).await.unwrap();
+    let f = Fixture {
+        connections: Connections::new(store.clone(), MasterKey::load(&f.path).unwrap(), catalog()),
+        store,
+        ..f
+    };
+    assert_eq!(cause(&f, credentials).await.as_deref(), Some("credentials"));
+    assert_eq!(cause(&f, failures).await.as_deref(), Some("failures"));
+    f.connections.save(f.user, "acme", &Secret::ApiKey { key: "k".into() }, None, None).await.unwrap();
+    assert_eq!(paused(&f, credentials).await, None);
+    assert!(paused(&f, failures).await.is_some());
+}
+
+async fn cause(f: &Fixture, id: i64) -> Option<String> {
+    sqlx::query_scalar("SELECT paused_cause FROM areas WHERE id = ?").bind(id).fetch_one(f.store.pool()).await.unwrap()
 }
 
 async fn insert_raw(f: &Fixture, spec: &area_core::areas::AreaSpec) -> i64 {

@@ -1,6 +1,6 @@
-//! The trigger engine end to end (DESIGN.md "Engine contract"): a temporary store, areas added
-//! through the areas API, fake upstreams and sinks with wiremock on 127.0.0.1, and assertions on
-//! the `runs` table and on what the fake servers received.
+//! The trigger engine end to end (ARCHITECTURE.md "Engine contract"): a temporary store, areas
+//! added through the areas API, fake upstreams and sinks with wiremock on 127.0.0.1, and assertions
+//! on the `runs` table and on what the fake servers received.
 
 mod support;
 

@@ -13,9 +13,9 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use area_core::catalog::Catalog;
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::engine::Engine;
+use area_core::settings::Settings;
 use serde_json::{json, Value};
 use support::*;
 use wiremock::matchers::{header, method, path, query_param};
@@ -25,7 +25,11 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 const FAR_FUTURE: i64 = 4_102_444_800;
 
 fn connections(env: &Env) -> Connections {
-    Connections::new(env.store.clone(), MasterKey::load(env.store.dir()).unwrap(), Catalog::builtin())
+    Connections::new(
+        env.store.clone(),
+        MasterKey::load(env.store.dir()).unwrap(),
+        area_core::services::catalog(&area_core::settings::Settings::from_env()),
+    )
 }
 
 async fn save_api_key(env: &Env, connection_id: &str, key: &str) {
@@ -61,8 +65,8 @@ impl Respond for Answer {
 }
 
 /// One `run --once`, which must report no error.
-async fn run(env: &Env, recorder: &Arc<RecordingNotifier>) {
-    let report = Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap();
+async fn run(env: &Env, settings: &Settings, recorder: &Arc<RecordingNotifier>) {
+    let report = Engine::run_once(&env.store, config_with(true, settings), recorder.clone()).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
 }
 
@@ -71,6 +75,7 @@ async fn run(env: &Env, recorder: &Arc<RecordingNotifier>) {
 /// that the upstream was asked once per poll.
 async fn three_polls(
     env: &Env,
+    settings: &Settings,
     area: i64,
     server: &MockServer,
     answer: &Answer,
@@ -79,18 +84,18 @@ async fn three_polls(
 ) -> Vec<(String, String)> {
     let recorder = RecordingNotifier::new();
     answer.set(baseline);
-    run(env, &recorder).await;
+    run(env, settings, &recorder).await;
     assert_eq!(recorder.count(), 0, "the first poll is a baseline");
     let state = env.state(area).await;
     assert!(state.baselined, "{state:?}");
     assert_eq!(state.last_error, None);
 
     answer.set(fresh.clone());
-    run(env, &recorder).await;
+    run(env, settings, &recorder).await;
     assert_eq!(recorder.count(), 1, "{:?}", recorder.shown.lock().unwrap());
 
     answer.set(fresh);
-    run(env, &recorder).await;
+    run(env, settings, &recorder).await;
     assert_eq!(recorder.count(), 1, "the same answer again fires nothing: {:?}", recorder.shown.lock().unwrap());
 
     let state = env.state(area).await;
@@ -121,8 +126,7 @@ async fn gmail_new_mail_end_to_end() {
     let env = Env::new().await;
     save_google_token(&env, "ya29.gmail-token").await;
     let server = MockServer::start().await;
-    // Only this test in this binary touches AREA_GMAIL_BASE_URL.
-    std::env::set_var("AREA_GMAIL_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_GMAIL_BASE_URL", server.uri())]);
     let answer = Answer::new();
     Mock::given(method("GET"))
         .and(path("/gmail/v1/users/me/messages"))
@@ -143,6 +147,7 @@ async fn gmail_new_mail_end_to_end() {
     let new = json!({"id": "18c2f5a9e0b4d7c9", "threadId": "18c2f5a9e0b4d7c0", "labelIds": ["INBOX", "UNREAD"]});
     let shown = three_polls(
         &env,
+        &settings,
         area,
         &server,
         &answer,
@@ -177,8 +182,7 @@ async fn google_drive_new_file_end_to_end() {
     let env = Env::new().await;
     save_google_token(&env, "ya29.drive-token").await;
     let server = MockServer::start().await;
-    // Only this test in this binary touches AREA_GOOGLE_DRIVE_BASE_URL.
-    std::env::set_var("AREA_GOOGLE_DRIVE_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_GOOGLE_DRIVE_BASE_URL", server.uri())]);
     let answer = Answer::new();
     Mock::given(method("GET"))
         .and(path("/drive/v3/files"))
@@ -200,6 +204,7 @@ async fn google_drive_new_file_end_to_end() {
     let new = drive_file("1aBcD2eFgH3iJkL4mNoP5qRsT6uVwXyZ", "Facture mars — été 2026.pdf");
     let shown = three_polls(
         &env,
+        &settings,
         area,
         &server,
         &answer,
@@ -249,8 +254,7 @@ async fn youtube_new_video_end_to_end() {
     let env = Env::new().await;
     save_google_token(&env, "ya29.youtube-token").await;
     let server = MockServer::start().await;
-    // Only this test in this binary touches AREA_YOUTUBE_BASE_URL.
-    std::env::set_var("AREA_YOUTUBE_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_YOUTUBE_BASE_URL", server.uri())]);
     let answer = Answer::new();
     Mock::given(method("GET"))
         .and(path("/youtube/v3/playlistItems"))
@@ -274,6 +278,7 @@ async fn youtube_new_video_end_to_end() {
     };
     let shown = three_polls(
         &env,
+        &settings,
         area,
         &server,
         &answer,
@@ -302,8 +307,7 @@ fn bitcoin(price: f64, updated: i64) -> Value {
 async fn coingecko_price_above_end_to_end() {
     let env = Env::new().await;
     let server = MockServer::start().await;
-    // Only this test in this binary touches AREA_COINGECKO_BASE_URL.
-    std::env::set_var("AREA_COINGECKO_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_COINGECKO_BASE_URL", server.uri())]);
     let answer = Answer::new();
     Mock::given(method("GET"))
         .and(path("/simple/price"))
@@ -320,9 +324,16 @@ async fn coingecko_price_above_end_to_end() {
                            "params": {"title": "{{ coin }} is at {{ price }} {{ currency }}"}}]
         })))
         .await;
-    let shown =
-        three_polls(&env, area, &server, &answer, bitcoin(69_500.25, 1_711_356_300), bitcoin(70_123.5, 1_711_356_360))
-            .await;
+    let shown = three_polls(
+        &env,
+        &settings,
+        area,
+        &server,
+        &answer,
+        bitcoin(69_500.25, 1_711_356_300),
+        bitcoin(70_123.5, 1_711_356_360),
+    )
+    .await;
     assert_eq!(shown.len(), 1);
     assert_eq!(shown[0].0, "bitcoin is at 70123.5 usd");
     // Keyless: no credential is sent.
@@ -349,8 +360,7 @@ fn forecast(time: &str, temperature: f64) -> Value {
 async fn weather_temperature_above_end_to_end() {
     let env = Env::new().await;
     let server = MockServer::start().await;
-    // Only this test in this binary touches AREA_WEATHER_BASE_URL.
-    std::env::set_var("AREA_WEATHER_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_WEATHER_BASE_URL", server.uri())]);
     let answer = Answer::new();
     Mock::given(method("GET"))
         .and(path("/v1/forecast"))
@@ -371,6 +381,7 @@ async fn weather_temperature_above_end_to_end() {
         .await;
     let shown = three_polls(
         &env,
+        &settings,
         area,
         &server,
         &answer,
@@ -404,8 +415,7 @@ async fn nasa_new_apod_end_to_end() {
     let env = Env::new().await;
     save_api_key(&env, "nasa", "nasa-e2e-key").await;
     let server = MockServer::start().await;
-    // Only this test in this binary touches AREA_NASA_BASE_URL.
-    std::env::set_var("AREA_NASA_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_NASA_BASE_URL", server.uri())]);
     let answer = Answer::new();
     Mock::given(method("GET"))
         .and(path("/planetary/apod"))
@@ -423,6 +433,7 @@ async fn nasa_new_apod_end_to_end() {
         .await;
     let shown = three_polls(
         &env,
+        &settings,
         area,
         &server,
         &answer,
@@ -459,8 +470,7 @@ async fn discord_new_message_end_to_end() {
     let env = Env::new().await;
     save_api_key(&env, "discord", "bot-e2e-token").await;
     let server = MockServer::start().await;
-    // Only this test in this binary touches AREA_DISCORD_BASE_URL.
-    std::env::set_var("AREA_DISCORD_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_DISCORD_BASE_URL", server.uri())]);
     let answer = Answer::new();
     Mock::given(method("GET"))
         .and(path("/api/v10/channels/1100000000000000000/messages"))
@@ -482,7 +492,7 @@ async fn discord_new_message_end_to_end() {
     // A bot's message arriving with the new one is skipped (include_bots is off).
     let mut bot = discord_message("1214500000000000003", "I am a bot", "areabot");
     bot["author"]["bot"] = json!(true);
-    let shown = three_polls(&env, area, &server, &answer, json!([old]), json!([new, bot, old])).await;
+    let shown = three_polls(&env, &settings, area, &server, &answer, json!([old]), json!([new, bot, old])).await;
     assert_eq!(
         shown,
         [(

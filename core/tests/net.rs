@@ -465,6 +465,17 @@ async fn guard_refuses_private_ip_literals() {
         "http://0x7f.0.0.1/",
         "http://017700000001/",
         "https://127.0.0.1/",
+        // Issue 10 item 8: benchmarking, TEST-NETs, and IPv6 forms that carry a refused IPv4.
+        "http://198.18.0.1/",
+        "http://192.0.2.1/",
+        "http://198.51.100.7/",
+        "http://203.0.113.9/",
+        "http://[2002:7f00:1::]:9/",
+        "http://[2002:a9fe:a9fe::]/",
+        "http://[64:ff9b:1::a9fe:a9fe]/",
+        "http://[64:ff9b::7f00:1]:9/",
+        "http://[::ffff:198.18.0.1]/",
+        "http://[2001:db8::1]/",
     ] {
         let started = Instant::now();
         let result = client.send(&HttpRequestSpec::get(url), &opts()).await;

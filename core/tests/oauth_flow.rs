@@ -191,7 +191,7 @@ async fn authorize(cfg: &OAuthClientConfig) -> (PendingAuth, String) {
     let redirect_uri = listener.redirect_uri();
     let (auth_url, pending) = oauth::start(cfg, &redirect_uri).unwrap();
     assert_eq!(pending.redirect_uri, redirect_uri);
-    let waiting = tokio::spawn(listener.wait(Duration::from_secs(30)));
+    let waiting = tokio::spawn(listener.wait(&pending, Duration::from_secs(30)));
     let location = callback_for(&auth_url, &redirect_uri).await;
     // Deliver the redirect to the loopback listener as the browser would.
     let page = reqwest::get(&location).await.unwrap();
@@ -273,6 +273,32 @@ async fn state_mismatch_is_rejected_before_the_code_is_spent() {
     assert!(matches!(oauth::finish(&cfg, &other, &callback).await, Err(OAuthError::StateMismatch)));
 
     // Nothing was sent to the server: the genuine callback still works.
+    let tokens = oauth::finish(&cfg, &pending, &callback).await.unwrap();
+    assert!(!tokens.access_token.is_empty());
+}
+
+/// Issue 10 item 7: a forged callback (wrong `state`) reaching the loopback listener first used
+/// to consume it, and the real redirect then failed. Now it gets an error page, the listener keeps
+/// waiting, and the real sign-in completes.
+#[tokio::test]
+async fn a_forged_callback_does_not_use_up_the_loopback_listener() {
+    let server = spawn_server().await;
+    let cfg = server.config(PUBLIC_CLIENT, None);
+    let listener = LoopbackListener::bind().await.unwrap();
+    let redirect_uri = listener.redirect_uri();
+    let (auth_url, pending) = oauth::start(&cfg, &redirect_uri).unwrap();
+    let waiting = tokio::spawn(listener.wait(&pending, Duration::from_secs(30)));
+
+    let forged = reqwest::get(format!("{redirect_uri}?code=attacker-code&state=attacker-state")).await.unwrap();
+    assert_eq!(forged.status(), 400);
+    let favicon = reqwest::get(redirect_uri.replace("/callback", "/favicon.ico")).await.unwrap();
+    assert_eq!(favicon.status(), 404);
+
+    let location = callback_for(&auth_url, &redirect_uri).await;
+    let page = reqwest::get(&location).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let callback = waiting.await.unwrap().unwrap();
+    assert_eq!(callback, location);
     let tokens = oauth::finish(&cfg, &pending, &callback).await.unwrap();
     assert!(!tokens.access_token.is_empty());
 }

@@ -11,7 +11,7 @@ use kit::params;
 use std::sync::Arc;
 use std::time::Duration;
 
-use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
+use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction,
@@ -28,7 +28,7 @@ use support::*;
 const KEY: &str = "bbc-test-key-123";
 
 fn action() -> Arc<dyn PolledAction> {
-    match blablacar::service().actions.get("new_trip") {
+    match blablacar::service(&area_core::settings::Settings::from_env()).actions.get("new_trip") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("blablacar.new_trip is not polled"),
     }
@@ -198,7 +198,7 @@ fn errors_are_classified_and_never_show_the_key() {
 
 #[test]
 fn catalog_lists_it_as_limited_with_the_reason() {
-    let catalog = Catalog::builtin();
+    let catalog = area_core::services::catalog(&area_core::settings::Settings::from_env());
     let m = &catalog.service("blablacar").expect("listed").manifest;
     assert_eq!(m.auth, AuthKind::ApiKey);
     match &m.availability {
@@ -224,9 +224,10 @@ fn trip(id: &str, city: &str, price: &str) -> Value {
 async fn engine_fires_once_for_a_new_trip() {
     let env = Env::new().await;
     let api = MockServer::start().await;
-    std::env::set_var("AREA_BLABLACAR_BASE_URL", format!("{}/api/v3", api.uri()));
+    let settings =
+        area_core::settings::Settings::from_pairs([("AREA_BLABLACAR_BASE_URL", format!("{}/api/v3", api.uri()))]);
     let key = MasterKey::load(env.store.dir()).unwrap();
-    let conns = Connections::new(env.store.clone(), key, Catalog::builtin());
+    let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     conns.save(env.user_id, "blablacar", &Secret::ApiKey { key: KEY.into() }, None, None).await.unwrap();
     let area = env
         .add(spec(json!({
@@ -259,10 +260,10 @@ async fn engine_fires_once_for_a_new_trip() {
         .await;
 
     let recorder = RecordingNotifier::new();
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap(); // baseline
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap(); // baseline
     assert_eq!(recorder.count(), 0);
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap();
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
     let shown: Vec<String> = recorder.shown.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
     assert_eq!(shown, ["Paris Bercy → Lyon: 18.50 EUR"]);
     assert_eq!(env.statuses(area).await, ["succeeded"]);

@@ -5,10 +5,11 @@ use std::collections::HashSet;
 
 use area_core::catalog::{ActionKind, AuthKind, ParamType};
 use area_core::services;
+use area_core::settings::Settings;
 
 #[test]
 fn service_ids_are_unique_and_include_the_builtins() {
-    let all = services::all();
+    let all = services::all(&Settings::empty());
     let ids: Vec<_> = all.iter().map(|s| s.manifest.id).collect();
     let unique: HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "{ids:?}");
@@ -19,7 +20,7 @@ fn service_ids_are_unique_and_include_the_builtins() {
 
 #[test]
 fn manifests_match_their_code_and_have_unique_ids() {
-    for s in services::all() {
+    for s in services::all(&Settings::empty()) {
         let m = &s.manifest;
         assert!(!m.name.is_empty() && !m.description.is_empty(), "{}", m.id);
         let action_ids: Vec<_> = m.actions.iter().map(|a| a.id).collect();
@@ -67,7 +68,7 @@ fn manifests_match_their_code_and_have_unique_ids() {
 
 #[test]
 fn contract_ids_and_params_are_stable() {
-    let all = services::all();
+    let all = services::all(&Settings::empty());
     let find = |id: &str| all.iter().find(|s| s.manifest.id == id).unwrap();
     let action_params = |svc: &str, act: &str| -> Vec<&str> {
         let m = &find(svc).manifest;
@@ -98,12 +99,12 @@ fn contract_ids_and_params_are_stable() {
     assert!(matches!(find("timer").actions["cron"], ActionKind::Scheduled(_)));
     assert!(matches!(find("rss").actions["new_item"], ActionKind::Polled(_)));
     assert!(matches!(find("http").actions["new_json_items"], ActionKind::Polled(_)));
-    assert!(matches!(find("webhook").actions["received"], ActionKind::Pushed));
+    assert!(matches!(find("webhook").actions["received"], ActionKind::Pushed(_)));
 }
 
 #[test]
 fn manifests_serialize_for_about_json_and_the_ui() {
-    for s in services::all() {
+    for s in services::all(&Settings::empty()) {
         let v = serde_json::to_value(&s.manifest).unwrap();
         assert_eq!(v["id"], s.manifest.id);
         assert!(v["actions"].is_array() && v["reactions"].is_array());
@@ -112,18 +113,12 @@ fn manifests_serialize_for_about_json_and_the_ui() {
 
 #[test]
 fn base_url_env_override() {
-    // A service id of this test's own, so no other test sees the variable.
     let var = "AREA_BASEURL_TEST_SVC_BASE_URL";
-    assert_eq!(services::env_var_name("baseurl-test-svc", "BASE_URL"), var);
-    std::env::remove_var(var);
-    assert_eq!(services::base_url("baseurl-test-svc", "https://api.example.com/"), "https://api.example.com");
-    std::env::set_var(var, "http://127.0.0.1:9000/");
-    assert_eq!(services::base_url("baseurl-test-svc", "https://api.example.com"), "http://127.0.0.1:9000");
-    std::env::set_var(var, "   ");
-    assert_eq!(
-        services::base_url("baseurl-test-svc", "https://api.example.com"),
-        "https://api.example.com",
-        "blank = unset"
-    );
-    std::env::remove_var(var);
+    assert_eq!(area_core::settings::setting_name("baseurl-test-svc", "BASE_URL"), var);
+    let base_url = |value: Option<&str>, default: &str| {
+        Settings::from_pairs(value.map(|v| (var, v))).base_url("baseurl-test-svc", default)
+    };
+    assert_eq!(base_url(None, "https://api.example.com/"), "https://api.example.com");
+    assert_eq!(base_url(Some("http://127.0.0.1:9000/"), "https://api.example.com"), "http://127.0.0.1:9000");
+    assert_eq!(base_url(Some("   "), "https://api.example.com"), "https://api.example.com", "blank = unset");
 }

@@ -18,7 +18,12 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn action(id: &str) -> Arc<dyn PolledAction> {
-    match coingecko::service().actions.get(id) {
+    action_with(&area_core::settings::Settings::empty(), id)
+}
+
+/// The action of the service built with `settings` (a fake upstream's base URL).
+fn action_with(settings: &area_core::settings::Settings, id: &str) -> Arc<dyn PolledAction> {
+    match coingecko::service(settings).actions.get(id) {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("coingecko.{id} is not polled"),
     }
@@ -56,7 +61,7 @@ fn run_sequence(id: &str, p: &Params, bodies: &[String]) -> Vec<Vec<String>> {
 
 #[test]
 fn manifest_is_keyless_with_three_polled_actions() {
-    let s = coingecko::service();
+    let s = coingecko::service(&area_core::settings::Settings::from_env());
     assert_eq!(s.manifest.id, "coingecko");
     assert_eq!(s.manifest.auth, AuthKind::None);
     for id in ["price_above", "price_below", "change_24h"] {
@@ -293,10 +298,10 @@ async fn request_url_and_a_round_trip_against_a_fake_server() {
         .expect(1)
         .mount(&server)
         .await;
-    std::env::set_var("AREA_COINGECKO_BASE_URL", format!("{}/api/v3/", server.uri()));
+    let settings =
+        area_core::settings::Settings::from_pairs([("AREA_COINGECKO_BASE_URL", format!("{}/api/v3/", server.uri()))]);
     let p = params(json!({"coin": "bitcoin", "threshold": 70000}));
-    let req = action("price_above").request(&PollContext::new(&p, None));
-    std::env::remove_var("AREA_COINGECKO_BASE_URL");
+    let req = action_with(&settings, "price_above").request(&PollContext::new(&p, None));
     let req = req.unwrap();
     assert!(req.url.starts_with(&format!("{}/api/v3/simple/price?", server.uri())), "{}", req.url);
     let client = HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap();

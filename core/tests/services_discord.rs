@@ -25,12 +25,19 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 static SERVER: OnceCell<MockServer> = OnceCell::const_new();
 
+/// The settings pointing the services at the fake server (none until it started).
+static SETTINGS: std::sync::OnceLock<area_core::settings::Settings> = std::sync::OnceLock::new();
+
+fn settings() -> area_core::settings::Settings {
+    SETTINGS.get().cloned().unwrap_or_default()
+}
+
 /// The shared fake Discord; `AREA_DISCORD_BASE_URL` points at it from the first call on.
 async fn server() -> &'static MockServer {
     SERVER
         .get_or_init(|| async {
             let server = MockServer::start().await;
-            std::env::set_var("AREA_DISCORD_BASE_URL", server.uri());
+            let _ = SETTINGS.set(area_core::settings::Settings::from_pairs([("AREA_DISCORD_BASE_URL", server.uri())]));
             server
         })
         .await
@@ -41,14 +48,14 @@ fn bot() -> Credential {
 }
 
 fn action() -> Arc<dyn PolledAction> {
-    match discord::service().actions.get("new_message") {
+    match discord::service(&settings()).actions.get("new_message") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("discord.new_message is not polled"),
     }
 }
 
 fn reaction(id: &str) -> Arc<dyn Reaction> {
-    discord::service().reactions.get(id).cloned().unwrap_or_else(|| panic!("discord.{id}"))
+    discord::service(&settings()).reactions.get(id).cloned().unwrap_or_else(|| panic!("discord.{id}"))
 }
 
 fn read(p: Value, body: &str) -> Result<Vec<Event>, ConnectorError> {
@@ -176,7 +183,7 @@ async fn poll_request_uses_the_bot_token() {
 
 #[test]
 fn manifest_and_idempotency() {
-    let s = discord::service();
+    let s = discord::service(&settings());
     assert_eq!(s.manifest.id, "discord");
     assert_eq!(s.manifest.auth, AuthKind::ApiKey);
     assert!(s.manifest.oauth.is_none());
@@ -272,10 +279,12 @@ async fn send_webhook_refuses_other_hosts_without_echoing_the_url() {
         }
     }
     let official =
-        discord::webhook_target(&params(json!({"webhook_url": "https://discord.com/api/webhooks/123/tok"}))).unwrap();
+        discord::webhook_target(&params(json!({"webhook_url": "https://discord.com/api/webhooks/123/tok"})), None)
+            .unwrap();
     assert_eq!(official.as_str(), "https://discord.com/api/webhooks/123/tok?wait=true");
     let legacy =
-        discord::webhook_target(&params(json!({"webhook_url": "https://discordapp.com/api/webhooks/1/t"}))).unwrap();
+        discord::webhook_target(&params(json!({"webhook_url": "https://discordapp.com/api/webhooks/1/t"})), None)
+            .unwrap();
     assert_eq!(legacy.host_str(), Some("discordapp.com"));
 }
 

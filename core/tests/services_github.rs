@@ -27,14 +27,23 @@ mod support;
 
 static SERVER: OnceCell<MockServer> = OnceCell::const_new();
 
+/// The settings pointing the services at the fake server (none until it started).
+static SETTINGS: std::sync::OnceLock<area_core::settings::Settings> = std::sync::OnceLock::new();
+
+fn settings() -> area_core::settings::Settings {
+    SETTINGS.get().cloned().unwrap_or_default()
+}
+
 /// The shared fake GitHub API (and Discord, for the end-to-end test): `AREA_GITHUB_BASE_URL`
 /// and `AREA_DISCORD_BASE_URL` point at it from the first call on.
 async fn server() -> &'static MockServer {
     SERVER
         .get_or_init(|| async {
             let server = MockServer::start().await;
-            std::env::set_var("AREA_GITHUB_BASE_URL", server.uri());
-            std::env::set_var("AREA_DISCORD_BASE_URL", server.uri());
+            let _ = SETTINGS.set(area_core::settings::Settings::from_pairs([
+                ("AREA_GITHUB_BASE_URL", server.uri()),
+                ("AREA_DISCORD_BASE_URL", server.uri()),
+            ]));
             server
         })
         .await
@@ -45,14 +54,14 @@ fn token() -> Credential {
 }
 
 fn action(id: &str) -> Arc<dyn PolledAction> {
-    match github::service().actions.get(id) {
+    match github::service(&settings()).actions.get(id) {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("github.{id} is not polled"),
     }
 }
 
 fn reaction(id: &str) -> Arc<dyn Reaction> {
-    github::service().reactions.get(id).cloned().unwrap_or_else(|| panic!("github.{id}"))
+    github::service(&settings()).reactions.get(id).cloned().unwrap_or_else(|| panic!("github.{id}"))
 }
 
 fn read(action_id: &str, body: &str) -> Result<Vec<Event>, ConnectorError> {
@@ -255,7 +264,7 @@ async fn poll_requests_carry_path_auth_and_api_version() {
 
 #[test]
 fn manifest_declares_a_token_service() {
-    let s = github::service();
+    let s = github::service(&settings());
     assert_eq!(s.manifest.id, "github");
     assert_eq!(s.manifest.auth, AuthKind::ApiKey);
     assert!(s.manifest.oauth.is_none());
@@ -501,14 +510,16 @@ fn error_for_maps_statuses_without_a_server() {
 /// exactly one message, a pull request never does.
 #[tokio::test]
 async fn new_issue_to_discord_webhook_end_to_end() {
-    use area_core::catalog::Catalog;
     use area_core::connections::{Connections, MasterKey, Secret};
     use area_core::engine::Engine;
 
     let srv = server().await;
     let env = support::Env::new().await;
-    let connections =
-        Connections::new(env.store.clone(), MasterKey::load(env.store.dir()).unwrap(), Catalog::builtin());
+    let connections = Connections::new(
+        env.store.clone(),
+        MasterKey::load(env.store.dir()).unwrap(),
+        area_core::services::catalog(&settings()),
+    );
     connections.save(env.user_id, "github", &Secret::ApiKey { key: "ghp_e2e".into() }, None, None).await.unwrap();
 
     let issue = |id: u64, number: u64, title: &str| {
@@ -556,12 +567,12 @@ async fn new_issue_to_discord_webhook_end_to_end() {
     let area_id = env.add(area).await;
     let notifier: Arc<dyn Notifier> = Arc::new(NoNotifier);
 
-    let report = Engine::run_once(&env.store, support::config(true), notifier.clone()).await.unwrap();
+    let report = Engine::run_once(&env.store, support::config_with(true, &settings()), notifier.clone()).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.runs_queued, 0, "the first poll only baselines");
     drop(first);
 
-    let report = Engine::run_once(&env.store, support::config(true), notifier.clone()).await.unwrap();
+    let report = Engine::run_once(&env.store, support::config_with(true, &settings()), notifier.clone()).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.runs_delivered, 1, "{report:?}");
     let sent: Value = serde_json::from_slice(&hook.received_requests().await[0].body).unwrap();
@@ -573,7 +584,7 @@ async fn new_issue_to_discord_webhook_end_to_end() {
     assert_eq!(env.statuses(area_id).await, ["succeeded"]);
 
     // Nothing new: nothing more is sent.
-    Engine::run_once(&env.store, support::config(true), notifier).await.unwrap();
+    Engine::run_once(&env.store, support::config_with(true, &settings()), notifier).await.unwrap();
     assert_eq!(hook.received_requests().await.len(), 1);
     drop(later);
 }

@@ -2,8 +2,8 @@
 //! `send_mail` reaction against a local wiremock server (the RFC 5322 message decoded and
 //! checked), and Google's error mapping.
 //!
-//! Pure helpers take the base URL explicitly, so most tests never touch `AREA_GMAIL_BASE_URL`;
-//! the two that depend on it (default base, reaction through the trait) hold [`ENV`].
+//! Services are built with the settings each test wants (`AREA_GMAIL_BASE_URL` pointing at a
+//! local server, or none for the real API): no test changes the process environment.
 
 mod kit;
 
@@ -14,13 +14,11 @@ use area_core::catalog::{ActionKind, AuthKind};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionOutput,
 };
-use area_core::services::gmail;
+use area_core::services::google::gmail;
+use area_core::settings::Settings;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// Serialises the tests that read or write `AREA_GMAIL_BASE_URL`.
-static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "ya29.test".into() }
@@ -35,7 +33,7 @@ fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponseData {
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
-    match gmail::service().actions.get("new_mail") {
+    match gmail::service(&Settings::empty()).actions.get("new_mail") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("gmail.new_mail is not polled"),
     }
@@ -109,7 +107,7 @@ fn get<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
 
 #[test]
 fn manifest_uses_the_shared_google_connection() {
-    let m = gmail::service().manifest;
+    let m = gmail::service(&Settings::empty()).manifest;
     assert_eq!(m.id, "gmail");
     assert_eq!(m.auth, AuthKind::OAuth2);
     assert_eq!(m.connection_id(), Some("google"));
@@ -121,7 +119,7 @@ fn manifest_uses_the_shared_google_connection() {
         ["https://www.googleapis.com/auth/gmail.readonly", "https://www.googleapis.com/auth/gmail.send"]
     );
     assert!(oauth.extra_auth_params.contains(&"access_type=offline"));
-    assert!(!gmail::service().reactions["send_mail"].idempotent(), "sending twice sends two mails");
+    assert!(!gmail::service(&Settings::empty()).reactions["send_mail"].idempotent(), "sending twice sends two mails");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,7 +145,8 @@ fn reads_a_documented_message_list() {
     assert_eq!(first["thread_id"], json!("18c2f5a9e0b4d7c0"));
     assert_eq!(first["url"], json!("https://mail.google.com/mail/u/0/#inbox/18c2f5a9e0b4d7c1"));
     assert_eq!(events[1].ingredients["thread_id"], json!(""), "null thread id → empty");
-    let declared: Vec<_> = gmail::service().manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
+    let declared: Vec<_> =
+        gmail::service(&Settings::empty()).manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
     let produced: Vec<_> = first.keys().map(String::as_str).collect();
     assert_eq!(produced.len(), declared.len());
     assert!(declared.iter().all(|d| produced.contains(d)), "{declared:?} vs {produced:?}");
@@ -195,8 +194,6 @@ fn poll_request_encodes_the_query_and_sends_the_bearer_token() {
 
 #[tokio::test]
 async fn poll_request_defaults_to_the_real_api_and_inbox() {
-    let _env = ENV.lock().await;
-    std::env::remove_var("AREA_GMAIL_BASE_URL");
     let p = params(json!({}));
     let cred = token();
     let req = poll_action().request(&PollContext { params: &p, cursor: None, credential: Some(&cred) }).unwrap();
@@ -338,7 +335,6 @@ async fn send_mail_maps_error_statuses() {
 
 #[tokio::test]
 async fn the_reaction_uses_the_base_url_override() {
-    let _env = ENV.lock().await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/gmail/v1/users/me/messages/send"))
@@ -346,13 +342,12 @@ async fn the_reaction_uses_the_base_url_override() {
         .expect(1)
         .mount(&server)
         .await;
-    std::env::set_var("AREA_GMAIL_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_GMAIL_BASE_URL", server.uri())]);
     let http = client();
     let cred = token();
     let ctx = reaction_ctx(&http, "k", Some(&cred));
-    let reaction = gmail::service().reactions["send_mail"].clone();
+    let reaction = gmail::service(&settings).reactions["send_mail"].clone();
     let out = reaction.run(&ctx, &params(json!({"to": "a@b.fr", "subject": "s", "body": "b"}))).await;
-    std::env::remove_var("AREA_GMAIL_BASE_URL");
     assert!(out.unwrap().summary.contains("m1"));
 }
 

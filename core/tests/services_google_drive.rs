@@ -2,8 +2,8 @@
 //! (Drive query escaping), the multipart `create_text_file` upload against a local wiremock
 //! server, and error mapping.
 //!
-//! Pure helpers take the base URL explicitly; the tests that depend on
-//! `AREA_GOOGLE_DRIVE_BASE_URL` hold [`ENV`].
+//! Services are built with the settings each test wants (`AREA_GOOGLE_DRIVE_BASE_URL` pointing at a
+//! local server, or none for the real API): no test changes the process environment.
 
 mod kit;
 
@@ -11,21 +11,19 @@ use area_core::catalog::{ActionKind, AuthKind};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionOutput,
 };
-use area_core::services::google_drive;
+use area_core::services::google::google_drive;
+use area_core::settings::Settings;
 use kit::{client, ok, params, reaction_ctx};
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// Serialises the tests that read or write `AREA_GOOGLE_DRIVE_BASE_URL`.
-static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "ya29.test".into() }
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
-    match google_drive::service().actions.get("new_file") {
+    match google_drive::service(&Settings::empty()).actions.get("new_file") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("google_drive.new_file is not polled"),
     }
@@ -39,7 +37,7 @@ fn read(p: Value, response: &HttpResponseData) -> Result<Vec<Event>, ConnectorEr
 
 #[test]
 fn manifest_uses_the_shared_google_connection() {
-    let m = google_drive::service().manifest;
+    let m = google_drive::service(&Settings::empty()).manifest;
     assert_eq!(m.id, "google_drive");
     assert_eq!(m.auth, AuthKind::OAuth2);
     assert_eq!(m.connection_id(), Some("google"));
@@ -47,7 +45,7 @@ fn manifest_uses_the_shared_google_connection() {
     assert_eq!(oauth.id, "google");
     assert_eq!(oauth.scopes, ["https://www.googleapis.com/auth/drive"]);
     assert_eq!(oauth.extra_auth_params, ["access_type=offline", "prompt=consent"]);
-    assert!(!google_drive::service().reactions["create_text_file"].idempotent());
+    assert!(!google_drive::service(&Settings::empty()).reactions["create_text_file"].idempotent());
 }
 
 const FILES: &str = r#"{
@@ -97,7 +95,8 @@ fn reads_a_documented_file_list() {
     );
     assert_eq!(events[1].ingredients["owner"], json!(""), "no owners → empty");
     assert_eq!(events[2].ingredients["name"], json!(""));
-    let declared: Vec<_> = google_drive::service().manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
+    let declared: Vec<_> =
+        google_drive::service(&Settings::empty()).manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
     for e in &events {
         assert_eq!(e.ingredients.keys().map(String::as_str).collect::<Vec<_>>().len(), declared.len());
         assert!(declared.iter().all(|d| e.ingredients.contains_key(*d)));
@@ -146,8 +145,6 @@ fn poll_request_escapes_the_folder_and_asks_for_the_fields() {
 
 #[tokio::test]
 async fn poll_request_defaults_to_the_real_api() {
-    let _env = ENV.lock().await;
-    std::env::remove_var("AREA_GOOGLE_DRIVE_BASE_URL");
     let p = params(json!({"folder_id": "root"}));
     let cred = token();
     let req = poll_action().request(&PollContext { params: &p, cursor: None, credential: Some(&cred) }).unwrap();
@@ -238,7 +235,6 @@ async fn create_text_file_maps_errors() {
 
 #[tokio::test]
 async fn the_reaction_uses_the_base_url_override() {
-    let _env = ENV.lock().await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/upload/drive/v3/files"))
@@ -246,13 +242,12 @@ async fn the_reaction_uses_the_base_url_override() {
         .expect(1)
         .mount(&server)
         .await;
-    std::env::set_var("AREA_GOOGLE_DRIVE_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_GOOGLE_DRIVE_BASE_URL", server.uri())]);
     let http = client();
     let cred = token();
     let ctx = reaction_ctx(&http, "k", Some(&cred));
-    let reaction = google_drive::service().reactions["create_text_file"].clone();
+    let reaction = google_drive::service(&settings).reactions["create_text_file"].clone();
     let out = reaction.run(&ctx, &params(json!({"folder_id": "root", "name": "n.txt", "content": ""}))).await;
-    std::env::remove_var("AREA_GOOGLE_DRIVE_BASE_URL");
     assert!(out.unwrap().summary.contains("f1"));
 }
 

@@ -2,8 +2,8 @@
 //! videos), Meta's error bodies (codes decide, not only statuses), the two-request
 //! `publish_photo` reaction against wiremock, and an end-to-end run through the engine.
 //!
-//! Tests that read or write `AREA_INSTAGRAM_BASE_URL` hold [`ENV`]; no other test binary
-//! touches it.
+//! Services are built with the settings each test wants (`AREA_INSTAGRAM_BASE_URL` pointing at a
+//! local server, or none for the real API): no test changes the process environment.
 
 mod kit;
 
@@ -12,7 +12,7 @@ mod support;
 use kit::{client, params};
 use std::time::Duration;
 
-use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
+use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionContext,
@@ -20,12 +20,11 @@ use area_core::connector::{
 };
 use area_core::engine::Engine;
 use area_core::services::instagram;
+use area_core::settings::Settings;
 use serde_json::{json, Value};
 use support::*;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "IGAAT-test".into() }
@@ -36,7 +35,7 @@ fn ok(body: Value) -> HttpResponseData {
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
-    match instagram::service().actions.get("new_media") {
+    match instagram::service(&Settings::empty()).actions.get("new_media") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("instagram.new_media is not polled"),
     }
@@ -58,7 +57,7 @@ fn media(id: &str, caption: Option<&str>) -> Value {
 
 #[test]
 fn manifest_names_the_accounts_that_work() {
-    let m = instagram::service().manifest;
+    let m = instagram::service(&Settings::empty()).manifest;
     assert_eq!(m.id, "instagram");
     assert_eq!(m.auth, AuthKind::OAuth2);
     assert_eq!(m.connection_id(), Some("instagram"));
@@ -74,7 +73,7 @@ fn manifest_names_the_accounts_that_work() {
     assert_eq!(oauth.auth_url, "https://www.instagram.com/oauth/authorize");
     assert_eq!(oauth.token_url, "https://api.instagram.com/oauth/access_token");
     assert_eq!(oauth.scopes, ["instagram_business_basic", "instagram_business_content_publish"]);
-    assert!(!instagram::service().reactions["publish_photo"].idempotent());
+    assert!(!instagram::service(&Settings::empty()).reactions["publish_photo"].idempotent());
 }
 
 #[test]
@@ -112,7 +111,8 @@ fn reads_a_documented_media_page() {
     assert_eq!(events[1].ingredients["media_url"], json!("https://video.cdninstagram.com/o1/v/t16/abc.mp4"));
     assert_eq!(events[2].ingredients["caption"], json!(""), "null caption");
     assert_eq!(events[3].ingredients["url"], json!(""));
-    let declared: Vec<_> = instagram::service().manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
+    let declared: Vec<_> =
+        instagram::service(&Settings::empty()).manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
     for e in &events {
         assert_eq!(e.ingredients.len(), declared.len());
         assert!(declared.iter().all(|d| e.ingredients.contains_key(*d)));
@@ -181,8 +181,6 @@ fn meta_error_codes_decide() {
 
 #[tokio::test]
 async fn the_poll_sends_the_token_in_a_header_not_the_url() {
-    let _env = ENV.lock().await;
-    std::env::remove_var("AREA_INSTAGRAM_BASE_URL");
     let p = params(json!({}));
     let cred = token();
     let req = poll_action().request(&PollContext { params: &p, cursor: None, credential: Some(&cred) }).unwrap();
@@ -294,12 +292,11 @@ async fn publish_photo_creates_a_container_then_publishes_it() {
 /// the reaction exactly once.
 #[tokio::test]
 async fn engine_fires_new_media_once() {
-    let _env = ENV.lock().await;
     let env = Env::new().await;
     let server = MockServer::start().await;
-    std::env::set_var("AREA_INSTAGRAM_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_INSTAGRAM_BASE_URL", server.uri())]);
     let key = MasterKey::load(env.store.dir()).unwrap();
-    let conns = Connections::new(env.store.clone(), key, Catalog::builtin());
+    let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     let far = chrono::Utc::now().timestamp() + 86_400 * 50;
     let secret = Secret::Oauth2 { access_token: "IGAAT-e2e".into(), refresh_token: None, scope: None };
     conns.save(env.user_id, "instagram", &secret, None, Some(far)).await.unwrap();
@@ -329,10 +326,9 @@ async fn engine_fires_new_media_once() {
         .await;
     let recorder = RecordingNotifier::new();
     for _ in 0..3 {
-        Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap();
+        Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
     }
     let shown = recorder.shown.lock().unwrap().clone();
     assert_eq!(shown, [("Nouveau ☕".to_string(), "https://www.instagram.com/p/C2/".to_string())]);
     assert_eq!(env.statuses(area).await, ["succeeded"]);
-    std::env::remove_var("AREA_INSTAGRAM_BASE_URL");
 }

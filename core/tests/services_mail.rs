@@ -14,7 +14,7 @@ mod support;
 use kit::NoNotifier;
 use std::sync::Arc;
 
-use area_core::catalog::{ActionKind, Catalog};
+use area_core::catalog::ActionKind;
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, FetchContext, FetchedAction, Params, PollOutput, Reaction, ReactionContext,
@@ -38,14 +38,22 @@ fn with(mut base: Value, extra: Value) -> Params {
 }
 
 fn new_message() -> Arc<dyn FetchedAction> {
-    match Catalog::builtin().action("mail", "new_message").expect("mail.new_message").2 {
+    match area_core::services::catalog(&area_core::settings::Settings::from_env())
+        .action("mail", "new_message")
+        .expect("mail.new_message")
+        .2
+    {
         ActionKind::Fetched(a) => a.clone(),
         _ => panic!("mail.new_message is not a fetched action"),
     }
 }
 
 fn reaction(id: &str) -> Arc<dyn Reaction> {
-    Catalog::builtin().reaction("mail", id).expect("mail reaction").2.clone()
+    area_core::services::catalog(&area_core::settings::Settings::from_env())
+        .reaction("mail", id)
+        .expect("mail reaction")
+        .2
+        .clone()
 }
 
 async fn fetch_with(
@@ -54,8 +62,8 @@ async fn fetch_with(
     password: &str,
     allow_private: bool,
 ) -> Result<PollOutput, ConnectorError> {
-    let credential = Credential::ApiKey(password.into());
-    let ctx = FetchContext { params: p, cursor, credential: Some(&credential), allow_private_network: allow_private };
+    let (p, credential) = mail_server::split_connection(p, password);
+    let ctx = FetchContext { params: &p, cursor, credential: Some(&credential), allow_private_network: allow_private };
     new_message().fetch(&ctx).await
 }
 
@@ -70,7 +78,8 @@ async fn run_reaction(
     allow_private: bool,
 ) -> Result<ReactionOutput, ConnectorError> {
     let client = HttpClient::new(NetConfig::default()).unwrap();
-    let credential = Credential::ApiKey(password.into());
+    let (p, credential) = mail_server::split_connection(p, password);
+    let p = &p;
     let ctx = ReactionContext {
         http: &client,
         idempotency_key: "area-1:evt-1:0",
@@ -365,9 +374,13 @@ async fn move_falls_back_to_copy_and_expunge_without_the_move_extension() {
 async fn engine_baselines_then_fires_once_per_new_mail() {
     let env = Env::new().await;
     let server = server_with_three().await;
-    let conns = Connections::new(env.store.clone(), MasterKey::load(env.store.dir()).unwrap(), Catalog::builtin());
-    conns.save(env.user_id, "mail", &Secret::ApiKey { key: PASS.into() }, None, None).await.unwrap();
-    let mut action_params = server.imap_params("INBOX");
+    let conns = Connections::new(
+        env.store.clone(),
+        MasterKey::load(env.store.dir()).unwrap(),
+        area_core::services::catalog(&area_core::settings::Settings::from_env()),
+    );
+    conns.save(env.user_id, "mail", &server.connection(PASS), None, None).await.unwrap();
+    let mut action_params = server.area_params("INBOX");
     action_params["subject_contains"] = json!("urgent");
     let area = env
         .add(spec(json!({
@@ -393,4 +406,129 @@ async fn engine_baselines_then_fires_once_per_new_mail() {
     assert_eq!(state.last_error, None);
     let cursor: Value = serde_json::from_str(&state.cursor.expect("cursor")).unwrap();
     assert_eq!(cursor["last_uid"], 6);
+}
+
+/// A fake IMAP server standing for `imap.evil.example`: greets, records every byte it receives
+/// and refuses every command.
+struct EvilImap {
+    port: u16,
+    received: Arc<std::sync::Mutex<Vec<u8>>>,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl EvilImap {
+    async fn start() -> EvilImap {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (rec, conns) = (received.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let rec = rec.clone();
+                tokio::spawn(async move {
+                    let _ = stream.write_all(b"* OK [CAPABILITY IMAP4rev1] evil ready\r\n").await;
+                    let mut buf = [0u8; 1024];
+                    for _ in 0..100 {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                rec.lock().unwrap().extend_from_slice(&buf[..n]);
+                                let tag = buf[..n].split(|b| *b == b' ').next().unwrap_or(b"*").to_vec();
+                                let _ = stream.write_all(&[&tag[..], b" NO go away\r\n"].concat()).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        EvilImap { port, received, connections }
+    }
+
+    fn saw_login(&self) -> bool {
+        let data = self.received.lock().unwrap();
+        String::from_utf8_lossy(&data).to_ascii_uppercase().contains("LOGIN")
+            || data.windows(PASS.len()).any(|w| w == PASS.as_bytes())
+    }
+
+    fn connection_count(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Issue 10 item 2: a shared area file naming `imap_host: imap.evil.example` made the first poll
+/// send the user's mail password there. Servers now belong to the connection: such a file is
+/// refused, and nothing in an area's parameters reaches the IMAP/SMTP code's choice of server.
+#[tokio::test]
+async fn an_area_naming_another_server_never_gets_the_password() {
+    let env = Env::new().await;
+    let good = server_with_three().await;
+    let evil = EvilImap::start().await;
+    let conns = Connections::new(
+        env.store.clone(),
+        MasterKey::load(env.store.dir()).unwrap(),
+        area_core::services::catalog(&area_core::settings::Settings::from_env()),
+    );
+    conns.save(env.user_id, "mail", &good.connection(PASS), None, None).await.unwrap();
+
+    // The shared file names the evil server: refused at validation, naming the field.
+    let hostile = json!({"imap_host": "127.0.0.1", "imap_port": evil.port, "security": "plain",
+                         "username": USER, "folder": "INBOX"});
+    let file = spec(json!({
+        "name": "shared", "allow_private_network": true,
+        "action": {"service": "mail", "id": "new_message", "params": hostile},
+        "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ subject }}", "body": "b"}}]
+    }));
+    let err = env.areas.add(env.user_id, file).await.unwrap_err().to_string();
+    assert!(err.contains("imap_host") && err.contains("unknown parameter"), "{err}");
+
+    // Whatever parameters reach the connector, it uses the connection's server only.
+    let credential = match good.connection(PASS) {
+        Secret::Mail { password, account } => Credential::Mail { password, account },
+        _ => unreachable!(),
+    };
+    let p = params(hostile.clone());
+    let ctx = FetchContext { params: &p, cursor: None, credential: Some(&credential), allow_private_network: true };
+    let out = new_message().fetch(&ctx).await.expect("reads the connection's server");
+    assert_eq!(subjects(&out), ["old 1", "old 2", "old 3"]);
+    let client = kit::client();
+    for (id, extra) in [
+        ("flag", json!({"uid": "1"})),
+        ("move", json!({"uid": "1", "target": "Archive"})),
+        (
+            "send",
+            json!({"smtp_host": "127.0.0.1", "smtp_port": evil.port, "from": USER, "to": "x@example.org",
+                        "subject": "s", "body": "b"}),
+        ),
+    ] {
+        let p = with(hostile.clone(), extra);
+        let ctx = ReactionContext {
+            http: &client,
+            idempotency_key: "area-1:evt-1:0",
+            notifier: &NoNotifier,
+            allow_private_network: true,
+            credential: Some(&credential),
+        };
+        let _ = reaction(id).run(&ctx, &p).await;
+    }
+
+    // Through the engine: the area names only the folder, and fires from the connection's server.
+    let area = env
+        .add(spec(json!({
+            "name": "mine", "allow_private_network": true,
+            "action": {"service": "mail", "id": "new_message", "params": good.area_params("INBOX")},
+            "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ subject }}", "body": "b"}}]
+        })))
+        .await;
+    let recorder = RecordingNotifier::new();
+    Engine::run_once(&env.store, config(false), recorder.clone()).await.unwrap();
+    good.append("INBOX", &message("bob@example.org", "new one", "x", "n1@example.org"), None).await;
+    Engine::run_once(&env.store, config(false), recorder.clone()).await.unwrap();
+    assert_eq!(recorder.count(), 1);
+    assert_eq!(env.state(area).await.last_error, None);
+
+    assert_eq!(evil.connection_count(), 0, "the evil server was contacted");
+    assert!(!evil.saw_login());
 }

@@ -20,7 +20,7 @@ fn no_params() -> Params {
 }
 
 fn action() -> Arc<dyn PolledAction> {
-    match nasa::service().actions.get("new_apod") {
+    match nasa::service(&area_core::settings::Settings::from_env()).actions.get("new_apod") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("nasa.new_apod is not polled"),
     }
@@ -66,7 +66,7 @@ const VIDEO: &str = r#"{
 
 #[test]
 fn manifest_needs_an_api_key() {
-    let s = nasa::service();
+    let s = nasa::service(&area_core::settings::Settings::from_env());
     assert_eq!(s.manifest.id, "nasa");
     assert_eq!(s.manifest.auth, AuthKind::ApiKey);
     assert_eq!(s.manifest.connection_id(), Some("nasa"));

@@ -10,7 +10,7 @@ use kit::params;
 use std::sync::Arc;
 use std::time::Duration;
 
-use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog, ParamType};
+use area_core::catalog::{ActionKind, AuthKind, Availability, ParamType};
 use area_core::connector::{ConnectorError, ErrorClass, Event, HttpResponseData, PollContext, PolledAction};
 use area_core::engine::Engine;
 use area_core::services::netflix;
@@ -22,7 +22,7 @@ mod support;
 use support::*;
 
 fn action() -> Arc<dyn PolledAction> {
-    match netflix::service().actions.get("new_top10_number_one") {
+    match netflix::service(&area_core::settings::Settings::from_env()).actions.get("new_top10_number_one") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("netflix.new_top10_number_one is not polled"),
     }
@@ -153,7 +153,7 @@ fn errors_are_classified() {
 
 #[test]
 fn catalog_lists_it_as_unofficial_with_the_source() {
-    let catalog = Catalog::builtin();
+    let catalog = area_core::services::catalog(&area_core::settings::Settings::from_env());
     let m = &catalog.service("netflix").expect("listed").manifest;
     assert_eq!(m.auth, AuthKind::None);
     match &m.availability {
@@ -176,7 +176,7 @@ fn catalog_lists_it_as_unofficial_with_the_source() {
 async fn engine_fires_once_for_a_new_number_one() {
     let env = Env::new().await;
     let netflix = MockServer::start().await;
-    std::env::set_var("AREA_NETFLIX_BASE_URL", netflix.uri());
+    let settings = area_core::settings::Settings::from_pairs([("AREA_NETFLIX_BASE_URL", netflix.uri())]);
     let area = env
         .add(spec(json!({
             "name": "netflix #1",
@@ -203,10 +203,10 @@ async fn engine_fires_once_for_a_new_number_one() {
         .await;
 
     let recorder = RecordingNotifier::new();
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap(); // baseline
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap(); // baseline
     assert_eq!(recorder.count(), 0);
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap();
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
     let shown: Vec<String> = recorder.shown.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
     assert_eq!(shown, ["#1: Stranger Things (2026-11-22)"]);
     assert_eq!(env.statuses(area).await, ["succeeded"]);

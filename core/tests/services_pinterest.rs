@@ -2,8 +2,8 @@
 //! `bookmark` pagination), Pinterest's `{code, message}` errors, the `create_pin` reaction
 //! against wiremock, and an end-to-end run through the engine.
 //!
-//! Tests that read or write `AREA_PINTEREST_BASE_URL` hold [`ENV`]; no other test binary
-//! touches it.
+//! Services are built with the settings each test wants (`AREA_PINTEREST_BASE_URL` pointing at a
+//! local server, or none for the real API): no test changes the process environment.
 
 mod kit;
 
@@ -12,7 +12,7 @@ mod support;
 use kit::{client, params};
 use std::time::Duration;
 
-use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
+use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionContext,
@@ -20,12 +20,11 @@ use area_core::connector::{
 };
 use area_core::engine::Engine;
 use area_core::services::pinterest;
+use area_core::settings::Settings;
 use serde_json::{json, Value};
 use support::*;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const BOARD: &str = "549755885175";
 
@@ -38,7 +37,7 @@ fn ok(body: Value) -> HttpResponseData {
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
-    match pinterest::service().actions.get("new_pin") {
+    match pinterest::service(&Settings::empty()).actions.get("new_pin") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("pinterest.new_pin is not polled"),
     }
@@ -68,7 +67,7 @@ fn pin(id: &str, title: Option<&str>) -> Value {
 
 #[test]
 fn manifest_uses_its_own_pinterest_connection() {
-    let m = pinterest::service().manifest;
+    let m = pinterest::service(&Settings::empty()).manifest;
     assert_eq!(m.id, "pinterest");
     assert_eq!(m.auth, AuthKind::OAuth2);
     assert_eq!(m.connection_id(), Some("pinterest"));
@@ -77,7 +76,7 @@ fn manifest_uses_its_own_pinterest_connection() {
     assert_eq!(oauth.auth_url, "https://www.pinterest.com/oauth/");
     assert_eq!(oauth.token_url, "https://api.pinterest.com/v5/oauth/token");
     assert_eq!(oauth.scopes, ["boards:read,pins:read,pins:write"], "one comma-separated scope parameter");
-    assert!(!pinterest::service().reactions["create_pin"].idempotent());
+    assert!(!pinterest::service(&Settings::empty()).reactions["create_pin"].idempotent());
 }
 
 #[test]
@@ -105,7 +104,8 @@ fn reads_a_documented_board_page() {
     assert_eq!(events[1].ingredients["media_url"], json!("https://i.pinimg.com/videos/thumbnails/originals/ab.jpg"));
     assert_eq!(events[2].ingredients["title"], json!(""));
     assert_eq!(events[2].ingredients["media_url"], json!(""));
-    let declared: Vec<_> = pinterest::service().manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
+    let declared: Vec<_> =
+        pinterest::service(&Settings::empty()).manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
     for e in &events {
         assert_eq!(e.ingredients.len(), declared.len());
         assert!(declared.iter().all(|d| e.ingredients.contains_key(*d)));
@@ -139,12 +139,10 @@ fn poll_errors_follow_the_rules() {
 
 #[tokio::test]
 async fn poll_request_lists_the_board() {
-    let _env = ENV.lock().await;
     let p = params(json!({"board_id": BOARD}));
     let req = pinterest::list_request("http://127.0.0.1:9/", &p, &token()).unwrap();
     assert_eq!(req.url, format!("http://127.0.0.1:9/v5/boards/{BOARD}/pins?page_size=50"));
     assert!(req.headers.contains(&("Authorization".into(), "Bearer pina_test".into())));
-    std::env::remove_var("AREA_PINTEREST_BASE_URL");
     let cred = token();
     let req = poll_action().request(&PollContext { params: &p, cursor: None, credential: Some(&cred) }).unwrap();
     assert_eq!(req.url, format!("https://api.pinterest.com/v5/boards/{BOARD}/pins?page_size=50"));
@@ -249,12 +247,11 @@ async fn create_pin_posts_the_documented_body() {
 /// the reaction (a pin on another board) exactly once.
 #[tokio::test]
 async fn engine_fires_a_new_pin_once() {
-    let _env = ENV.lock().await;
     let env = Env::new().await;
     let server = MockServer::start().await;
-    std::env::set_var("AREA_PINTEREST_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_PINTEREST_BASE_URL", server.uri())]);
     let key = MasterKey::load(env.store.dir()).unwrap();
-    let conns = Connections::new(env.store.clone(), key, Catalog::builtin());
+    let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     let far = chrono::Utc::now().timestamp() + 86_400 * 365;
     let secret = Secret::Oauth2 { access_token: "pina_e2e".into(), refresh_token: Some("pinr".into()), scope: None };
     conns.save(env.user_id, "pinterest", &secret, None, Some(far)).await.unwrap();
@@ -298,8 +295,7 @@ async fn engine_fires_a_new_pin_once() {
         .mount(&server)
         .await;
     for _ in 0..3 {
-        Engine::run_once(&env.store, config(true), RecordingNotifier::new()).await.unwrap();
+        Engine::run_once(&env.store, config_with(true, &settings), RecordingNotifier::new()).await.unwrap();
     }
     assert_eq!(env.statuses(area).await, ["succeeded"]);
-    std::env::remove_var("AREA_PINTEREST_BASE_URL");
 }

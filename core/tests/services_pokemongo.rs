@@ -9,7 +9,7 @@ mod kit;
 use kit::params;
 use std::sync::Arc;
 
-use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
+use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connector::{ConnectorError, ErrorClass, Event, HttpResponseData, PollContext, PolledAction};
 use area_core::engine::Engine;
 use area_core::services::pokemongo;
@@ -21,7 +21,7 @@ mod support;
 use support::*;
 
 fn action() -> Arc<dyn PolledAction> {
-    match pokemongo::service().actions.get("new_event") {
+    match pokemongo::service(&area_core::settings::Settings::from_env()).actions.get("new_event") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("pokemongo.new_event is not polled"),
     }
@@ -137,7 +137,7 @@ fn errors_are_classified() {
 
 #[test]
 fn catalog_lists_it_as_unofficial_with_its_source() {
-    let catalog = Catalog::builtin();
+    let catalog = area_core::services::catalog(&area_core::settings::Settings::from_env());
     let service = catalog.service("pokemongo").expect("listed");
     let m = &service.manifest;
     assert_eq!(m.auth, AuthKind::None);
@@ -166,7 +166,7 @@ fn event(id: &str, name: &str) -> Value {
 async fn engine_fires_once_for_a_new_event_after_the_baseline() {
     let env = Env::new().await;
     let feed = MockServer::start().await;
-    std::env::set_var("AREA_POKEMONGO_BASE_URL", feed.uri());
+    let settings = area_core::settings::Settings::from_pairs([("AREA_POKEMONGO_BASE_URL", feed.uri())]);
     let area = env
         .add(spec(json!({
             "name": "community days",
@@ -189,11 +189,11 @@ async fn engine_fires_once_for_a_new_event_after_the_baseline() {
         .await;
 
     let recorder = RecordingNotifier::new();
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap(); // baseline
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap(); // baseline
     assert_eq!(recorder.count(), 0);
     assert!(env.state(area).await.baselined);
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap();
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap(); // nothing new
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap(); // nothing new
     let shown: Vec<String> = recorder.shown.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
     assert_eq!(shown, ["December Community Day (2026-12-06T14:00:00.000)"]);
     assert_eq!(env.count_runs(area, "succeeded").await, 1, "{:?}", env.statuses(area).await);

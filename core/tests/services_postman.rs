@@ -28,11 +28,18 @@ const KEY: &str = "PMAK-test-0123456789abcdef";
 
 static SERVER: OnceCell<MockServer> = OnceCell::const_new();
 
+/// The settings pointing the services at the fake server (none until it started).
+static SETTINGS: std::sync::OnceLock<area_core::settings::Settings> = std::sync::OnceLock::new();
+
+fn settings() -> area_core::settings::Settings {
+    SETTINGS.get().cloned().unwrap_or_default()
+}
+
 async fn server() -> &'static MockServer {
     SERVER
         .get_or_init(|| async {
             let server = MockServer::start().await;
-            std::env::set_var("AREA_POSTMAN_BASE_URL", server.uri());
+            let _ = SETTINGS.set(area_core::settings::Settings::from_pairs([("AREA_POSTMAN_BASE_URL", server.uri())]));
             server
         })
         .await
@@ -43,7 +50,7 @@ fn key() -> Credential {
 }
 
 fn action() -> Arc<dyn PolledAction> {
-    match postman::service().actions.get("monitor_run_failed") {
+    match postman::service(&settings()).actions.get("monitor_run_failed") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("postman.monitor_run_failed is not polled"),
     }
@@ -90,7 +97,7 @@ fn monitor(status: &str, finished_at: Value) -> Value {
 
 #[test]
 fn manifest_is_an_api_key_service_with_one_action_and_one_reaction() {
-    let s = postman::service();
+    let s = postman::service(&settings());
     assert_eq!(s.manifest.id, "postman");
     assert_eq!(s.manifest.auth, AuthKind::ApiKey);
     assert_eq!(s.manifest.availability, Availability::Available);
@@ -221,7 +228,7 @@ async fn run(credential: Option<&Credential>, p: Value) -> Result<ReactionOutput
         allow_private_network: false,
         credential,
     };
-    postman::service().reactions["run_monitor"].run(&ctx, &params(p)).await
+    postman::service(&settings()).reactions["run_monitor"].run(&ctx, &params(p)).await
 }
 
 #[tokio::test]
@@ -306,14 +313,16 @@ async fn run_monitor_errors() {
 /// fires exactly once.
 #[tokio::test]
 async fn monitor_run_failed_end_to_end() {
-    use area_core::catalog::Catalog;
     use area_core::connections::{Connections, MasterKey, Secret};
     use area_core::engine::Engine;
 
     let srv = server().await;
     let env = support::Env::new().await;
-    let connections =
-        Connections::new(env.store.clone(), MasterKey::load(env.store.dir()).unwrap(), Catalog::builtin());
+    let connections = Connections::new(
+        env.store.clone(),
+        MasterKey::load(env.store.dir()).unwrap(),
+        area_core::services::catalog(&settings()),
+    );
     connections.save(env.user_id, "postman", &Secret::ApiKey { key: "PMAK-e2e".into() }, None, None).await.unwrap();
 
     let mon = |finished: &str| {
@@ -345,13 +354,13 @@ async fn monitor_run_failed_end_to_end() {
         })))
         .await;
     let recorder = support::RecordingNotifier::new();
-    let report = Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    let report = Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.runs_queued, 0, "the first poll only baselines");
     assert_eq!(recorder.count(), 0);
     drop(first);
 
-    let report = Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    let report = Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let shown = recorder.shown.lock().unwrap().clone();
     assert_eq!(
@@ -361,7 +370,7 @@ async fn monitor_run_failed_end_to_end() {
     assert_eq!(env.statuses(area).await, ["succeeded"]);
 
     // The same run seen again fires nothing more.
-    Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     assert_eq!(recorder.count(), 1);
     drop(later);
 }

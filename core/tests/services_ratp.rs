@@ -26,18 +26,25 @@ const KEY: &str = "prim-token-0123456789";
 
 static SERVER: OnceCell<MockServer> = OnceCell::const_new();
 
+/// The settings pointing the services at the fake server (none until it started).
+static SETTINGS: std::sync::OnceLock<area_core::settings::Settings> = std::sync::OnceLock::new();
+
+fn settings() -> area_core::settings::Settings {
+    SETTINGS.get().cloned().unwrap_or_default()
+}
+
 async fn server() -> &'static MockServer {
     SERVER
         .get_or_init(|| async {
             let server = MockServer::start().await;
-            std::env::set_var("AREA_RATP_BASE_URL", server.uri());
+            let _ = SETTINGS.set(area_core::settings::Settings::from_pairs([("AREA_RATP_BASE_URL", server.uri())]));
             server
         })
         .await
 }
 
 fn action(id: &str) -> Arc<dyn PolledAction> {
-    match ratp::service().actions.get(id) {
+    match ratp::service(&settings()).actions.get(id) {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("ratp.{id} is not polled"),
     }
@@ -137,7 +144,7 @@ fn stop_monitoring(visits: Vec<Value>) -> Value {
 
 #[test]
 fn manifest_is_an_available_api_key_service() {
-    let s = ratp::service();
+    let s = ratp::service(&settings());
     assert_eq!(s.manifest.id, "ratp");
     assert_eq!(s.manifest.auth, AuthKind::ApiKey);
     assert_eq!(s.manifest.availability, Availability::Available);
@@ -327,11 +334,13 @@ async fn poll_requests_carry_the_refs_and_the_apikey_header() {
 }
 
 async fn engine_env(key: &str) -> support::Env {
-    use area_core::catalog::Catalog;
     use area_core::connections::{Connections, MasterKey, Secret};
     let env = support::Env::new().await;
-    let connections =
-        Connections::new(env.store.clone(), MasterKey::load(env.store.dir()).unwrap(), Catalog::builtin());
+    let connections = Connections::new(
+        env.store.clone(),
+        MasterKey::load(env.store.dir()).unwrap(),
+        area_core::services::catalog(&settings()),
+    );
     connections.save(env.user_id, "ratp", &Secret::ApiKey { key: key.into() }, None, None).await.unwrap();
     env
 }
@@ -370,13 +379,13 @@ async fn disruption_end_to_end() {
         })))
         .await;
     let recorder = support::RecordingNotifier::new();
-    let report = Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    let report = Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(recorder.count(), 0, "baseline");
     drop(first);
-    let report = Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    let report = Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     assert!(report.errors.is_empty(), "{:?} {:?}", report.errors, env.state(area).await);
-    Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     let shown = recorder.shown.lock().unwrap().clone();
     assert_eq!(
         shown,
@@ -434,12 +443,12 @@ async fn next_departure_end_to_end() {
     })))
     .await;
     let recorder = support::RecordingNotifier::new();
-    Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     assert_eq!(recorder.count(), 0, "baseline: the near departure does not fire");
     drop(first);
-    Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     drop(second);
-    Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     let titles: Vec<String> = recorder.shown.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
     assert_eq!(titles.len(), 1, "{titles:?}");
     assert!(titles[0].starts_with("Marne-la-Vallée Chessy in "), "{titles:?}");

@@ -11,7 +11,7 @@ use kit::params;
 use std::sync::Arc;
 use std::time::Duration;
 
-use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
+use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, HttpResponseData, PollContext, PollOutput, PolledAction,
@@ -26,7 +26,7 @@ mod support;
 use support::*;
 
 fn action() -> Arc<dyn PolledAction> {
-    match revolut::service().actions.get("new_transaction") {
+    match revolut::service(&area_core::settings::Settings::from_env()).actions.get("new_transaction") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("revolut.new_transaction is not polled"),
     }
@@ -188,7 +188,7 @@ fn errors_are_classified() {
 
 #[test]
 fn catalog_lists_it_as_limited_with_no_money_moving_reaction() {
-    let catalog = Catalog::builtin();
+    let catalog = area_core::services::catalog(&area_core::settings::Settings::from_env());
     let m = &catalog.service("revolut").expect("listed").manifest;
     assert_eq!(m.auth, AuthKind::ApiKey);
     match &m.availability {
@@ -215,9 +215,10 @@ fn transaction(id: &str, created_at: &str, amount: f64, merchant: &str) -> Value
 async fn engine_fires_once_for_a_new_transaction_and_asks_to_reconnect_on_401() {
     let env = Env::new().await;
     let revolut = MockServer::start().await;
-    std::env::set_var("AREA_REVOLUT_BASE_URL", format!("{}/api/1.0", revolut.uri()));
+    let settings =
+        area_core::settings::Settings::from_pairs([("AREA_REVOLUT_BASE_URL", format!("{}/api/1.0", revolut.uri()))]);
     let key = MasterKey::load(env.store.dir()).unwrap();
-    let conns = Connections::new(env.store.clone(), key, Catalog::builtin());
+    let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     conns.save(env.user_id, "revolut", &Secret::ApiKey { key: "oa_sand_token".into() }, None, None).await.unwrap();
     let area = env
         .add(spec(json!({
@@ -246,9 +247,9 @@ async fn engine_fires_once_for_a_new_transaction_and_asks_to_reconnect_on_401() 
         .await;
 
     let recorder = RecordingNotifier::new();
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap(); // baseline
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap(); // baseline
     assert_eq!(recorder.count(), 0);
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
     let shown: Vec<String> = recorder.shown.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
     assert_eq!(shown, ["Café Ümlaut: -42.0 EUR"]);
     assert_eq!(env.statuses(area).await, ["succeeded"]);
@@ -262,7 +263,7 @@ async fn engine_fires_once_for_a_new_transaction_and_asks_to_reconnect_on_401() 
         )
         .mount(&revolut)
         .await;
-    Engine::run_once(&env.store, config(true), RecordingNotifier::new()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), RecordingNotifier::new()).await.unwrap();
     wait_for("needs reconnect", Duration::from_secs(5), || async {
         conns.list(env.user_id).await.unwrap()[0].status == "needs_reconnect"
     })

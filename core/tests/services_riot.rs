@@ -28,18 +28,25 @@ const KEY: &str = "RGAPI-00000000-test-key";
 
 static SERVER: OnceCell<MockServer> = OnceCell::const_new();
 
+/// The settings pointing the services at the fake server (none until it started).
+static SETTINGS: std::sync::OnceLock<area_core::settings::Settings> = std::sync::OnceLock::new();
+
+fn settings() -> area_core::settings::Settings {
+    SETTINGS.get().cloned().unwrap_or_default()
+}
+
 async fn server() -> &'static MockServer {
     SERVER
         .get_or_init(|| async {
             let server = MockServer::start().await;
-            std::env::set_var("AREA_RIOT_BASE_URL", server.uri());
+            let _ = SETTINGS.set(area_core::settings::Settings::from_pairs([("AREA_RIOT_BASE_URL", server.uri())]));
             server
         })
         .await
 }
 
 fn action(id: &str) -> Arc<dyn PolledAction> {
-    match riot::service().actions.get(id) {
+    match riot::service(&settings()).actions.get(id) {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("riot.{id} is not polled"),
     }
@@ -66,7 +73,7 @@ fn request_url(id: &str, p: &Value, cursor: Option<&Value>, key: &str) -> Result
 
 #[test]
 fn manifest_says_development_keys_expire() {
-    let s = riot::service();
+    let s = riot::service(&settings());
     assert_eq!(s.manifest.id, "riot");
     assert_eq!(s.manifest.auth, AuthKind::ApiKey);
     match &s.manifest.availability {
@@ -265,11 +272,13 @@ async fn rank_changed_asks_the_platform_host_after_the_lookup() {
 }
 
 async fn engine_env(key: &str) -> support::Env {
-    use area_core::catalog::Catalog;
     use area_core::connections::{Connections, MasterKey, Secret};
     let env = support::Env::new().await;
-    let connections =
-        Connections::new(env.store.clone(), MasterKey::load(env.store.dir()).unwrap(), Catalog::builtin());
+    let connections = Connections::new(
+        env.store.clone(),
+        MasterKey::load(env.store.dir()).unwrap(),
+        area_core::services::catalog(&settings()),
+    );
     connections.save(env.user_id, "riot", &Secret::ApiKey { key: key.into() }, None, None).await.unwrap();
     env
 }
@@ -316,7 +325,8 @@ async fn new_match_end_to_end() {
         .await;
     let recorder = support::RecordingNotifier::new();
     for _ in 0..4 {
-        let report = Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+        let report =
+            Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         assert_eq!(env.state(area).await.last_error, None);
     }
@@ -380,7 +390,8 @@ async fn rank_changed_end_to_end() {
     .await;
     let recorder = support::RecordingNotifier::new();
     for _ in 0..3 {
-        let report = Engine::run_once(&env.store, support::config(true), recorder.clone()).await.unwrap();
+        let report =
+            Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
         assert!(report.errors.is_empty(), "{:?}", report.errors);
     }
     let titles: Vec<String> = recorder.shown.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
@@ -420,7 +431,7 @@ async fn new_match_with_a_puuid_under_the_daemon() {
         .await;
     env.set_interval(area, 1).await;
     let recorder = support::RecordingNotifier::new();
-    let engine = Engine::start(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    let engine = Engine::start(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     support::wait_for("the new match to fire", Duration::from_secs(10), || {
         let n = recorder.count();
         async move { n >= 1 }
@@ -470,7 +481,7 @@ async fn new_match_by_riot_id_under_the_daemon_replans_after_the_lookup() {
         .await;
     env.set_interval(area, 1).await;
     let recorder = support::RecordingNotifier::new();
-    let engine = Engine::start(&env.store, support::config(true), recorder.clone()).await.unwrap();
+    let engine = Engine::start(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
     support::wait_for("the new match to fire", Duration::from_secs(10), || {
         let n = recorder.count();
         async move { n >= 1 }

@@ -2,8 +2,8 @@
 //! `add_to_playlist` reaction against a local wiremock server, and error mapping (401, 403,
 //! 404, 429 with `Retry-After`, error bodies in a 200).
 //!
-//! Pure helpers take the base URL explicitly; the tests that depend on `AREA_SPOTIFY_BASE_URL`
-//! hold [`ENV`].
+//! Services are built with the settings each test wants (`AREA_SPOTIFY_BASE_URL` pointing at a
+//! local server, or none for the real API): no test changes the process environment.
 
 mod kit;
 
@@ -15,19 +15,17 @@ use area_core::connector::{
     ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionOutput,
 };
 use area_core::services::spotify;
+use area_core::settings::Settings;
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// Serialises the tests that read or write `AREA_SPOTIFY_BASE_URL`.
-static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn token() -> Credential {
     Credential::OAuth2 { access_token: "ya29.test".into() }
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
-    match spotify::service().actions.get("new_saved_track") {
+    match spotify::service(&Settings::empty()).actions.get("new_saved_track") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("spotify.new_saved_track is not polled"),
     }
@@ -41,7 +39,7 @@ fn read(response: &HttpResponseData) -> Result<Vec<Event>, ConnectorError> {
 
 #[test]
 fn manifest_has_its_own_spotify_connection() {
-    let m = spotify::service().manifest;
+    let m = spotify::service(&Settings::empty()).manifest;
     assert_eq!(m.id, "spotify");
     assert_eq!(m.auth, AuthKind::OAuth2);
     assert_eq!(m.connection_id(), Some("spotify"));
@@ -51,7 +49,7 @@ fn manifest_has_its_own_spotify_connection() {
     assert_eq!(oauth.token_url, "https://accounts.spotify.com/api/token");
     assert_eq!(oauth.scopes, ["user-library-read", "playlist-modify-public", "playlist-modify-private"]);
     assert!(oauth.extra_auth_params.is_empty());
-    assert!(!spotify::service().reactions["add_to_playlist"].idempotent());
+    assert!(!spotify::service(&Settings::empty()).reactions["add_to_playlist"].idempotent());
 }
 
 const PAGE: &str = r#"{
@@ -106,7 +104,8 @@ fn reads_a_documented_saved_tracks_page() {
     assert_eq!(bare["album"], json!(""));
     assert_eq!(bare["url"], json!("https://open.spotify.com/track/1bare"), "missing link rebuilt");
     assert_eq!(bare["uri"], json!("spotify:track:1bare"));
-    let declared: Vec<_> = spotify::service().manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
+    let declared: Vec<_> =
+        spotify::service(&Settings::empty()).manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
     for e in &events {
         assert_eq!(e.ingredients.len(), declared.len());
         assert!(declared.iter().all(|d| e.ingredients.contains_key(*d)));
@@ -137,8 +136,6 @@ fn poll_request_lists_the_library_with_the_bearer_token() {
 
 #[tokio::test]
 async fn poll_request_defaults_to_the_real_api() {
-    let _env = ENV.lock().await;
-    std::env::remove_var("AREA_SPOTIFY_BASE_URL");
     let p = params(json!({}));
     let cred = token();
     let req = poll_action().request(&PollContext { params: &p, cursor: None, credential: Some(&cred) }).unwrap();
@@ -249,7 +246,6 @@ async fn add_to_playlist_maps_errors() {
 
 #[tokio::test]
 async fn the_reaction_uses_the_base_url_override() {
-    let _env = ENV.lock().await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/playlists/p1/items"))
@@ -257,13 +253,12 @@ async fn the_reaction_uses_the_base_url_override() {
         .expect(1)
         .mount(&server)
         .await;
-    std::env::set_var("AREA_SPOTIFY_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_SPOTIFY_BASE_URL", server.uri())]);
     let http = client();
     let cred = token();
     let ctx = reaction_ctx(&http, "k", Some(&cred));
-    let reaction = spotify::service().reactions["add_to_playlist"].clone();
+    let reaction = spotify::service(&settings).reactions["add_to_playlist"].clone();
     let out = reaction.run(&ctx, &params(json!({"playlist_id": "p1", "track": "t1"}))).await;
-    std::env::remove_var("AREA_SPOTIFY_BASE_URL");
     assert!(out.is_ok(), "{out:?}");
 }
 

@@ -2,7 +2,8 @@
 //! mapping (401, 403, 404, 429 with `Retry-After`, error bodies in a 200), both reactions'
 //! requests against wiremock, and an end-to-end run through the engine.
 //!
-//! Tests that read or write `AREA_TEAMS_BASE_URL` hold [`ENV`]; no other test binary touches it.
+//! Services are built with the settings each test wants (`AREA_TEAMS_BASE_URL` pointing at a
+//! local server, or none for the real API): no test changes the process environment.
 
 mod kit;
 
@@ -11,20 +12,19 @@ mod support;
 use kit::{client, ok, params};
 use std::time::Duration;
 
-use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
+use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionContext,
     ReactionOutput,
 };
 use area_core::engine::Engine;
-use area_core::services::teams;
+use area_core::services::microsoft::teams;
+use area_core::settings::Settings;
 use serde_json::{json, Value};
 use support::*;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const CHAT: &str = "19:2da4c29f6d7041eca70b638b43d45437@thread.v2";
 
@@ -33,7 +33,7 @@ fn token() -> Credential {
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
-    match teams::service().actions.get("new_chat_message") {
+    match teams::service(&Settings::empty()).actions.get("new_chat_message") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("teams.new_chat_message is not polled"),
     }
@@ -63,7 +63,7 @@ fn message(id: &str, from: &str, html: &str) -> Value {
 
 #[test]
 fn manifest_uses_the_microsoft_work_account_provider() {
-    let m = teams::service().manifest;
+    let m = teams::service(&Settings::empty()).manifest;
     assert_eq!(m.id, "teams");
     assert_eq!(m.auth, AuthKind::OAuth2);
     assert_eq!(m.connection_id(), Some("microsoft"));
@@ -75,7 +75,7 @@ fn manifest_uses_the_microsoft_work_account_provider() {
     assert_eq!(oauth.auth_url, "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize");
     assert_eq!(oauth.token_url, "https://login.microsoftonline.com/organizations/oauth2/v2.0/token");
     assert_eq!(oauth.scopes, ["offline_access", "User.Read", "Chat.Read", "ChatMessage.Send"]);
-    let service = teams::service();
+    let service = teams::service(&Settings::empty());
     assert!(!service.reactions["post_chat_message"].idempotent());
     assert!(!service.reactions["post_workflow_webhook"].idempotent());
     for a in &service.manifest.actions {
@@ -121,7 +121,8 @@ fn reads_a_documented_messages_page() {
     assert_eq!(events[2].ingredients["content"], json!("plain text &amp; kept"), "text bodies are not HTML");
     let bare = &events[3].ingredients;
     assert_eq!((bare["content"].clone(), bare["from"].clone(), bare["url"].clone()), (json!(""), json!(""), json!("")));
-    let declared: Vec<_> = teams::service().manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
+    let declared: Vec<_> =
+        teams::service(&Settings::empty()).manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
     for e in &events {
         assert_eq!(e.ingredients.len(), declared.len());
         assert!(declared.iter().all(|d| e.ingredients.contains_key(*d)));
@@ -153,7 +154,6 @@ fn chat_ids_and_links_are_accepted() {
 
 #[tokio::test]
 async fn poll_request_lists_the_chat_newest_first() {
-    let _env = ENV.lock().await;
     let p = params(json!({"chat_id": CHAT}));
     let req = teams::list_request("http://127.0.0.1:9/", &p, &token()).unwrap();
     assert_eq!(req.method, "GET");
@@ -162,7 +162,6 @@ async fn poll_request_lists_the_chat_newest_first() {
         "http://127.0.0.1:9/v1.0/chats/19:2da4c29f6d7041eca70b638b43d45437@thread.v2/messages?$top=50&$orderby=createdDateTime%20desc"
     );
     assert!(req.headers.contains(&("Authorization".into(), "Bearer eyJ0eXAi.test".into())));
-    std::env::remove_var("AREA_TEAMS_BASE_URL");
     let cred = token();
     let req = poll_action().request(&PollContext { params: &p, cursor: None, credential: Some(&cred) }).unwrap();
     assert!(req.url.starts_with("https://graph.microsoft.com/v1.0/chats/19:"), "{}", req.url);
@@ -279,9 +278,7 @@ async fn post_chat_message_sends_a_text_body() {
 
 #[tokio::test]
 async fn workflow_urls_are_checked_without_echoing_them() {
-    let _env = ENV.lock().await;
-    std::env::remove_var("AREA_TEAMS_BASE_URL");
-    let check = |url: &str| teams::workflow_target(&params(json!({"webhook_url": url})));
+    let check = |url: &str| teams::workflow_target(&params(json!({"webhook_url": url})), None);
     for good in [
         "https://prod-12.westeurope.logic.azure.com:443/workflows/4f3a/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=SECRETSIG",
         "https://default2432b57b0abd43dbaa7b16eadd115d.34.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/86ff/triggers/manual/paths/invoke?api-version=1&sig=SECRETSIG",
@@ -304,9 +301,8 @@ async fn workflow_urls_are_checked_without_echoing_them() {
 
 #[tokio::test]
 async fn workflow_webhook_posts_an_adaptive_card_without_credentials() {
-    let _env = ENV.lock().await;
     let server = MockServer::start().await;
-    std::env::set_var("AREA_TEAMS_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_TEAMS_BASE_URL", server.uri())]);
     let expected = json!({
         "type": "message",
         "attachments": [{
@@ -334,7 +330,7 @@ async fn workflow_webhook_posts_an_adaptive_card_without_credentials() {
         .await;
     let url = format!("{}/workflows/4f3a/triggers/manual/paths/invoke?api-version=1&sig=SECRETSIG", server.uri());
     let p = params(json!({"webhook_url": url, "title": "Nouveau ticket 🎫", "text": "**#42** Le serveur répond 500"}));
-    let reaction = teams::service().reactions["post_workflow_webhook"].clone();
+    let reaction = teams::service(&settings).reactions["post_workflow_webhook"].clone();
     let out = run_reaction(async |ctx| reaction.run(ctx, &p).await, None).await;
     assert!(out.is_ok(), "{out:?}");
     let requests = server.received_requests().await.unwrap();
@@ -366,19 +362,17 @@ async fn workflow_webhook_posts_an_adaptive_card_without_credentials() {
         .await;
     let e = run_reaction(async |ctx| reaction.run(ctx, &p).await, None).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Retryable { retry_after: Some(Duration::from_secs(20)) });
-    std::env::remove_var("AREA_TEAMS_BASE_URL");
 }
 
 /// Through the engine: a stored Microsoft connection, a baseline poll, then one new message
 /// fires both reactions exactly once (the chat post with the token, the webhook without).
 #[tokio::test]
 async fn engine_fires_a_new_chat_message_once() {
-    let _env = ENV.lock().await;
     let env = Env::new().await;
     let server = MockServer::start().await;
-    std::env::set_var("AREA_TEAMS_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_TEAMS_BASE_URL", server.uri())]);
     let key = MasterKey::load(env.store.dir()).unwrap();
-    let conns = Connections::new(env.store.clone(), key, Catalog::builtin());
+    let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     let far = chrono::Utc::now().timestamp() + 86_400 * 365;
     let secret = Secret::Oauth2 { access_token: "graph-token".into(), refresh_token: Some("rt".into()), scope: None };
     conns.save(env.user_id, "microsoft", &secret, None, Some(far)).await.unwrap();
@@ -426,11 +420,11 @@ async fn engine_fires_a_new_chat_message_once() {
         .mount(&server)
         .await;
 
-    Engine::run_once(&env.store, config(true), RecordingNotifier::new()).await.unwrap(); // baseline
+    Engine::run_once(&env.store, config_with(true, &settings), RecordingNotifier::new()).await.unwrap(); // baseline
     assert!(env.state(area).await.baselined);
     assert_eq!(env.runs(area).await.len(), 0);
-    Engine::run_once(&env.store, config(true), RecordingNotifier::new()).await.unwrap();
-    Engine::run_once(&env.store, config(true), RecordingNotifier::new()).await.unwrap(); // nothing new
+    Engine::run_once(&env.store, config_with(true, &settings), RecordingNotifier::new()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), RecordingNotifier::new()).await.unwrap(); // nothing new
     assert_eq!(env.statuses(area).await, ["succeeded"]);
     let requests = server.received_requests().await.unwrap();
     let webhook_call = requests.iter().find(|r| r.url.path().starts_with("/workflows/")).expect("webhook called");
@@ -438,17 +432,15 @@ async fn engine_fires_a_new_chat_message_once() {
     let card = support::body_json(webhook_call);
     let text = card["attachments"][0]["content"]["body"][0]["text"].as_str().unwrap();
     assert!(text.starts_with("Nouveau message ☕ (https://teams.microsoft.com/l/message/"), "{text}");
-    std::env::remove_var("AREA_TEAMS_BASE_URL");
 }
 
 /// The Workflows webhook needs no Microsoft connection: an area fed by another service posts
 /// through it although the user never connected Microsoft.
 #[tokio::test]
 async fn engine_posts_to_a_workflow_without_a_microsoft_connection() {
-    let _env = ENV.lock().await;
     let env = Env::new().await;
     let server = MockServer::start().await;
-    std::env::set_var("AREA_TEAMS_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_TEAMS_BASE_URL", server.uri())]);
     let (_feed_server, feed, feed_url) = feed_server(items(&[1]), false).await;
     let webhook = format!("{}/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=S", server.uri());
     let area = env
@@ -466,13 +458,12 @@ async fn engine_posts_to_a_workflow_without_a_microsoft_connection() {
         .expect(1)
         .mount(&server)
         .await;
-    Engine::run_once(&env.store, config(true), RecordingNotifier::new()).await.unwrap(); // baseline
+    Engine::run_once(&env.store, config_with(true, &settings), RecordingNotifier::new()).await.unwrap(); // baseline
     feed.set(items(&[2, 1]));
-    Engine::run_once(&env.store, config(true), RecordingNotifier::new()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), RecordingNotifier::new()).await.unwrap();
     assert_eq!(env.state(area).await.paused_reason, None);
     assert_eq!(env.statuses(area).await, ["succeeded"]);
     let requests = server.received_requests().await.unwrap();
     let card = support::body_json(&requests[0]);
     assert_eq!(card["attachments"][0]["content"]["body"][1]["text"], json!("Item 2"));
-    std::env::remove_var("AREA_TEAMS_BASE_URL");
 }

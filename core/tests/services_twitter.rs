@@ -3,7 +3,8 @@
 //! for the account's plan, 429 with `x-rate-limit-reset`), the `post` reaction against wiremock,
 //! and an end-to-end run through the engine.
 //!
-//! Tests that read or write `AREA_TWITTER_BASE_URL` hold [`ENV`]; no other test binary touches it.
+//! Services are built with the settings each test wants (`AREA_TWITTER_BASE_URL` pointing at a
+//! local server, or none for the real API): no test changes the process environment.
 
 mod kit;
 
@@ -12,7 +13,7 @@ mod support;
 use kit::{client, params};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
+use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, HttpResponseData, Params, PollContext, PollOutput, PolledAction,
@@ -20,12 +21,11 @@ use area_core::connector::{
 };
 use area_core::engine::Engine;
 use area_core::services::twitter;
+use area_core::settings::Settings;
 use serde_json::{json, Value};
 use support::*;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const BASE: &str = "http://127.0.0.1:9";
 
@@ -38,7 +38,7 @@ fn ok(body: Value) -> HttpResponseData {
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
-    match twitter::service().actions.get("new_post") {
+    match twitter::service(&Settings::empty()).actions.get("new_post") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("twitter.new_post is not polled"),
     }
@@ -71,7 +71,7 @@ fn timeline(tweets: Vec<Value>) -> Value {
 
 #[test]
 fn manifest_says_a_paid_account_is_needed() {
-    let m = twitter::service().manifest;
+    let m = twitter::service(&Settings::empty()).manifest;
     assert_eq!((m.id, m.name), ("twitter", "X (Twitter)"));
     assert_eq!(m.auth, AuthKind::OAuth2);
     assert_eq!(m.connection_id(), Some("twitter"));
@@ -85,7 +85,7 @@ fn manifest_says_a_paid_account_is_needed() {
     assert_eq!(oauth.auth_url, "https://x.com/i/oauth2/authorize");
     assert_eq!(oauth.token_url, "https://api.x.com/2/oauth2/token");
     assert_eq!(oauth.scopes, ["tweet.read", "users.read", "tweet.write", "offline.access"]);
-    assert!(!twitter::service().reactions["post"].idempotent());
+    assert!(!twitter::service(&Settings::empty()).reactions["post"].idempotent());
 }
 
 #[test]
@@ -124,7 +124,8 @@ fn a_username_is_looked_up_once_then_the_timeline_is_primed_and_followed() {
     assert_eq!(e.ingredients["author"], json!("NASA"));
     assert_eq!(e.ingredients["author_name"], json!("NASA ✨"));
     assert_eq!(e.ingredients["created_at"], json!("2026-11-28T09:41:07.000Z"));
-    let declared: Vec<_> = twitter::service().manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
+    let declared: Vec<_> =
+        twitter::service(&Settings::empty()).manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
     assert_eq!(e.ingredients.len(), declared.len());
     let c3 = out.cursor.unwrap();
     assert_eq!(c3["since_id"], json!("1861000000000000003"));
@@ -285,8 +286,6 @@ async fn post_sends_the_text_and_maps_errors() {
 
 #[tokio::test]
 async fn the_poll_defaults_to_the_real_api() {
-    let _env = ENV.lock().await;
-    std::env::remove_var("AREA_TWITTER_BASE_URL");
     let p = params(json!({"user_id": "11348282"}));
     let cred = token();
     let req = poll_action().request(&PollContext { params: &p, cursor: None, credential: Some(&cred) }).unwrap();
@@ -300,12 +299,11 @@ async fn the_poll_defaults_to_the_real_api() {
 /// exactly once, and the next poll asks only for newer posts.
 #[tokio::test]
 async fn engine_fires_a_new_post_once() {
-    let _env = ENV.lock().await;
     let env = Env::new().await;
     let server = MockServer::start().await;
-    std::env::set_var("AREA_TWITTER_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_TWITTER_BASE_URL", server.uri())]);
     let key = MasterKey::load(env.store.dir()).unwrap();
-    let conns = Connections::new(env.store.clone(), key, Catalog::builtin());
+    let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     let far = chrono::Utc::now().timestamp() + 86_400 * 365;
     let secret = Secret::Oauth2 { access_token: "x-access".into(), refresh_token: Some("rt".into()), scope: None };
     conns.save(env.user_id, "twitter", &secret, None, Some(far)).await.unwrap();
@@ -359,9 +357,8 @@ async fn engine_fires_a_new_post_once() {
         .await;
 
     for _ in 0..4 {
-        Engine::run_once(&env.store, config(true), RecordingNotifier::new()).await.unwrap();
+        Engine::run_once(&env.store, config_with(true, &settings), RecordingNotifier::new()).await.unwrap();
     }
     assert_eq!(env.statuses(area).await, ["succeeded"]);
     assert_eq!(env.state(area).await.last_error, None);
-    std::env::remove_var("AREA_TWITTER_BASE_URL");
 }

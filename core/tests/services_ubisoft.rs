@@ -10,7 +10,7 @@ use kit::params;
 use std::sync::Arc;
 use std::time::Duration;
 
-use area_core::catalog::{ActionKind, AuthKind, Availability, Catalog};
+use area_core::catalog::{ActionKind, AuthKind, Availability};
 use area_core::connector::{ConnectorError, ErrorClass, Event, HttpResponseData, PollContext, PolledAction};
 use area_core::engine::Engine;
 use area_core::services::ubisoft;
@@ -22,7 +22,7 @@ mod support;
 use support::*;
 
 fn action() -> Arc<dyn PolledAction> {
-    match ubisoft::service().actions.get("new_game_news") {
+    match ubisoft::service(&area_core::settings::Settings::from_env()).actions.get("new_game_news") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("ubisoft.new_game_news is not polled"),
     }
@@ -149,7 +149,7 @@ fn errors_are_classified() {
 
 #[test]
 fn catalog_lists_it_as_unofficial_through_steam() {
-    let catalog = Catalog::builtin();
+    let catalog = area_core::services::catalog(&area_core::settings::Settings::from_env());
     let m = &catalog.service("ubisoft").expect("listed").manifest;
     assert_eq!(m.auth, AuthKind::None);
     match &m.availability {
@@ -176,7 +176,7 @@ fn item(gid: &str, title: &str, date: i64) -> Value {
 async fn engine_fires_once_for_new_news_after_the_baseline() {
     let env = Env::new().await;
     let steam = MockServer::start().await;
-    std::env::set_var("AREA_UBISOFT_BASE_URL", steam.uri());
+    let settings = area_core::settings::Settings::from_pairs([("AREA_UBISOFT_BASE_URL", steam.uri())]);
     let area = env
         .add(spec(json!({
             "name": "siege news",
@@ -203,10 +203,10 @@ async fn engine_fires_once_for_new_news_after_the_baseline() {
         .await;
 
     let recorder = RecordingNotifier::new();
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap(); // baseline
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap(); // baseline
     assert_eq!(recorder.count(), 0);
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap();
-    Engine::run_once(&env.store, config(true), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
     let shown: Vec<String> = recorder.shown.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
     assert_eq!(shown, ["Y10S4 is live"]);
     assert_eq!(env.statuses(area).await, ["succeeded"]);

@@ -11,10 +11,10 @@
 mod mail_server;
 mod support;
 
-use area_core::catalog::{Availability, Catalog};
-use area_core::connections::{Connections, MasterKey, Secret};
+use area_core::catalog::Availability;
+use area_core::connections::{Connections, MasterKey};
 use area_core::engine::Engine;
-use area_core::services::vinted::{alert_events, parse_alert};
+use area_core::services::mail::vinted::{alert_events, parse_alert};
 use base64::Engine as _;
 use mail_server::{message, MailServer, PASS};
 use serde_json::json;
@@ -75,7 +75,7 @@ fn fr_alert() -> String {
 
 #[test]
 fn catalog_entry_is_labelled_unofficial() {
-    let catalog = Catalog::builtin();
+    let catalog = area_core::services::catalog(&area_core::settings::Settings::from_env());
     let vinted = catalog.service("vinted").expect("vinted");
     assert!(matches!(&vinted.manifest.availability, Availability::Unofficial(r) if r.contains("alert e-mails")));
     let thunderbird = catalog.service("thunderbird").expect("thunderbird");
@@ -157,14 +157,18 @@ fn ignores_other_senders_and_tolerates_junk() {
 async fn engine_fires_once_per_new_item_from_the_mailbox() {
     let env = Env::new().await;
     let server = MailServer::start().await;
-    let conns = Connections::new(env.store.clone(), MasterKey::load(env.store.dir()).unwrap(), Catalog::builtin());
-    conns.save(env.user_id, "vinted", &Secret::ApiKey { key: PASS.into() }, None, None).await.unwrap();
+    let conns = Connections::new(
+        env.store.clone(),
+        MasterKey::load(env.store.dir()).unwrap(),
+        area_core::services::catalog(&area_core::settings::Settings::from_env()),
+    );
+    conns.save(env.user_id, "vinted", &server.connection(PASS), None, None).await.unwrap();
     server.append("Vinted", &fr_alert(), None).await;
     let area = env
         .add(spec(json!({
             "name": "robe zara",
             "allow_private_network": true,
-            "action": {"service": "vinted", "id": "new_alert_item", "params": server.imap_params("Vinted")},
+            "action": {"service": "vinted", "id": "new_alert_item", "params": server.area_params("Vinted")},
             "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ title }}", "body": "{{ price }} {{ link }}"}}]
         })))
         .await;

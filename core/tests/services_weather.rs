@@ -18,7 +18,12 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn action(id: &str) -> Arc<dyn PolledAction> {
-    match weather::service().actions.get(id) {
+    action_with(&area_core::settings::Settings::empty(), id)
+}
+
+/// The action of the service built with `settings` (a fake upstream's base URL).
+fn action_with(settings: &area_core::settings::Settings, id: &str) -> Arc<dyn PolledAction> {
+    match weather::service(settings).actions.get(id) {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("weather.{id} is not polled"),
     }
@@ -71,7 +76,7 @@ const PARIS: (f64, f64) = (48.8566, 2.3522);
 
 #[test]
 fn manifest_is_keyless_with_three_polled_actions() {
-    let s = weather::service();
+    let s = weather::service(&area_core::settings::Settings::from_env());
     assert_eq!(s.manifest.id, "weather");
     assert_eq!(s.manifest.auth, AuthKind::None);
     for id in ["temperature_above", "temperature_below", "rain_starts"] {
@@ -284,10 +289,9 @@ async fn request_url_and_a_round_trip_against_a_fake_server() {
         .expect(1)
         .mount(&server)
         .await;
-    std::env::set_var("AREA_WEATHER_BASE_URL", server.uri());
+    let settings = area_core::settings::Settings::from_pairs([("AREA_WEATHER_BASE_URL", server.uri())]);
     let p = params(json!({"latitude": PARIS.0, "longitude": PARIS.1}));
-    let req = action("rain_starts").request(&PollContext::new(&p, None));
-    std::env::remove_var("AREA_WEATHER_BASE_URL");
+    let req = action_with(&settings, "rain_starts").request(&PollContext::new(&p, None));
     let req = req.unwrap();
     let client = HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap();
     let resp = client.send(&req, &RequestOptions::default()).await.unwrap();

@@ -99,8 +99,26 @@ fn suggested_key_uses_the_id_field() {
 #[test]
 fn manifest_is_pushed_with_dynamic_ingredients() {
     let svc = webhook::service();
-    assert!(matches!(svc.actions.get("received"), Some(ActionKind::Pushed)));
+    assert!(matches!(svc.actions.get("received"), Some(ActionKind::Pushed(_))));
     let a = &svc.manifest.actions[0];
     assert_eq!(a.id, "received");
     assert!(a.dynamic_ingredients);
+}
+
+/// Found by `fuzz/` (webhook_body target): a number the listener parsed from a body came back
+/// different from the run history (the engine stores ingredients as JSON and a retried or
+/// recovered run reads them from there), so a retry rendered another value than the first
+/// delivery and than the condition saw.
+#[test]
+fn numbers_read_back_from_storage_unchanged() {
+    for body in [
+        br#"{"n": 33333333333333333333333333333336}"#.as_slice(),
+        br#"{"n": 5333333333333333333333333333333333333333333333333333333333333333333333333336}"#,
+        br#"{"n": 5.333333333333333e+73, "m": [0.1, 1e-300, 2.2250738585072014e-308]}"#,
+    ] {
+        let received = event_from_body(Some("application/json"), body, MAX).unwrap();
+        let stored = serde_json::to_string(&received).unwrap();
+        let read_back: Ingredients = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read_back, received, "{stored}");
+    }
 }

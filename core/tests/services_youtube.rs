@@ -2,8 +2,8 @@
 //! (uploads playlist), the `add_to_playlist` reaction against a local wiremock server, and
 //! error mapping (quota).
 //!
-//! Pure helpers take the base URL explicitly; the tests that depend on `AREA_YOUTUBE_BASE_URL`
-//! hold [`ENV`].
+//! Services are built with the settings each test wants (`AREA_YOUTUBE_BASE_URL` pointing at a
+//! local server, or none for the real API): no test changes the process environment.
 
 mod kit;
 
@@ -11,14 +11,12 @@ use area_core::catalog::{ActionKind, AuthKind};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, Event, HttpResponseData, PollContext, PolledAction, ReactionOutput,
 };
-use area_core::services::youtube;
+use area_core::services::google::youtube;
+use area_core::settings::Settings;
 use kit::{client, ok, params, reaction_ctx};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// Serialises the tests that read or write `AREA_YOUTUBE_BASE_URL`.
-static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const CHANNEL: &str = "UCuAXFkgsw1L7xaCfnd5JJOw";
 
@@ -27,7 +25,7 @@ fn token() -> Credential {
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
-    match youtube::service().actions.get("new_video") {
+    match youtube::service(&Settings::empty()).actions.get("new_video") {
         Some(ActionKind::Polled(a)) => a.clone(),
         _ => panic!("youtube.new_video is not polled"),
     }
@@ -41,12 +39,12 @@ fn read(response: &HttpResponseData) -> Result<Vec<Event>, ConnectorError> {
 
 #[test]
 fn manifest_uses_the_shared_google_connection() {
-    let m = youtube::service().manifest;
+    let m = youtube::service(&Settings::empty()).manifest;
     assert_eq!(m.id, "youtube");
     assert_eq!(m.auth, AuthKind::OAuth2);
     assert_eq!(m.connection_id(), Some("google"));
     assert_eq!(m.oauth.unwrap().scopes, ["https://www.googleapis.com/auth/youtube"]);
-    assert!(!youtube::service().reactions["add_to_playlist"].idempotent());
+    assert!(!youtube::service(&Settings::empty()).reactions["add_to_playlist"].idempotent());
 }
 
 fn item(video_id: &str, title: &str, thumbnails: Value) -> Value {
@@ -111,7 +109,8 @@ fn reads_a_documented_playlist_item_list() {
     let second = &events[1].ingredients;
     assert_eq!(second["published_at"], json!("2026-03-14T09:05:00Z"), "falls back to the snippet date");
     assert_eq!(second["description"], json!(""));
-    let declared: Vec<_> = youtube::service().manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
+    let declared: Vec<_> =
+        youtube::service(&Settings::empty()).manifest.actions[0].ingredients.iter().map(|i| i.id).collect();
     for e in &events {
         assert_eq!(e.ingredients.len(), declared.len());
         assert!(declared.iter().all(|d| e.ingredients.contains_key(*d)));
@@ -153,8 +152,6 @@ fn poll_request_reads_the_uploads_playlist() {
 
 #[tokio::test]
 async fn poll_request_defaults_to_the_real_api() {
-    let _env = ENV.lock().await;
-    std::env::remove_var("AREA_YOUTUBE_BASE_URL");
     let p = params(json!({ "channel_id": CHANNEL }));
     let cred = token();
     let req = poll_action().request(&PollContext { params: &p, cursor: None, credential: Some(&cred) }).unwrap();
@@ -245,7 +242,6 @@ async fn add_to_playlist_maps_errors() {
 
 #[tokio::test]
 async fn the_reaction_uses_the_base_url_override() {
-    let _env = ENV.lock().await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/youtube/v3/playlistItems"))
@@ -253,13 +249,12 @@ async fn the_reaction_uses_the_base_url_override() {
         .expect(1)
         .mount(&server)
         .await;
-    std::env::set_var("AREA_YOUTUBE_BASE_URL", server.uri());
+    let settings = Settings::from_pairs([("AREA_YOUTUBE_BASE_URL", server.uri())]);
     let http = client();
     let cred = token();
     let ctx = reaction_ctx(&http, "k", Some(&cred));
-    let reaction = youtube::service().reactions["add_to_playlist"].clone();
+    let reaction = youtube::service(&settings).reactions["add_to_playlist"].clone();
     let out = reaction.run(&ctx, &params(json!({"playlist_id": "PLa", "video_id": "v1"}))).await;
-    std::env::remove_var("AREA_YOUTUBE_BASE_URL");
     assert!(out.is_ok(), "{out:?}");
 }
 

@@ -94,18 +94,19 @@ async fn reads_github_and_google_identities_from_their_documented_answers() {
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "Bad credentials"})))
         .mount(&server)
         .await;
-    // Only this test touches these variables in this test binary.
-    std::env::set_var("AREA_GITHUB_BASE_URL", server.uri());
-    std::env::set_var("AREA_GOOGLE_OPENID_BASE_URL", server.uri());
+    let settings = area_core::settings::Settings::from_pairs([
+        ("AREA_GITHUB_BASE_URL", server.uri()),
+        ("AREA_GOOGLE_OPENID_BASE_URL", server.uri()),
+    ]);
     let http = HttpClient::new(NetConfig::default()).unwrap();
 
-    let github = fetch_identity(&http, &provider("github").unwrap(), "gho_test").await.unwrap();
+    let github = fetch_identity(&settings, &http, &provider("github").unwrap(), "gho_test").await.unwrap();
     assert_eq!(github.subject, "583231", "the stable numeric id, not the login");
     assert_eq!(github.email.as_deref(), Some("octocat@github.example"));
-    let google = fetch_identity(&http, &provider("google").unwrap(), "ya29.test").await.unwrap();
+    let google = fetch_identity(&settings, &http, &provider("google").unwrap(), "ya29.test").await.unwrap();
     assert_eq!(google.subject, "110169484474386276334");
     assert!(google.email_verified);
-    let refused = fetch_identity(&http, &provider("github").unwrap(), "expired").await.unwrap_err();
+    let refused = fetch_identity(&settings, &http, &provider("github").unwrap(), "expired").await.unwrap_err();
     assert!(refused.to_string().contains("401"), "{refused}");
     assert!(!refused.to_string().contains("expired"), "no token in messages");
     assert!(matches!(provider("myspace"), Err(SignInError::UnknownProvider(_))));

@@ -91,3 +91,50 @@ async fn refuses_a_file_where_the_directory_should_be() {
     fs::write(&file, b"x").unwrap();
     assert!(matches!(Store::open(&file).await, Err(StoreError::NotADirectory(_))));
 }
+
+/// Issue 10 item 9: an existing data directory stayed 0755, so other local users could list it
+/// (and read any file created with a looser mode). It is now tightened to 0700 when opened.
+#[tokio::test]
+async fn an_existing_loose_data_directory_is_tightened_to_owner_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("loose");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let store = Store::open(&dir).await.unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    store.close().await;
+}
+
+/// Issue 10 item 9: the write probe followed a symlink planted at its path, truncating the file
+/// it pointed to. It is now created with O_EXCL | O_NOFOLLOW; the planted link is removed and
+/// its target left as it was.
+#[tokio::test]
+async fn a_symlink_planted_at_the_write_probe_is_not_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let victim = tmp.path().join("victim.txt");
+    fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join(".area-write-probe")).unwrap();
+    let store = Store::open(&dir).await.unwrap();
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious", "the link's target is unchanged");
+    assert!(fs::symlink_metadata(dir.join(".area-write-probe")).is_err(), "no probe or link left behind");
+    store.close().await;
+}
+
+/// A shared directory (world-writable and sticky, like /tmp) is not silently taken over: it is
+/// refused, in one line naming the fix, and its mode is left as it was.
+#[tokio::test]
+async fn a_shared_directory_is_refused_not_taken_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shared");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    let err = Store::open(&dir).await.unwrap_err();
+    assert!(matches!(err, StoreError::TooOpen { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("chmod 700") && msg.contains("--data-dir") && !msg.contains('\n'), "{msg}");
+    assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o7777, 0o1777, "left untouched");
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "nothing written");
+}

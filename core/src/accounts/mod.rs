@@ -1,9 +1,11 @@
 //! Local accounts: registration, login with throttling, sessions, and linked OAuth2 identities.
 //!
-//! Rules (DESIGN.md "Accounts and secrets"): argon2id PHC hashes re-hashed on login when the
+//! Rules (ARCHITECTURE.md "Trust rules": accounts): argon2id PHC hashes re-hashed on login when the
 //! parameters change; unknown email and wrong password fail identically and do the same work;
 //! after [`FREE_FAILURES`] consecutive failures an account is refused for a delay that doubles with
-//! each further failure; sessions are random 256-bit tokens stored only as SHA-256 hashes.
+//! each further failure, and each attempt is claimed in one SQL update that checks the lock and
+//! counts it before the password is verified, so parallel guesses cannot outrun the lock;
+//! sessions are random 256-bit tokens stored only as SHA-256 hashes.
 
 mod password;
 mod session;
@@ -165,22 +167,31 @@ impl Accounts {
             self.verify_dummy(password).await;
             return Err(AccountError::InvalidCredentials);
         };
-        let row = sqlx::query(
-            "SELECT id, email, password_hash, created_at, failed_logins, locked_until FROM users WHERE email = ?",
-        )
-        .bind(&email)
-        .fetch_optional(self.store.pool())
-        .await?;
+        let row = sqlx::query("SELECT id, email, password_hash, created_at FROM users WHERE email = ?")
+            .bind(&email)
+            .fetch_optional(self.store.pool())
+            .await?;
         let Some(row) = row else {
             self.verify_dummy(password).await;
             return Err(AccountError::InvalidCredentials);
         };
         let user = User { id: row.get("id"), email: row.get("email"), created_at: row.get("created_at") };
         let stored: Option<String> = row.get("password_hash");
-        let failed: i64 = row.get("failed_logins");
-        let locked_until: Option<i64> = row.get("locked_until");
-        if let Some(until) = locked_until.filter(|until| *until > now) {
-            return Err(throttled(now, until));
+        // Claim this attempt before verifying: one statement checks the lock and counts the
+        // attempt as a failure, so parallel guesses cannot all slip past a lock that is not yet
+        // written. A success below resets the count.
+        let claimed: Option<i64> = sqlx::query_scalar(claim_attempt_sql())
+            .bind(now)
+            .bind(user.id)
+            .bind(now)
+            .fetch_optional(self.store.pool())
+            .await?;
+        if claimed.is_none() {
+            let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM users WHERE id = ?")
+                .bind(user.id)
+                .fetch_one(self.store.pool())
+                .await?;
+            return Err(throttled(now, until.unwrap_or(now)));
         }
         let ok = match &stored {
             Some(phc) => self.verify(password, phc).await,
@@ -191,14 +202,6 @@ impl Accounts {
             }
         };
         if !ok {
-            let failed = failed + 1;
-            let locked = (failed >= FREE_FAILURES).then(|| now + lock_secs(failed));
-            sqlx::query("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?")
-                .bind(failed)
-                .bind(locked)
-                .bind(user.id)
-                .execute(self.store.pool())
-                .await?;
             return Err(AccountError::InvalidCredentials);
         }
         let mut tx = self.store.pool().begin().await?;
@@ -395,6 +398,30 @@ fn lock_secs(failed: i64) -> i64 {
     (1i64 << exponent).min(MAX_LOCK_SECS)
 }
 
+/// The statement that claims one login attempt, or returns no row while the account is locked.
+///
+/// Binds: now, user id, now. It increments `failed_logins` and sets `locked_until` from the new
+/// count in the same row update, so concurrent attempts serialise on the row and none is lost.
+/// The delay table is spelled out as a `CASE` because SQLite and PostgreSQL share no power or
+/// shift function over these column types; the SQL stays portable.
+fn claim_attempt_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let mut delays = String::new();
+        let mut failed = FREE_FAILURES;
+        while lock_secs(failed) < MAX_LOCK_SECS {
+            delays.push_str(&format!(" WHEN {failed} THEN {}", lock_secs(failed)));
+            failed += 1;
+        }
+        format!(
+            "UPDATE users SET failed_logins = failed_logins + 1, locked_until = CASE \
+             WHEN failed_logins + 1 < {FREE_FAILURES} THEN NULL \
+             ELSE ? + CASE failed_logins + 1{delays} ELSE {MAX_LOCK_SECS} END END \
+             WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?) RETURNING failed_logins"
+        )
+    })
+}
+
 fn throttled(now: i64, until: i64) -> AccountError {
     let retry_at = chrono::DateTime::from_timestamp(until, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -423,6 +450,15 @@ mod tests {
         assert_eq!(lock_secs(6), 2);
         assert_eq!(lock_secs(8), 8);
         assert_eq!(lock_secs(40), MAX_LOCK_SECS);
+    }
+
+    #[test]
+    fn the_sql_delay_table_matches_lock_secs() {
+        let sql = claim_attempt_sql();
+        for failed in FREE_FAILURES..FREE_FAILURES + 10 {
+            assert!(sql.contains(&format!("WHEN {failed} THEN {} ", lock_secs(failed))), "{failed}: {sql}");
+        }
+        assert!(sql.contains(&format!("ELSE {MAX_LOCK_SECS} END END")), "{sql}");
     }
 
     #[test]

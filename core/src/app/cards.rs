@@ -123,7 +123,7 @@ fn next_check(
             .ok()?;
             scheduled.next_after(&params, now).ok().flatten().map(|t| t.timestamp_millis())
         }
-        ActionKind::Pushed => None,
+        ActionKind::Pushed(_) => None,
     }
 }
 

@@ -54,6 +54,8 @@ impl AreaForm {
             enabled: self.enabled,
             interval_secs: self.interval_secs,
             allow_private_network: self.allow_private_network,
+            // The editor has no field for it yet: the default budget.
+            max_events_per_poll: None,
         })
     }
 
@@ -161,7 +163,7 @@ mod tests {
 
     #[test]
     fn texts_convert_by_schema_and_back() {
-        let catalog = Catalog::builtin();
+        let catalog = crate::services::catalog(&crate::settings::Settings::empty());
         let (_, action, _) = catalog.action("timer", "every").expect("timer.every exists");
         let int_param = action
             .params
@@ -177,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_bad_number_names_its_field() {
-        let catalog = Catalog::builtin();
+        let catalog = crate::services::catalog(&crate::settings::Settings::empty());
         let (_, action, _) = catalog.action("timer", "every").expect("timer.every exists");
         let int_param = action.params.iter().find(|p| matches!(p.kind, ParamType::Integer { .. })).expect("int");
         let err = form(&[(int_param.id, "soon")]).into_spec(&catalog).expect_err("not a number");

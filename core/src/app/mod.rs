@@ -1,11 +1,13 @@
-//! The app facade: everything a graphical shell offers, as one cheap-to-clone handle.
+//! The app facade: the one use-case API every shell calls, as one cheap-to-clone handle.
 //!
-//! The desktop app (and a later HTTP server mode) calls these methods and nothing else: each is
-//! a plain async function over the store, accounts, catalog, connections and the in-process
-//! engine, returning serde/specta types and an [`ApiError`] the UI can place on a form field.
-//! The session of the signed-in user lives in the data directory (the same file the `area`
-//! command uses), so signing in once serves both shells.
+//! The desktop app, the `area` command (and a later HTTP server mode) call these methods and
+//! nothing else: each is a plain async function over the store, accounts, catalog, connections
+//! and the engine, returning serde/specta types and an [`ApiError`] the UI can place on a form
+//! field. A shell starts with [`bootstrap`] (data directory and settings, read once) and opens
+//! the app with what it returns; it then only parses its input and presents results. The session
+//! of the signed-in user lives in the data directory, so signing in once serves every shell.
 
+mod bootstrap;
 mod cards;
 mod error;
 mod form;
@@ -14,33 +16,38 @@ mod sample;
 pub mod session;
 mod watch;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::accounts::{Accounts, User};
-use crate::areas::{parse_area_file, AreaDetail, AreaSummary, Areas, DEFAULT_WEBHOOK_LISTEN, WEBHOOK_ADDR_FILE};
+use crate::accounts::{AccountError, Accounts, User};
+use crate::areas::{
+    parse_area_file, summarize, AreaDetail, AreaStatus, AreaSummary, Areas, ImportOptions, ImportedArea, TrustSummary,
+    DEFAULT_WEBHOOK_LISTEN, WEBHOOK_ADDR_FILE,
+};
 use crate::catalog::{ActionKind, AuthKind, Catalog, ServiceManifest};
-use crate::connections::{ConnectionInfo, Connections, MasterKey, Secret};
+use crate::connections::{ConnectionError, ConnectionInfo, Connections, MasterKey, Secret};
 use crate::connector::Notifier;
 use crate::engine::history::{self, RunRecord};
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::{Engine, EngineConfig, RunOnceReport};
 use crate::net::{HttpClient, NetConfig};
-use crate::paths;
-use crate::store::{Store, StoreError};
+use crate::settings::{self, Settings};
+use crate::store::Store;
 
+pub use bootstrap::{bootstrap, Startup};
 pub use cards::{AreaCard, Fix, LastRun};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use form::{AreaForm, FormStep};
 pub use oauth_flow::{open_in_browser, parse_deep_link, OAuthVia, BROWSER_ENV, DEEP_LINK_REDIRECT};
 pub use sample::{SampleEvent, SampleValue};
 
-/// Environment variable naming the webhook listener's address (`127.0.0.1:8787` by default;
-/// port 0 lets the OS choose, which tests use).
-pub const WEBHOOK_LISTEN_ENV: &str = "AREA_WEBHOOK_LISTEN";
+/// Setting naming the webhook listener's address (`127.0.0.1:8787` by default; port 0 lets the
+/// OS choose, which tests use).
+pub const WEBHOOK_LISTEN_ENV: &str = settings::WEBHOOK_LISTEN;
 /// File in the data directory whose presence means "pause all": the engine stays stopped
 /// across restarts until the user resumes it.
 pub const PAUSED_FILE: &str = "engine.paused";
@@ -92,8 +99,61 @@ pub struct AppEvent {
     pub kind: ChangeKind,
 }
 
-/// Opens URLs in the user's browser; replaceable so tests can play the browser.
+/// Opens URLs in the user's browser; replaceable so tests can play the browser (and so the
+/// `area` command can print the address too).
 pub type UrlOpener = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A signed-in session as a shell shows it (never the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct SignedIn {
+    pub user: User,
+    /// When the session ends (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// What signing in with a provider did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderSignIn {
+    /// Signed in (an account was found or created for the identity).
+    SignedIn(User),
+    /// Already signed in: the identity is now linked to this account.
+    Linked(User),
+}
+
+impl ProviderSignIn {
+    /// The account signed in or linked.
+    pub fn user(self) -> User {
+        match self {
+            ProviderSignIn::SignedIn(user) | ProviderSignIn::Linked(user) => user,
+        }
+    }
+}
+
+/// How a browser authorization runs, for [`App::connect_oauth_with`].
+#[derive(Debug, Clone, Default)]
+pub struct OAuthOptions {
+    pub via: OAuthVia,
+    /// Loopback: listen on this fixed port (providers that compare the redirect URI exactly,
+    /// port included); `None` lets the OS choose.
+    pub port: Option<u16>,
+    /// A label for the account (e.g. the login), shown with the connection.
+    pub label: Option<String>,
+}
+
+/// One area with what it does in plain words (`area areas show`).
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+pub struct AreaReport {
+    pub detail: AreaDetail,
+    /// Where it reads from, where it sends to, which connections it uses.
+    pub review: TrustSummary,
+}
+
+/// An area switched on; `review` says what it will do when it was off before.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+pub struct SwitchedOn {
+    pub area: AreaSummary,
+    pub review: Option<TrustSummary>,
+}
 
 /// The app: cheap to clone, safe to share between commands and background tasks.
 #[derive(Clone)]
@@ -103,11 +163,13 @@ pub struct App {
 
 struct Inner {
     store: Store,
+    settings: Settings,
     accounts: Accounts,
     catalog: Catalog,
     areas: Areas,
-    /// `Err` holds why the master key could not be loaded (connections then say so).
-    connections: Result<Connections, String>,
+    /// Loaded on first use (the master key may live in the OS keychain); `Err` holds why the
+    /// master key could not be loaded (connections then say so).
+    connections: OnceLock<Result<Connections, String>>,
     notifier: Arc<dyn Notifier>,
     http: HttpClient,
     engine: tokio::sync::Mutex<Option<Engine>>,
@@ -119,45 +181,62 @@ struct Inner {
 }
 
 impl App {
-    /// Opens the data directory (`None`: `AREA_DATA_DIR` or the platform default), and starts
-    /// the engine in this process unless "pause all" is on. An engine that cannot start (a
-    /// daemon already runs on this data) is reported in [`App::engine_status`], not as an error:
-    /// the rest of the app still works.
-    pub async fn open(data_dir: Option<PathBuf>, notifier: Arc<dyn Notifier>) -> Result<App, ApiError> {
-        let dir = paths::data_dir(data_dir).ok_or(StoreError::NoDataDir)?;
-        let store = Store::open(&dir).await?;
-        let catalog = Catalog::builtin();
-        let connections = MasterKey::load(store.dir())
-            .map(|key| Connections::new(store.clone(), key, catalog.clone()))
-            .map_err(|e| e.to_string());
-        let http = HttpClient::new(NetConfig::from_env()).map_err(|e| ApiError::new("internal", e.to_string()))?;
-        let (events, _) = broadcast::channel(64);
-        let (stop_watch, stop_rx) = tokio::sync::watch::channel(false);
-        let app = App {
-            inner: Arc::new(Inner {
-                accounts: Accounts::new(store.clone()),
-                areas: Areas::new(store.clone(), catalog.clone()),
-                store,
-                catalog,
-                connections,
-                notifier,
-                http,
-                engine: tokio::sync::Mutex::new(None),
-                status: Mutex::new(EngineStatus::default()),
-                events,
-                oauth: oauth_flow::Flows::default(),
-                opener: Mutex::new(Arc::new(|url: &str| oauth_flow::open_in_browser(url))),
-                stop_watch,
-            }),
-        };
+    /// Opens the app as the desktop runs it: the data of `startup`, the engine started in this
+    /// process unless "pause all" is on, and changes made by other processes noticed. An engine
+    /// that cannot start (a daemon already runs on this data) is reported in
+    /// [`App::engine_status`], not as an error: the rest of the app still works.
+    pub async fn open(startup: Startup, notifier: Arc<dyn Notifier>) -> Result<App, ApiError> {
+        let app = App::open_without_engine(startup, notifier).await?;
         let paused = app.inner.store.dir().join(PAUSED_FILE).exists();
         if paused {
             app.set_status(EngineStatus { paused: true, ..EngineStatus::default() });
         } else {
             app.start_engine().await;
         }
+        let stop_rx = app.inner.stop_watch.subscribe();
         tokio::spawn(watch::watch_changes(app.inner.store.pool().clone(), app.inner.events.clone(), stop_rx));
         Ok(app)
+    }
+
+    /// Opens the app as the `area` command runs it: the engine runs only when asked
+    /// ([`App::run_once`], [`App::serve`]).
+    pub async fn open_without_engine(startup: Startup, notifier: Arc<dyn Notifier>) -> Result<App, ApiError> {
+        let Startup { data_dir, settings } = startup;
+        let store = Store::open(&data_dir).await?;
+        let catalog = crate::services::catalog(&settings);
+        let http = HttpClient::new(NetConfig::from_settings(&settings))
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        let (events, _) = broadcast::channel(64);
+        let (stop_watch, _) = tokio::sync::watch::channel(false);
+        let browser = settings.get(settings::BROWSER).map(str::to_owned);
+        let app = App {
+            inner: Arc::new(Inner {
+                accounts: Accounts::new(store.clone()),
+                areas: Areas::new(store.clone(), catalog.clone()).with_settings(settings.clone()),
+                store,
+                settings,
+                catalog,
+                connections: OnceLock::new(),
+                notifier,
+                http,
+                engine: tokio::sync::Mutex::new(None),
+                status: Mutex::new(EngineStatus::default()),
+                events,
+                oauth: oauth_flow::Flows::default(),
+                opener: Mutex::new(Arc::new(move |url: &str| open_in_browser(url, browser.as_deref()))),
+                stop_watch,
+            }),
+        };
+        // Areas saved by an older Area may hold secret parameters in clear: seal them now.
+        if let Err(e) = app.inner.areas.seal_clear_secrets().await {
+            tracing::warn!(error = %e, "could not seal secret parameters stored in clear");
+        }
+        Ok(app)
+    }
+
+    /// The settings this app runs with (read once by the shell, see [`bootstrap`]).
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 
     /// Replaces how authorization URLs are opened (tests act as the browser).
@@ -173,6 +252,12 @@ impl App {
             engine.shutdown().await;
         }
         let _ = std::fs::remove_file(self.inner.store.dir().join(WEBHOOK_ADDR_FILE));
+    }
+
+    /// [`App::shutdown`], then closes the database (a command's last call).
+    pub async fn close(&self) {
+        self.shutdown().await;
+        self.inner.store.close().await;
     }
 
     /// Change notifications (areas, runs, connections, engine, session), for the UI.
@@ -214,8 +299,8 @@ impl App {
     pub async fn set_paused(&self, paused: bool) -> Result<EngineStatus, ApiError> {
         let marker = self.inner.store.dir().join(PAUSED_FILE);
         if paused {
-            std::fs::write(&marker, b"paused by the user\n").map_err(|e| {
-                ApiError::new("internal", format!("cannot record the pause in {}: {e}", marker.display()))
+            crate::paths::write_private_file(&marker, b"paused by the user\n").map_err(|e| {
+                ApiError::new(ErrorCode::Internal, format!("cannot record the pause in {}: {e}", marker.display()))
             })?;
             if let Some(engine) = self.inner.engine.lock().await.take() {
                 engine.shutdown().await;
@@ -225,7 +310,7 @@ impl App {
         } else {
             if marker.exists() {
                 std::fs::remove_file(&marker).map_err(|e| {
-                    ApiError::new("internal", format!("cannot clear the pause in {}: {e}", marker.display()))
+                    ApiError::new(ErrorCode::Internal, format!("cannot clear the pause in {}: {e}", marker.display()))
                 })?;
             }
             self.start_engine().await;
@@ -233,22 +318,41 @@ impl App {
         Ok(self.engine_status())
     }
 
+    /// The engine's configuration over this app's catalog, which was built from the app's
+    /// settings (polling switch, network guard, and the settings passed on to what the engine
+    /// opens).
+    fn engine_config(&self, webhook_listen: Option<SocketAddr>) -> EngineConfig {
+        EngineConfig { webhook_listen, ..EngineConfig::new(self.inner.catalog.clone()) }
+    }
+
+    /// The webhook listener's address from the settings (`127.0.0.1:8787` by default).
+    fn webhook_listen(&self) -> Result<SocketAddr, String> {
+        self.inner
+            .settings
+            .get(WEBHOOK_LISTEN_ENV)
+            .unwrap_or(DEFAULT_WEBHOOK_LISTEN)
+            .parse()
+            .map_err(|e| format!("{WEBHOOK_LISTEN_ENV} is not an address like 127.0.0.1:8787: {e}"))
+    }
+
+    /// Records where webhooks are received, for webhook URLs shown by any process.
+    fn engine_started(&self, engine: &Engine) -> Option<String> {
+        engine.webhook_addr().map(|addr| {
+            let _ = crate::paths::write_private_file(
+                &self.inner.store.dir().join(WEBHOOK_ADDR_FILE),
+                addr.to_string().as_bytes(),
+            );
+            format!("http://{}", crate::areas::webhook_listen_addr(self.inner.store.dir()))
+        })
+    }
+
     async fn start_engine(&self) {
         let mut slot = self.inner.engine.lock().await;
         if slot.is_some() {
             return;
         }
-        let listen = std::env::var(WEBHOOK_LISTEN_ENV).ok().filter(|v| !v.trim().is_empty());
-        let listen: Result<SocketAddr, String> = listen
-            .as_deref()
-            .unwrap_or(DEFAULT_WEBHOOK_LISTEN)
-            .trim()
-            .parse()
-            .map_err(|e| format!("{WEBHOOK_LISTEN_ENV} is not an address like 127.0.0.1:8787: {e}"));
-        let base = EngineConfig {
-            ignore_min_interval: std::env::var("AREA_IGNORE_MIN_INTERVAL").is_ok_and(|v| v == "1"),
-            ..EngineConfig::default()
-        };
+        let listen = self.webhook_listen();
+        let base = self.engine_config(None);
         let mut webhook_error = None;
         let mut started = match &listen {
             Ok(addr) => {
@@ -268,10 +372,7 @@ impl App {
         }
         let status = match started {
             Ok(engine) => {
-                let webhook_base = engine.webhook_addr().map(|addr| {
-                    let _ = std::fs::write(self.inner.store.dir().join(WEBHOOK_ADDR_FILE), addr.to_string());
-                    format!("http://{}", crate::areas::webhook_listen_addr(self.inner.store.dir()))
-                });
+                let webhook_base = self.engine_started(&engine);
                 *slot = Some(engine);
                 EngineStatus { running: true, paused: false, error: webhook_error, webhook_base }
             }
@@ -284,23 +385,87 @@ impl App {
         self.set_status(status);
     }
 
+    /// Runs the engine in this process until [`App::shutdown`], with its webhook listener on
+    /// `listen` (else the `AREA_WEBHOOK_LISTEN` setting, else `127.0.0.1:8787`): `area daemon`.
+    /// Unlike the desktop's engine, a listener that cannot start is an error. Returns the
+    /// address the listener took.
+    pub async fn serve(&self, listen: Option<SocketAddr>) -> Result<Option<SocketAddr>, ApiError> {
+        let addr = match listen {
+            Some(addr) => addr,
+            None => self.webhook_listen().map_err(|e| ApiError {
+                field: Some(WEBHOOK_LISTEN_ENV.into()),
+                ..ApiError::new(ErrorCode::Settings, e)
+            })?,
+        };
+        let mut slot = self.inner.engine.lock().await;
+        if slot.is_some() {
+            return Err(ApiError::new(ErrorCode::Engine, "the engine already runs in this process"));
+        }
+        let engine =
+            Engine::start(&self.inner.store, self.engine_config(Some(addr)), self.inner.notifier.clone()).await?;
+        let bound = engine.webhook_addr();
+        let webhook_base = self.engine_started(&engine);
+        *slot = Some(engine);
+        drop(slot);
+        self.set_status(EngineStatus { running: true, paused: false, error: None, webhook_base });
+        Ok(bound)
+    }
+
+    /// Polls every enabled area once, delivers what results, and returns (`area run --once`).
+    pub async fn run_once(&self) -> Result<RunOnceReport, ApiError> {
+        Ok(Engine::run_once(&self.inner.store, self.engine_config(None), self.inner.notifier.clone()).await?)
+    }
+
+    // ---- accounts (this machine's) -----------------------------------------------------------
+
+    /// Creates a local account without signing it in (`area user add`).
+    pub async fn create_account(&self, email: &str, password: &str) -> Result<User, ApiError> {
+        Ok(self.inner.accounts.register(email, password).await?)
+    }
+
+    /// Every local account, oldest first.
+    pub async fn accounts(&self) -> Result<Vec<User>, ApiError> {
+        Ok(self.inner.accounts.list_users().await?)
+    }
+
+    /// Deletes an account and everything it owns.
+    pub async fn delete_account(&self, email: &str) -> Result<(), ApiError> {
+        self.inner.accounts.delete_user(email).await?;
+        self.changed(ChangeKind::Session);
+        Ok(())
+    }
+
     // ---- session -----------------------------------------------------------------------------
+
+    /// The saved session's user; a session that ended is forgotten, and the error says so.
+    async fn authenticate(&self) -> Result<User, AccountError> {
+        let dir = self.inner.store.dir();
+        let token = session::saved_token(dir).ok_or(AccountError::NotLoggedIn)?;
+        match self.inner.accounts.authenticate(&token).await {
+            Err(e @ (AccountError::SessionExpired | AccountError::NotLoggedIn)) => {
+                session::forget(dir);
+                Err(e)
+            }
+            other => other,
+        }
+    }
 
     /// The signed-in user, or `None` (also when the saved session expired).
     pub async fn session_user(&self) -> Result<Option<User>, ApiError> {
-        let Some(token) = session::saved_token(self.inner.store.dir()) else { return Ok(None) };
-        match self.inner.accounts.authenticate(&token).await {
+        match self.authenticate().await {
             Ok(user) => Ok(Some(user)),
-            Err(crate::accounts::AccountError::SessionExpired | crate::accounts::AccountError::NotLoggedIn) => {
-                session::forget(self.inner.store.dir());
-                Ok(None)
-            }
+            Err(AccountError::SessionExpired | AccountError::NotLoggedIn) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
+    /// The signed-in user, or an `auth` error saying to sign in (again).
+    pub async fn current_user(&self) -> Result<User, ApiError> {
+        Ok(self.authenticate().await?)
+    }
+
     async fn user(&self) -> Result<User, ApiError> {
-        self.session_user().await?.ok_or_else(ApiError::not_signed_in)
+        self.current_user().await
     }
 
     async fn remember(&self, token: &str) -> Result<(), ApiError> {
@@ -315,42 +480,53 @@ impl App {
     /// Creates an account and signs it in.
     pub async fn sign_up(&self, email: &str, password: &str) -> Result<User, ApiError> {
         self.inner.accounts.register(email, password).await?;
-        self.sign_in(email, password).await
+        Ok(self.sign_in(email, password).await?.user)
     }
 
-    /// Signs in with email and password.
-    pub async fn sign_in(&self, email: &str, password: &str) -> Result<User, ApiError> {
+    /// Signs in with email and password (replacing, and revoking, a previous session).
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<SignedIn, ApiError> {
         let session = self.inner.accounts.login(email, password).await?;
         self.remember(&session.token).await?;
-        Ok(session.user)
+        Ok(SignedIn { user: session.user, expires_at: session.expires_at })
     }
 
-    /// Signs out (revokes the session).
-    pub async fn sign_out(&self) -> Result<(), ApiError> {
-        if let Some(token) = session::saved_token(self.inner.store.dir()) {
-            let _ = self.inner.accounts.logout(&token).await;
+    /// Signs out (revokes the session); says whether anyone was signed in.
+    pub async fn sign_out(&self) -> Result<bool, ApiError> {
+        let token = session::saved_token(self.inner.store.dir());
+        if let Some(token) = &token {
+            let _ = self.inner.accounts.logout(token).await;
         }
         session::forget(self.inner.store.dir());
         self.changed(ChangeKind::Session);
-        Ok(())
+        Ok(token.is_some())
+    }
+
+    /// Changes the signed-in user's password after checking the current one; every other
+    /// session of that user is signed out.
+    pub async fn change_password(&self, current: &str, new: &str) -> Result<User, ApiError> {
+        let user = self.user().await?;
+        let token = session::saved_token(self.inner.store.dir()).ok_or_else(ApiError::not_signed_in)?;
+        self.inner.accounts.change_password(&token, current, new).await?;
+        Ok(user)
     }
 
     /// Signs in (or links, when signed in) with a GitHub or Google identity, through the
     /// browser and a loopback redirect.
-    pub async fn sign_in_with(&self, provider_id: &str) -> Result<User, ApiError> {
+    pub async fn sign_in_with(&self, provider_id: &str) -> Result<ProviderSignIn, ApiError> {
         use crate::signin::{self, SignInOutcome};
         let provider = signin::provider(provider_id)?;
         let scopes = provider.oauth.scopes.iter().map(|s| s.to_string()).collect();
-        let client = crate::oauth::OAuthClientConfig::from_env(&provider.oauth, scopes)?;
-        let tokens = self.browser_flow(&client, OAuthVia::Loopback).await?;
-        let identity = signin::fetch_identity(&self.inner.http, &provider, &tokens.access_token).await?;
+        let client = crate::oauth::OAuthClientConfig::from_settings(&self.inner.settings, &provider.oauth, scopes)?;
+        let tokens = self.browser_flow(&client, OAuthVia::Loopback, None).await?;
+        let identity =
+            signin::fetch_identity(&self.inner.settings, &self.inner.http, &provider, &tokens.access_token).await?;
         let current = self.session_user().await?;
         match signin::sign_in(&self.inner.accounts, &identity, current.as_ref()).await? {
             SignInOutcome::SignedIn(session) | SignInOutcome::Created(session) => {
                 self.remember(&session.token).await?;
-                Ok(session.user)
+                Ok(ProviderSignIn::SignedIn(session.user))
             }
-            SignInOutcome::Linked(user) => Ok(user),
+            SignInOutcome::Linked(user) => Ok(ProviderSignIn::Linked(user)),
         }
     }
 
@@ -375,13 +551,59 @@ impl App {
             .collect()
     }
 
+    /// One service's manifest; an unknown id is a `not_found` error listing the known ones.
+    pub fn service(&self, id: &str) -> Result<ServiceManifest, ApiError> {
+        match self.inner.catalog.service(id) {
+            Some(service) => Ok(service.manifest.clone()),
+            None => {
+                let known: Vec<&str> = self.inner.catalog.manifests().map(|m| m.id).collect();
+                Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("unknown service {id:?}: available services are {}", known.join(", ")),
+                ))
+            }
+        }
+    }
+
+    /// `about.json` (the AREA format) for a client at `client_host`.
+    pub fn about(&self, client_host: &str) -> serde_json::Value {
+        crate::about::about_json(&self.inner.catalog, client_host, chrono::Utc::now().timestamp())
+    }
+
     // ---- connections -------------------------------------------------------------------------
 
     fn connections(&self) -> Result<&Connections, ApiError> {
-        self.inner
+        let inner = &self.inner;
+        inner
             .connections
+            .get_or_init(|| {
+                MasterKey::load_with(inner.store.dir(), &inner.settings)
+                    .map(|key| {
+                        Connections::new(inner.store.clone(), key, inner.catalog.clone())
+                            .with_settings(inner.settings.clone())
+                    })
+                    .map_err(|e| e.to_string())
+            })
             .as_ref()
-            .map_err(|e| ApiError::new("connection", format!("stored credentials cannot be used: {e}")))
+            .map_err(|e| {
+                ApiError::new(ErrorCode::Connection, format!("stored credentials cannot be used: {e}"))
+                    .with_cli_text(e.clone())
+            })
+    }
+
+    /// The manifest of a service that takes a connection (so a shell knows what to ask for);
+    /// an unknown service, or one that needs no connection, is an error.
+    pub fn connectable(&self, service: &str) -> Result<ServiceManifest, ApiError> {
+        let manifest = &self
+            .inner
+            .catalog
+            .service(service)
+            .ok_or_else(|| ConnectionError::UnknownService(service.into()))?
+            .manifest;
+        if manifest.auth == AuthKind::None {
+            return Err(ConnectionError::NoAuthNeeded(manifest.name.into()).into());
+        }
+        Ok(manifest.clone())
     }
 
     /// The signed-in user's connections (never their secrets).
@@ -398,8 +620,8 @@ impl App {
         label: Option<&str>,
     ) -> Result<ConnectionInfo, ApiError> {
         let user = self.user().await?;
+        let manifest = self.connectable(service)?;
         let connections = self.connections()?;
-        let manifest = connections.service(service)?.clone();
         let connection_id = manifest.connection_id().unwrap_or(manifest.id);
         let token = token.trim();
         if token.is_empty() {
@@ -408,6 +630,12 @@ impl App {
         let secret = match manifest.auth {
             AuthKind::ApiKey => Secret::ApiKey { key: token.to_string() },
             AuthKind::OAuth2 => Secret::Oauth2 { access_token: token.to_string(), refresh_token: None, scope: None },
+            AuthKind::MailAccount => {
+                return Err(ApiError::invalid(
+                    "token",
+                    format!("{} needs its servers too: connect it with the mail account form", manifest.name),
+                ))
+            }
             AuthKind::None => {
                 return Err(crate::connections::ConnectionError::NoAuthNeeded(manifest.name.into()).into())
             }
@@ -419,21 +647,55 @@ impl App {
         Ok(info)
     }
 
+    /// Saves a mail account (mail, vinted): its servers and login, sealed with the password,
+    /// which is then only ever sent to those servers. Invalid fields come back as `invalid`
+    /// errors naming the field (`imap_host`, `smtp_port`…).
+    pub async fn connect_mail(
+        &self,
+        service: &str,
+        account: &crate::services::mail::MailAccountInput,
+        password: &str,
+        label: Option<&str>,
+    ) -> Result<ConnectionInfo, ApiError> {
+        let user = self.user().await?;
+        let manifest = self.connectable(service)?;
+        let connections = self.connections()?;
+        if manifest.auth != AuthKind::MailAccount {
+            return Err(ApiError::invalid("service", format!("{} is not a mail account", manifest.name)));
+        }
+        let connection_id = manifest.connection_id().unwrap_or(manifest.id);
+        let account = account.account().map_err(|e| match e {
+            crate::services::mail::MailAccountError::Invalid { field, message } => ApiError::invalid(field, message),
+        })?;
+        let secret = Secret::Mail { password: password.trim_end_matches(['\r', '\n']).to_string(), account };
+        let label = label.map(str::trim).filter(|l| !l.is_empty());
+        let info = connections.save(user.id, connection_id, &secret, label, None).await?;
+        self.changed(ChangeKind::Connections);
+        self.areas_changed().await;
+        Ok(info)
+    }
+
     /// Connects an OAuth2 service through the browser: the redirect comes back to a loopback
     /// listener or as an `area://oauth/callback` deep link. Waits up to five minutes.
     pub async fn connect_oauth(&self, service: &str, via: OAuthVia) -> Result<ConnectionInfo, ApiError> {
+        self.connect_oauth_with(service, OAuthOptions { via, ..OAuthOptions::default() }).await
+    }
+
+    /// [`App::connect_oauth`] with a fixed loopback port or an account label.
+    pub async fn connect_oauth_with(&self, service: &str, options: OAuthOptions) -> Result<ConnectionInfo, ApiError> {
         let user = self.user().await?;
+        let manifest = self.connectable(service)?;
         let connections = self.connections()?;
-        let manifest = connections.service(service)?.clone();
         let provider = manifest.oauth.as_ref().ok_or_else(|| {
             ApiError::new(
-                "connection",
+                ErrorCode::Connection,
                 format!("{} is not connected through OAuth2: paste a key instead", manifest.name),
             )
         })?;
         let client = connections.oauth_client(provider.id)?;
-        let tokens = self.browser_flow(&client, via).await?;
-        let info = connections.save_tokens(user.id, provider.id, &tokens, None).await?;
+        let tokens = self.browser_flow(&client, options.via, options.port).await?;
+        let label = options.label.as_deref().map(str::trim).filter(|l| !l.is_empty());
+        let info = connections.save_tokens(user.id, provider.id, &tokens, label).await?;
         self.changed(ChangeKind::Connections);
         self.areas_changed().await;
         Ok(info)
@@ -454,13 +716,15 @@ impl App {
         &self,
         client: &crate::oauth::OAuthClientConfig,
         via: OAuthVia,
+        port: Option<u16>,
     ) -> Result<crate::oauth::OAuthTokens, ApiError> {
         let opener = self.inner.opener.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        self.inner.oauth.run(client, via, opener).await
+        self.inner.oauth.run(client, via, port, opener).await
     }
 
-    /// Removes a connection; areas using it pause until it is connected again.
-    pub async fn disconnect(&self, service: &str) -> Result<(), ApiError> {
+    /// Removes a connection (named by a service id, `gmail`, or the connection id it shares,
+    /// `google`); areas using it pause until it is connected again. Returns the connection id.
+    pub async fn disconnect(&self, service: &str) -> Result<String, ApiError> {
         let user = self.user().await?;
         let connection_id = self
             .inner
@@ -472,7 +736,7 @@ impl App {
         self.connections()?.remove(user.id, &connection_id).await?;
         self.changed(ChangeKind::Connections);
         self.areas_changed().await;
-        Ok(())
+        Ok(connection_id)
     }
 
     // ---- areas -------------------------------------------------------------------------------
@@ -481,11 +745,17 @@ impl App {
     pub async fn area_cards(&self) -> Result<Vec<AreaCard>, ApiError> {
         let user = self.user().await?;
         let summaries = self.inner.areas.list(user.id).await?;
-        let connections = match &self.inner.connections {
+        let connections = match self.connections() {
             Ok(c) => c.list(user.id).await?,
             Err(_) => Vec::new(),
         };
         cards::build(self.inner.store.pool(), &self.inner.catalog, user.id, summaries, &connections).await
+    }
+
+    /// The signed-in user's areas as listed (`area areas list`).
+    pub async fn list_areas(&self) -> Result<Vec<AreaSummary>, ApiError> {
+        let user = self.user().await?;
+        Ok(self.inner.areas.list(user.id).await?)
     }
 
     /// One area with its editor form.
@@ -496,14 +766,40 @@ impl App {
         Ok(AreaView { detail, form })
     }
 
+    /// One area with what it does in plain words (`area areas show`).
+    pub async fn describe_area(&self, id: i64) -> Result<AreaReport, ApiError> {
+        let user = self.user().await?;
+        let detail = self.inner.areas.get(user.id, id).await?;
+        let review = summarize(&self.inner.catalog, &detail.spec);
+        Ok(AreaReport { detail, review })
+    }
+
+    /// Switches an area on (resuming it if paused). An area that was off says what it will do
+    /// (an import never enabled, or one switched off), so the user reads it before it runs.
+    pub async fn enable_area(&self, id: i64) -> Result<SwitchedOn, ApiError> {
+        let user = self.user().await?;
+        let before = self.inner.areas.get(user.id, id).await?;
+        let review = (before.summary.status == AreaStatus::Off).then(|| summarize(&self.inner.catalog, &before.spec));
+        let area = self.inner.areas.set_enabled(user.id, id, true).await?;
+        self.areas_changed().await;
+        Ok(SwitchedOn { area, review })
+    }
+
     /// Checks a form without saving it; the error names the field to fix.
+    /// A secret left as its placeholder (`<secret: webhook_url>`, an edit keeping the stored
+    /// value) is checked as if it held a valid value: the stored one was checked when saved.
     pub fn validate_area(&self, form: AreaForm) -> Result<(), ApiError> {
-        let spec = form.into_spec(&self.inner.catalog)?;
+        let mut spec = form.into_spec(&self.inner.catalog)?;
+        let _ = crate::areas::secrets::fill::<()>(&self.inner.catalog, &mut spec, |field| {
+            Ok(if field.name.contains('.') { "kept".into() } else { "https://kept.invalid/kept".into() })
+        });
         crate::areas::validate(&self.inner.catalog, &spec)?;
         Ok(())
     }
 
-    /// Creates an area (enabled areas start by recording what already exists).
+    /// Creates an area from the app's own editor (enabled areas start by recording what already
+    /// exists). These are the user's own, so unlike [`App::import_areas`] they start as the form
+    /// says.
     pub async fn create_area(&self, form: AreaForm) -> Result<AreaSummary, ApiError> {
         let user = self.user().await?;
         let spec = form.into_spec(&self.inner.catalog)?;
@@ -538,16 +834,127 @@ impl App {
         Ok(())
     }
 
-    /// The area file (pretty JSON) of an area, for "export".
+    /// The area file (pretty JSON) of an area, for "export": each secret parameter is a
+    /// placeholder (`<secret: webhook_url>`), so the file can be shared.
     pub async fn export_area(&self, id: i64) -> Result<String, ApiError> {
         let user = self.user().await?;
         let spec = self.inner.areas.export(user.id, id).await?;
-        serde_json::to_string_pretty(&spec).map_err(|e| ApiError::new("internal", format!("cannot encode JSON: {e}")))
+        serde_json::to_string_pretty(&spec)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot encode JSON: {e}")))
     }
 
-    /// Imports an area file (one area or a list): all or nothing.
-    pub async fn import_areas(&self, text: &str) -> Result<Vec<AreaSummary>, ApiError> {
+    /// What the areas of a file would do, in plain words, without storing anything: the import
+    /// dialog shows this (and the private-network checkbox when one asks for it) before
+    /// [`App::import_areas`]. A file that would not import answers its validation error.
+    ///
+    /// `secrets` are the values of the file's `<secret: …>` placeholders (keyed like
+    /// [`App::import_areas_with_secrets`]); a placeholder without one answers `secrets_needed`
+    /// naming every such field, so the dialog can ask for them before the review.
+    pub fn review_import(
+        &self,
+        text: &str,
+        secrets: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<TrustSummary>, ApiError> {
+        let mut specs = self.parse_import(text)?;
+        crate::areas::secrets::fill_list(&self.inner.catalog, &mut specs, secrets);
+        let missing: Vec<_> = specs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, spec)| {
+                crate::areas::secrets::missing(&self.inner.catalog, spec)
+                    .into_iter()
+                    .map(move |f| crate::areas::secrets::SecretField { path: format!("[{i}].{}", f.path), ..f })
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(crate::areas::AreaError::SecretsNeeded(crate::areas::secrets::SecretsNeeded(missing)).into());
+        }
+        let indexed = text.trim_start().starts_with('[');
+        for (i, spec) in specs.iter().enumerate() {
+            crate::areas::validate(&self.inner.catalog, spec).map_err(|e| {
+                if indexed {
+                    e.within(&format!("[{i}]"))
+                } else {
+                    e
+                }
+            })?;
+        }
+        Ok(specs.iter().map(|spec| summarize(&self.inner.catalog, spec)).collect())
+    }
+
+    /// Imports an area file (one area or a list): all or nothing. An area file is untrusted, so
+    /// its areas are created switched off (the user enables them after reading their
+    /// summaries), and `allow_private_network` in it is refused unless `allow_private_network`
+    /// says the user ticked the checkbox. A file holding secret placeholders (an export) fails
+    /// with code `secrets_needed` naming the fields; the UI asks for them and calls
+    /// [`App::import_areas_with_secrets`].
+    pub async fn import_areas(&self, text: &str, allow_private_network: bool) -> Result<Vec<ImportedArea>, ApiError> {
+        self.import_areas_with_secrets(text, allow_private_network, &Default::default()).await
+    }
+
+    /// Imports an area file like [`App::import_areas`], filling its secret placeholders from
+    /// `secrets` (keyed by the paths a `secrets_needed` error named:
+    /// `[0].reactions[0].params.webhook_url`). The values are sealed like any secret parameter.
+    pub async fn import_areas_with_secrets(
+        &self,
+        text: &str,
+        allow_private_network: bool,
+        secrets: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<ImportedArea>, ApiError> {
+        let options = ImportOptions { enable: false, allow_private_network };
+        self.import_area_file(text, options, secrets).await
+    }
+
+    /// Imports an area file with the given options (`area areas add`, whose `--enable` may
+    /// switch the areas on at once; a file's own `"enabled": false` still keeps one off). The
+    /// secret placeholders are filled from `secrets` as for [`App::import_areas_with_secrets`];
+    /// a `secrets_needed` error names the ones still missing, in file order.
+    pub async fn import_area_file(
+        &self,
+        text: &str,
+        options: ImportOptions,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<Vec<ImportedArea>, ApiError> {
         let user = self.user().await?;
+        let mut specs = self.parse_import(text)?;
+        crate::areas::secrets::fill_list(&self.inner.catalog, &mut specs, secrets);
+        let indexed = text.trim_start().starts_with('[');
+        let added = self.inner.areas.import(user.id, specs, indexed, options).await?;
+        self.areas_changed().await;
+        Ok(added)
+    }
+
+    /// Replaces an area's definition from an area file holding one area (the shape `export`
+    /// prints). A file is untrusted: private-network access the area did not have needs
+    /// `allow_private_network`. A secret placeholder left as exported keeps the stored value;
+    /// one with nothing stored comes back as `secrets_needed`, to be given in `secrets` (keyed
+    /// by the paths named, `reactions[0].params.webhook_url`). The cursor is kept unless the
+    /// action's parameters change.
+    pub async fn edit_area_from_file(
+        &self,
+        id: i64,
+        text: &str,
+        allow_private_network: bool,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<AreaSummary, ApiError> {
+        let user = self.user().await?;
+        let mut specs = self.parse_import(text)?;
+        if specs.len() != 1 {
+            return Err(ApiError::invalid(
+                "",
+                format!("an edit takes a file with one area, this one holds {}", specs.len()),
+            ));
+        }
+        let mut spec = specs.remove(0);
+        if !secrets.is_empty() {
+            crate::areas::secrets::fill_from(&self.inner.catalog, &mut spec, secrets);
+        }
+        let area = self.inner.areas.update_from_file(user.id, id, spec, allow_private_network).await?;
+        self.areas_changed().await;
+        Ok(area)
+    }
+
+    fn parse_import(&self, text: &str) -> Result<Vec<crate::areas::AreaSpec>, ApiError> {
         if text.len() > crate::areas::MAX_AREA_FILE_BYTES {
             return Err(ApiError::invalid(
                 "",
@@ -557,10 +964,7 @@ impl App {
                 ),
             ));
         }
-        let specs = parse_area_file(text)?;
-        let added = self.inner.areas.add_many(user.id, specs).await?;
-        self.areas_changed().await;
-        Ok(added)
+        Ok(parse_area_file(text)?)
     }
 
     /// Fetches the action's current upstream items once and returns the newest one's values,
@@ -579,7 +983,10 @@ impl App {
                 Some(
                     stored
                         .ok_or_else(|| {
-                            ApiError::new("connection", format!("connect {connection_id} first to load a sample"))
+                            ApiError::new(
+                                ErrorCode::Connection,
+                                format!("connect {connection_id} first to load a sample"),
+                            )
                         })?
                         .secret
                         .credential(),
@@ -606,7 +1013,7 @@ impl App {
             .await
             .map_err(|e| match e {
                 history::RequeueError::Database(e) => ApiError::from(e),
-                other => ApiError::new("conflict", other.to_string()),
+                other => ApiError::new(ErrorCode::Conflict, other.to_string()),
             })?;
         self.changed(ChangeKind::Runs);
         Ok(())

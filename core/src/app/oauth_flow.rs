@@ -13,7 +13,7 @@ use tokio::sync::{oneshot, Notify};
 
 use crate::oauth::{self, LoopbackListener, OAuthClientConfig, OAuthTokens};
 
-use super::{ApiError, UrlOpener};
+use super::{ApiError, ErrorCode, UrlOpener};
 
 /// The redirect URI registered with providers for deep-link callbacks.
 pub const DEEP_LINK_REDIRECT: &str = "area://oauth/callback";
@@ -21,10 +21,11 @@ pub const DEEP_LINK_REDIRECT: &str = "area://oauth/callback";
 const WAIT: Duration = Duration::from_secs(300);
 
 /// How the browser comes back to Area after the user approves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum OAuthVia {
     /// `http://127.0.0.1:<port>/callback`, a one-shot listener.
+    #[default]
     Loopback,
     /// `area://oauth/callback`, delivered by the OS to the app.
     DeepLink,
@@ -33,7 +34,9 @@ pub enum OAuthVia {
 /// The `state` of a well-formed `area://oauth/callback?…` link; anything else is an error that
 /// says what was wrong with the link.
 pub fn parse_deep_link(link: &str) -> Result<String, ApiError> {
-    let bad = |why: &str| ApiError::new("oauth", format!("ignored a link that is not an Area sign-in callback: {why}"));
+    let bad = |why: &str| {
+        ApiError::new(ErrorCode::Oauth, format!("ignored a link that is not an Area sign-in callback: {why}"))
+    };
     let url = url::Url::parse(link).map_err(|_| bad("it is not a URL"))?;
     if url.scheme() != "area" {
         return Err(bad("unknown scheme"));
@@ -105,7 +108,7 @@ impl Flows {
             current.as_mut().filter(|a| a.deliver.is_some() && bool::from(a.state.as_bytes().ct_eq(state.as_bytes())));
         let Some(active) = waiting else {
             return Err(ApiError::new(
-                "oauth",
+                ErrorCode::Oauth,
                 "no connection is waiting for this link (it expired, was cancelled or was already used): start again",
             ));
         };
@@ -116,23 +119,26 @@ impl Flows {
         Ok(())
     }
 
-    /// Runs one authorization: opens the browser, waits for the redirect, exchanges the code.
+    /// Runs one authorization: opens the browser, waits for the redirect (on `port` for a
+    /// loopback listener, any free one when `None`), exchanges the code.
     pub(super) async fn run(
         &self,
         client: &OAuthClientConfig,
         via: OAuthVia,
+        port: Option<u16>,
         opener: UrlOpener,
     ) -> Result<OAuthTokens, ApiError> {
-        let cancelled = || ApiError::new("oauth", "the connection was cancelled");
-        let timed_out = || ApiError::new("oauth", "nothing came back from the browser within 5 minutes: start again");
+        let cancelled = || ApiError::new(ErrorCode::Cancelled, "the connection was cancelled");
+        let timed_out =
+            || ApiError::new(ErrorCode::Oauth, "nothing came back from the browser within 5 minutes: start again");
         match via {
             OAuthVia::Loopback => {
-                let listener = LoopbackListener::bind().await?;
+                let listener = LoopbackListener::bind_port(port.unwrap_or(0)).await?;
                 let (url, pending) = oauth::start(client, &listener.redirect_uri())?;
                 let (id, cancel) = self.register(&pending.state, None);
                 opener(&url);
                 let result = tokio::select! {
-                    callback = listener.wait(WAIT) => match callback {
+                    callback = listener.wait(&pending, WAIT) => match callback {
                         Ok(callback) => oauth::finish(client, &pending, &callback).await.map_err(ApiError::from),
                         Err(e) => Err(e.into()),
                     },
@@ -161,15 +167,14 @@ impl Flows {
     }
 }
 
-/// Environment variable naming the program that opens authorization pages (a browser, or a
-/// script in tests); otherwise the desktop's default opener is used.
-pub const BROWSER_ENV: &str = "AREA_BROWSER";
+/// Setting naming the program that opens authorization pages (a browser, or a script in
+/// tests); otherwise the desktop's default opener is used.
+pub const BROWSER_ENV: &str = crate::settings::BROWSER;
 
-/// Opens an authorization page in the user's browser (`AREA_BROWSER`, else the desktop's
-/// opener). Best effort: with no browser (a server), the user is told to open the page by hand.
-pub fn open_in_browser(url: &str) {
-    let chosen = std::env::var(BROWSER_ENV).ok().filter(|b| !b.trim().is_empty());
-    let opener = chosen.as_deref().unwrap_or(if cfg!(target_os = "macos") {
+/// Opens an authorization page in `browser` (the `AREA_BROWSER` setting), else the desktop's
+/// opener. Best effort: with no browser (a server), the user is told to open the page by hand.
+pub fn open_in_browser(url: &str, browser: Option<&str>) {
+    let opener = browser.unwrap_or(if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
         "explorer"

@@ -12,7 +12,7 @@ use crate::connector::{ConnectorError, Credential, FetchContext, PollContext};
 use crate::net::{HttpClient, RequestOptions};
 
 use super::form::{convert_step, FormStep};
-use super::ApiError;
+use super::{ApiError, ErrorCode};
 
 /// One ingredient of the sample, as text.
 #[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
@@ -48,16 +48,15 @@ pub(super) async fn load(
     let Some((manifest, _, kind)) = catalog.action(service, action) else {
         return Err(ApiError::invalid("action.id", format!("{service} has no action {action:?}")));
     };
-    let fail = |e: ConnectorError| ApiError::new("connection", format!("{} answered: {e}", manifest.name));
+    let fail = |e: ConnectorError| ApiError::new(ErrorCode::Connection, format!("{} answered: {e}", manifest.name));
     let output = match kind {
         ActionKind::Polled(polled) => {
             let ctx = PollContext { params: &params, cursor: None, credential: credential.as_ref() };
             let request = polled.request(&ctx).map_err(fail)?;
             let options = RequestOptions { allow_private_network, ..RequestOptions::default() };
-            let response = http
-                .send(&request, &options)
-                .await
-                .map_err(|e| ApiError::new("connection", format!("{} could not be reached: {e}", manifest.name)))?;
+            let response = http.send(&request, &options).await.map_err(|e| {
+                ApiError::new(ErrorCode::Connection, format!("{} could not be reached: {e}", manifest.name))
+            })?;
             if !(200..300).contains(&response.status) {
                 return Err(fail(polled.error_for(service, &ctx, &response)));
             }
@@ -68,9 +67,9 @@ pub(super) async fn load(
                 FetchContext { params: &params, cursor: None, credential: credential.as_ref(), allow_private_network };
             fetched.fetch(&ctx).await.map_err(fail)?
         }
-        ActionKind::Scheduled(_) | ActionKind::Pushed => {
+        ActionKind::Scheduled(_) | ActionKind::Pushed(_) => {
             return Err(ApiError::new(
-                "invalid",
+                ErrorCode::Invalid,
                 format!("{} events cannot be sampled: they happen at their time or when sent", manifest.name),
             ))
         }

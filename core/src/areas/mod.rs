@@ -7,6 +7,11 @@
 //!   parameters, templates naming ingredients the action does not provide, the condition, the
 //!   poll interval. Every [`AreaError::Invalid`] carries the JSON path of the field
 //!   (`reactions[0].params.url`) so the UI can show it next to that field.
+//! - [`summarize`]: an area's reach in plain words (where it reads from, which hosts it sends
+//!   to, which connections it uses, whether it asks for the private network), shown before an
+//!   imported area runs.
+//! - [`Areas::import`]: adds the areas of an untrusted file, switched off unless the user says
+//!   otherwise, refusing private-network access the user did not grant.
 //! - [`Areas`]: the stored areas of each user (add, list, show, enable/disable, edit, remove,
 //!   export), enforcing the engine contract's "baseline on enable" and "editing keeps the cursor
 //!   unless the action's parameters change".
@@ -24,17 +29,24 @@
 //!   exactly what was checked; a JSON `null` for an optional parameter means "absent".
 //! - An area is *paused* (by the engine, after repeated failures or lost credentials) when its
 //!   `paused_reason` is set; it then stays `enabled` but does not run. Enabling clears the pause.
+//!   Why it was paused is kept as a value, [`PauseCause`] (`paused_cause`): connecting again
+//!   ends a `credentials` pause, never one the reason's words merely suggest.
 
+mod import;
 mod parse;
+pub mod secrets;
 pub mod spec;
 mod store;
+mod summary;
 mod validate;
 
 use std::path::Path;
 
+pub use import::{check_private_network, ImportOptions, ImportedArea};
 pub use parse::{parse_area_file, parse_area_value, MAX_AREA_FILE_BYTES};
 pub use spec::{AreaFile, AreaSpec, StepSpec, DEFAULT_INTERVAL_SECS};
-pub use store::{AreaDetail, AreaStatus, AreaSummary, Areas, RunCounts, StepRef};
+pub use store::{AreaDetail, AreaStatus, AreaSummary, Areas, PauseCause, RunCounts, StepRef};
+pub use summary::{private_network_fields, summarize, TrustSummary, PRIVATE_NETWORK_PARAM};
 pub use validate::{validate, validate_action_params, ValidatedArea, MAX_NAME_CHARS, MAX_REACTIONS};
 
 use crate::store::StoreError;
@@ -67,6 +79,12 @@ pub enum AreaError {
     /// The system's secure random source failed (webhook secrets cannot be made).
     #[error("the system's secure random source failed: {0}")]
     Random(String),
+    /// The area holds secret placeholders (an exported file): ask the user for these fields.
+    #[error(transparent)]
+    SecretsNeeded(#[from] secrets::SecretsNeeded),
+    /// Secret parameters could not be sealed or opened (master key missing or wrong).
+    #[error("the area's secret parameters cannot be sealed or opened: {0}")]
+    Sealing(#[from] crate::connections::CryptoError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -89,6 +107,14 @@ impl AreaError {
     pub(crate) fn within(self, prefix: &str) -> AreaError {
         match self {
             AreaError::Invalid { field, message } => AreaError::Invalid { field: join_path(prefix, &field), message },
+            AreaError::SecretsNeeded(secrets::SecretsNeeded(fields)) => {
+                AreaError::SecretsNeeded(secrets::SecretsNeeded(
+                    fields
+                        .into_iter()
+                        .map(|f| secrets::SecretField { path: join_path(prefix, &f.path), ..f })
+                        .collect(),
+                ))
+            }
             other => other,
         }
     }

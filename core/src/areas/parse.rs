@@ -17,7 +17,8 @@ use crate::condition::Condition;
 /// wrong file (a video, a log) is refused before it is parsed.
 pub const MAX_AREA_FILE_BYTES: usize = 64 * 1024 * 1024;
 
-const AREA_KEYS: &str = "name, action, reactions, condition, enabled, interval_secs, allow_private_network";
+const AREA_KEYS: &str =
+    "name, action, reactions, condition, enabled, interval_secs, allow_private_network, max_events_per_poll";
 const STEP_KEYS: &str = "service, id, params";
 
 /// Parses the text of an area file: one area object, or a list of them (errors in a list are
@@ -107,7 +108,25 @@ pub(crate) fn parse_area(value: &Value) -> Result<AreaSpec, AreaError> {
             )
         })?),
     };
-    Ok(AreaSpec { name, action, reactions, condition, enabled, interval_secs, allow_private_network })
+    let max_events_per_poll = match obj.get("max_events_per_poll") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+            AreaError::invalid(
+                "max_events_per_poll",
+                format!("expected a whole number of new events one poll may fire, got {}", show(v)),
+            )
+        })?),
+    };
+    Ok(AreaSpec {
+        name,
+        action,
+        reactions,
+        condition,
+        enabled,
+        interval_secs,
+        allow_private_network,
+        max_events_per_poll,
+    })
 }
 
 fn parse_step(value: &Value, path: &str) -> Result<StepSpec, AreaError> {

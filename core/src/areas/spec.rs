@@ -8,6 +8,15 @@ use crate::connector::Params;
 /// Default poll interval when an area file names none.
 pub const DEFAULT_INTERVAL_SECS: u32 = 300;
 
+/// New events one poll may fire for an area when its file names no `max_events_per_poll`: a
+/// feed that suddenly lists hundreds of new items (a regenerated feed, an import upstream)
+/// must not turn into hundreds of messages sent in one go (ARCHITECTURE.md "Engine contract",
+/// point 7: "Fan-out is bounded").
+pub const DEFAULT_MAX_EVENTS_PER_POLL: u32 = 25;
+
+/// Bounds of `max_events_per_poll`: at least one event, and never a fan-out larger than this.
+pub const MAX_EVENTS_PER_POLL_RANGE: std::ops::RangeInclusive<u32> = 1..=1000;
+
 /// One step of an area: a service's action or reaction with its parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +47,30 @@ pub struct AreaSpec {
     /// Lets this area's requests reach loopback/private addresses (home-lab services).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_private_network: bool,
+    /// Most new events one poll may fire (default [`DEFAULT_MAX_EVENTS_PER_POLL`], 1..=1000);
+    /// the rest are marked seen and one `skipped` history entry says how many and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_events_per_poll: Option<u32>,
+}
+
+impl AreaSpec {
+    /// The fan-out budget of one poll: the area's own, or the default.
+    pub fn events_per_poll(&self) -> u32 {
+        self.max_events_per_poll.unwrap_or(DEFAULT_MAX_EVENTS_PER_POLL)
+    }
+
+    /// Checks `max_events_per_poll` against [`MAX_EVENTS_PER_POLL_RANGE`]; the error completes
+    /// a message about that field.
+    pub fn check_events_per_poll(&self) -> Result<(), String> {
+        match self.max_events_per_poll {
+            Some(n) if !MAX_EVENTS_PER_POLL_RANGE.contains(&n) => Err(format!(
+                "a poll may fire between {} and {} new events, not {n}",
+                MAX_EVENTS_PER_POLL_RANGE.start(),
+                MAX_EVENTS_PER_POLL_RANGE.end()
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 fn default_true() -> bool {

@@ -4,10 +4,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
+use super::secrets::{self, SecretsNeeded};
 use super::spec::AreaSpec;
 use super::validate::{validate, ValidatedArea};
 use super::{webhook_listen_addr, webhook_url, AreaError};
 use crate::catalog::Catalog;
+use crate::connections::MasterKey;
+use crate::settings::Settings;
 use crate::store::Store;
 
 /// Whether an area runs, as shown in lists.
@@ -41,6 +44,39 @@ impl AreaStatus {
     }
 }
 
+/// Why the engine paused an area, stored as a value beside the reason shown to the user, so what
+/// resumes an area never depends on the reason's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseCause {
+    /// A connection it uses is missing, was removed or was refused: connecting it again
+    /// resumes the area.
+    Credentials,
+    /// It kept failing, or cannot run as written: switching it on again resumes it.
+    Failures,
+}
+
+impl PauseCause {
+    /// The value stored in `areas.paused_cause`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseCause::Credentials => "credentials",
+            PauseCause::Failures => "failures",
+        }
+    }
+
+    /// The cause of a paused area from its columns. A pause stored without a cause (written by
+    /// an engine that kept none) is a failure pause: only a cause says "credentials".
+    pub fn of(paused_reason: Option<&str>, cause: Option<&str>) -> Option<PauseCause> {
+        paused_reason?;
+        Some(if cause == Some(PauseCause::Credentials.as_str()) {
+            PauseCause::Credentials
+        } else {
+            PauseCause::Failures
+        })
+    }
+}
+
 /// A service's action or reaction, named by ids (`rss` / `new_item`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct StepRef {
@@ -61,8 +97,10 @@ pub struct AreaSummary {
     pub enabled: bool,
     /// On, off or paused, derived from `enabled` and `paused_reason`.
     pub status: AreaStatus,
-    /// Why the engine paused the area, if it did.
+    /// Why the engine paused the area, if it did, in words for its owner.
     pub paused_reason: Option<String>,
+    /// Why the engine paused the area, as a value: what to branch on.
+    pub paused_cause: Option<PauseCause>,
     /// What triggers it.
     pub action: StepRef,
     /// What it does, in order.
@@ -99,6 +137,8 @@ pub struct AreaDetail {
     #[serde(flatten)]
     pub summary: AreaSummary,
     /// The area as its owner wrote it (with `enabled` reflecting the current state).
+    // Each secret parameter is its placeholder (`<secret: webhook_url>`): sent back unchanged in
+    // an edit, it keeps the sealed value.
     pub spec: AreaSpec,
     /// The last failure the engine recorded (cleared on enable).
     pub last_error: Option<String>,
@@ -121,12 +161,18 @@ pub struct AreaDetail {
 pub struct Areas {
     store: Store,
     catalog: Catalog,
+    /// The master key sealing secret parameters: given, or loaded from the data directory the
+    /// first time an area with secrets is saved or opened (like the engine loads it).
+    key: std::sync::Arc<std::sync::OnceLock<MasterKey>>,
+    /// Where the key comes from when it is loaded here (`AREA_MASTER_KEY`, `AREA_KEYCHAIN`).
+    settings: Settings,
 }
 
 /// The columns [`Areas::summary_row`] reads (a macro so queries stay literal strings for sqlx).
 macro_rules! summary_columns {
     () => {
-        "id, name, enabled, paused_reason, definition, action_service, action_id, interval_secs, created_at, updated_at"
+        "id, name, enabled, paused_reason, paused_cause, definition, action_service, action_id, interval_secs, created_at, \
+         updated_at"
     };
 }
 
@@ -140,7 +186,108 @@ macro_rules! bump_updated_at {
 impl Areas {
     /// Areas validated against `catalog`.
     pub fn new(store: Store, catalog: Catalog) -> Self {
-        Areas { store, catalog }
+        Areas { store, catalog, key: Default::default(), settings: Settings::empty() }
+    }
+
+    /// Areas loading the master key with `settings` (the shell's), not with none.
+    pub fn with_settings(self, settings: Settings) -> Self {
+        Areas { settings, ..self }
+    }
+
+    /// Areas sealing secret parameters under `key` instead of the data directory's key (a
+    /// shell that already loaded it, tests).
+    pub fn with_master_key(self, key: MasterKey) -> Self {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(key);
+        Areas { key: std::sync::Arc::new(cell), ..self }
+    }
+
+    /// The master key, loaded on first use.
+    fn master_key(&self) -> Result<&MasterKey, AreaError> {
+        if let Some(key) = self.key.get() {
+            return Ok(key);
+        }
+        let loaded = MasterKey::load_with(self.store.dir(), &self.settings)?;
+        Ok(self.key.get_or_init(|| loaded))
+    }
+
+    /// Refuses an area still holding secret placeholders (an exported file): the caller asks
+    /// the user for each field named.
+    pub(super) fn require_secrets(&self, spec: &AreaSpec) -> Result<(), AreaError> {
+        let missing = secrets::missing(&self.catalog, spec);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(SecretsNeeded(missing).into())
+        }
+    }
+
+    /// The stored definition of area `id` (its secrets sealed) for the area's `definition`.
+    fn sealed_definition(&self, id: i64, spec: &AreaSpec) -> Result<String, AreaError> {
+        if secrets::fields(&self.catalog, spec).is_empty() {
+            return definition_json(spec);
+        }
+        definition_json(&secrets::seal(&self.catalog, self.master_key()?, id, spec)?)
+    }
+
+    /// A stored definition with its secrets opened (clear values: for the engine and edits).
+    fn open_definition(&self, id: i64, stored: AreaSpec) -> Result<AreaSpec, AreaError> {
+        if !secrets::has_sealed(&self.catalog, &stored) {
+            return Ok(stored);
+        }
+        Ok(secrets::unseal(&self.catalog, self.master_key()?, id, &stored)?)
+    }
+
+    /// Seals secret parameters that areas saved before secrets were sealed still hold in clear,
+    /// then rewrites the database file and truncates the WAL so the old clear text is gone from
+    /// disk too. Cheap when there is nothing to do (no key is loaded); returns the areas sealed.
+    pub async fn seal_clear_secrets(&self) -> Result<u64, AreaError> {
+        let rows = sqlx::query("SELECT id, definition FROM areas").fetch_all(self.store.pool()).await?;
+        let mut sealed = 0;
+        for row in &rows {
+            let id: i64 = row.get("id");
+            let Ok(stored) = parse_definition(id, row.get("definition")) else { continue };
+            let slots = secrets::fields(&self.catalog, &stored).len();
+            if slots == 0 || secrets::sealed_count(&self.catalog, &stored) == slots {
+                continue;
+            }
+            let opened = self.open_definition(id, stored)?;
+            sqlx::query("UPDATE areas SET definition = ? WHERE id = ?")
+                .bind(self.sealed_definition(id, &opened)?)
+                .bind(id)
+                .execute(self.store.pool())
+                .await?;
+            sealed += 1;
+        }
+        if sealed > 0 {
+            tracing::info!(areas = sealed, "sealed secret parameters stored in clear by an older version");
+            for pragma in ["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"] {
+                if let Err(e) = sqlx::query(pragma).execute(self.store.pool()).await {
+                    tracing::warn!(error = %e, step = pragma, "could not rewrite the database file after sealing");
+                }
+            }
+        }
+        Ok(sealed)
+    }
+
+    /// The area with its secret parameters in clear, for a process that runs or checks it;
+    /// never for display (use [`Areas::get`] or [`Areas::export`]).
+    pub async fn unsealed(&self, user_id: i64, id: i64) -> Result<AreaSpec, AreaError> {
+        let (stored, enabled) = self.stored_definition(user_id, id).await?;
+        let mut spec = self.open_definition(id, stored)?;
+        spec.enabled = enabled;
+        Ok(spec)
+    }
+
+    /// One of the user's areas as stored (secret parameters still sealed) and whether it is on.
+    async fn stored_definition(&self, user_id: i64, id: i64) -> Result<(AreaSpec, bool), AreaError> {
+        let row = sqlx::query("SELECT definition, enabled FROM areas WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(self.store.pool())
+            .await?
+            .ok_or(AreaError::NotFound(id))?;
+        Ok((parse_definition(id, row.get("definition"))?, row.get("enabled")))
     }
 
     /// The catalog areas are validated against.
@@ -150,6 +297,7 @@ impl Areas {
 
     /// Validates and stores one area for `user_id`.
     pub async fn add(&self, user_id: i64, spec: AreaSpec) -> Result<AreaSummary, AreaError> {
+        self.require_secrets(&spec)?;
         let validated = validate(&self.catalog, &spec)?;
         let mut tx = self.store.pool().begin().await?;
         let summary = self.insert(&mut tx, user_id, &validated).await?;
@@ -163,7 +311,11 @@ impl Areas {
         let validated = specs
             .iter()
             .enumerate()
-            .map(|(i, spec)| validate(&self.catalog, spec).map_err(|e| e.within(&format!("[{i}]"))))
+            .map(|(i, spec)| {
+                self.require_secrets(spec)
+                    .and_then(|()| validate(&self.catalog, spec))
+                    .map_err(|e| e.within(&format!("[{i}]")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut tx = self.store.pool().begin().await?;
         let mut out = Vec::with_capacity(validated.len());
@@ -181,7 +333,8 @@ impl Areas {
         area: &ValidatedArea,
     ) -> Result<AreaSummary, AreaError> {
         let spec = area.spec();
-        let definition = definition_json(spec)?;
+        // The row id binds the sealed secrets, so the row is written first without them.
+        let definition = definition_json(&secrets::redact(&self.catalog, spec))?;
         let token = if area.is_webhook() { Some(new_webhook_token()?) } else { None };
         let now = now_ms();
         let done = sqlx::query(
@@ -203,7 +356,15 @@ impl Areas {
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        Ok(self.summary_of(done.last_insert_rowid(), spec, spec.enabled, None, area.interval_secs(), now, now))
+        let id = done.last_insert_rowid();
+        if !secrets::fields(&self.catalog, spec).is_empty() {
+            sqlx::query("UPDATE areas SET definition = ? WHERE id = ?")
+                .bind(self.sealed_definition(id, spec)?)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(self.summary_of(id, spec, spec.enabled, None, area.interval_secs(), now, now))
     }
 
     /// The user's areas, oldest first.
@@ -229,7 +390,7 @@ impl Areas {
         .await?
         .ok_or(AreaError::NotFound(id))?;
         let summary = self.summary_row(&row);
-        let mut spec = parse_definition(id, row.get("definition"))?;
+        let mut spec = secrets::redact(&self.catalog, &parse_definition(id, row.get("definition"))?);
         spec.enabled = summary.enabled;
         let webhook_token: Option<String> = row.get("webhook_token");
         let webhook_url =
@@ -274,7 +435,8 @@ impl Areas {
         let now = now_ms();
         if enabled {
             sqlx::query(concat!(
-                "UPDATE areas SET enabled = ?, paused_reason = NULL, consecutive_failures = 0, last_error = NULL,
+                "UPDATE areas SET enabled = ?, paused_reason = NULL, paused_cause = NULL, consecutive_failures = 0,
+                 last_error = NULL,
                  baselined = ?, ",
                 bump_updated_at!(),
                 " WHERE id = ? AND user_id = ? AND (NOT enabled OR paused_reason IS NOT NULL)"
@@ -303,10 +465,18 @@ impl Areas {
     /// seen events are dropped and the engine baselines again; otherwise the engine continues
     /// where it was. An edit that turns a disabled area on acts as [`Areas::set_enabled`]; the
     /// webhook URL of a webhook area survives edits.
-    pub async fn update(&self, user_id: i64, id: i64, spec: AreaSpec) -> Result<AreaSummary, AreaError> {
+    /// Secret parameters left as their placeholder (`<secret: webhook_url>`, as [`Areas::get`]
+    /// shows them) keep their sealed value; a placeholder with no stored value is asked for
+    /// ([`AreaError::SecretsNeeded`]).
+    pub async fn update(&self, user_id: i64, id: i64, mut spec: AreaSpec) -> Result<AreaSummary, AreaError> {
+        if !secrets::missing(&self.catalog, &spec).is_empty() {
+            let stored = self.unsealed(user_id, id).await?;
+            secrets::keep_unchanged(&self.catalog, &mut spec, &stored);
+        }
+        self.require_secrets(&spec)?;
         let validated = validate(&self.catalog, &spec)?;
         let spec = validated.spec();
-        let definition = definition_json(spec)?;
+        let definition = self.sealed_definition(id, spec)?;
         let fingerprint = validated.action_fingerprint();
         let mut tx = self.store.pool().begin().await?;
         let row =
@@ -333,6 +503,7 @@ impl Areas {
                 cursor = CASE WHEN ? THEN NULL ELSE cursor END,
                 baselined = CASE WHEN ? THEN ? ELSE baselined END,
                 paused_reason = CASE WHEN ? THEN NULL ELSE paused_reason END,
+                paused_cause = CASE WHEN ? THEN NULL ELSE paused_cause END,
                 consecutive_failures = CASE WHEN ? THEN 0 ELSE consecutive_failures END,
                 last_error = CASE WHEN ? THEN NULL ELSE last_error END, ",
             bump_updated_at!(),
@@ -349,6 +520,7 @@ impl Areas {
         .bind(action_changed)
         .bind(action_changed || enabling)
         .bind(false)
+        .bind(enabling)
         .bind(enabling)
         .bind(enabling)
         .bind(enabling)
@@ -378,17 +550,13 @@ impl Areas {
         Ok(())
     }
 
-    /// The area as an area file holds it, with `enabled` reflecting its current state; adding
-    /// the result again creates an identical area.
+    /// The area as an area file holds it, with `enabled` reflecting its current state and each
+    /// secret parameter as a placeholder (`<secret: webhook_url>`): a shared file never carries
+    /// a secret, and adding it again asks for each one ([`AreaError::SecretsNeeded`]).
     pub async fn export(&self, user_id: i64, id: i64) -> Result<AreaSpec, AreaError> {
-        let row = sqlx::query("SELECT definition, enabled FROM areas WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(self.store.pool())
-            .await?
-            .ok_or(AreaError::NotFound(id))?;
-        let mut spec = parse_definition(id, row.get("definition"))?;
-        spec.enabled = row.get("enabled");
+        let (stored, enabled) = self.stored_definition(user_id, id).await?;
+        let mut spec = secrets::redact(&self.catalog, &stored);
+        spec.enabled = enabled;
         Ok(spec)
     }
 
@@ -408,12 +576,14 @@ impl Areas {
         let id: i64 = row.get("id");
         let enabled: bool = row.get("enabled");
         let paused_reason: Option<String> = row.get("paused_reason");
+        let paused_cause = PauseCause::of(paused_reason.as_deref(), row.get("paused_cause"));
         let interval = row.get::<i64, _>("interval_secs").clamp(0, i64::from(u32::MAX)) as u32;
         let (created_at, updated_at): (i64, i64) = (row.get("created_at"), row.get("updated_at"));
         match parse_definition(id, row.get("definition")) {
             Ok(spec) => {
                 let mut summary = self.summary_of(id, &spec, enabled, paused_reason, interval, created_at, updated_at);
                 summary.name = row.get("name");
+                summary.paused_cause = paused_cause;
                 summary
             }
             Err(e) => AreaSummary {
@@ -422,6 +592,7 @@ impl Areas {
                 enabled,
                 status: AreaStatus::of(enabled, paused_reason.as_deref()),
                 paused_reason,
+                paused_cause,
                 action: StepRef { service: row.get("action_service"), id: row.get("action_id") },
                 reactions: Vec::new(),
                 summary: e.to_string(),
@@ -462,6 +633,7 @@ impl Areas {
             name: spec.name.clone(),
             enabled,
             status: AreaStatus::of(enabled, paused_reason.as_deref()),
+            paused_cause: PauseCause::of(paused_reason.as_deref(), None),
             paused_reason,
             action: StepRef { service: spec.action.service.clone(), id: spec.action.id.clone() },
             reactions: spec

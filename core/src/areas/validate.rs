@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use super::parse::show;
 use super::spec::{AreaSpec, DEFAULT_INTERVAL_SECS};
 use super::{join_path, AreaError};
-use crate::catalog::{ActionKind, ActionManifest, Availability, Catalog, ParamSpec, ParamType, ServiceManifest};
+use crate::catalog::{
+    ActionKind, ActionManifest, Availability, Catalog, ParamSpec, ParamType, ServiceManifest, TextContext,
+};
 use crate::condition::{Condition, ConditionError, MAX_DEPTH};
 use crate::connector::Params;
 use crate::json_text::type_name;
@@ -64,7 +66,7 @@ impl ValidatedArea {
         self.interval_secs
     }
 
-    /// Whether the action is `webhook.received`, whose areas get a secret URL.
+    /// Whether the action's events are pushed (webhooks), so its areas get a secret URL.
     pub fn is_webhook(&self) -> bool {
         self.webhook
     }
@@ -160,6 +162,7 @@ pub fn validate(catalog: &Catalog, spec: &AreaSpec) -> Result<ValidatedArea, Are
     // Action parameters never hold templates: there is no event yet to read ingredients from.
     let action_params = check_params(&manifest.params, &action_step.params, "action.params", &owner, None)?;
     let interval_secs = check_interval(manifest, kind, spec.interval_secs, &owner)?;
+    spec.check_events_per_poll().map_err(|e| AreaError::invalid("max_events_per_poll", e))?;
 
     // The reactions.
     if spec.reactions.is_empty() {
@@ -193,7 +196,7 @@ pub fn validate(catalog: &Catalog, spec: &AreaSpec) -> Result<ValidatedArea, Are
         condition.validate().map_err(|e| AreaError::invalid("condition", e.to_string()))?;
     }
 
-    let webhook = action_step.service == crate::services::webhook::ID && action_step.id == "received";
+    let webhook = kind.is_pushed();
     Ok(ValidatedArea { spec: spec.clone(), action_params, reaction_params, interval_secs, webhook })
 }
 
@@ -301,7 +304,7 @@ fn check_params(
             }
             Some(value) => {
                 let templates = if spec.templated { scope } else { None };
-                check_value(&spec.kind, value, &field, templates)?;
+                check_value(&spec.kind, value, &field, templates.map(|scope| (scope, spec.context)))?;
                 out.insert(spec.id.to_string(), value.clone());
             }
         }
@@ -309,11 +312,13 @@ fn check_params(
     Ok(out)
 }
 
+/// `templates` is the ingredient scope and text context of a templated parameter, `None` for a
+/// parameter that cannot use ingredients.
 fn check_value(
     kind: &ParamType,
     value: &Value,
     field: &str,
-    templates: Option<&IngredientScope<'_>>,
+    templates: Option<(&IngredientScope<'_>, TextContext)>,
 ) -> Result<(), AreaError> {
     let wrong = |expected: String| AreaError::invalid(field, format!("expected {expected}, got {}", show(value)));
     match kind {
@@ -324,8 +329,7 @@ fn check_value(
         ParamType::Url => {
             let s = value.as_str().ok_or_else(|| wrong("a URL (text)".into()))?;
             if templates.is_some() && is_template(s) {
-                check_text(s, field, templates)?;
-                check_url_prefix(s, field)
+                check_text(s, field, templates)
             } else {
                 check_text(s, field, None)?;
                 check_url(s, field)
@@ -397,17 +401,18 @@ fn as_integer(value: &Value) -> Option<i64> {
 }
 
 /// Template checks for one piece of text. `templates` is `None` where templates are not allowed.
-fn check_text(s: &str, field: &str, templates: Option<&IngredientScope<'_>>) -> Result<(), AreaError> {
+fn check_text(s: &str, field: &str, templates: Option<(&IngredientScope<'_>, TextContext)>) -> Result<(), AreaError> {
     if !is_template(s) {
         return Ok(());
     }
-    let Some(scope) = templates else {
+    let Some((scope, context)) = templates else {
         return Err(AreaError::invalid(
             field,
             "this parameter cannot use ingredients, so it must not contain {{ … }} or {% … %}",
         ));
     };
     let template = Template::parse(s).map_err(|e| AreaError::invalid(field, e.to_string()))?;
+    template.check_context(context).map_err(|e| AreaError::invalid(field, e.to_string()))?;
     for name in template.ingredients() {
         scope.check(&name).map_err(|e| AreaError::invalid(field, format!("the template reads {e}")))?;
     }
@@ -420,25 +425,6 @@ fn check_url(s: &str, field: &str) -> Result<(), AreaError> {
     match url.scheme() {
         "http" | "https" => Ok(()),
         other => Err(AreaError::invalid(field, format!("only http:// and https:// URLs are supported, not {other}:"))),
-    }
-}
-
-/// A templated URL can only be fully checked once rendered; its literal start (before the first
-/// placeholder) must at least not rule out an http(s) URL.
-fn check_url_prefix(s: &str, field: &str) -> Result<(), AreaError> {
-    let cut = [s.find("{{"), s.find("{%")].into_iter().flatten().min().unwrap_or(s.len());
-    let prefix = s[..cut].trim_start().to_ascii_lowercase();
-    if prefix.is_empty() {
-        return Ok(());
-    }
-    let ok = match prefix.split_once(':') {
-        Some((scheme, _)) => scheme == "http" || scheme == "https",
-        None => "https".starts_with(&prefix),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(AreaError::invalid(field, "a URL must start with http:// or https://"))
     }
 }
 
@@ -510,11 +496,17 @@ mod tests {
     }
 
     #[test]
-    fn url_prefixes() {
-        assert!(check_url_prefix("{{ url }}", "f").is_ok());
-        assert!(check_url_prefix("https://x/{{ id }}", "f").is_ok());
-        assert!(check_url_prefix("http{{ s }}://x", "f").is_ok());
-        assert!(check_url_prefix("ftp://x/{{ id }}", "f").is_err());
-        assert!(check_url_prefix("example.com/{{ id }}", "f").is_err());
+    fn templated_urls_need_a_literal_origin() {
+        let scope = IngredientScope { owner: "test".into(), declared: vec![], dynamic: true };
+        let check = |s: &str| check_text(s, "f", Some((&scope, TextContext::Url)));
+        assert!(check("https://x/{{ id }}").is_ok());
+        assert!(check("https://x:8080/a/b?q={{ id }}").is_ok());
+        assert!(check("https://x?q={{ id }}").is_ok());
+        assert!(check("{{ url }}").is_err());
+        assert!(check("http{{ s }}://x").is_err());
+        assert!(check("http://127.0.0.1:8080{{ path }}").is_err());
+        assert!(check("https://x{{ id }}.example.com/").is_err());
+        assert!(check("ftp://x/{{ id }}").is_err());
+        assert!(check("example.com/{{ id }}").is_err());
     }
 }

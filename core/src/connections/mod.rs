@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::areas::spec::AreaSpec;
+use crate::areas::PauseCause;
 use crate::catalog::{AuthKind, Catalog, ServiceManifest};
 use crate::connector::Credential;
+use crate::oauth::OAuthClientConfig;
+use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 pub use crypto::{CryptoError, MasterKey};
 
@@ -25,7 +28,7 @@ const EXPIRING_SOON_SECS: i64 = 7 * 24 * 3600;
 pub struct ConnectionInfo {
     /// The service id, or the OAuth2 provider id shared by several services.
     pub connection_id: String,
-    /// `api_key` or `oauth2`.
+    /// `api_key`, `oauth2` or `mail`.
     pub kind: String,
     /// Which account this is, when known (login, email).
     pub account_label: Option<String>,
@@ -41,8 +44,19 @@ pub struct ConnectionInfo {
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Secret {
-    ApiKey { key: String },
-    Oauth2 { access_token: String, refresh_token: Option<String>, scope: Option<String> },
+    ApiKey {
+        key: String,
+    },
+    Oauth2 {
+        access_token: String,
+        refresh_token: Option<String>,
+        scope: Option<String>,
+    },
+    /// A mailbox password sealed together with the servers it may be sent to.
+    Mail {
+        password: String,
+        account: crate::connector::MailAccount,
+    },
 }
 
 impl std::fmt::Debug for Secret {
@@ -57,6 +71,9 @@ impl Secret {
         match self {
             Secret::ApiKey { key } => Credential::ApiKey(key.clone()),
             Secret::Oauth2 { access_token, .. } => Credential::OAuth2 { access_token: access_token.clone() },
+            Secret::Mail { password, account } => {
+                Credential::Mail { password: password.clone(), account: account.clone() }
+            }
         }
     }
 }
@@ -110,23 +127,37 @@ pub struct Connections {
     /// Held during a token refresh: one refresh at a time in this process (single-flight), so
     /// a rotated refresh token is stored before any other refresh could use the old one.
     refreshing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Where the OAuth2 apps (`AREA_<PROVIDER>_CLIENT_ID`…) come from.
+    settings: Settings,
 }
 
 impl Connections {
-    /// Connections sealed with `key`, services resolved in `catalog`.
+    /// Connections sealed with `key`, services resolved in `catalog`, with no settings (so no
+    /// OAuth2 app: tests; shells add theirs with [`Connections::with_settings`]).
     pub fn new(store: Store, key: MasterKey, catalog: Catalog) -> Self {
-        Connections { store, key, catalog, refreshing: Default::default() }
+        Connections { store, key, catalog, refreshing: Default::default(), settings: Settings::empty() }
     }
 
-    /// The OAuth2 client for a provider: the app registered by the user (environment), asking
+    /// These connections, taking their OAuth2 apps from `settings`.
+    pub fn with_settings(self, settings: Settings) -> Self {
+        Connections { settings, ..self }
+    }
+
+    /// The master key these connections are sealed with; the engine opens areas' secret
+    /// parameters with it too.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.key
+    }
+
+    /// The OAuth2 client for a provider: the app registered by the user (settings), asking
     /// for the union of the scopes of every service sharing the provider.
-    pub fn oauth_client(&self, provider_id: &str) -> Result<crate::oauth::OAuthClientConfig, ConnectionError> {
+    pub fn oauth_client(&self, provider_id: &str) -> Result<OAuthClientConfig, ConnectionError> {
         let providers: Vec<&crate::catalog::OAuthProvider> =
             self.catalog.manifests().filter_map(|m| m.oauth.as_ref()).filter(|p| p.id == provider_id).collect();
         let first = providers.first().ok_or_else(|| ConnectionError::UnknownService(provider_id.into()))?;
         let scopes: std::collections::BTreeSet<String> =
             providers.iter().flat_map(|p| p.scopes.iter().map(|s| s.to_string())).collect();
-        Ok(crate::oauth::OAuthClientConfig::from_env(first, scopes.into_iter().collect())?)
+        Ok(OAuthClientConfig::from_settings(&self.settings, first, scopes.into_iter().collect())?)
     }
 
     /// Stores tokens from a code exchange or refresh. The refresh token is written before the
@@ -232,8 +263,8 @@ impl Connections {
         account_label: Option<&str>,
         expires_at: Option<i64>,
     ) -> Result<ConnectionInfo, ConnectionError> {
-        if let Secret::ApiKey { key } = secret {
-            if key.trim().is_empty() {
+        if let Secret::ApiKey { key: value } | Secret::Mail { password: value, .. } = secret {
+            if value.trim().is_empty() {
                 return Err(ConnectionError::EmptySecret);
             }
         }
@@ -242,6 +273,7 @@ impl Connections {
         let kind = match secret {
             Secret::ApiKey { .. } => "api_key",
             Secret::Oauth2 { .. } => "oauth2",
+            Secret::Mail { .. } => "mail",
         };
         let now = chrono::Utc::now().timestamp_millis();
         sqlx::query(
@@ -385,12 +417,16 @@ impl Connections {
     async fn pause_areas(&self, user_id: i64, connection_id: &str, reason: &str) -> Result<(), ConnectionError> {
         let now = chrono::Utc::now().timestamp_millis();
         for id in self.areas_using(user_id, connection_id).await? {
-            sqlx::query("UPDATE areas SET paused_reason = ?, updated_at = ? WHERE id = ? AND paused_reason IS NULL")
-                .bind(reason)
-                .bind(now)
-                .bind(id)
-                .execute(self.store.pool())
-                .await?;
+            sqlx::query(
+                "UPDATE areas SET paused_reason = ?, paused_cause = ?, updated_at = ?
+                 WHERE id = ? AND paused_reason IS NULL",
+            )
+            .bind(reason)
+            .bind(PauseCause::Credentials.as_str())
+            .bind(now)
+            .bind(id)
+            .execute(self.store.pool())
+            .await?;
         }
         Ok(())
     }
@@ -399,17 +435,16 @@ impl Connections {
     /// again, so what happened while they were paused does not flood in.
     async fn resume_areas(&self, user_id: i64, connection_id: &str) -> Result<(), ConnectionError> {
         let now = chrono::Utc::now().timestamp_millis();
-        // Pauses caused by credentials all end with the `area connect …` advice (naming the
-        // service or its shared provider); other pauses (repeated failures) stay.
-        let marker = "`area connect ";
+        // Only pauses caused by credentials end here; other pauses (repeated failures) stay.
         for id in self.areas_using(user_id, connection_id).await? {
             sqlx::query(
-                "UPDATE areas SET paused_reason = NULL, consecutive_failures = 0, last_error = NULL, baselined = FALSE,
-                 updated_at = ? WHERE id = ? AND paused_reason IS NOT NULL AND instr(paused_reason, ?) > 0",
+                "UPDATE areas SET paused_reason = NULL, paused_cause = NULL, consecutive_failures = 0,
+                 last_error = NULL, baselined = FALSE, updated_at = ?
+                 WHERE id = ? AND paused_reason IS NOT NULL AND paused_cause = ?",
             )
             .bind(now)
             .bind(id)
-            .bind(marker)
+            .bind(PauseCause::Credentials.as_str())
             .execute(self.store.pool())
             .await?;
         }

@@ -1,5 +1,12 @@
 //! Delivering queued runs: render each reaction's parameters for the event, send it with the
 //! run's idempotency key, and record the outcome — retry with backoff, fail, or succeed.
+//!
+//! A run resumes after the reactions that already succeeded. A host that asked Area to wait
+//! (429) delays the run without spending an attempt. A reaction that is not idempotent is first
+//! marked in flight in the store; if the process dies before its outcome is recorded,
+//! [`recover`] turns the run into `unknown_outcome` at the next start instead of sending it
+//! again. A run whose area was disabled or removed meanwhile is skipped; one whose area is only
+//! paused waits.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +18,7 @@ use super::registry::CompiledArea;
 use super::writer::{QueuedRun, RunStatus, WriteOp};
 use super::Shared;
 use crate::connector::{ConnectorError, ErrorClass, ReactionContext};
-use crate::net::{backoff_delay, host_key};
+use crate::net::backoff_delay;
 
 /// Attempts before a retryable failure becomes final.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -29,13 +36,24 @@ pub fn idempotency_key(area_id: i64, event_key: &str, index: u32) -> String {
 
 /// Starts delivering a run in the background unless it is already being delivered.
 pub fn dispatch(shared: &Arc<Shared>, run: QueuedRun) {
+    dispatch_holding(shared, run, ());
+}
+
+/// Like [`dispatch`], keeping `guard` alive until this delivery attempt ends: the webhook
+/// listener's queue slot, so an accepted event counts against the queue until it is delivered
+/// or handed over to the store's retry schedule.
+pub fn dispatch_holding<G: Send + 'static>(shared: &Arc<Shared>, run: QueuedRun, guard: G) {
     {
         let mut in_flight = shared.in_flight.lock().unwrap_or_else(|e| e.into_inner());
         if !in_flight.insert(run.run_id) {
             return;
         }
     }
-    shared.tasks.spawn(deliver_guarded(shared.clone(), run));
+    let shared = shared.clone();
+    shared.tasks.clone().spawn(async move {
+        deliver_guarded(shared, run).await;
+        drop(guard);
+    });
 }
 
 async fn deliver_guarded(shared: Arc<Shared>, run: QueuedRun) {
@@ -62,12 +80,13 @@ async fn deliver(shared: &Arc<Shared>, run: QueuedRun) {
         let params = match reaction.render(&run.ingredients) {
             Ok(p) => p,
             Err(e) => {
-                finish(shared, &run, RunStatus::Failed, index, Some(format!("reaction {index}: {e}")), None);
+                let message = area.scrub(&format!("reaction {index}: {e}"));
+                finish(shared, &run, RunStatus::Failed, index, Some(message), None);
                 return;
             }
         };
         // A host that told us to slow down (429) delays this run without spending an attempt.
-        let host = params.get("url").and_then(|u| u.as_str()).and_then(host_key);
+        let host = reaction.reaction.rate_limit_key(&params);
         if let Some(ready) = host.as_deref().and_then(|h| shared.limiter.ready_at(h)) {
             let wait = ready.saturating_duration_since(Instant::now());
             retry(shared, &run, index, wait, "waiting for the rate limit of this host".into(), false);
@@ -81,8 +100,12 @@ async fn deliver(shared: &Arc<Shared>, run: QueuedRun) {
             }
         }
         let key = idempotency_key(run.area_id, &run.event_key, index);
+        let http = match &reaction.binding {
+            Some(binding) => shared.http.with_credential(binding.clone()),
+            None => shared.http.clone(),
+        };
         let ctx = ReactionContext {
-            http: &shared.http,
+            http: &http,
             idempotency_key: &key,
             notifier: shared.notifier.as_ref(),
             allow_private_network: area.allow_private_network,
@@ -95,7 +118,9 @@ async fn deliver(shared: &Arc<Shared>, run: QueuedRun) {
         match outcome {
             Ok(output) => summary = Some(output.summary),
             Err(e) => {
-                let message = format!("{}.{} (reaction {index}): {e}", reaction.service, reaction.id);
+                // Errors keep origins only (the net layer's rule); an upstream echoing a secret
+                // path or header in its answer is cut here, before history and logs see it.
+                let message = area.scrub(&format!("{}.{} (reaction {index}): {e}", reaction.service, reaction.id));
                 if e.class() == ErrorClass::NeedsReconnect {
                     shared.credentials_refused(area.user_id, &reaction.service);
                 }

@@ -1,6 +1,7 @@
-//! Run history: what `area runs` shows, and the pruning that keeps it bounded (DESIGN.md engine
-//! contract point 6): finished runs beyond a count per area or older than an age are deleted, and
-//! so are the oldest seen keys beyond a count per area.
+//! Run history: what `area runs` shows, the user's re-run of a failed run ([`requeue`]), and the
+//! pruning that keeps it bounded (ARCHITECTURE.md, engine contract point 6): every 10 minutes,
+//! finished runs beyond a count per area or older than an age are deleted, and so are the oldest
+//! seen keys beyond a count per area.
 
 use std::time::Duration;
 

@@ -1,17 +1,24 @@
-//! The trigger engine: turns events observed on services into exactly one run of each area's
-//! reactions, durably (DESIGN.md "Engine contract").
+//! The trigger engine: turns events observed on services into one run per area and event, and
+//! delivers it, durably (ARCHITECTURE.md, "Engine contract").
 //!
 //! Parts, one job each:
-//! - [`registry`]: the enabled areas, compiled from the store, reloaded when they change;
-//! - [`scheduler`]: shared polls (one request per distinct upstream resource and interval,
-//!   with ETag/Last-Modified) and timers;
-//! - [`writer`]: the single group-commit writer — seen keys and queued runs in one transaction;
-//! - [`delivery`]: runs reactions with idempotency keys, retries with backoff, records outcomes;
-//! - [`webhook`]: the loopback HTTP listener for pushed events;
-//! - [`history`]: listing and pruning runs.
+//! - [`registry`]: the enabled, unpaused areas compiled from the store (validated again, secret
+//!   parameters unsealed, templates parsed);
+//! - [`scheduler`]: when things happen — shared polls (one request per poll group and interval,
+//!   conditional on the last ETag/Last-Modified), fetched actions (a connector's own I/O, one
+//!   area at a time), timers, the scan for due runs, and reloading the areas when they change;
+//! - [`writer`]: the single group-commit writer — seen keys and queued runs in one transaction,
+//!   the fan-out budget, every other engine write;
+//! - [`delivery`]: renders and runs reactions with idempotency keys, retries with backoff,
+//!   records outcomes, and after a crash turns interrupted non-idempotent runs into
+//!   `unknown_outcome`;
+//! - [`webhook`]: the bounded loopback HTTP listener for pushed events;
+//! - [`history`]: listing runs, re-queuing a failed one, pruning runs and seen keys.
 //!
-//! One `Engine` per data directory: an exclusive lock file keeps a second engine (a daemon and a
-//! `run --once`, say) from delivering the same runs.
+//! Every task the engine starts but the writer lives in one task tracker, so
+//! [`Engine::shutdown`] can let them finish within the grace period before it flushes the
+//! writer. One `Engine` per data directory: an exclusive lock on `engine.lock` keeps a second
+//! engine (a daemon and a `run --once`, say) from delivering the same runs.
 
 pub mod delivery;
 pub mod history;
@@ -31,6 +38,7 @@ use sqlx::SqlitePool;
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
+use crate::catalog::Catalog;
 use crate::connector::Notifier;
 use crate::net::{HostLimiter, HttpClient, NetConfig};
 use crate::store::Store;
@@ -40,6 +48,8 @@ use writer::Writer;
 /// Tunables of an engine; defaults suit a personal machine.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    /// The services areas may use, with the settings they were built with.
+    pub catalog: Catalog,
     /// Where the webhook listener binds; `None` runs no listener.
     pub webhook_listen: Option<SocketAddr>,
     /// Consecutive failures after which an area is paused.
@@ -52,22 +62,44 @@ pub struct EngineConfig {
     pub reload_every: Duration,
     /// Largest webhook body accepted.
     pub max_webhook_body: usize,
+    /// How long a webhook sender may take to send a request's headers (and how long an idle
+    /// kept-alive connection stays open): a half-open connection is closed after this.
+    pub webhook_header_timeout: Duration,
+    /// How long a webhook sender may take to send a request's body once its headers are in.
+    pub webhook_body_timeout: Duration,
+    /// Webhook connections open at once; connections over the cap are closed at once.
+    pub webhook_max_connections: usize,
+    /// Accepted webhook events held in memory until delivered; when full, senders get `503`
+    /// with `Retry-After` instead of Area growing without bound.
+    pub webhook_queue: usize,
     pub net: NetConfig,
     /// Lets polls run faster than each service's minimum interval (benchmarks, tests).
     pub ignore_min_interval: bool,
+    /// The settings the shell started with (master key, OAuth2 apps…), passed on to what the
+    /// engine opens.
+    pub settings: crate::settings::Settings,
 }
 
-impl Default for EngineConfig {
-    fn default() -> Self {
+impl EngineConfig {
+    /// The defaults, for areas over `catalog`; the shared client's private-network switch and
+    /// the minimum-interval override come from the settings the catalog was built with.
+    pub fn new(catalog: Catalog) -> Self {
+        let settings = catalog.settings().clone();
         EngineConfig {
+            catalog,
             webhook_listen: None,
             pause_after: 10,
             max_concurrent_deliveries: 256,
             grace: Duration::from_secs(10),
             reload_every: Duration::from_secs(1),
             max_webhook_body: 1024 * 1024,
-            net: NetConfig::from_env(),
-            ignore_min_interval: false,
+            webhook_header_timeout: Duration::from_secs(10),
+            webhook_body_timeout: Duration::from_secs(10),
+            webhook_max_connections: 256,
+            webhook_queue: 1024,
+            net: NetConfig::from_settings(&settings),
+            ignore_min_interval: settings.flag(crate::settings::IGNORE_MIN_INTERVAL),
+            settings,
         }
     }
 }
@@ -140,15 +172,17 @@ impl Shared {
     }
 
     /// Credentials for `service` were refused: mark the owner's connection `needs reconnect`
-    /// and pause the areas using it (in the background; the caller records its own failure).
+    /// and pause the areas using it (in the background, inside the engine's task tracker so a
+    /// stopping engine finishes it; the caller records its own failure).
     pub fn credentials_refused(&self, user_id: i64, service: &str) {
-        let catalog = crate::catalog::Catalog::builtin();
-        let Some(manifest) = catalog.service(service).map(|s| s.manifest.clone()) else { return };
+        let Some(manifest) = self.config.catalog.service(service).map(|s| s.manifest.clone()) else { return };
         let (Some(connection_id), Some(connections)) = (manifest.connection_id(), self.connections.clone()) else {
             return;
         };
         let reason = format!("{} refused the credentials: run `area connect {connection_id}`", manifest.name);
-        tokio::spawn(async move {
+        // In the engine's tracker: a stopping engine (the end of `run --once`) waits for the
+        // mark instead of closing the database under it.
+        self.tasks.spawn(async move {
             // An OAuth2 access token may just have expired: renew it (which marks the connection
             // itself if the grant is gone). An API key has no such second chance.
             let result = match connections.kind(user_id, connection_id).await {
@@ -240,13 +274,17 @@ impl Engine {
             tracing::info!(unknown, requeued, "recovered runs left by a previous engine");
         }
         let http = HttpClient::new(config.net.clone())?;
-        let (connections, connections_error) = match crate::connections::MasterKey::load(store.dir()) {
-            Ok(key) => (
-                Some(crate::connections::Connections::new(store.clone(), key, crate::catalog::Catalog::builtin())),
-                None,
-            ),
-            Err(e) => (None, Some(e.to_string())),
-        };
+        let (connections, connections_error) =
+            match crate::connections::MasterKey::load_with(store.dir(), &config.settings) {
+                Ok(key) => (
+                    Some(
+                        crate::connections::Connections::new(store.clone(), key, config.catalog.clone())
+                            .with_settings(config.settings.clone()),
+                    ),
+                    None,
+                ),
+                Err(e) => (None, Some(e.to_string())),
+            };
         let (writer, writer_task) = Writer::spawn(store.pool().clone());
         let shared = Arc::new(Shared {
             pool: store.pool().clone(),
@@ -294,10 +332,11 @@ impl Engine {
             Some(addr) => Some(webhook::serve(shared.clone(), addr, stop_rx.clone()).await?),
             None => None,
         };
-        tokio::spawn(scheduler.run(stop_rx.clone()));
-        tokio::spawn(history::prune_forever(shared.pool.clone(), stop_rx.clone()));
+        // Every engine task lives in the tracker, so `shutdown` drains them all.
+        shared.tasks.spawn(scheduler.run(stop_rx.clone()));
+        shared.tasks.spawn(history::prune_forever(shared.pool.clone(), stop_rx.clone()));
         if let Some(connections) = shared.connections.clone() {
-            tokio::spawn(refresh_tokens_forever(connections, stop_rx));
+            shared.tasks.spawn(refresh_tokens_forever(connections, stop_rx));
         }
         Ok(Engine { shared, stop, writer_task, webhook_addr, _lock: lock })
     }

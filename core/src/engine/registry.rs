@@ -1,6 +1,8 @@
-//! The engine's in-memory view of the enabled areas, compiled once from their stored
-//! definitions: services resolved, defaults applied, templates parsed. Rebuilt when the `areas`
-//! table changes (another process — the CLI, the app — may edit areas while the daemon runs).
+//! The engine's in-memory view of the enabled, unpaused areas, compiled once from their stored
+//! definitions: validated again, services resolved, defaults applied, secret parameters
+//! unsealed, templates parsed for their context. The scheduler attaches the owners' credentials
+//! and rebuilds the view when [`areas_version`] changes (another process — the CLI, the app —
+//! may edit areas or connections while the daemon runs) or when a shell asks for a reload.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,39 +10,48 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
+use crate::areas::secrets;
 use crate::areas::spec::AreaSpec;
-use crate::catalog::{ActionKind, Catalog};
+use crate::catalog::{ActionKind, Catalog, TextContext};
 use crate::condition::Condition;
+use crate::connections::MasterKey;
 use crate::connector::{Credential, Ingredients, Params, Reaction};
+use crate::net::CredentialBinding;
 use crate::template::Template;
 
 /// A parameter value ready to render for an event.
 #[derive(Debug, Clone)]
 enum ParamValue {
     Literal(Value),
-    Template(Arc<Template>),
+    /// A template and the context its text goes to (escaping, checks: see [`crate::template`]).
+    Template(Arc<Template>, TextContext),
     Map(Vec<(String, ParamValue)>),
 }
 
 impl ParamValue {
-    fn compile(value: &Value, templated: bool) -> Result<ParamValue, String> {
-        match value {
-            Value::String(s) if templated && crate::template::is_template(s) => {
-                Template::parse(s).map(|t| ParamValue::Template(Arc::new(t))).map_err(|e| e.to_string())
+    /// `context` is `None` for a parameter that is not templated (taken literally).
+    fn compile(value: &Value, context: Option<TextContext>) -> Result<ParamValue, String> {
+        match (value, context) {
+            (Value::String(s), Some(context)) if crate::template::is_template(s) => {
+                let template = Template::parse(s).map_err(|e| e.to_string())?;
+                template.check_context(context).map_err(|e| e.to_string())?;
+                Ok(ParamValue::Template(Arc::new(template), context))
             }
-            Value::Object(map) if templated => Ok(ParamValue::Map(
+            (Value::Object(map), Some(_)) => Ok(ParamValue::Map(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), ParamValue::compile(v, true)?)))
+                    .map(|(k, v)| Ok((k.clone(), ParamValue::compile(v, context)?)))
                     .collect::<Result<_, String>>()?,
             )),
-            other => Ok(ParamValue::Literal(other.clone())),
+            (other, _) => Ok(ParamValue::Literal(other.clone())),
         }
     }
 
     fn render(&self, ingredients: &Ingredients) -> Result<Value, String> {
         match self {
             ParamValue::Literal(v) => Ok(v.clone()),
-            ParamValue::Template(t) => t.render(ingredients).map(Value::String).map_err(|e| e.to_string()),
+            ParamValue::Template(t, context) => {
+                t.render_in(ingredients, *context).map(Value::String).map_err(|e| e.to_string())
+            }
             ParamValue::Map(entries) => Ok(Value::Object(
                 entries.iter().map(|(k, v)| Ok((k.clone(), v.render(ingredients)?))).collect::<Result<_, String>>()?,
             )),
@@ -57,6 +68,8 @@ pub struct CompiledReaction {
     params: Vec<(String, ParamValue)>,
     /// The owner's connection for this reaction's service (services that need one).
     pub credential: Option<Arc<Credential>>,
+    /// `credential` bound to the hosts it may go to: the reaction's HTTP client checks it.
+    pub binding: Option<Arc<CredentialBinding>>,
 }
 
 impl CompiledReaction {
@@ -80,15 +93,30 @@ pub struct CompiledArea {
     pub condition: Option<Condition>,
     pub interval: Duration,
     pub allow_private_network: bool,
+    /// Most new events one poll may fire (the area's fan-out budget).
+    pub max_events_per_poll: u32,
     pub webhook_token: Option<String>,
     pub cursor: Option<Value>,
     pub baselined: bool,
     pub fingerprint: String,
     /// The owner's connection for the action's service (services that need one).
     pub credential: Option<Arc<Credential>>,
+    /// The clear values of the area's secret parameters (and the paths and queries of secret
+    /// URLs), longest first: cut out of every error text before it is kept or logged, since an
+    /// upstream may echo a request's path or headers in its answer.
+    pub secret_values: Arc<[String]>,
+    /// `credential` bound to the hosts it may go to: the poll's HTTP client checks it.
+    pub binding: Option<Arc<CredentialBinding>>,
 }
 
 impl CompiledArea {
+    /// An error text as it may be kept or logged: the area's secret values replaced by
+    /// `<secret>`, and every URL cut to its origin (ARCHITECTURE.md "Trust rules": error texts,
+    /// the run history and logs keep URL origins only).
+    pub fn scrub(&self, text: &str) -> String {
+        crate::net::redact_urls(&crate::areas::secrets::scrub(text, &self.secret_values))
+    }
+
     /// Whether the event passes the area's condition (no condition: always). A condition that
     /// cannot be evaluated counts as not passing, so nothing fires by mistake.
     pub fn passes(&self, ingredients: &Ingredients) -> bool {
@@ -99,13 +127,22 @@ impl CompiledArea {
     }
 }
 
-/// Compiles a stored definition; an error means the area cannot run (and says why).
+/// Compiles a stored definition; an error means the area cannot run (and says why). Sealed
+/// secret parameters are opened with `key` (the install's master key; `None` when it could not
+/// be loaded, which only areas with secrets notice).
 ///
 /// It goes through the same validation as `area areas add`, so the engine and the validator
 /// can never disagree on defaults or on what a parameter means.
-pub fn compile(catalog: &Catalog, row: &AreaRow) -> Result<CompiledArea, String> {
-    let spec: AreaSpec =
+pub fn compile(catalog: &Catalog, row: &AreaRow, key: Option<&MasterKey>) -> Result<CompiledArea, String> {
+    let stored: AreaSpec =
         serde_json::from_str(&row.definition).map_err(|e| format!("stored definition unreadable: {e}"))?;
+    let spec = if secrets::has_sealed(catalog, &stored) {
+        let key = key.ok_or("its secret parameters cannot be opened: the master key could not be loaded")?;
+        secrets::unseal(catalog, key, row.id, &stored)
+            .map_err(|e| format!("its secret parameters cannot be opened: {e}"))?
+    } else {
+        stored
+    };
     let validated = crate::areas::validate(catalog, &spec).map_err(|e| e.to_string())?;
     let (_, _, action) = catalog
         .action(&spec.action.service, &spec.action.id)
@@ -119,11 +156,8 @@ pub fn compile(catalog: &Catalog, row: &AreaRow) -> Result<CompiledArea, String>
         let params = params
             .iter()
             .map(|(k, v)| {
-                let templated = manifest.params.iter().any(|p| p.id == k && p.templated);
-                Ok((
-                    k.clone(),
-                    ParamValue::compile(v, templated).map_err(|e| format!("reactions[{i}].params.{k}: {e}"))?,
-                ))
+                let context = manifest.params.iter().find(|p| p.id == k && p.templated).map(|p| p.context);
+                Ok((k.clone(), ParamValue::compile(v, context).map_err(|e| format!("reactions[{i}].params.{k}: {e}"))?))
             })
             .collect::<Result<_, String>>()?;
         reactions.push(CompiledReaction {
@@ -132,6 +166,7 @@ pub fn compile(catalog: &Catalog, row: &AreaRow) -> Result<CompiledArea, String>
             reaction: reaction.clone(),
             params,
             credential: None,
+            binding: None,
         });
     }
     Ok(CompiledArea {
@@ -145,14 +180,16 @@ pub fn compile(catalog: &Catalog, row: &AreaRow) -> Result<CompiledArea, String>
         condition: spec.condition.clone(),
         interval: Duration::from_secs(u64::from(row.interval_secs.max(1))),
         // Either the whole area or the action's own parameter may allow private addresses.
-        allow_private_network: spec.allow_private_network
-            || action_params.get("allow_private_network").and_then(Value::as_bool).unwrap_or(false),
+        allow_private_network: spec.allow_private_network || action.wants_private_network(&action_params),
+        max_events_per_poll: spec.events_per_poll(),
         webhook_token: row.webhook_token.clone(),
         cursor: row.cursor.as_deref().and_then(|c| serde_json::from_str(c).ok()),
         baselined: row.baselined,
         fingerprint: row.fingerprint.clone(),
         action_params,
         credential: None,
+        secret_values: secrets::clear_values(catalog, &spec).into(),
+        binding: None,
     })
 }
 

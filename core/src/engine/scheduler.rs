@@ -1,11 +1,21 @@
-//! When things happen: shared polls and timers, plus the periodic retry scan and area reloads.
+//! When things happen: shared polls, fetched actions and timers, plus the scan for due runs
+//! (retries, and runs a previous process left queued) and area reloads (every
+//! [`EngineConfig::reload_every`] when the areas or connections changed, at once when a shell
+//! asks, or when a cursor changes the request an area needs).
 //!
-//! Areas that would make the same request (same URL, headers — hence same credentials — and
-//! network policy) form one *poll group*: one request per interval, however many areas watch
-//! the resource, with `If-None-Match`/`If-Modified-Since` from the previous answer. Each area
-//! then reads the shared response with its own parameters and cursor, and dedupes against its
-//! own seen keys — first in memory (so an unchanged feed costs no database write), then in the
-//! store (the source of truth, in the writer's transaction).
+//! Areas that would make the same request (same method, URL, headers — hence same credentials —
+//! and body, and the same network policy) form one *poll group*: one request per interval (the
+//! shortest of its members'), however many areas watch the resource. The request carries
+//! `If-None-Match`/`If-Modified-Since` from the previous answer only when every member has read
+//! that answer (baselined and not failing). A host that answered `429` with `Retry-After` is
+//! skipped until then; a group failing in a retryable way backs off with jitter. Each area reads
+//! the shared response with its own parameters and cursor (areas with the same action and cursor
+//! share one read), and dedupes against its own seen keys — first in memory (so an unchanged
+//! feed costs no database write), then in the store (the source of truth, in the writer's
+//! transaction). Fetched actions (IMAP) run per area on the same schedule and are then handled
+//! like a poll's read.
+//!
+//! [`EngineConfig::reload_every`]: super::EngineConfig::reload_every
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
@@ -22,6 +32,7 @@ use super::delivery::{self, dispatch};
 use super::registry::{self, AreaRow, CompiledArea};
 use super::writer::{NewEvent, PollUpdate, WriteOp};
 use super::{AreaTable, EngineError, RunOnceReport, Shared};
+use crate::areas::PauseCause;
 use crate::catalog::{ActionKind, Catalog};
 use crate::connector::{
     ConnectorError, Credential, ErrorClass, Event, FetchContext, HttpRequestSpec, HttpResponseData, PollContext,
@@ -110,8 +121,8 @@ impl Scheduler {
     /// An empty schedule; call [`Scheduler::reload`] to load the areas.
     pub fn new(shared: Arc<Shared>) -> Self {
         Scheduler {
+            catalog: shared.config.catalog.clone(),
             shared,
-            catalog: Catalog::builtin(),
             version: None,
             runtimes: HashMap::new(),
             groups: HashMap::new(),
@@ -132,17 +143,19 @@ impl Scheduler {
         let mut fetchers = HashMap::new();
         let mut broken = Vec::new();
         let mut credentials = HashMap::new();
+        // Opens the areas' sealed secret parameters.
+        let key = self.shared.connections.as_ref().map(|c| c.master_key());
         for row in &rows {
-            let area = match registry::compile(&self.catalog, row) {
+            let area = match registry::compile(&self.catalog, row, key) {
                 Ok(mut area) => match self.attach_credentials(&mut area, &mut credentials).await {
                     Ok(()) => Arc::new(area),
                     Err(e) => {
-                        broken.push((row.id, e));
+                        broken.push((row.id, e, PauseCause::Credentials));
                         continue;
                     }
                 },
                 Err(e) => {
-                    broken.push((row.id, format!("this area cannot run: {e}")));
+                    broken.push((row.id, format!("this area cannot run: {e}"), PauseCause::Failures));
                     continue;
                 }
             };
@@ -150,7 +163,7 @@ impl Scheduler {
             runtimes.insert(row.id, runtime.clone());
             table.by_id.insert(row.id, area.clone());
             match &area.action {
-                ActionKind::Pushed => {
+                ActionKind::Pushed(_) => {
                     if let Some(token) = &area.webhook_token {
                         table.by_token.insert(token.clone(), row.id);
                     }
@@ -182,7 +195,7 @@ impl Scheduler {
                     let request = match action.request(&ctx) {
                         Ok(r) => r,
                         Err(e) => {
-                            broken.push((row.id, e.to_string()));
+                            broken.push((row.id, e.to_string(), PauseCause::Failures));
                             continue;
                         }
                     };
@@ -207,12 +220,13 @@ impl Scheduler {
                 }
             }
         }
-        for (id, error) in broken {
+        for (id, error, cause) in broken {
             tracing::warn!(area = id, error = %error, "area cannot be scheduled");
             self.shared.area_failed(WriteOp::AreaFailed {
                 area_ids: vec![id],
                 error,
                 pause_after: 1,
+                cause,
                 now_ms: now_ms(),
             });
         }
@@ -226,19 +240,31 @@ impl Scheduler {
     }
 
     /// Gives the area the owner's credentials for its action's and reactions' services. A
-    /// missing connection stops the action (it cannot poll) but not a reaction that may not
-    /// need it (a Discord webhook URL carries its own secret); a connection marked
-    /// `needs reconnect` stops both, with the reason that tells the user what to run.
+    /// missing connection stops the action (it cannot poll) unless the action can do without
+    /// ([`crate::connector::PolledAction::needs_credential`]: public ntfy topics), and never stops
+    /// a reaction that may not need it (a Discord webhook URL carries its own secret); a
+    /// connection marked `needs reconnect` stops both, with the reason that tells the user what
+    /// to run.
     async fn attach_credentials(&self, area: &mut CompiledArea, cache: &mut CredentialCache) -> Result<(), String> {
-        let connection_of = |service: &str| self.catalog.service(service).and_then(|s| s.manifest.connection_id());
-        if let Some(connection) = connection_of(&area.action_service) {
+        let manifest_of = |service: &str| self.catalog.service(service).map(|s| &s.manifest);
+        let bind = |service: &str, credential: &Option<Arc<Credential>>| {
+            let (manifest, credential) = (manifest_of(service)?, credential.as_deref()?);
+            Some(Arc::new(self.catalog.bind_credential(manifest, credential)))
+        };
+        if let Some(connection) = manifest_of(&area.action_service).and_then(|m| m.connection_id()) {
             let credential = self.credential(area.user_id, connection, cache).await?;
-            area.credential =
-                Some(credential.ok_or_else(|| format!("no {connection} connection: run `area connect {connection}`"))?);
+            let optional = matches!(&area.action, ActionKind::Polled(action) if !action.needs_credential());
+            area.credential = match credential {
+                Some(credential) => Some(credential),
+                None if optional => None,
+                None => return Err(format!("no {connection} connection: run `area connect {connection}`")),
+            };
+            area.binding = bind(&area.action_service, &area.credential);
         }
         for reaction in &mut area.reactions {
-            if let Some(connection) = connection_of(&reaction.service) {
+            if let Some(connection) = manifest_of(&reaction.service).and_then(|m| m.connection_id()) {
                 reaction.credential = self.credential(area.user_id, connection, cache).await?;
+                reaction.binding = bind(&reaction.service, &reaction.credential);
             }
         }
         Ok(())
@@ -337,7 +363,7 @@ impl Scheduler {
                     group.busy.store(true, Ordering::Release);
                     let job = group.clone();
                     let shared = self.shared.clone();
-                    tokio::spawn(async move {
+                    self.shared.tasks.spawn(async move {
                         job.poll(&shared).await;
                         job.busy.store(false, Ordering::Release);
                     });
@@ -353,7 +379,7 @@ impl Scheduler {
                     job.next_due = Some(if next <= now { now + job.interval } else { next });
                     job.busy.store(true, Ordering::Release);
                     let (shared, runtime, busy) = (self.shared.clone(), job.runtime.clone(), job.busy.clone());
-                    tokio::spawn(async move {
+                    self.shared.tasks.spawn(async move {
                         fetch_area(&shared, &runtime).await;
                         busy.store(false, Ordering::Release);
                     });
@@ -372,7 +398,7 @@ impl Scheduler {
                     timer.busy.store(true, Ordering::Release);
                     timer.next = next_fire(&timer.runtime, at.max(utc_now));
                     let (shared, runtime, busy) = (self.shared.clone(), timer.runtime.clone(), timer.busy.clone());
-                    tokio::spawn(async move {
+                    self.shared.tasks.spawn(async move {
                         fire_timer(&shared, &runtime, at).await;
                         busy.store(false, Ordering::Release);
                     });
@@ -488,7 +514,12 @@ impl PollGroup {
         }
         let options = RequestOptions { allow_private_network: self.allow_private, ..Default::default() };
         let service = self.members.first().map(|m| m.area.action_service.clone()).unwrap_or_default();
-        let response = match shared.http.send(&request, &options).await {
+        // Members share the request, hence its credential: the first one's binding holds for all.
+        let http = match self.members.first().and_then(|m| m.area.binding.clone()) {
+            Some(binding) => shared.http.with_credential(binding),
+            None => shared.http.clone(),
+        };
+        let response = match http.send(&request, &options).await {
             Ok(r) => r,
             Err(e) => return self.failed(shared, ConnectorError::Net(e), host.as_deref()),
         };
@@ -508,9 +539,9 @@ impl PollGroup {
                         };
                         action.error_for(&service, &ctx, &response)
                     }
-                    _ => crate::services::status_error(&service, &response),
+                    _ => crate::connector::status_error(&service, &response),
                 },
-                None => crate::services::status_error(&service, &response),
+                None => crate::connector::status_error(&service, &response),
             };
             return self.failed(shared, error, host.as_deref());
         }
@@ -548,9 +579,10 @@ impl PollGroup {
                 Ok(output) => {
                     let (shared, member) = (shared.clone(), member.clone());
                     let request = self.request.clone();
-                    handles.push(tokio::spawn(async move {
-                        handle_output(&shared, &member, &output, Some(&request)).await
-                    }));
+                    let tasks = shared.tasks.clone();
+                    handles.push(
+                        tasks.spawn(async move { handle_output(&shared, &member, &output, Some(&request)).await }),
+                    );
                 }
                 Err((class, error)) => {
                     // An error inside a 2xx answer keeps its class: a refused key asks for a
@@ -575,6 +607,7 @@ impl PollGroup {
                         area_ids: vec![member.area.id],
                         error,
                         pause_after,
+                        cause: pause_cause(&class),
                         now_ms: now_ms(),
                     });
                 }
@@ -594,7 +627,7 @@ impl PollGroup {
                     area_id,
                     events: Vec::new(),
                     baseline: false,
-                    update: Some(PollUpdate { cursor: None, baselined: false }),
+                    update: Some(PollUpdate { cursor: None, baselined: false, max_new_events: None }),
                     reply: None,
                 });
             }
@@ -603,7 +636,8 @@ impl PollGroup {
 
     fn failed(&self, shared: &Shared, error: ConnectorError, host: Option<&str>) {
         let class = error.class();
-        let message = error.to_string();
+        // An upstream may echo a request's secret header or URL path: cut them out.
+        let message = self.members.iter().fold(error.to_string(), |m, member| member.area.scrub(&m));
         tracing::warn!(url_host = host.unwrap_or("?"), error = %message, areas = self.members.len(), "poll failed");
         let pause_after = match class {
             ErrorClass::NeedsReconnect => 1,
@@ -633,6 +667,7 @@ impl PollGroup {
             area_ids: self.members.iter().map(|m| m.area.id).collect(),
             error: message,
             pause_after,
+            cause: pause_cause(&class),
             now_ms: now_ms(),
         });
     }
@@ -649,7 +684,7 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutp
             .map(|e| NewEvent { key: e.key.clone(), ingredients: Default::default(), passes: true })
             .collect();
         let count = baseline.len();
-        let update = PollUpdate { cursor: cursor.clone(), baselined: true };
+        let update = PollUpdate { cursor: cursor.clone(), baselined: true, max_new_events: None };
         match shared.writer.ingest(area_id, baseline, true, Some(update)).await {
             Ok(_) => {
                 rt.baselined.store(true, Ordering::Release);
@@ -685,7 +720,8 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutp
             NewEvent { key: e.key, ingredients: e.ingredients, passes }
         })
         .collect();
-    let update = PollUpdate { cursor: cursor.clone(), baselined: true };
+    let update =
+        PollUpdate { cursor: cursor.clone(), baselined: true, max_new_events: Some(rt.area.max_events_per_poll) };
     match shared.writer.ingest(area_id, new_events, false, Some(update)).await {
         Ok(runs) => {
             *rt.seen.lock().unwrap_or_else(|e| e.into_inner()) = current;
@@ -724,7 +760,8 @@ async fn fetch_area(shared: &Arc<Shared>, rt: &AreaRuntime) {
         Ok(output) => handle_output(shared, rt, &output, None).await,
         Err(e) => {
             let class = e.class();
-            tracing::warn!(area = rt.area.id, error = %e, "fetch failed");
+            let message = rt.area.scrub(&e.to_string());
+            tracing::warn!(area = rt.area.id, error = %message, "fetch failed");
             rt.failing.store(true, Ordering::Relaxed);
             let pause_after = match class {
                 ErrorClass::NeedsReconnect => {
@@ -735,8 +772,9 @@ async fn fetch_area(shared: &Arc<Shared>, rt: &AreaRuntime) {
             };
             shared.area_failed(WriteOp::AreaFailed {
                 area_ids: vec![rt.area.id],
-                error: e.to_string(),
+                error: message,
                 pause_after,
+                cause: pause_cause(&class),
                 now_ms: now_ms(),
             });
         }
@@ -797,7 +835,7 @@ async fn fire_timer(shared: &Arc<Shared>, rt: &AreaRuntime, at: DateTime<Utc>) {
     let instant = Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     if !rt.baselined.load(Ordering::Acquire) {
         // Enabling a timer records "now" and fires nothing for instants already past.
-        let update = PollUpdate { cursor: Some(instant.clone()), baselined: true };
+        let update = PollUpdate { cursor: Some(instant.clone()), baselined: true, max_new_events: None };
         if shared.writer.ingest(area_id, Vec::new(), true, Some(update)).await.is_ok() {
             rt.baselined.store(true, Ordering::Release);
             *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) = Some(instant);
@@ -805,14 +843,15 @@ async fn fire_timer(shared: &Arc<Shared>, rt: &AreaRuntime, at: DateTime<Utc>) {
         return;
     }
     let now = Utc::now();
-    let event = crate::services::timer::scheduled_event(at, now);
+    let Some(action) = scheduled(rt) else { return };
+    let event = action.event(at, now);
     let passes = rt.area.passes(&event.ingredients);
     let events = vec![NewEvent { key: event.key, ingredients: event.ingredients, passes }];
     // This one late firing stands for every instant missed up to now: the cursor moves to now,
     // so the next pass (or restart) does not fire the other missed instants one by one.
     let handled = DateTime::from_timestamp(now.timestamp(), 0).map_or(at, |now| now.max(at));
     let instant = Value::String(handled.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    let update = PollUpdate { cursor: Some(instant.clone()), baselined: true };
+    let update = PollUpdate { cursor: Some(instant.clone()), baselined: true, max_new_events: None };
     match shared.writer.ingest(area_id, events, false, Some(update)).await {
         Ok(runs) => {
             *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) = Some(instant);
@@ -821,5 +860,15 @@ async fn fire_timer(shared: &Arc<Shared>, rt: &AreaRuntime, at: DateTime<Utc>) {
             }
         }
         Err(e) => tracing::error!(area = area_id, error = %e, "recording a timer event failed"),
+    }
+}
+
+/// Why a failure of this class pauses an area: refused credentials are fixed by connecting
+/// again, anything else by switching the area on again.
+fn pause_cause(class: &ErrorClass) -> PauseCause {
+    if matches!(class, ErrorClass::NeedsReconnect) {
+        PauseCause::Credentials
+    } else {
+        PauseCause::Failures
     }
 }

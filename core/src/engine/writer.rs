@@ -3,15 +3,20 @@
 //!
 //! With ~4 ms per fsync, one commit per event would cap Area near 250 events/s; batching keeps
 //! each event durable *before* it is acknowledged while paying one fsync for many events.
-//! The dedupe contract lives here too: an event's key is recorded as seen in the same
-//! transaction that queues its run (the outbox), so an event can never be queued twice nor
-//! recorded without its run.
+//! Callers that wait (ingest, the in-flight mark) are answered only once the transaction has
+//! committed.
+//! The dedupe contract lives here too: a new event's key is recorded as seen in the same
+//! transaction that queues its run (the outbox), so an event can never be queued twice, and a
+//! key is recorded without a run only on purpose — a baseline, or events beyond the area's
+//! fan-out budget (see [`PollUpdate::max_new_events`]).
 
 use std::collections::{HashMap, HashSet};
 
+use sha2::Digest;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::areas::PauseCause;
 use crate::connector::Ingredients;
 
 /// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
@@ -48,6 +53,13 @@ pub struct PollUpdate {
     pub cursor: Option<serde_json::Value>,
     /// Marks the area as baselined (its first poll recorded what exists).
     pub baselined: bool,
+    /// The area's fan-out budget: at most this many new events fire from this poll. The first
+    /// ones in the order the connector listed them fire; the rest are only marked seen, and one
+    /// `skipped` run says how many and why. Events the area's condition rejects fire nothing
+    /// and do not count (each is recorded as skipped, as always). The engine cannot tell old
+    /// from new across services (some list newest first, some oldest first), so it keeps the
+    /// listing order. `None`: no budget (a timer's single instant).
+    pub max_new_events: Option<u32>,
 }
 
 /// How a run ended (or paused) for the history.
@@ -87,8 +99,9 @@ pub enum WriteOp {
         update: Option<PollUpdate>,
         reply: Option<oneshot::Sender<Result<Vec<QueuedRun>, String>>>,
     },
-    /// A poll of these areas failed; bump their failure count and pause those over `pause_after`.
-    AreaFailed { area_ids: Vec<i64>, error: String, pause_after: u32, now_ms: i64 },
+    /// A poll of these areas failed; bump their failure count and pause those over `pause_after`
+    /// for `cause`.
+    AreaFailed { area_ids: Vec<i64>, error: String, pause_after: u32, cause: PauseCause, now_ms: i64 },
     /// Marks that reaction `index` of a run is about to be sent (non-idempotent reactions only),
     /// so a crash turns the run into `unknown outcome` instead of a blind re-send.
     InFlight { run_id: i64, index: u32, now_ms: i64, reply: oneshot::Sender<Result<(), String>> },
@@ -254,10 +267,23 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
         json: String,
     }
     let mut pending: Vec<Pending> = Vec::new();
+    // Per op over its fan-out budget: (events only marked seen, the budget, the first of them).
+    let mut over_budget: HashMap<usize, (u32, u32, String)> = HashMap::new();
     for (i, op) in batch.iter().enumerate() {
-        if let WriteOp::Ingest { area_id, events, baseline: false, .. } = op {
+        if let WriteOp::Ingest { area_id, events, baseline: false, update, .. } = op {
+            let budget = update.as_ref().and_then(|u| u.max_new_events);
+            let mut firing = 0u32;
             for event in events {
                 if fresh.remove(&(*area_id, event.key.clone())) {
+                    if event.passes {
+                        if budget.is_some_and(|limit| firing >= limit) {
+                            let entry =
+                                over_budget.entry(i).or_insert_with(|| (0, budget.unwrap_or(0), event.key.clone()));
+                            entry.0 += 1;
+                            continue;
+                        }
+                        firing += 1;
+                    }
                     let json = serde_json::to_string(&event.ingredients).unwrap_or_else(|_| "{}".into());
                     pending.push(Pending { op: i, area_id: *area_id, event, json });
                 }
@@ -308,6 +334,9 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
     for (i, op) in batch.drain(..).enumerate() {
         match op {
             WriteOp::Ingest { area_id, update, reply, .. } => {
+                if let Some((skipped, limit, first)) = over_budget.remove(&i) {
+                    record_over_budget(&mut tx, area_id, skipped, limit, &first, now_ms).await?;
+                }
                 if let Some(update) = update {
                     let cursor = update.cursor.as_ref().map(|c| c.to_string());
                     sqlx::query(
@@ -325,9 +354,9 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
                     replies.push(Reply::Ingest(reply, queued.remove(&i).unwrap_or_default()));
                 }
             }
-            WriteOp::AreaFailed { area_ids, error, pause_after, now_ms } => {
+            WriteOp::AreaFailed { area_ids, error, pause_after, cause, now_ms } => {
                 for area_id in area_ids {
-                    record_area_failure(&mut tx, area_id, &error, pause_after, now_ms).await?;
+                    record_area_failure(&mut tx, area_id, &error, pause_after, cause, now_ms).await?;
                 }
             }
             WriteOp::InFlight { run_id, index, now_ms, reply } => {
@@ -361,7 +390,8 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
                 .await?;
                 match (status, error) {
                     (RunStatus::Failed, Some(error)) => {
-                        record_area_failure(&mut tx, area_id, &error, pause_after, now_ms).await?;
+                        record_area_failure(&mut tx, area_id, &error, pause_after, PauseCause::Failures, now_ms)
+                            .await?;
                     }
                     (RunStatus::Succeeded, _) => {
                         sqlx::query(
@@ -394,11 +424,50 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
     Ok(replies)
 }
 
+/// The one history entry for the new events a poll did not fire because of the area's
+/// fan-out budget: a `skipped` run saying how many and why, so the user is told.
+async fn record_over_budget(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    area_id: i64,
+    skipped: u32,
+    limit: u32,
+    first_key: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let (items, were) = if skipped == 1 { ("new item", "was") } else { ("new items", "were") };
+    let why = format!(
+        "{skipped} {items} {were} skipped: more than this area's limit of {limit} new items per check \
+         (they are marked as seen and will not fire; \"max_events_per_poll\" in the area file raises the limit, \
+         up to {})",
+        crate::areas::spec::MAX_EVENTS_PER_POLL_RANGE.end()
+    );
+    // The first skipped key was new in this transaction, so this key is new too.
+    let digest = sha2::Sha256::digest(first_key.as_bytes());
+    let key = format!("over-budget:{}", hex::encode(&digest[..12]));
+    let ingredients = serde_json::json!({ "skipped": skipped, "limit": limit }).to_string();
+    sqlx::query(
+        "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, error)
+         VALUES (?, ?, ?, 'skipped', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(area_id)
+    .bind(key)
+    .bind(ingredients)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(why)
+    .execute(&mut **tx)
+    .await?;
+    tracing::warn!(area = area_id, skipped, limit, "new events over the area's fan-out budget were skipped");
+    Ok(())
+}
+
 async fn record_area_failure(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     area_id: i64,
     error: &str,
     pause_after: u32,
+    cause: PauseCause,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
     let reason = if pause_after <= 1 {
@@ -409,12 +478,15 @@ async fn record_area_failure(
     sqlx::query(
         "UPDATE areas SET consecutive_failures = consecutive_failures + 1, last_error = ?,
          paused_reason = CASE WHEN consecutive_failures + 1 >= ? AND paused_reason IS NULL THEN ? ELSE paused_reason END,
+         paused_cause = CASE WHEN consecutive_failures + 1 >= ? AND paused_reason IS NULL THEN ? ELSE paused_cause END,
          updated_at = CASE WHEN consecutive_failures + 1 >= ? AND paused_reason IS NULL THEN ? ELSE updated_at END
          WHERE id = ?",
     )
     .bind(error)
     .bind(pause_after)
     .bind(reason)
+    .bind(pause_after)
+    .bind(cause.as_str())
     .bind(pause_after)
     .bind(now_ms)
     .bind(area_id)

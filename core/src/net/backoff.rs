@@ -1,5 +1,6 @@
 //! Retry pacing: exponential backoff with full jitter, and per-host "blocked until" bookkeeping
-//! so that a 429 from one service delays only that service (DESIGN.md, engine contract point 4).
+//! so that a 429 from one service delays only that service (ARCHITECTURE.md "Engine contract",
+//! point 4).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

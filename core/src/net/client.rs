@@ -8,9 +8,10 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
 use reqwest::{Method, StatusCode};
 use url::{Host, Url};
 
+use super::credential::CredentialBinding;
 use super::guard::{self, GuardRefusal, GuardedResolver};
 use super::NetError;
-use crate::connector::{HttpRequestSpec, HttpResponseData};
+use super::{HttpRequestSpec, HttpResponseData};
 
 /// Install-wide settings of the shared client. Per-request overrides live in [`RequestOptions`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub struct NetConfig {
     /// Redirect hops followed before giving up with [`NetError::TooManyRedirects`].
     pub max_redirects: usize,
     /// Lets every request reach loopback/private/link-local addresses (home-lab installs, tests).
-    /// Set by `AREA_ALLOW_PRIVATE_NETWORK=1` through [`NetConfig::from_env`].
+    /// Set by `AREA_ALLOW_PRIVATE_NETWORK=1` through [`NetConfig::from_settings`].
     pub allow_private_network: bool,
     /// Exact `ip:port` targets the guard lets through even when private, for URLs that name that
     /// IP literally (host names resolving to private addresses stay refused). Meant for tests
@@ -51,16 +52,11 @@ impl Default for NetConfig {
 }
 
 impl NetConfig {
-    /// Defaults, with `allow_private_network` taken from `AREA_ALLOW_PRIVATE_NETWORK`
-    /// (`1`, `true`, `yes` or `on` enable it).
-    pub fn from_env() -> Self {
-        let value = std::env::var("AREA_ALLOW_PRIVATE_NETWORK").ok();
-        NetConfig { allow_private_network: env_flag(value.as_deref()), ..NetConfig::default() }
+    /// Defaults, with `allow_private_network` taken from the settings'
+    /// `AREA_ALLOW_PRIVATE_NETWORK` (`1`, `true`, `yes` or `on` enable it).
+    pub fn from_settings(settings: &crate::settings::Settings) -> Self {
+        NetConfig { allow_private_network: settings.allow_private_network(), ..NetConfig::default() }
     }
-}
-
-fn env_flag(value: Option<&str>) -> bool {
-    matches!(value.map(|v| v.trim().to_ascii_lowercase()).as_deref(), Some("1" | "true" | "yes" | "on"))
 }
 
 /// Per-request settings; the defaults follow the [`NetConfig`].
@@ -77,11 +73,13 @@ pub struct RequestOptions {
 /// The shared outbound HTTP client. Cheap to clone (one `Arc`); clones share connection pools.
 ///
 /// [`HttpClient::send`] returns a response for any status, including 4xx/5xx, which callers
-/// classify with [`crate::connector::classify_status`]; it fails only when no complete response
+/// classify with [`super::classify_status`]; it fails only when no complete response
 /// was obtained.
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Arc<Inner>,
+    /// The connection credential requests made through this handle may carry, and where to.
+    credential: Option<Arc<CredentialBinding>>,
 }
 
 struct Inner {
@@ -95,7 +93,10 @@ struct Inner {
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpClient").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("HttpClient")
+            .field("config", &self.inner.config)
+            .field("credential", &self.credential)
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,7 +116,15 @@ impl HttpClient {
     pub fn new(config: NetConfig) -> Result<Self, NetError> {
         let guarded = build_reqwest(&config, true)?;
         let open = build_reqwest(&config, false)?;
-        Ok(HttpClient { inner: Arc::new(Inner { config, guarded, open }) })
+        Ok(HttpClient { inner: Arc::new(Inner { config, guarded, open }), credential: None })
+    }
+
+    /// A handle (sharing this client's pools) whose requests are checked against `binding`: any
+    /// request, or redirect hop, that carries the credential must target one of its hosts, or
+    /// fails with [`NetError::CredentialHost`]. The engine gives one to every poll and reaction
+    /// that uses a connection.
+    pub fn with_credential(&self, binding: Arc<CredentialBinding>) -> HttpClient {
+        HttpClient { inner: self.inner.clone(), credential: Some(binding) }
     }
 
     /// The settings this client was built with.
@@ -151,6 +160,9 @@ impl HttpClient {
 
         loop {
             self.check_target(&url, allow_private)?;
+            if let Some(binding) = &self.credential {
+                binding.check(&url, headers.values().map(HeaderValue::as_bytes), body.as_deref())?;
+            }
             let mut builder = client.request(method.clone(), url.clone()).headers(headers.clone());
             if let Some(bytes) = &body {
                 builder = builder.body(bytes.clone());
@@ -359,13 +371,17 @@ mod tests {
 
     #[test]
     fn env_flag_accepts_usual_truthy_values() {
+        let allows = |v: Option<&str>| {
+            let settings = crate::settings::Settings::from_pairs(v.map(|v| ("AREA_ALLOW_PRIVATE_NETWORK", v)));
+            NetConfig::from_settings(&settings).allow_private_network
+        };
         for v in ["1", "true", "TRUE", "yes", "on", " 1 "] {
-            assert!(env_flag(Some(v)), "{v}");
+            assert!(allows(Some(v)), "{v}");
         }
         for v in ["0", "false", "", "no", "2"] {
-            assert!(!env_flag(Some(v)), "{v}");
+            assert!(!allows(Some(v)), "{v}");
         }
-        assert!(!env_flag(None));
+        assert!(!allows(None));
     }
 
     #[test]

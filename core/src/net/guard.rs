@@ -28,62 +28,88 @@ pub fn blocked_reason(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
+/// IPv4 ranges refused, with the reason shown to the user: every block of IANA's IPv4
+/// special-purpose registry that is not globally reachable, plus multicast and the deprecated
+/// 6to4 relay anycast. (192.0.0.0/24 is refused whole, including its two anycast services.)
+const REFUSED_V4: &[(Ipv4Addr, u8, &str)] = &[
+    (Ipv4Addr::new(0, 0, 0, 0), 8, "unspecified (\"this network\") address"),
+    (Ipv4Addr::new(10, 0, 0, 0), 8, "private network address"),
+    (Ipv4Addr::new(100, 64, 0, 0), 10, "carrier-grade NAT address"),
+    (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback address"),
+    (Ipv4Addr::new(169, 254, 0, 0), 16, "link-local address (includes cloud metadata endpoints)"),
+    (Ipv4Addr::new(172, 16, 0, 0), 12, "private network address"),
+    (Ipv4Addr::new(192, 0, 0, 0), 24, "IETF protocol assignment address"),
+    (Ipv4Addr::new(192, 0, 2, 0), 24, "documentation address (TEST-NET-1)"),
+    (Ipv4Addr::new(192, 88, 99, 0), 24, "deprecated 6to4 relay address"),
+    (Ipv4Addr::new(192, 168, 0, 0), 16, "private network address"),
+    (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking address"),
+    (Ipv4Addr::new(198, 51, 100, 0), 24, "documentation address (TEST-NET-2)"),
+    (Ipv4Addr::new(203, 0, 113, 0), 24, "documentation address (TEST-NET-3)"),
+    (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast address"),
+    (Ipv4Addr::new(255, 255, 255, 255), 32, "broadcast address"),
+    (Ipv4Addr::new(240, 0, 0, 0), 4, "reserved address"),
+];
+
+/// IPv6 ranges refused outright. Anything outside global unicast (2000::/3) is refused anyway
+/// (see [`blocked_v6`]); the entries outside it only give a more precise reason.
+const REFUSED_V6: &[(Ipv6Addr, u8, &str)] = &[
+    (Ipv6Addr::UNSPECIFIED, 128, "unspecified address"),
+    (Ipv6Addr::LOCALHOST, 128, "loopback address"),
+    (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48, "local-use NAT64 address"),
+    (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64, "discard-only address"),
+    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23, "IETF protocol assignment address (includes Teredo)"),
+    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32, "documentation address"),
+    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20, "documentation address"),
+    (Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0), 16, "segment routing (SRv6) address"),
+    (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7, "unique local (private) address"),
+    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10, "link-local address"),
+    (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10, "site-local address"),
+    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, "multicast address"),
+];
+
+fn in_v4(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
+    let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+    u32::from(ip) & mask == u32::from(net) & mask
+}
+
+fn in_v6(ip: Ipv6Addr, net: Ipv6Addr, len: u8) -> bool {
+    let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+    u128::from(ip) & mask == u128::from(net) & mask
+}
+
 fn blocked_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, c, _] = ip.octets();
-    if ip.is_unspecified() || a == 0 {
-        Some("unspecified (\"this network\") address")
-    } else if ip.is_loopback() {
-        Some("loopback address")
-    } else if ip.is_private() {
-        Some("private network address")
-    } else if ip.is_link_local() {
-        Some("link-local address (includes cloud metadata endpoints)")
-    } else if a == 100 && (b & 0b1100_0000) == 64 {
-        Some("carrier-grade NAT address")
-    } else if ip.is_broadcast() {
-        Some("broadcast address")
-    } else if ip.is_multicast() {
-        Some("multicast address")
-    } else if a >= 240 {
-        Some("reserved address")
-    } else if a == 192 && b == 0 && c == 0 {
-        Some("IETF protocol assignment address")
+    REFUSED_V4.iter().find(|(net, len, _)| in_v4(ip, *net, *len)).map(|(_, _, reason)| *reason)
+}
+
+/// The IPv4 address an IPv6 address stands for, when the network may route it there:
+/// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated), the NAT64
+/// well-known prefix (`64:ff9b::a.b.c.d`) and 6to4 (`2002:AABB:CCDD::/48`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let bits = u128::from(ip);
+    let low32 = Ipv4Addr::from(bits as u32);
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        Some(v4)
+    } else if in_v6(ip, Ipv6Addr::UNSPECIFIED, 96) || in_v6(ip, Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96) {
+        Some(low32)
+    } else if in_v6(ip, Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16) {
+        Some(Ipv4Addr::from((bits >> 80) as u32))
     } else {
         None
     }
 }
 
 fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let seg = ip.segments();
-    if ip.is_unspecified() {
-        return Some("unspecified address");
+    if let Some(reason) = REFUSED_V6.iter().find(|(net, len, _)| in_v6(ip, *net, *len)).map(|(_, _, r)| *r) {
+        return Some(reason);
     }
-    if ip.is_loopback() {
-        return Some("loopback address");
+    // An address that carries an IPv4 address is judged by that address.
+    if let Some(v4) = embedded_v4(ip) {
+        return blocked_v4(v4);
     }
-    if ip.is_multicast() {
-        return Some("multicast address");
+    if !in_v6(ip, Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3) {
+        return Some("address outside IPv6 global unicast space");
     }
-    if (seg[0] & 0xfe00) == 0xfc00 {
-        return Some("unique local (private) address");
-    }
-    if (seg[0] & 0xffc0) == 0xfe80 {
-        return Some("link-local address");
-    }
-    if (seg[0] & 0xffc0) == 0xfec0 {
-        return Some("site-local address");
-    }
-    // Addresses that carry an IPv4 address and may be routed to it: IPv4-mapped (::ffff:a.b.c.d),
-    // IPv4-compatible (::a.b.c.d, deprecated), and the NAT64 well-known prefix (64:ff9b::/96).
-    let embedded = if let Some(v4) = ip.to_ipv4_mapped() {
-        Some(v4)
-    } else if seg[..6] == [0, 0, 0, 0, 0, 0] || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [.., hi, lo] = seg;
-        Some(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)))
-    } else {
-        None
-    };
-    embedded.and_then(blocked_v4)
+    None
 }
 
 /// Checks an IP-literal target. `Err(reason)` when it is refused and not an exception.
@@ -204,11 +230,92 @@ mod tests {
             "192.0.1.1",
             "223.255.255.255",
             "2606:4700:4700::1111",
-            "2001:db8::1",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
         ] {
             assert!(blocked_reason(ip(s)).is_none(), "{s} should be allowed");
+        }
+    }
+
+    /// Every range of IANA's IPv4 and IPv6 special-purpose registries that is not globally
+    /// reachable (plus multicast, and the forms that carry an IPv4 address), checked at its first
+    /// and last address. Written out independently of the implementation's table on purpose.
+    const REFUSED_RANGES: &[(&str, &str, &str)] = &[
+        ("0.0.0.0/8", "0.0.0.0", "0.255.255.255"),
+        ("10.0.0.0/8", "10.0.0.0", "10.255.255.255"),
+        ("100.64.0.0/10 CGNAT", "100.64.0.0", "100.127.255.255"),
+        ("127.0.0.0/8", "127.0.0.0", "127.255.255.255"),
+        ("169.254.0.0/16", "169.254.0.0", "169.254.255.255"),
+        ("172.16.0.0/12", "172.16.0.0", "172.31.255.255"),
+        ("192.0.0.0/24", "192.0.0.0", "192.0.0.255"),
+        ("192.0.2.0/24 TEST-NET-1", "192.0.2.0", "192.0.2.255"),
+        ("192.88.99.0/24 6to4 relay", "192.88.99.0", "192.88.99.255"),
+        ("192.168.0.0/16", "192.168.0.0", "192.168.255.255"),
+        ("198.18.0.0/15 benchmarking", "198.18.0.0", "198.19.255.255"),
+        ("198.51.100.0/24 TEST-NET-2", "198.51.100.0", "198.51.100.255"),
+        ("203.0.113.0/24 TEST-NET-3", "203.0.113.0", "203.0.113.255"),
+        ("224.0.0.0/4 multicast", "224.0.0.0", "239.255.255.255"),
+        ("240.0.0.0/4 reserved + broadcast", "240.0.0.0", "255.255.255.255"),
+        ("::/128", "::", "::"),
+        ("::1/128", "::1", "::1"),
+        ("::/96 IPv4-compatible", "::2", "::ffff:ffff"),
+        ("::ffff:0:0/96 mapped, private v4", "::ffff:10.0.0.0", "::ffff:10.255.255.255"),
+        ("::ffff:0:0/96 mapped, TEST-NET v4", "::ffff:198.18.0.0", "::ffff:203.0.113.255"),
+        ("64:ff9b::/96 NAT64, loopback v4", "64:ff9b::7f00:0", "64:ff9b::7fff:ffff"),
+        ("64:ff9b::/96 NAT64, benchmarking v4", "64:ff9b::c612:0", "64:ff9b::c613:ffff"),
+        ("64:ff9b:1::/48 local NAT64", "64:ff9b:1::", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff"),
+        ("100::/64 discard", "100::", "100::ffff:ffff:ffff:ffff"),
+        ("2001::/23 IETF", "2001::", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("2001:db8::/32 documentation", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("2002::/16 6to4, private v4", "2002:a00::", "2002:aff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("2002::/16 6to4, loopback v4", "2002:7f00:1::", "2002:7fff:ffff::1"),
+        ("2002::/16 6to4, metadata v4", "2002:a9fe:a9fe::", "2002:a9fe:a9fe:ffff::"),
+        ("3fff::/20 documentation", "3fff::", "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("5f00::/16 SRv6 SIDs", "5f00::", "5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("fc00::/7 unique local", "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("fe80::/10 link-local", "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("fec0::/10 site-local", "fec0::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("ff00::/8 multicast", "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("outside 2000::/3 (unallocated)", "4000::", "4000::1"),
+    ];
+
+    #[test]
+    fn refuses_every_special_purpose_range() {
+        let missed: Vec<String> = REFUSED_RANGES
+            .iter()
+            .flat_map(|(range, first, last)| [(range, first), (range, last)])
+            .filter(|(_, addr)| blocked_reason(ip(addr)).is_none())
+            .map(|(range, addr)| format!("{addr} ({range})"))
+            .collect();
+        assert!(missed.is_empty(), "not refused: {missed:#?}");
+    }
+
+    #[test]
+    fn allows_the_public_neighbours_of_refused_ranges() {
+        for s in [
+            "192.0.1.255",
+            "192.0.3.0",
+            "192.88.98.255",
+            "192.88.100.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "198.51.99.255",
+            "198.51.101.0",
+            "203.0.112.255",
+            "203.0.114.0",
+            "223.255.255.255",
+            "::ffff:198.20.0.0",
+            "64:ff9b::c614:0",
+            "2001:200::",
+            "2001:db7:ffff::",
+            "2001:db9::",
+            "2002:808:808::",
+            "2003::",
+            "2620:4f:8000::1",
+            "3ffe:ffff::",
+            "3fff:1000::",
+        ] {
+            assert_eq!(blocked_reason(ip(s)), None, "{s} should be allowed");
         }
     }
 

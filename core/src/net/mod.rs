@@ -1,10 +1,10 @@
 //! All outbound HTTP: one shared client with timeouts, size caps, a user agent, gzip limits and an
-//! SSRF guard (DESIGN.md, "Services and connectors"), plus retry pacing helpers (engine contract
-//! point 4).
+//! SSRF guard (ARCHITECTURE.md "Layers", and "Trust rules": "No surprise network access"), plus
+//! retry pacing helpers ("Engine contract", point 4).
 //!
 //! Decisions recorded here:
 //! - [`HttpClient::send`] returns any status as data; only a missing/incomplete response is a
-//!   [`NetError`]. Callers classify statuses with [`crate::connector::classify_status`].
+//!   [`NetError`]. Callers classify statuses with [`classify_status`].
 //! - The total timeout covers the whole exchange, every redirect hop and the body included.
 //! - Redirects are followed by hand (at most [`NetConfig::max_redirects`]), each hop re-checked by
 //!   the guard. 301/302 turn POST into GET, 303 turns anything but HEAD into GET (dropping the
@@ -13,19 +13,25 @@
 //! - The guard checks IP literals before sending and host names inside the DNS resolver, which
 //!   hands reqwest only the addresses it checked; see [`guard`].
 //! - Proxies from the environment are ignored: a proxy would resolve targets out of the guard's sight.
+//! - A client bound to a credential ([`HttpClient::with_credential`]) refuses, on every hop, a
+//!   request that carries the secret to a host the credential was not given for; see [`credential`].
 //! - Error messages name at most `scheme://host:port`, never paths, query strings or header
 //!   values, since webhook URLs and API keys often live there.
 
 mod backoff;
 mod client;
+pub mod credential;
 pub mod guard;
+mod message;
+mod redact;
 
 use std::time::{Duration, SystemTime};
 
 pub use backoff::{backoff_delay, host_key, HostLimiter};
 pub use client::{HttpClient, NetConfig, RequestOptions};
-
-use crate::connector::{ErrorClass, HttpResponseData};
+pub use credential::{AllowedHosts, CredentialBinding};
+pub use message::{classify_status, ErrorClass, HttpRequestSpec, HttpResponseData};
+pub use redact::{error_text, redact_urls};
 
 /// Why no complete response was obtained. Messages are user-facing and secret-free.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +48,13 @@ pub enum NetError {
          allow_private_network on the area or AREA_ALLOW_PRIVATE_NETWORK=1"
     )]
     Refused { host: String, reason: String },
+    /// A request carrying a connection's credential was aimed at a host the credential was not
+    /// given for (a parameter, an ingredient or a redirect pointing elsewhere).
+    #[error(
+        "refused to send the {service} credential to {host}: it may only go to {allowed}; check the area's \
+         parameters (a URL or host must not point elsewhere)"
+    )]
+    CredentialHost { service: String, host: String, allowed: String },
     /// DNS failure, refused/reset connection, TLS failure, connection lost mid-response.
     #[error("{0}")]
     Connect(String),
@@ -69,6 +82,7 @@ impl NetError {
             NetError::InvalidUrl(_)
             | NetError::InvalidRequest(_)
             | NetError::Refused { .. }
+            | NetError::CredentialHost { .. }
             | NetError::BodyTooLarge { .. }
             | NetError::TooManyRedirects => ErrorClass::Permanent,
         }

@@ -33,14 +33,15 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
-use super::{bad_param, base_url, opt_str, req_str, status_error, truncate_chars};
+use super::kit::{bad_param, bad_response, ingredient, opt_str, req_str, status_error, truncate_chars};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, Service, ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "blablacar";
@@ -52,14 +53,11 @@ pub const COUNT: u32 = 100;
 pub const MIN_INTERVAL_SECS: u32 = 900;
 
 /// The `blablacar` service: one polled action, no reactions.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_trip", ActionKind::Polled(Arc::new(NewTrip) as Arc<dyn PolledAction>));
+    actions.insert("new_trip", ActionKind::Polled(Arc::new(NewTrip { base: base.clone() }) as Arc<dyn PolledAction>));
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 fn manifest() -> ServiceManifest {
@@ -70,6 +68,7 @@ fn manifest() -> ServiceManifest {
                       possible through the API). Needs a BlaBlaCar API key from dev.blablacar.com, connected \
                       with `area connect blablacar --token-stdin`.",
         auth: AuthKind::ApiKey,
+        credential_hosts: vec!["public-api.blablacar.com"],
         oauth: None,
         availability: Availability::Limited(
             "needs a BlaBlaCar Search API key (dev.blablacar.com): keys have a small quota and new keys look \
@@ -170,7 +169,7 @@ fn enc(s: &str) -> String {
 }
 
 /// The search request for these parameters (pure, for tests).
-pub fn trips_request(params: &Params, key: &str) -> Result<HttpRequestSpec, ConnectorError> {
+pub fn trips_request(base: &str, params: &Params, key: &str) -> Result<HttpRequestSpec, ConnectorError> {
     let from = coordinate(params, "from")?;
     let to = coordinate(params, "to")?;
     let raw_date = req_str(params, "date")?;
@@ -181,7 +180,7 @@ pub fn trips_request(params: &Params, key: &str) -> Result<HttpRequestSpec, Conn
     let mut url = format!(
         "{}/trips?key={}&from_coordinate={}&to_coordinate={}&start_date_local={date}T00:00:00\
          &end_date_local={date}T23:59:59&count={COUNT}&locale={}&currency={}",
-        base_url(ID, DEFAULT_BASE_URL),
+        base,
         enc(key),
         enc(&from),
         enc(&to),
@@ -202,10 +201,6 @@ pub fn trips_request(params: &Params, key: &str) -> Result<HttpRequestSpec, Conn
     let mut req = HttpRequestSpec::get(url);
     req.headers.push(("Accept".into(), "application/json".into()));
     Ok(req)
-}
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
 }
 
 /// The trip id inside a trip link (`…/trip?…&id=<id>`), or the link itself.
@@ -233,11 +228,11 @@ fn text_at(v: &Value, pointer: &str) -> String {
 /// Reads a search answer (pure, for tests on saved responses).
 pub fn read_trips(body: &[u8]) -> Result<Vec<Event>, ConnectorError> {
     let root: Value =
-        serde_json::from_slice(body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
     let trips = match root.get("trips") {
         Some(Value::Array(trips)) => trips,
         Some(Value::Null) => return Ok(Vec::new()),
-        _ => return Err(bad_response(format!("BlaBlaCar returned no trip list{}", error_detail(&root)))),
+        _ => return Err(bad_response(ID, format!("BlaBlaCar returned no trip list{}", error_detail(&root)))),
     };
     let mut events = Vec::new();
     for trip in trips {
@@ -317,12 +312,15 @@ pub fn error_for(params: &Params, secret: Option<&str>, response: &HttpResponseD
 }
 
 /// `new_trip`: GET /trips for the route and day, one event per trip.
-struct NewTrip;
+struct NewTrip {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewTrip {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let credential = ctx.require_credential(ID)?;
-        trips_request(ctx.params, credential.secret())
+        trips_request(&self.base, ctx.params, credential.secret())
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {

@@ -28,10 +28,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{bad_param, req_str, status_error, truncate_chars};
+use super::kit::{
+    bad_param, bad_response, crossing_step, ingredient, number_param, opt_str, req_str, status_error, truncate_chars,
+};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
 };
@@ -39,6 +40,7 @@ use crate::connector::{
     ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "coingecko";
@@ -50,10 +52,14 @@ pub const DEFAULT_BASE_URL: &str = "https://api.coingecko.com/api/v3";
 pub const MIN_INTERVAL_SECS: u32 = 60;
 
 /// The `coingecko` service: three polled actions, no reactions (the API is read-only).
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
     for (id, kind) in [("price_above", Kind::Above), ("price_below", Kind::Below), ("change_24h", Kind::Change)] {
-        actions.insert(id, ActionKind::Polled(Arc::new(PriceAction { kind }) as Arc<dyn PolledAction>));
+        actions.insert(
+            id,
+            ActionKind::Polled(Arc::new(PriceAction { kind, base: base.clone() }) as Arc<dyn PolledAction>),
+        );
     }
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
 }
@@ -71,10 +77,6 @@ fn coin_param() -> ParamSpec {
 fn currency_param() -> ParamSpec {
     ParamSpec::new("currency", "Currency", "The currency to price in, e.g. usd, eur, gbp, btc.", ParamType::String)
         .optional(Some(json!("usd")))
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 fn common_ingredients() -> Vec<IngredientSpec> {
@@ -114,6 +116,7 @@ fn manifest() -> ServiceManifest {
         name: "CoinGecko",
         description: "Cryptocurrency prices from CoinGecko's public API: react when a coin crosses a price or moves a lot in a day.",
         auth: AuthKind::None,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Available,
         actions: vec![
@@ -172,6 +175,8 @@ impl Kind {
 }
 
 struct PriceAction {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
     kind: Kind,
 }
 
@@ -190,61 +195,12 @@ fn coin(params: &Params) -> Result<String, ConnectorError> {
 
 /// The currency parameter (default `usd`), lower-cased.
 fn currency(params: &Params) -> Result<String, ConnectorError> {
-    let raw = super::opt_str(params, "currency").unwrap_or("usd");
+    let raw = opt_str(params, "currency").unwrap_or("usd");
     let cur = raw.to_ascii_lowercase();
     if !cur.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(bad_param("currency", format!("{raw:?} is not a currency code such as usd or eur")));
     }
     Ok(cur)
-}
-
-/// A required number parameter (a JSON number, or a numeric string from a hand-written file).
-pub(crate) fn number_param(params: &Params, id: &str) -> Result<f64, ConnectorError> {
-    let n = match params.get(id) {
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().parse::<f64>().ok(),
-        None | Some(Value::Null) | Some(Value::String(_)) => return Err(bad_param(id, "is required")),
-        _ => None,
-    };
-    n.filter(|n| n.is_finite()).ok_or_else(|| bad_param(id, "must be a number"))
-}
-
-/// State kept in the cursor of threshold actions: whether the condition held at the last read,
-/// how many times it started to hold (numbers event keys), and what was watched.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct CrossingState {
-    pub holds: bool,
-    pub crossings: u64,
-    /// The condition watched (`bitcoin/usd > 70000`): when the area's parameters change, the
-    /// next read is a new baseline instead of a crossing measured against the old ones.
-    #[serde(default)]
-    pub watch: String,
-}
-
-/// One step of a crossing trigger. `watch` describes the condition, `holds` says whether it
-/// holds now (`None`: unknown this time, keep the previous state). Returns the crossing number
-/// when the condition just started to hold, and the cursor to store. Without a (valid, same
-/// `watch`) previous cursor it only records: the first read is a baseline.
-pub(crate) fn crossing_step(cursor: Option<&Value>, watch: &str, holds: Option<bool>) -> (Option<u64>, Option<Value>) {
-    let previous = cursor.and_then(|c| serde_json::from_value::<CrossingState>(c.clone()).ok());
-    let Some(holds) = holds else {
-        return (None, cursor.cloned());
-    };
-    let watch = watch.to_string();
-    let (fired, next) = match previous {
-        None => (None, CrossingState { holds, crossings: 0, watch }),
-        Some(prev) if prev.watch != watch => (None, CrossingState { holds, crossings: prev.crossings, watch }),
-        Some(prev) if holds && !prev.holds => {
-            let n = prev.crossings.saturating_add(1);
-            (Some(n), CrossingState { holds, crossings: n, watch })
-        }
-        Some(prev) => (None, CrossingState { holds, ..prev }),
-    };
-    (fired, Some(serde_json::to_value(next).unwrap_or(Value::Null)))
-}
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
 }
 
 /// Maps a non-2xx answer per issue 4.
@@ -283,14 +239,14 @@ fn error_in_body(root: &Value, response: &HttpResponseData) -> Option<ConnectorE
                 message,
                 retry_after: crate::net::retry_after(response, std::time::SystemTime::now()),
             },
-            Some(code) => bad_response(format!("CoinGecko error {code}: {message}")),
-            None => bad_response(format!("CoinGecko error: {message}")),
+            Some(code) => bad_response(ID, format!("CoinGecko error {code}: {message}")),
+            None => bad_response(ID, format!("CoinGecko error: {message}")),
         });
     }
     match root.get("error") {
-        Some(Value::String(e)) => Some(bad_response(format!("CoinGecko error: {}", truncate_chars(e, 199)))),
+        Some(Value::String(e)) => Some(bad_response(ID, format!("CoinGecko error: {}", truncate_chars(e, 199)))),
         Some(Value::Null) | None => None,
-        Some(other) => Some(bad_response(format!("CoinGecko error: {}", truncate_chars(&other.to_string(), 199)))),
+        Some(other) => Some(bad_response(ID, format!("CoinGecko error: {}", truncate_chars(&other.to_string(), 199)))),
     }
 }
 
@@ -307,9 +263,9 @@ impl PolledAction for PriceAction {
             Kind::Above | Kind::Below => number_param(ctx.params, "threshold")?,
             Kind::Change => number_param(ctx.params, "percent")?,
         };
-        let base = super::base_url(ID, DEFAULT_BASE_URL);
+        let base = self.base.clone();
         let mut url = url::Url::parse(&format!("{base}/simple/price"))
-            .map_err(|e| bad_response(format!("the base URL is not valid ({e})")))?;
+            .map_err(|e| bad_response(ID, format!("the base URL is not valid ({e})")))?;
         url.query_pairs_mut()
             .append_pair("ids", &coin)
             .append_pair("vs_currencies", &currency)
@@ -327,7 +283,7 @@ impl PolledAction for PriceAction {
             return Err(error_for_status(response, &coin));
         }
         let root: Value = serde_json::from_slice(&response.body)
-            .map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+            .map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
         // Coin ids such as `status` (Status Network) collide with error-body keys: an entry for
         // the requested coin that is not itself an error wins.
         let is_price_entry = root.get(&coin).is_some_and(|e| e.is_object() && e.get("error_code").is_none());
@@ -337,7 +293,7 @@ impl PolledAction for PriceAction {
             }
         }
         let Value::Object(map) = &root else {
-            return Err(bad_response("expected a JSON object of coins"));
+            return Err(bad_response(ID, "expected a JSON object of coins"));
         };
         let Some(entry) = map.get(&coin) else {
             return Err(bad_param(
@@ -346,7 +302,7 @@ impl PolledAction for PriceAction {
             ));
         };
         let Value::Object(entry) = entry else {
-            return Err(bad_response(format!("the entry for {coin:?} is not an object")));
+            return Err(bad_response(ID, format!("the entry for {coin:?} is not an object")));
         };
         if !entry.contains_key(&currency) {
             return Err(bad_param("currency", format!("CoinGecko has no {currency:?} price (unknown currency?)")));

@@ -39,16 +39,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{bad_param, base_url, env_var_name, opt_bool, opt_str, req_str, status_error, truncate_chars};
+use super::kit::{bad_param, bad_response, ingredient, opt_bool, opt_str, req_str, status_error, truncate_chars};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
-    Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, ReactionManifest, Service,
+    ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
 use crate::net::{RequestOptions, MAX_RETRY_AFTER};
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "discord";
@@ -64,17 +65,21 @@ const WEBHOOK_HOSTS: [&str; 5] =
     ["discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com", "www.discord.com"];
 
 /// The `discord` service: manifest, the polled `new_message` action and two reactions.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_message", ActionKind::Polled(Arc::new(NewMessage) as Arc<dyn PolledAction>));
+    actions.insert(
+        "new_message",
+        ActionKind::Polled(Arc::new(NewMessage { base: base.clone() }) as Arc<dyn PolledAction>),
+    );
     let mut reactions = BTreeMap::new();
-    reactions.insert("send_webhook", Arc::new(SendWebhook) as Arc<dyn Reaction>);
-    reactions.insert("send_message", Arc::new(SendMessage) as Arc<dyn Reaction>);
+    reactions.insert(
+        "send_webhook",
+        Arc::new(SendWebhook { overridden_base: settings.service(ID, "BASE_URL").map(str::to_string) })
+            as Arc<dyn Reaction>,
+    );
+    reactions.insert("send_message", Arc::new(SendMessage { base: base.clone() }) as Arc<dyn Reaction>);
     Service { manifest: manifest(), actions, reactions }
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 fn channel_param(templated: bool) -> ParamSpec {
@@ -99,6 +104,7 @@ fn manifest() -> ServiceManifest {
         description: "Watch a channel for new messages with your bot, or post messages through a webhook or as the \
                       bot. Connect with a bot token (Discord Developer Portal → your application → Bot).",
         auth: AuthKind::ApiKey,
+        credential_hosts: vec!["discord.com"],
         oauth: None,
         availability: Availability::Available,
         actions: vec![ActionManifest {
@@ -151,9 +157,10 @@ fn manifest() -> ServiceManifest {
                         "webhook_url",
                         "Webhook URL",
                         "The webhook's URL, https://discord.com/api/webhooks/…. Treat it like a password: anyone \
-                         holding it can post in the channel.",
+                         holding it can post in the channel. Area keeps it sealed and exports it as a placeholder.",
                         ParamType::Url,
-                    ),
+                    )
+                    .secret(),
                     ParamSpec::new(
                         "content",
                         "Message",
@@ -190,11 +197,6 @@ fn manifest() -> ServiceManifest {
     }
 }
 
-/// The API host in use: `AREA_DISCORD_BASE_URL` or [`DEFAULT_BASE_URL`], read at each call.
-pub fn api_base() -> String {
-    base_url(ID, DEFAULT_BASE_URL)
-}
-
 /// Reads a snowflake parameter (channel, guild): digits only.
 fn snowflake_param<'a>(params: &'a Params, id: &str) -> Result<&'a str, ConnectorError> {
     let raw = req_str(params, id)?;
@@ -208,10 +210,6 @@ fn snowflake_param<'a>(params: &'a Params, id: &str) -> Result<&'a str, Connecto
 /// The `Authorization` header value for a bot token.
 pub fn auth_header(credential: &Credential) -> (String, String) {
     ("Authorization".into(), format!("Bot {}", credential.secret()))
-}
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
 }
 
 /// An error object's message (`{"message": "Unknown Channel", "code": 10003}`), if the body is one.
@@ -249,14 +247,17 @@ pub fn read_messages(
     include_bots: bool,
 ) -> Result<Vec<Event>, ConnectorError> {
     let root: Value =
-        serde_json::from_slice(body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
     let items = match root {
         Value::Array(items) => items,
         other => {
-            return Err(bad_response(match error_message(&other) {
-                Some(m) => format!("Discord returned an error: {m}"),
-                None => "expected a JSON array of messages".to_string(),
-            }))
+            return Err(bad_response(
+                ID,
+                match error_message(&other) {
+                    Some(m) => format!("Discord returned an error: {m}"),
+                    None => "expected a JSON array of messages".to_string(),
+                },
+            ))
         }
     };
     let mut events = Vec::with_capacity(items.len());
@@ -285,13 +286,16 @@ pub fn read_messages(
 }
 
 /// `new_message`: the 50 newest messages of a channel.
-struct NewMessage;
+struct NewMessage {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewMessage {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let channel = snowflake_param(ctx.params, "channel_id")?;
         let credential = ctx.require_credential(ID)?;
-        let mut req = HttpRequestSpec::get(format!("{}/api/v10/channels/{channel}/messages?limit=50", api_base()));
+        let mut req = HttpRequestSpec::get(format!("{}/api/v10/channels/{channel}/messages?limit=50", self.base));
         req.headers = vec![auth_header(credential), ("Accept".into(), "application/json".into())];
         Ok(req)
     }
@@ -348,13 +352,14 @@ pub fn error_for(response: &HttpResponseData, resource: &str, bot: bool) -> Conn
 }
 
 /// Checks a webhook URL (host and path) and returns it with `wait=true` added. Error messages
-/// never repeat the URL, which holds the webhook's token.
-pub fn webhook_target(params: &Params) -> Result<url::Url, ConnectorError> {
+/// never repeat the URL, which holds the webhook's token. `overridden_base` is the settings'
+/// `AREA_DISCORD_BASE_URL`, when set: webhook URLs under it are accepted too (tests, self-hosted).
+pub fn webhook_target(params: &Params, overridden_base: Option<&str>) -> Result<url::Url, ConnectorError> {
     let raw = req_str(params, "webhook_url")?;
     let mut url = url::Url::parse(raw)
         .map_err(|_| bad_param("webhook_url", "is not a valid URL (value not shown: it is secret)"))?;
-    let override_set = std::env::var(env_var_name(ID, "BASE_URL")).is_ok_and(|v| !v.trim().is_empty());
-    let under_override = override_set && url.as_str().starts_with(&format!("{}/", api_base()));
+    let under_override =
+        overridden_base.is_some_and(|base| url.as_str().starts_with(&format!("{}/", base.trim_end_matches('/'))));
     let official = url.scheme() == "https" && url.host_str().is_some_and(|h| WEBHOOK_HOSTS.contains(&h));
     if !(official || under_override) {
         return Err(bad_param(
@@ -425,14 +430,17 @@ async fn post_message(
     if response.status == 204 || response.body.is_empty() {
         return Ok(None);
     }
-    let v: Value =
-        serde_json::from_slice(&response.body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(&response.body)
+        .map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
     match v.get("id").and_then(Value::as_str) {
         Some(id) => Ok(Some(id.to_string())),
-        None => Err(bad_response(match error_message(&v) {
-            Some(m) => format!("Discord returned an error: {m}"),
-            None => "the answer has no message id".to_string(),
-        })),
+        None => Err(bad_response(
+            ID,
+            match error_message(&v) {
+                Some(m) => format!("Discord returned an error: {m}"),
+                None => "the answer has no message id".to_string(),
+            },
+        )),
     }
 }
 
@@ -446,7 +454,10 @@ fn summary(id: Option<String>, how: &str) -> ReactionOutput {
 }
 
 /// `send_webhook`: POST {webhook_url}?wait=true.
-struct SendWebhook;
+struct SendWebhook {
+    /// `AREA_DISCORD_BASE_URL`, when the settings set it.
+    overridden_base: Option<String>,
+}
 
 #[async_trait]
 impl Reaction for SendWebhook {
@@ -456,7 +467,7 @@ impl Reaction for SendWebhook {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        let url = webhook_target(params)?;
+        let url = webhook_target(params, self.overridden_base.as_deref())?;
         let body = webhook_body(params)?;
         let id = post_message(ctx, url.into(), Vec::new(), &body, "the webhook", false).await?;
         Ok(summary(id, "via webhook"))
@@ -464,7 +475,10 @@ impl Reaction for SendWebhook {
 }
 
 /// `send_message`: POST /api/v10/channels/{id}/messages as the bot.
-struct SendMessage;
+struct SendMessage {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for SendMessage {
@@ -477,7 +491,7 @@ impl Reaction for SendMessage {
         let channel = snowflake_param(params, "channel_id")?;
         let credential = ctx.credential.ok_or_else(|| ConnectorError::AuthExpired { service: ID.into() })?;
         let body = message_body(params, ctx.idempotency_key)?;
-        let url = format!("{}/api/v10/channels/{channel}/messages", api_base());
+        let url = format!("{}/api/v10/channels/{channel}/messages", self.base);
         let id =
             post_message(ctx, url, vec![auth_header(credential)], &body, &format!("channel {channel}"), true).await?;
         Ok(summary(id, &format!("in channel {channel}")))

@@ -42,16 +42,19 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{bad_param, base_url, opt_str, req_str, status_error, truncate_chars};
+use super::kit::{
+    bad_param, bad_response, ingredient, opt_str, req_str, truncate_chars, Detail, ErrorTable, Outcome, Retry,
+};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
-    Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, ReactionManifest, Service,
+    ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
 use crate::net::{RequestOptions, MAX_RETRY_AFTER};
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "github";
@@ -66,14 +69,18 @@ const ACCEPT_JSON: &str = "application/vnd.github+json";
 const ACCEPT_STAR: &str = "application/vnd.github.star+json";
 
 /// The `github` service: manifest, three polled actions and two reactions.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_issue", ActionKind::Polled(Arc::new(NewIssue) as Arc<dyn PolledAction>));
-    actions.insert("new_release", ActionKind::Polled(Arc::new(NewRelease) as Arc<dyn PolledAction>));
-    actions.insert("new_star", ActionKind::Polled(Arc::new(NewStar) as Arc<dyn PolledAction>));
+    actions.insert("new_issue", ActionKind::Polled(Arc::new(NewIssue { base: base.clone() }) as Arc<dyn PolledAction>));
+    actions.insert(
+        "new_release",
+        ActionKind::Polled(Arc::new(NewRelease { base: base.clone() }) as Arc<dyn PolledAction>),
+    );
+    actions.insert("new_star", ActionKind::Polled(Arc::new(NewStar { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
-    reactions.insert("create_issue", Arc::new(CreateIssue) as Arc<dyn Reaction>);
-    reactions.insert("comment_issue", Arc::new(CommentIssue) as Arc<dyn Reaction>);
+    reactions.insert("create_issue", Arc::new(CreateIssue { base: base.clone() }) as Arc<dyn Reaction>);
+    reactions.insert("comment_issue", Arc::new(CommentIssue { base: base.clone() }) as Arc<dyn Reaction>);
     Service { manifest: manifest(), actions, reactions }
 }
 
@@ -91,10 +98,6 @@ fn repo_param_spec(templated: bool) -> ParamSpec {
     }
 }
 
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
-}
-
 fn manifest() -> ServiceManifest {
     ServiceManifest {
         id: ID,
@@ -102,6 +105,7 @@ fn manifest() -> ServiceManifest {
         description: "Watch a repository for new issues, releases and stars; open issues and post comments. \
                       Connect with a personal access token (github.com → Settings → Developer settings).",
         auth: AuthKind::ApiKey,
+        credential_hosts: vec!["api.github.com"],
         oauth: None,
         availability: Availability::Available,
         actions: vec![
@@ -216,11 +220,6 @@ fn manifest() -> ServiceManifest {
     }
 }
 
-/// The API root in use: `AREA_GITHUB_BASE_URL` or [`DEFAULT_BASE_URL`], read at each call.
-pub fn api_base() -> String {
-    base_url(ID, DEFAULT_BASE_URL)
-}
-
 /// A repository reference, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repo {
@@ -271,29 +270,32 @@ pub fn headers(credential: &Credential, accept: &str) -> Vec<(String, String)> {
     ]
 }
 
-fn get(ctx: &PollContext<'_>, path_and_query: String, accept: &str) -> Result<HttpRequestSpec, ConnectorError> {
+fn get(
+    base: &str,
+    ctx: &PollContext<'_>,
+    path_and_query: String,
+    accept: &str,
+) -> Result<HttpRequestSpec, ConnectorError> {
     let credential = ctx.require_credential(ID)?;
-    let mut req = HttpRequestSpec::get(format!("{}{path_and_query}", api_base()));
+    let mut req = HttpRequestSpec::get(format!("{base}{path_and_query}"));
     req.headers = headers(credential, accept);
     Ok(req)
-}
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
 }
 
 /// Parses a list response: a JSON array, or the reason it is not one (GitHub error objects
 /// `{"message": …}` arriving with a 2xx included).
 pub fn parse_list(body: &[u8]) -> Result<Vec<Value>, ConnectorError> {
     let root: Value =
-        serde_json::from_slice(body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
     match root {
         Value::Array(items) => Ok(items),
         Value::Object(map) => match map.get("message").and_then(Value::as_str) {
-            Some(message) => Err(bad_response(format!("GitHub returned an error: {}", truncate_chars(message, 200)))),
-            None => Err(bad_response("expected a JSON array, got an object")),
+            Some(message) => {
+                Err(bad_response(ID, format!("GitHub returned an error: {}", truncate_chars(message, 200))))
+            }
+            None => Err(bad_response(ID, "expected a JSON array, got an object")),
         },
-        _ => Err(bad_response("expected a JSON array")),
+        _ => Err(bad_response(ID, "expected a JSON array")),
     }
 }
 
@@ -447,12 +449,16 @@ fn repo_error(ctx: &PollContext<'_>, response: &HttpResponseData) -> ConnectorEr
 }
 
 /// `new_issue`: the newest 30 issues of any state.
-struct NewIssue;
+struct NewIssue {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewIssue {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let repo = parse_repo(req_str(ctx.params, "repo")?)?;
         get(
+            &self.base,
             ctx,
             format!("/repos/{}/{}/issues?state=all&sort=created&direction=desc&per_page=30", repo.owner, repo.name),
             ACCEPT_JSON,
@@ -469,12 +475,15 @@ impl PolledAction for NewIssue {
 }
 
 /// `new_release`: the newest 30 releases.
-struct NewRelease;
+struct NewRelease {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewRelease {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let repo = parse_repo(req_str(ctx.params, "repo")?)?;
-        get(ctx, format!("/repos/{}/{}/releases?per_page=30", repo.owner, repo.name), ACCEPT_JSON)
+        get(&self.base, ctx, format!("/repos/{}/{}/releases?per_page=30", repo.owner, repo.name), ACCEPT_JSON)
     }
 
     fn read(&self, _ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -487,12 +496,15 @@ impl PolledAction for NewRelease {
 }
 
 /// `new_star`: the first page (100, oldest first) of stargazers with their star date.
-struct NewStar;
+struct NewStar {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewStar {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let repo = parse_repo(req_str(ctx.params, "repo")?)?;
-        get(ctx, format!("/repos/{}/{}/stargazers?per_page=100", repo.owner, repo.name), ACCEPT_STAR)
+        get(&self.base, ctx, format!("/repos/{}/{}/stargazers?per_page=100", repo.owner, repo.name), ACCEPT_STAR)
     }
 
     fn read(&self, _ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -547,25 +559,27 @@ pub fn error_for(response: &HttpResponseData, resource: &str) -> ConnectorError 
             retry_after,
         };
     }
-    let detail = error_message(&response.body).map(|m| format!(" (GitHub says: {m})")).unwrap_or_default();
-    match response.status {
-        404 => ConnectorError::Status {
-            service: ID.into(),
-            status: 404,
-            message: format!("{resource} not found or not visible to this token{detail}"),
-            retry_after: None,
-        },
-        403 => ConnectorError::Status {
-            service: ID.into(),
-            status: 403,
-            message: format!("access to {resource} forbidden: the token lacks the needed permission{detail}"),
-            retry_after: None,
-        },
-        _ => status_error(ID, response),
-    }
+    ERRORS.map(resource, response)
 }
 
+/// What GitHub's other error statuses mean (401 and rate limits are read first).
+const ERRORS: ErrorTable = ErrorTable {
+    service: ID,
+    explain: error_message,
+    detail: Detail::Says("GitHub"),
+    rules: &[
+        (404, Outcome::Status(404, "{resource} not found or not visible to this token{detail}"), Retry::No),
+        (
+            403,
+            Outcome::Status(403, "access to {resource} forbidden: the token lacks the needed permission{detail}"),
+            Retry::No,
+        ),
+    ],
+    otherwise: None,
+};
+
 async fn post_json(
+    base: &str,
     ctx: &ReactionContext<'_>,
     path: &str,
     body: &Value,
@@ -576,7 +590,7 @@ async fn post_json(
     headers.push(("Content-Type".into(), "application/json".into()));
     let spec = HttpRequestSpec {
         method: "POST".into(),
-        url: format!("{}{path}", api_base()),
+        url: format!("{base}{path}"),
         headers,
         body: Some(body.to_string().into_bytes()),
     };
@@ -585,11 +599,11 @@ async fn post_json(
     if !(200..300).contains(&response.status) {
         return Err(error_for(&response, resource));
     }
-    let v: Value =
-        serde_json::from_slice(&response.body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(&response.body)
+        .map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
     if v.get("id").is_none() {
         if let Some(message) = v.get("message").and_then(Value::as_str) {
-            return Err(bad_response(format!("GitHub returned an error: {}", truncate_chars(message, 200))));
+            return Err(bad_response(ID, format!("GitHub returned an error: {}", truncate_chars(message, 200))));
         }
     }
     Ok(v)
@@ -612,7 +626,10 @@ pub fn create_issue_body(params: &Params) -> Result<Value, ConnectorError> {
 }
 
 /// `create_issue`: POST /repos/{owner}/{repo}/issues.
-struct CreateIssue;
+struct CreateIssue {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for CreateIssue {
@@ -625,7 +642,7 @@ impl Reaction for CreateIssue {
         let repo = parse_repo(req_str(params, "repo")?)?;
         let body = create_issue_body(params)?;
         let path = format!("/repos/{}/{}/issues", repo.owner, repo.name);
-        let created = post_json(ctx, &path, &body, &format!("repository {repo}")).await?;
+        let created = post_json(&self.base, ctx, &path, &body, &format!("repository {repo}")).await?;
         let number = created.get("number").and_then(Value::as_u64);
         Ok(ReactionOutput {
             summary: match number {
@@ -652,7 +669,10 @@ pub fn issue_number(params: &Params) -> Result<u64, ConnectorError> {
 }
 
 /// `comment_issue`: POST /repos/{owner}/{repo}/issues/{number}/comments.
-struct CommentIssue;
+struct CommentIssue {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for CommentIssue {
@@ -666,7 +686,7 @@ impl Reaction for CommentIssue {
         let number = issue_number(params)?;
         let text = req_str(params, "body")?;
         let path = format!("/repos/{}/{}/issues/{number}/comments", repo.owner, repo.name);
-        post_json(ctx, &path, &json!({ "body": text }), &format!("issue {repo}#{number}")).await?;
+        post_json(&self.base, ctx, &path, &json!({ "body": text }), &format!("issue {repo}#{number}")).await?;
         Ok(ReactionOutput { summary: format!("commented on {repo}#{number}") })
     }
 }

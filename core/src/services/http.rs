@@ -18,7 +18,11 @@
 //!   user gave a content type. Non-2xx answers become [`ConnectorError::Status`] (see
 //!   [`super::status_error`]).
 //! - Header names must be HTTP tokens and values must not contain line breaks (no header
-//!   injection through templated values).
+//!   injection through templated values); templated header values have their line breaks
+//!   turned into spaces when rendered (see [`crate::template`], "Contexts").
+//! - The reaction's `url` is rendered as a URL (values percent-encoded under a literal
+//!   address) and its `body` as a JSON body when its literal text is JSON (values escaped as
+//!   string content, the result checked to parse): ingredients are data, never syntax.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -26,7 +30,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::{bad_param, http_url_param, opt_bool, opt_str, status_error};
+use super::kit::{bad_param, bad_response, http_url_param, opt_bool, opt_str, status_error};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
     Service, ServiceManifest,
@@ -69,6 +73,7 @@ fn manifest() -> ServiceManifest {
         name: "HTTP",
         description: "Talk to any web API: watch a JSON endpoint for new items, or send a request when something happens.",
         auth: AuthKind::None,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Available,
         actions: vec![ActionManifest {
@@ -94,10 +99,11 @@ fn manifest() -> ServiceManifest {
                 ParamSpec::new(
                     "headers",
                     "Headers",
-                    "Extra request headers, e.g. {\"Authorization\": \"Bearer …\"}.",
+                    "Extra request headers, e.g. {\"Authorization\": \"Bearer …\"}. Kept sealed like a password.",
                     ParamType::StringMap,
                 )
-                .optional(None),
+                .optional(None)
+                .secret(),
                 allow_private_param(),
             ],
             ingredients: vec![IngredientSpec {
@@ -123,24 +129,34 @@ fn manifest() -> ServiceManifest {
                     ParamType::Enum { choices: METHODS.iter().map(|m| m.to_string()).collect() },
                 )
                 .optional(Some(json!("POST"))),
-                ParamSpec::new("url", "URL", "Where to send the request; may use ingredients.", ParamType::Url).templated(),
+                ParamSpec::new(
+                    "url",
+                    "URL",
+                    "Where to send the request. Ingredients may follow a written-out address, e.g. \
+                     https://api.example.com/items/{{ id }}: each value becomes one path segment or query value.",
+                    ParamType::Url,
+                )
+                .templated(),
                 ParamSpec::new(
                     "headers",
                     "Headers",
                     "Extra request headers; values may use ingredients. Content-Type defaults to application/json \
-                     when the body is JSON.",
+                     when the body is JSON. Kept sealed like a password (exported as placeholders).",
                     ParamType::StringMap,
                 )
                 .optional(None)
-                .templated(),
+                .templated()
+                .secret(),
                 ParamSpec::new(
                     "body",
                     "Body",
-                    "Request body; may use ingredients, e.g. {\"text\": \"{{ title }}\"}. Leave empty for none.",
+                    "Request body; may use ingredients. In a JSON body, put each placeholder inside a string, \
+                     e.g. {\"text\": \"{{ title }}\"}: values are escaped as JSON text, never read as JSON. \
+                     Leave empty for none.",
                     ParamType::String,
                 )
                 .optional(None)
-                .templated(),
+                .templated_json_body(),
                 allow_private_param(),
             ],
         }],
@@ -215,10 +231,10 @@ impl PolledAction for NewJsonItems {
         let events = read_json_items(&response.body, items_path, id_field)?;
         Ok(PollOutput { events, cursor: None })
     }
-}
 
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
+    fn wants_private_network(&self, params: &Params) -> bool {
+        wants_private_network(params)
+    }
 }
 
 /// Follows a dot path (`a.b.0.c`) in a JSON value. Segments index objects by key and arrays by
@@ -270,14 +286,17 @@ fn id_to_key(v: &Value) -> Option<String> {
 /// responses). See the module doc for the rules.
 pub fn read_json_items(body: &[u8], items_path: &str, id_field: &str) -> Result<Vec<Event>, ConnectorError> {
     let root: Value =
-        serde_json::from_slice(body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
     let shown_path = if items_path.trim().is_empty() { "the response" } else { items_path.trim() };
-    let list =
-        lookup_path(&root, items_path.trim()).map_err(|m| bad_response(format!("items_path `{shown_path}`: {m}")))?;
+    let list = lookup_path(&root, items_path.trim())
+        .map_err(|m| bad_response(ID, format!("items_path `{shown_path}`: {m}")))?;
     let items = match list {
         Value::Array(items) => items,
         other => {
-            return Err(bad_response(format!("items_path `{shown_path}` is {}, expected an array", json_kind(other))))
+            return Err(bad_response(
+                ID,
+                format!("items_path `{shown_path}` is {}, expected an array", json_kind(other)),
+            ))
         }
     };
 
@@ -309,9 +328,10 @@ pub fn read_json_items(body: &[u8], items_path: &str, id_field: &str) -> Result<
     }
     if events.is_empty() {
         if let Some(index) = first_missing {
-            return Err(bad_response(format!(
-                "no item has a usable id field `{id_field}` (item {index} has none); check id_field"
-            )));
+            return Err(bad_response(
+                ID,
+                format!("no item has a usable id field `{id_field}` (item {index} has none); check id_field"),
+            ));
         }
     }
     Ok(events)
@@ -351,6 +371,11 @@ impl Reaction for Request {
     /// Repeats carry the same `Idempotency-Key`, so receivers can drop them.
     fn idempotent(&self) -> bool {
         true
+    }
+
+    /// Deliveries to a host that answered 429 wait for it.
+    fn rate_limit_key(&self, params: &Params) -> Option<String> {
+        params.get("url").and_then(Value::as_str).and_then(crate::net::host_key)
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {

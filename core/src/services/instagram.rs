@@ -30,8 +30,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::gmail::{accept_json, bearer, parse_url, reaction_credential, send};
-use super::{base_url, http_url_param, status_error, truncate_chars};
+use super::kit::{
+    accept_json, bearer, excerpt, http_url_param, json_post, parse_url, reaction_credential, send, status_error,
+    truncate_chars,
+};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, OAuthProvider, ParamSpec, ParamType,
     ReactionManifest, Service, ServiceManifest,
@@ -40,6 +42,7 @@ use crate::connector::{
     ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "instagram";
@@ -54,11 +57,12 @@ pub const CAPTION_MAX_CHARS: usize = 2200;
 
 /// The `instagram` service: manifest, the polled `new_media` action and the `publish_photo`
 /// reaction.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_media", ActionKind::Polled(Arc::new(NewMedia) as Arc<dyn PolledAction>));
+    actions.insert("new_media", ActionKind::Polled(Arc::new(NewMedia { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
-    reactions.insert("publish_photo", Arc::new(PublishPhoto) as Arc<dyn Reaction>);
+    reactions.insert("publish_photo", Arc::new(PublishPhoto { base: base.clone() }) as Arc<dyn Reaction>);
     Service { manifest: manifest(), actions, reactions }
 }
 
@@ -68,6 +72,7 @@ fn manifest() -> ServiceManifest {
         name: "Instagram",
         description: "Watch your Instagram professional account for new posts, or publish a photo from a URL.",
         auth: AuthKind::OAuth2,
+        credential_hosts: vec!["graph.instagram.com"],
         oauth: Some(OAuthProvider {
             id: "instagram",
             auth_url: "https://www.instagram.com/oauth/authorize",
@@ -185,7 +190,7 @@ pub fn meta_error(resource: &str, response: &HttpResponseData) -> ConnectorError
                 _ => text,
             })
         })
-        .map(|m| truncate_chars(&m.split_whitespace().collect::<Vec<_>>().join(" "), super::ERROR_EXCERPT_CHARS - 1))
+        .map(|m| excerpt(&m))
         .unwrap_or_else(|| message.clone());
     let status_err = |status: u16, message: String| ConnectorError::Status {
         service: ID.into(),
@@ -290,11 +295,14 @@ pub fn poll_error(response: &HttpResponseData) -> ConnectorError {
     meta_error(MEDIA_RESOURCE, response)
 }
 
-struct NewMedia;
+struct NewMedia {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewMedia {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
-        list_request(&base_url(ID, DEFAULT_BASE_URL), ctx.require_credential(ID)?)
+        list_request(&self.base, ctx.require_credential(ID)?)
     }
 
     fn read(&self, _ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -308,15 +316,6 @@ impl PolledAction for NewMedia {
 
 // ---------------------------------------------------------------------------------------------
 // publish_photo
-
-fn json_post(url: String, credential: &Credential, body: &Value) -> HttpRequestSpec {
-    HttpRequestSpec {
-        method: "POST".into(),
-        url,
-        headers: vec![bearer(credential), accept_json(), ("Content-Type".into(), "application/json".into())],
-        body: Some(body.to_string().into_bytes()),
-    }
-}
 
 /// The first `publish_photo` request, creating the media container (pure, for tests).
 pub fn container_request(
@@ -380,7 +379,10 @@ pub async fn publish_photo(
     Ok(ReactionOutput { summary: format!("published Instagram media {media}") })
 }
 
-struct PublishPhoto;
+struct PublishPhoto {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for PublishPhoto {
@@ -390,6 +392,6 @@ impl Reaction for PublishPhoto {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        publish_photo(ctx, params, &base_url(ID, DEFAULT_BASE_URL)).await
+        publish_photo(ctx, params, &self.base).await
     }
 }

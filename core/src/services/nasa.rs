@@ -27,11 +27,12 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{status_error, truncate_chars};
-use crate::catalog::{ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, Service, ServiceManifest};
+use super::kit::{bad_response, ingredient, status_error, truncate_chars};
+use crate::catalog::{ActionKind, ActionManifest, AuthKind, Availability, Service, ServiceManifest};
 use crate::connector::{
     ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, PollContext, PollOutput, PolledAction,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "nasa";
@@ -46,14 +47,11 @@ pub const MIN_INTERVAL_SECS: u32 = 3600;
 pub const EXPLANATION_MAX_CHARS: usize = 1000;
 
 /// The `nasa` service: the polled `new_apod` action; no reactions (the APIs are read-only).
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_apod", ActionKind::Polled(Arc::new(NewApod) as Arc<dyn PolledAction>));
+    actions.insert("new_apod", ActionKind::Polled(Arc::new(NewApod { base: base.clone() }) as Arc<dyn PolledAction>));
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 fn manifest() -> ServiceManifest {
@@ -63,6 +61,7 @@ fn manifest() -> ServiceManifest {
         description: "NASA's open data through api.nasa.gov. Connect with your free API key from api.nasa.gov \
                       (or DEMO_KEY, limited to 30 requests an hour).",
         auth: AuthKind::ApiKey,
+        credential_hosts: vec!["api.nasa.gov"],
         oauth: None,
         availability: Availability::Available,
         actions: vec![ActionManifest {
@@ -103,10 +102,9 @@ fn manifest() -> ServiceManifest {
     }
 }
 
-struct NewApod;
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
+struct NewApod {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
 }
 
 /// Replaces the API key wherever it appears in `text` (error bodies could echo it).
@@ -136,7 +134,7 @@ fn error_in_body(root: &Value, response: &HttpResponseData, secret: Option<&str>
             "OVER_RATE_LIMIT" => {
                 ConnectorError::Status { service: ID.into(), status: 429, message, retry_after: retry_after() }
             }
-            _ => bad_response(format!("NASA error {code}: {message}")),
+            _ => bad_response(ID, format!("NASA error {code}: {message}")),
         });
     }
     // APOD itself: {"code": 400, "msg": "Date must be between …", "service_version": "v1"}
@@ -154,7 +152,7 @@ fn error_in_body(root: &Value, response: &HttpResponseData, secret: Option<&str>
                 message: format!("Astronomy Picture of the Day: {message}"),
                 retry_after: retry_after(),
             },
-            _ => bad_response(format!("APOD error {code}: {message}")),
+            _ => bad_response(ID, format!("APOD error {code}: {message}")),
         });
     }
     None
@@ -218,10 +216,10 @@ impl PolledAction for NewApod {
         if key.is_empty() {
             return Err(ConnectorError::AuthExpired { service: ID.into() });
         }
-        let base = super::base_url(ID, DEFAULT_BASE_URL);
+        let base = self.base.clone();
         // Never format the URL (it holds the key) into an error: only the parse error.
         let mut url = url::Url::parse(&format!("{base}/planetary/apod"))
-            .map_err(|e| bad_response(format!("the base URL is not valid ({e})")))?;
+            .map_err(|e| bad_response(ID, format!("the base URL is not valid ({e})")))?;
         url.query_pairs_mut().append_pair("api_key", key).append_pair("thumbs", "true");
         let mut req = HttpRequestSpec::get(url.as_str());
         req.headers.push(("Accept".into(), "application/json".into()));
@@ -234,17 +232,17 @@ impl PolledAction for NewApod {
             return Err(error_for_status(response, secret));
         }
         let root: Value = serde_json::from_slice(&response.body)
-            .map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+            .map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
         if let Some(e) = error_in_body(&root, response, secret) {
             return Err(e);
         }
         let events: Vec<Event> = match &root {
             Value::Object(_) => {
-                let event = apod_event(&root).ok_or_else(|| bad_response("the picture has no `date`"))?;
+                let event = apod_event(&root).ok_or_else(|| bad_response(ID, "the picture has no `date`"))?;
                 vec![event]
             }
             Value::Array(items) => items.iter().filter_map(apod_event).collect(),
-            _ => return Err(bad_response("expected a JSON object describing the picture")),
+            _ => return Err(bad_response(ID, "expected a JSON object describing the picture")),
         };
         Ok(PollOutput { events, cursor: None })
     }

@@ -34,14 +34,15 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{base_url, opt_bool, req_str, status_error};
+use super::kit::{bad_param, bad_response, ingredient, opt_bool, req_str, status_error};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, Service, ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "netflix";
@@ -57,14 +58,14 @@ pub const CATEGORIES: [&str; 4] = ["Films (English)", "Films (Non-English)", "TV
 pub const MIN_INTERVAL_SECS: u32 = 6 * 3600;
 
 /// The `netflix` service: one polled action, no reactions.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_top10_number_one", ActionKind::Polled(Arc::new(NewNumberOne) as Arc<dyn PolledAction>));
+    actions.insert(
+        "new_top10_number_one",
+        ActionKind::Polled(Arc::new(NewNumberOne { base: base.clone() }) as Arc<dyn PolledAction>),
+    );
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 fn manifest() -> ServiceManifest {
@@ -75,6 +76,7 @@ fn manifest() -> ServiceManifest {
                       netflix.com/tudum/top10 every Tuesday. Netflix has no API: nothing about your account \
                       is available.",
         auth: AuthKind::None,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Unofficial(
             "Netflix has no API since 2014; this reads Netflix's public Top 10 data files (tudum/top10), \
@@ -119,12 +121,9 @@ fn manifest() -> ServiceManifest {
 }
 
 /// The file URL in use: `AREA_NETFLIX_BASE_URL` or [`DEFAULT_BASE_URL`], plus [`GLOBAL_FILE`].
-pub fn global_url() -> String {
-    format!("{}{GLOBAL_FILE}", base_url(ID, DEFAULT_BASE_URL))
-}
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
+/// The global Top 10 file under `base` (the settings' `AREA_NETFLIX_BASE_URL` or the real host).
+pub fn global_url(base: &str) -> String {
+    format!("{base}{GLOBAL_FILE}")
 }
 
 fn category(params: &Params) -> Result<&str, ConnectorError> {
@@ -133,7 +132,7 @@ fn category(params: &Params) -> Result<&str, ConnectorError> {
         .iter()
         .find(|c| c.eq_ignore_ascii_case(raw))
         .copied()
-        .ok_or_else(|| super::bad_param("category", format!("expected one of {}, got {raw:?}", CATEGORIES.join(", "))))
+        .ok_or_else(|| bad_param("category", format!("expected one of {}, got {raw:?}", CATEGORIES.join(", "))))
 }
 
 /// One row of the list, cells by column name (`N/A` read as empty).
@@ -168,10 +167,13 @@ fn rows_of(body: &[u8], wanted: &str) -> Result<Vec<Row>, ConnectorError> {
         (col("week"), col("category"), col("weekly_rank"), col("show_title"))
     else {
         let start: String = text.chars().take(60).collect();
-        return Err(bad_response(format!(
-            "not Netflix's Top 10 TSV (no week/category/weekly_rank/show_title header); it starts with {:?}",
-            start.trim()
-        )));
+        return Err(bad_response(
+            ID,
+            format!(
+                "not Netflix's Top 10 TSV (no week/category/weekly_rank/show_title header); it starts with {:?}",
+                start.trim()
+            ),
+        ));
     };
     let (season, views, hours, weeks) =
         (col("season_title"), col("weekly_views"), col("weekly_hours_viewed"), col("cumulative_weeks_in_top_10"));
@@ -206,11 +208,11 @@ pub fn read_number_one(body: &[u8], wanted: &str, include_repeats: bool) -> Resu
     weeks.sort_unstable();
     weeks.dedup();
     let Some(latest) = weeks.last().copied() else {
-        return Err(bad_response(format!("the Top 10 file has no row for the list {wanted:?}")));
+        return Err(bad_response(ID, format!("the Top 10 file has no row for the list {wanted:?}")));
     };
     let number_one = |week: &str| rows.iter().find(|r| r.week == week && r.rank.parse::<u32>().ok() == Some(1));
     let Some(top) = number_one(latest) else {
-        return Err(bad_response(format!("the Top 10 file has no #1 for {wanted:?} in the week of {latest}")));
+        return Err(bad_response(ID, format!("the Top 10 file has no #1 for {wanted:?} in the week of {latest}")));
     };
     if !include_repeats && weeks.len() >= 2 {
         if let Some(previous) = number_one(weeks[weeks.len() - 2]) {
@@ -234,15 +236,14 @@ pub fn read_number_one(body: &[u8], wanted: &str, include_repeats: bool) -> Resu
 
 /// Classifies a non-2xx answer: 403/404 permanent naming the file, the rest (429 with
 /// `Retry-After`, 5xx) through [`status_error`].
-pub fn error_for(response: &HttpResponseData) -> ConnectorError {
+pub fn error_for(file: &str, response: &HttpResponseData) -> ConnectorError {
     match response.status {
         403 | 404 => ConnectorError::Status {
             service: ID.into(),
             status: response.status,
             message: format!(
                 "Netflix's Top 10 data file {} is not available (HTTP {}): Netflix may have moved it",
-                global_url(),
-                response.status
+                file, response.status
             ),
             retry_after: None,
         },
@@ -251,12 +252,15 @@ pub fn error_for(response: &HttpResponseData) -> ConnectorError {
 }
 
 /// `new_top10_number_one`: GET the global TSV, at most one event (this week's #1).
-struct NewNumberOne;
+struct NewNumberOne {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewNumberOne {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         category(ctx.params)?;
-        let mut req = HttpRequestSpec::get(global_url());
+        let mut req = HttpRequestSpec::get(global_url(&self.base));
         req.headers.push(("Accept".into(), "text/tab-separated-values, text/plain;q=0.9, */*;q=0.5".into()));
         Ok(req)
     }
@@ -268,6 +272,6 @@ impl PolledAction for NewNumberOne {
     }
 
     fn error_for(&self, _service: &str, _ctx: &PollContext<'_>, response: &HttpResponseData) -> ConnectorError {
-        error_for(response)
+        error_for(&global_url(&self.base), response)
     }
 }

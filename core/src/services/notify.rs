@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::req_str;
+use super::kit::req_str;
 use crate::catalog::{AuthKind, Availability, ParamSpec, ParamType, ReactionManifest, Service, ServiceManifest};
 use crate::connector::{ConnectorError, Params, Reaction, ReactionContext, ReactionOutput};
 
@@ -33,6 +33,7 @@ fn manifest() -> ServiceManifest {
         description:
             "Show a notification on this device (desktop notification, or a line in the daemon's log when headless).",
         auth: AuthKind::None,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Available,
         actions: vec![],

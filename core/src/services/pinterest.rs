@@ -29,8 +29,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::gmail::{accept_json, bearer, parse_url, reaction_credential, send};
-use super::{bad_param, base_url, http_url_param, opt_str, req_str, status_error, truncate_chars};
+use super::kit::{
+    accept_json, bad_param, bearer, excerpt, http_url_param, json_post, opt_str, parse_url, reaction_credential,
+    req_str, send, truncate_chars, Detail, ErrorTable, Outcome, Retry,
+};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, OAuthProvider, ParamSpec, ParamType,
     ReactionManifest, Service, ServiceManifest,
@@ -39,6 +41,7 @@ use crate::connector::{
     ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "pinterest";
@@ -51,11 +54,12 @@ pub const SCOPES: [&str; 1] = ["boards:read,pins:read,pins:write"];
 pub const PAGE_SIZE: u32 = 50;
 
 /// The `pinterest` service: manifest, the polled `new_pin` action and the `create_pin` reaction.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_pin", ActionKind::Polled(Arc::new(NewPin) as Arc<dyn PolledAction>));
+    actions.insert("new_pin", ActionKind::Polled(Arc::new(NewPin { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
-    reactions.insert("create_pin", Arc::new(CreatePin) as Arc<dyn Reaction>);
+    reactions.insert("create_pin", Arc::new(CreatePin { base: base.clone() }) as Arc<dyn Reaction>);
     Service { manifest: manifest(), actions, reactions }
 }
 
@@ -65,6 +69,7 @@ fn manifest() -> ServiceManifest {
         name: "Pinterest",
         description: "Watch a Pinterest board for new pins, or create pins from image links.",
         auth: AuthKind::OAuth2,
+        credential_hosts: vec!["api.pinterest.com"],
         oauth: Some(OAuthProvider {
             id: "pinterest",
             auth_url: "https://www.pinterest.com/oauth/",
@@ -176,34 +181,35 @@ fn error_message(body: &[u8]) -> Option<String> {
         Some(code) => format!("{message} (code {code})"),
         None => message.to_string(),
     };
-    Some(truncate_chars(&text.split_whitespace().collect::<Vec<_>>().join(" "), super::ERROR_EXCERPT_CHARS - 1))
+    Some(excerpt(&text))
 }
 
 /// Maps a Pinterest error answer about `resource` to a [`ConnectorError`] (see the module doc).
 pub fn pinterest_error(resource: &str, response: &HttpResponseData) -> ConnectorError {
-    let generic = status_error(ID, response);
-    let ConnectorError::Status { message, retry_after, .. } = &generic else { return generic };
-    let excerpt = error_message(&response.body).unwrap_or_else(|| message.clone());
-    let status_err = |status: u16, message: String| ConnectorError::Status {
-        service: ID.into(),
-        status,
-        message,
-        retry_after: *retry_after,
-    };
-    match response.status {
-        401 => ConnectorError::AuthExpired { service: ID.into() },
-        403 => status_err(
-            403,
-            format!(
-                "access to {resource} is forbidden (is it your board or shared with you? Trial apps only see their \
-                 own pins): {excerpt}"
-            ),
-        ),
-        404 => status_err(404, format!("{resource} was not found: {excerpt}")),
-        429 => status_err(429, format!("Pinterest rate limit reached; backing off: {excerpt}")),
-        _ => status_err(response.status, format!("{resource}: {excerpt}")),
-    }
+    ERRORS.map(resource, response)
 }
+
+/// What Pinterest's error statuses mean.
+const ERRORS: ErrorTable = ErrorTable {
+    service: ID,
+    explain: error_message,
+    detail: Detail::Excerpt,
+    rules: &[
+        (401, Outcome::Reconnect, Retry::Header),
+        (
+            403,
+            Outcome::Status(
+                403,
+                "access to {resource} is forbidden (is it your board or shared with you? Trial apps only see their \
+                 own pins): {detail}",
+            ),
+            Retry::Header,
+        ),
+        (404, Outcome::Status(404, "{resource} was not found: {detail}"), Retry::Header),
+        (429, Outcome::Status(429, "Pinterest rate limit reached; backing off: {detail}"), Retry::Header),
+    ],
+    otherwise: Some("{resource}: {detail}"),
+};
 
 /// Parses a 2xx body as a JSON object; an error object (`code` + `message`, no `id`/`items`) is
 /// an error.
@@ -328,11 +334,14 @@ pub fn poll_error(params: &Params, response: &HttpResponseData) -> ConnectorErro
     pinterest_error(&board_resource(params), response)
 }
 
-struct NewPin;
+struct NewPin {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewPin {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
-        list_request(&base_url(ID, DEFAULT_BASE_URL), ctx.params, ctx.require_credential(ID)?)
+        list_request(&self.base, ctx.params, ctx.require_credential(ID)?)
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -369,12 +378,7 @@ pub fn pin_body(params: &Params) -> Result<Value, ConnectorError> {
 /// The `create_pin` request against `base` (pure, for tests).
 pub fn create_request(base: &str, params: &Params, credential: &Credential) -> Result<HttpRequestSpec, ConnectorError> {
     let body = pin_body(params)?;
-    Ok(HttpRequestSpec {
-        method: "POST".into(),
-        url: parse_url(ID, &format!("{}/v5/pins", base.trim_end_matches('/')))?.to_string(),
-        headers: vec![bearer(credential), accept_json(), ("Content-Type".into(), "application/json".into())],
-        body: Some(body.to_string().into_bytes()),
-    })
+    Ok(json_post(parse_url(ID, &format!("{}/v5/pins", base.trim_end_matches('/')))?.to_string(), credential, &body))
 }
 
 /// Runs `create_pin` against `base` (what the reaction does with the configured base URL).
@@ -397,7 +401,10 @@ pub async fn create_pin(
     }
 }
 
-struct CreatePin;
+struct CreatePin {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for CreatePin {
@@ -407,6 +414,6 @@ impl Reaction for CreatePin {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        create_pin(ctx, params, &base_url(ID, DEFAULT_BASE_URL)).await
+        create_pin(ctx, params, &self.base).await
     }
 }

@@ -30,13 +30,14 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{base_url, opt_str, status_error, truncate_chars};
+use super::kit::{bad_response, ingredient, opt_str, status_error, truncate_chars};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, Service, ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, PollContext, PollOutput, PolledAction,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "pokemongo";
@@ -48,14 +49,11 @@ pub const EVENTS_PATH: &str = "/events.min.json";
 pub const MIN_INTERVAL_SECS: u32 = 3600;
 
 /// The `pokemongo` service: one polled action, no reactions.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_event", ActionKind::Polled(Arc::new(NewEvent) as Arc<dyn PolledAction>));
+    actions.insert("new_event", ActionKind::Polled(Arc::new(NewEvent { base: base.clone() }) as Arc<dyn PolledAction>));
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 fn manifest() -> ServiceManifest {
@@ -66,6 +64,7 @@ fn manifest() -> ServiceManifest {
                       from the community ScrapedDuck JSON feed. Niantic has no public API; this source is \
                       unofficial and may lag or change.",
         auth: AuthKind::None,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Unofficial(
             "no official API; events come from the community feed ScrapedDuck (LeekDuck's calendar as JSON)".into(),
@@ -112,12 +111,9 @@ fn manifest() -> ServiceManifest {
 }
 
 /// The feed URL in use: `AREA_POKEMONGO_BASE_URL` or [`DEFAULT_BASE_URL`], plus [`EVENTS_PATH`].
-pub fn events_url() -> String {
-    format!("{}{EVENTS_PATH}", base_url(ID, DEFAULT_BASE_URL))
-}
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
+/// The events feed under `base` (the settings' `AREA_POKEMONGO_BASE_URL` or the real host).
+pub fn events_url(base: &str) -> String {
+    format!("{base}{EVENTS_PATH}")
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,17 +139,17 @@ fn text(s: Option<String>) -> Value {
 /// that type (case-insensitive).
 pub fn read_events(body: &[u8], event_type: Option<&str>) -> Result<Vec<Event>, ConnectorError> {
     let root: Value =
-        serde_json::from_slice(body).map_err(|e| bad_response(format!("the feed is not valid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad_response(ID, format!("the feed is not valid JSON: {e}")))?;
     let items = match root {
         Value::Array(items) => items,
         Value::Object(map) => {
             let detail = map.get("message").or_else(|| map.get("error")).and_then(Value::as_str).unwrap_or("");
-            return Err(bad_response(format!(
-                "expected a JSON array of events, got an object {}",
-                truncate_chars(detail, 200)
-            )));
+            return Err(bad_response(
+                ID,
+                format!("expected a JSON array of events, got an object {}", truncate_chars(detail, 200)),
+            ));
         }
-        _ => return Err(bad_response("expected a JSON array of events")),
+        _ => return Err(bad_response(ID, "expected a JSON array of events")),
     };
     let mut events = Vec::new();
     for item in items {
@@ -183,7 +179,7 @@ pub fn read_events(body: &[u8], event_type: Option<&str>) -> Result<Vec<Event>, 
 
 /// Classifies a non-2xx answer of the feed host: 403/404 permanent naming the feed, the rest
 /// (429 with `Retry-After`, 5xx) through [`status_error`].
-pub fn error_for(response: &HttpResponseData) -> ConnectorError {
+pub fn error_for(feed: &str, response: &HttpResponseData) -> ConnectorError {
     match response.status {
         403 | 404 => ConnectorError::Status {
             service: ID.into(),
@@ -191,8 +187,7 @@ pub fn error_for(response: &HttpResponseData) -> ConnectorError {
             message: format!(
                 "the community event feed {} is not available (HTTP {}): it may have moved; \
                  set AREA_POKEMONGO_BASE_URL to a mirror",
-                events_url(),
-                response.status
+                feed, response.status
             ),
             retry_after: None,
         },
@@ -201,11 +196,14 @@ pub fn error_for(response: &HttpResponseData) -> ConnectorError {
 }
 
 /// `new_event`: GET the events feed, one event per listed event.
-struct NewEvent;
+struct NewEvent {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewEvent {
     fn request(&self, _ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
-        let mut req = HttpRequestSpec::get(events_url());
+        let mut req = HttpRequestSpec::get(events_url(&self.base));
         req.headers.push(("Accept".into(), "application/json".into()));
         Ok(req)
     }
@@ -215,6 +213,6 @@ impl PolledAction for NewEvent {
     }
 
     fn error_for(&self, _service: &str, _ctx: &PollContext<'_>, response: &HttpResponseData) -> ConnectorError {
-        error_for(response)
+        error_for(&events_url(&self.base), response)
     }
 }

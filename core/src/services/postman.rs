@@ -34,16 +34,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::{bad_param, base_url, req_str, status_error, truncate_chars};
+use super::kit::{bad_param, bad_response, ingredient, req_str, truncate_chars, Detail, ErrorTable, Outcome, Retry};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
-    Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, ReactionManifest, Service,
+    ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
 use crate::net::{RequestOptions, MAX_RETRY_AFTER};
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "postman";
@@ -53,16 +54,16 @@ pub const DEFAULT_BASE_URL: &str = "https://api.getpostman.com";
 pub const MONITOR_WEB_URL: &str = "https://go.postman.co/monitors/";
 
 /// The `postman` service: one polled action and one reaction.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("monitor_run_failed", ActionKind::Polled(Arc::new(MonitorRunFailed) as Arc<dyn PolledAction>));
+    actions.insert(
+        "monitor_run_failed",
+        ActionKind::Polled(Arc::new(MonitorRunFailed { base: base.clone() }) as Arc<dyn PolledAction>),
+    );
     let mut reactions = BTreeMap::new();
-    reactions.insert("run_monitor", Arc::new(RunMonitor) as Arc<dyn Reaction>);
+    reactions.insert("run_monitor", Arc::new(RunMonitor { base: base.clone() }) as Arc<dyn Reaction>);
     Service { manifest: manifest(), actions, reactions }
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 fn monitor_param(templated: bool) -> ParamSpec {
@@ -87,6 +88,7 @@ fn manifest() -> ServiceManifest {
         description: "Know when a Postman monitor's run fails, and start monitor runs. Connect with a Postman API key \
                       (postman.com → your avatar → Settings → API keys).",
         auth: AuthKind::ApiKey,
+        credential_hosts: vec!["api.getpostman.com"],
         oauth: None,
         availability: Availability::Available,
         actions: vec![ActionManifest {
@@ -117,11 +119,6 @@ fn manifest() -> ServiceManifest {
     }
 }
 
-/// The API root in use: `AREA_POSTMAN_BASE_URL` or [`DEFAULT_BASE_URL`], read at each call.
-pub fn api_base() -> String {
-    base_url(ID, DEFAULT_BASE_URL)
-}
-
 /// Checks a monitor id (letters, digits and `-`: Postman ids and uids), so it never needs
 /// escaping in a path.
 pub fn monitor_id(params: &Params) -> Result<String, ConnectorError> {
@@ -139,10 +136,6 @@ pub fn monitor_id(params: &Params) -> Result<String, ConnectorError> {
 
 fn headers(credential: &Credential) -> Vec<(String, String)> {
     vec![("X-Api-Key".into(), credential.secret().trim().to_string()), ("Accept".into(), "application/json".into())]
-}
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
 }
 
 /// Postman's error body: `{"error": {"name", "message"}}` or `{"error": "rateLimited",
@@ -175,41 +168,42 @@ fn postman_retry_after(response: &HttpResponseData, now: SystemTime) -> Option<D
 /// Classifies a non-2xx Postman answer about `resource` (e.g. "monitor abc"): 401 → reconnect,
 /// 429 → retryable with the announced wait, 403/404 → permanent naming the resource.
 pub fn error_for(response: &HttpResponseData, resource: &str) -> ConnectorError {
-    let body = serde_json::from_slice::<Value>(&response.body).ok().and_then(|v| error_body(&v));
-    let detail = body.as_ref().map(|(_, m)| format!(" (Postman says: {m})")).unwrap_or_default();
-    match response.status {
-        401 => ConnectorError::AuthExpired { service: ID.into() },
-        429 => ConnectorError::Status {
-            service: ID.into(),
-            status: 429,
-            message: format!("rate limited or monthly API quota used up{detail}"),
-            retry_after: postman_retry_after(response, SystemTime::now()),
-        },
-        404 => ConnectorError::Status {
-            service: ID.into(),
-            status: 404,
-            message: format!("{resource} not found or not visible to this API key{detail}"),
-            retry_after: None,
-        },
-        403 => ConnectorError::Status {
-            service: ID.into(),
-            status: 403,
-            message: format!("access to {resource} forbidden for this API key{detail}"),
-            retry_after: None,
-        },
-        _ => status_error(ID, response),
-    }
+    ERRORS.map(resource, response)
+}
+
+/// What Postman's error statuses mean.
+const ERRORS: ErrorTable = ErrorTable {
+    service: ID,
+    explain: error_message,
+    detail: Detail::Says("Postman"),
+    rules: &[
+        (401, Outcome::Reconnect, Retry::No),
+        (429, Outcome::Status(429, "rate limited or monthly API quota used up{detail}"), Retry::With(retry_now)),
+        (404, Outcome::Status(404, "{resource} not found or not visible to this API key{detail}"), Retry::No),
+        (403, Outcome::Status(403, "access to {resource} forbidden for this API key{detail}"), Retry::No),
+    ],
+    otherwise: None,
+};
+
+/// The error body's message, if it is Postman's error object.
+fn error_message(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Value>(body).ok().and_then(|v| error_body(&v)).map(|(_, m)| m)
+}
+
+/// [`postman_retry_after`] as of now.
+fn retry_now(response: &HttpResponseData) -> Option<Duration> {
+    postman_retry_after(response, SystemTime::now())
 }
 
 /// Parses a 2xx body, turning Postman's error object into an error.
 fn parse_ok(body: &[u8]) -> Result<Value, ConnectorError> {
     let root: Value =
-        serde_json::from_slice(body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
     if let Some((name, message)) = error_body(&root) {
         if name == "AuthenticationError" {
             return Err(ConnectorError::AuthExpired { service: ID.into() });
         }
-        return Err(bad_response(format!("Postman returned an error: {message}")));
+        return Err(bad_response(ID, format!("Postman returned an error: {message}")));
     }
     Ok(root)
 }
@@ -225,7 +219,8 @@ fn count_at(v: &Value, pointer: &str) -> u64 {
 /// Reads a `GET /monitors/{id}` answer (pure, for tests): one event when the last run failed.
 pub fn read_monitor(body: &[u8]) -> Result<Vec<Event>, ConnectorError> {
     let root = parse_ok(body)?;
-    let monitor = root.get("monitor").filter(|m| m.is_object()).ok_or_else(|| bad_response("no `monitor` object"))?;
+    let monitor =
+        root.get("monitor").filter(|m| m.is_object()).ok_or_else(|| bad_response(ID, "no `monitor` object"))?;
     let Some(run) = monitor.get("lastRun").filter(|r| r.is_object()) else {
         return Ok(Vec::new()); // never run yet
     };
@@ -256,13 +251,16 @@ pub fn read_monitor(body: &[u8]) -> Result<Vec<Event>, ConnectorError> {
 }
 
 /// `monitor_run_failed`: the monitor with its last run.
-struct MonitorRunFailed;
+struct MonitorRunFailed {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for MonitorRunFailed {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let id = monitor_id(ctx.params)?;
         let credential = ctx.require_credential(ID)?;
-        let mut req = HttpRequestSpec::get(format!("{}/monitors/{id}", api_base()));
+        let mut req = HttpRequestSpec::get(format!("{}/monitors/{id}", self.base));
         req.headers = headers(credential);
         Ok(req)
     }
@@ -278,7 +276,10 @@ impl PolledAction for MonitorRunFailed {
 }
 
 /// `run_monitor`: POST /monitors/{id}/run?async=true.
-struct RunMonitor;
+struct RunMonitor {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for RunMonitor {
@@ -292,7 +293,7 @@ impl Reaction for RunMonitor {
         let credential = ctx.credential.ok_or_else(|| ConnectorError::AuthExpired { service: ID.into() })?;
         let spec = HttpRequestSpec {
             method: "POST".into(),
-            url: format!("{}/monitors/{id}/run?async=true", api_base()),
+            url: format!("{}/monitors/{id}/run?async=true", self.base),
             headers: headers(credential),
             body: None,
         };
@@ -302,7 +303,7 @@ impl Reaction for RunMonitor {
             return Err(error_for(&response, &format!("monitor {id}")));
         }
         let root = parse_ok(&response.body)?;
-        let info = root.pointer("/run/info").ok_or_else(|| bad_response("no `run.info` in the answer"))?;
+        let info = root.pointer("/run/info").ok_or_else(|| bad_response(ID, "no `run.info` in the answer"))?;
         let name = text_at(info, "/name");
         let status = text_at(info, "/status");
         let shown = if name.is_empty() { id.as_str() } else { name };

@@ -43,14 +43,17 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{bad_param, base_url, opt_bool, opt_str, req_str, status_error, truncate_chars};
+use super::kit::{
+    bad_param, bad_response, ingredient, opt_bool, opt_str, req_str, truncate_chars, Detail, ErrorTable, Outcome, Retry,
+};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, Service, ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "ratp";
@@ -62,15 +65,16 @@ pub const MESSAGE_MAX_CHARS: usize = 2000;
 pub const DEFAULT_MINUTES: u64 = 10;
 
 /// The `ratp` service: two polled actions; no reactions (PRIM is read-only).
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("disruption", ActionKind::Polled(Arc::new(Disruption) as Arc<dyn PolledAction>));
-    actions.insert("next_departure", ActionKind::Polled(Arc::new(NextDeparture) as Arc<dyn PolledAction>));
+    actions
+        .insert("disruption", ActionKind::Polled(Arc::new(Disruption { base: base.clone() }) as Arc<dyn PolledAction>));
+    actions.insert(
+        "next_departure",
+        ActionKind::Polled(Arc::new(NextDeparture { base: base.clone() }) as Arc<dyn PolledAction>),
+    );
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 const LINE_HELP: &str = "The line's IDFM id, e.g. C01742 (RER A), C01371 (metro 1) or STIF:Line::C01742:. Find it in \
@@ -84,6 +88,7 @@ fn manifest() -> ServiceManifest {
                       buses…) from Île-de-France Mobilités' PRIM platform. Connect with a free PRIM API token \
                       (prim.iledefrance-mobilites.fr → Mon compte → Mes jetons d'authentification).",
         auth: AuthKind::ApiKey,
+        credential_hosts: vec!["prim.iledefrance-mobilites.fr"],
         oauth: None,
         availability: Availability::Available,
         actions: vec![
@@ -164,11 +169,6 @@ fn manifest() -> ServiceManifest {
     }
 }
 
-/// The API root in use: `AREA_RATP_BASE_URL` or [`DEFAULT_BASE_URL`], read at each call.
-pub fn api_base() -> String {
-    base_url(ID, DEFAULT_BASE_URL)
-}
-
 fn id_code_ok(code: &str) -> bool {
     !code.is_empty() && code.len() <= 40 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
@@ -211,17 +211,18 @@ pub fn monitoring_ref(raw: &str) -> Result<String, ConnectorError> {
     }
 }
 
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
-}
-
-fn get(ctx: &PollContext<'_>, path: &str, query: &[(&str, String)]) -> Result<HttpRequestSpec, ConnectorError> {
+fn get(
+    base: &str,
+    ctx: &PollContext<'_>,
+    path: &str,
+    query: &[(&str, String)],
+) -> Result<HttpRequestSpec, ConnectorError> {
     let key = ctx.require_credential(ID)?.secret().trim();
     if key.is_empty() {
         return Err(ConnectorError::AuthExpired { service: ID.into() });
     }
-    let mut url = url::Url::parse(&format!("{}{path}", api_base()))
-        .map_err(|e| bad_response(format!("the base URL is not valid ({e})")))?;
+    let mut url = url::Url::parse(&format!("{base}{path}"))
+        .map_err(|e| bad_response(ID, format!("the base URL is not valid ({e})")))?;
     {
         let mut pairs = url.query_pairs_mut();
         for (k, v) in query {
@@ -250,12 +251,12 @@ fn siri_text(v: Option<&Value>) -> String {
 /// service delivery's response time, or the error the body carries.
 fn delivery<'a>(root: &'a Value, kind: &str) -> Result<(&'a Value, Option<DateTime<Utc>>), ConnectorError> {
     if let Some(message) = root.get("message").and_then(Value::as_str).filter(|_| root.get("Siri").is_none()) {
-        return Err(bad_response(format!("PRIM returned an error: {}", truncate_chars(message, 200))));
+        return Err(bad_response(ID, format!("PRIM returned an error: {}", truncate_chars(message, 200))));
     }
     let service = root
         .pointer("/Siri/ServiceDelivery")
         .filter(|v| v.is_object())
-        .ok_or_else(|| bad_response("expected a SIRI answer (`Siri.ServiceDelivery`)"))?;
+        .ok_or_else(|| bad_response(ID, "expected a SIRI answer (`Siri.ServiceDelivery`)"))?;
     let now = service
         .get("ResponseTimestamp")
         .and_then(Value::as_str)
@@ -266,7 +267,7 @@ fn delivery<'a>(root: &'a Value, kind: &str) -> Result<(&'a Value, Option<DateTi
         Some(v @ Value::Object(_)) => Some(v),
         _ => None,
     }
-    .ok_or_else(|| bad_response(format!("no `{kind}` in the SIRI answer")))?;
+    .ok_or_else(|| bad_response(ID, format!("no `{kind}` in the SIRI answer")))?;
     let failed = match first.get("Status") {
         Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("false"),
         Some(Value::Bool(b)) => !b,
@@ -279,46 +280,44 @@ fn delivery<'a>(root: &'a Value, kind: &str) -> Result<(&'a Value, Option<DateTi
             .map(|p| siri_text(cond.and_then(|c| c.pointer(p))))
             .find(|s| !s.is_empty())
             .unwrap_or_else(|| "the request was refused".into());
-        return Err(bad_response(format!("PRIM refused the request: {}", truncate_chars(&text, 200))));
+        return Err(bad_response(ID, format!("PRIM refused the request: {}", truncate_chars(&text, 200))));
     }
     Ok((first, now))
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ConnectorError> {
-    serde_json::from_slice(body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))
 }
 
 /// Classifies a non-2xx PRIM answer about `resource` (e.g. "line STIF:Line::C01742:").
 pub fn error_for(response: &HttpResponseData, resource: &str) -> ConnectorError {
-    let said = serde_json::from_slice::<Value>(&response.body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(|m| truncate_chars(m, 200)));
-    let detail = said.map(|m| format!(" (PRIM says: {m})")).unwrap_or_default();
-    match response.status {
-        401 => ConnectorError::AuthExpired { service: ID.into() },
-        404 => ConnectorError::Status {
-            service: ID.into(),
-            status: 404,
-            message: format!("{resource} not found{detail}"),
-            retry_after: None,
-        },
-        403 => ConnectorError::Status {
-            service: ID.into(),
-            status: 403,
-            message: format!(
-                "access to {resource} forbidden: subscribe this token to the API on PRIM or check its rights{detail}"
-            ),
-            retry_after: None,
-        },
-        429 => ConnectorError::Status {
-            service: ID.into(),
-            status: 429,
-            message: format!("PRIM quota reached for {resource}{detail}"),
-            retry_after: crate::net::retry_after(response, std::time::SystemTime::now()),
-        },
-        _ => status_error(ID, response),
-    }
+    ERRORS.map(resource, response)
 }
+
+/// What PRIM's error statuses mean.
+const ERRORS: ErrorTable = ErrorTable {
+    service: ID,
+    explain: |body| {
+        serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(Value::as_str).map(|m| truncate_chars(m, 200)))
+    },
+    detail: Detail::Says("PRIM"),
+    rules: &[
+        (401, Outcome::Reconnect, Retry::No),
+        (404, Outcome::Status(404, "{resource} not found{detail}"), Retry::No),
+        (
+            403,
+            Outcome::Status(
+                403,
+                "access to {resource} forbidden: subscribe this token to the API on PRIM or check its rights{detail}",
+            ),
+            Retry::No,
+        ),
+        (429, Outcome::Status(429, "PRIM quota reached for {resource}{detail}"), Retry::Header),
+    ],
+    otherwise: None,
+};
 
 /// Reads a general-message answer (pure): disruption events, information messages too when
 /// `include_information`.
@@ -328,7 +327,7 @@ pub fn read_general_messages(body: &[u8], include_information: bool) -> Result<V
     let messages = match delivery.get("InfoMessage") {
         Some(Value::Array(items)) => items.as_slice(),
         None | Some(Value::Null) => &[],
-        Some(_) => return Err(bad_response("`InfoMessage` is not a list")),
+        Some(_) => return Err(bad_response(ID, "`InfoMessage` is not a list")),
     };
     let mut events = Vec::new();
     for m in messages {
@@ -381,7 +380,7 @@ pub fn read_departures(body: &[u8], minutes: u64, fallback_now: DateTime<Utc>) -
     let visits = match delivery.get("MonitoredStopVisit") {
         Some(Value::Array(items)) => items.as_slice(),
         None | Some(Value::Null) => &[],
-        Some(_) => return Err(bad_response("`MonitoredStopVisit` is not a list")),
+        Some(_) => return Err(bad_response(ID, "`MonitoredStopVisit` is not a list")),
     };
     let time = |v: Option<&Value>| {
         let s = siri_text(v);
@@ -439,12 +438,15 @@ fn minutes(params: &Params) -> Result<u64, ConnectorError> {
 }
 
 /// `disruption`: Info trafic messages for one line.
-struct Disruption;
+struct Disruption {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for Disruption {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let line = line_ref(req_str(ctx.params, "line")?, "line")?;
-        get(ctx, "/general-message", &[("LineRef", line)])
+        get(&self.base, ctx, "/general-message", &[("LineRef", line)])
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -459,7 +461,10 @@ impl PolledAction for Disruption {
 }
 
 /// `next_departure`: real-time departures at one stop.
-struct NextDeparture;
+struct NextDeparture {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NextDeparture {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
@@ -469,7 +474,7 @@ impl PolledAction for NextDeparture {
         if let Some(line) = opt_str(ctx.params, "line") {
             query.push(("LineRef", line_ref(line, "line")?));
         }
-        get(ctx, "/stop-monitoring", &query)
+        get(&self.base, ctx, "/stop-monitoring", &query)
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {

@@ -40,14 +40,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use super::{base_url, opt_str, status_error, truncate_chars};
+use super::kit::{bad_param, bad_response, ingredient, opt_str, status_error, truncate_chars};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, Service, ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "revolut";
@@ -61,14 +62,14 @@ pub const COUNT: u32 = 100;
 pub const FROM_MARGIN_HOURS: i64 = 24;
 
 /// The `revolut` service: one polled action, deliberately no reactions.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_transaction", ActionKind::Polled(Arc::new(NewTransaction) as Arc<dyn PolledAction>));
+    actions.insert(
+        "new_transaction",
+        ActionKind::Polled(Arc::new(NewTransaction { base: base.clone() }) as Arc<dyn PolledAction>),
+    );
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 fn manifest() -> ServiceManifest {
@@ -81,6 +82,7 @@ fn manifest() -> ServiceManifest {
                       and paste it with `area connect revolut --token-stdin`. Revolut expires access tokens after \
                       40 minutes, after which the connection asks to be reconnected.",
         auth: AuthKind::ApiKey,
+        credential_hosts: vec!["b2b.revolut.com", "sandbox-b2b.revolut.com"],
         oauth: None,
         availability: Availability::Limited(
             "Revolut Business accounts only; personal accounts have no API. Access tokens last 40 minutes \
@@ -121,21 +123,12 @@ fn manifest() -> ServiceManifest {
     }
 }
 
-/// The API root in use: `AREA_REVOLUT_BASE_URL` or [`DEFAULT_BASE_URL`].
-pub fn api_base() -> String {
-    base_url(ID, DEFAULT_BASE_URL)
-}
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
-}
-
 /// Account ids are UUIDs; anything else is refused so it never needs escaping.
 fn account(params: &Params) -> Result<Option<&str>, ConnectorError> {
     match opt_str(params, "account") {
         None => Ok(None),
         Some(a) if a.len() <= 64 && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => Ok(Some(a)),
-        Some(a) => Err(super::bad_param("account", format!("expected an account id (a UUID), got {a:?}"))),
+        Some(a) => Err(bad_param("account", format!("expected an account id (a UUID), got {a:?}"))),
     }
 }
 
@@ -147,11 +140,12 @@ fn cursor_latest(cursor: Option<&Value>) -> Option<DateTime<Utc>> {
 
 /// The transactions request for these parameters and cursor (pure, for tests).
 pub fn transactions_request(
+    base: &str,
     params: &Params,
     cursor: Option<&Value>,
     token: &str,
 ) -> Result<HttpRequestSpec, ConnectorError> {
-    let mut url = format!("{}/transactions?count={COUNT}", api_base());
+    let mut url = format!("{base}/transactions?count={COUNT}");
     if let Some(latest) = cursor_latest(cursor) {
         let from = (latest - Duration::hours(FROM_MARGIN_HOURS)).to_rfc3339_opts(SecondsFormat::Secs, true);
         url.push_str("&from=");
@@ -175,14 +169,14 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
 /// (newest `created_at` seen, never going back from `previous`).
 pub fn read_transactions(body: &[u8], previous: Option<&Value>) -> Result<PollOutput, ConnectorError> {
     let root: Value =
-        serde_json::from_slice(body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
     let items = match root {
         Value::Array(items) => items,
         Value::Object(map) => {
             let message = map.get("message").and_then(Value::as_str).unwrap_or("expected a JSON array");
-            return Err(bad_response(format!("Revolut returned an error: {}", truncate_chars(message, 200))));
+            return Err(bad_response(ID, format!("Revolut returned an error: {}", truncate_chars(message, 200))));
         }
-        _ => return Err(bad_response("expected a JSON array of transactions")),
+        _ => return Err(bad_response(ID, "expected a JSON array of transactions")),
     };
     let mut latest = cursor_latest(previous);
     let mut events = Vec::new();
@@ -248,12 +242,15 @@ pub fn error_for(params: &Params, response: &HttpResponseData) -> ConnectorError
 }
 
 /// `new_transaction`: GET /transactions, one event per transaction.
-struct NewTransaction;
+struct NewTransaction {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewTransaction {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let credential = ctx.require_credential(ID)?;
-        transactions_request(ctx.params, ctx.cursor, credential.secret())
+        transactions_request(&self.base, ctx.params, ctx.cursor, credential.secret())
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {

@@ -48,14 +48,17 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{bad_param, env_var_name, opt_str, req_str, status_error, truncate_chars};
+use super::kit::{
+    bad_param, bad_response, ingredient, opt_str, req_str, truncate_chars, Detail, ErrorTable, Outcome, Retry,
+};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, Service, ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "riot";
@@ -73,15 +76,18 @@ pub const PLATFORMS: [&str; 17] = [
 pub const MATCH_COUNT: u32 = 20;
 
 /// The `riot` service: two polled actions; no reactions (the API is read-only).
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let overridden_base = settings.service(ID, "BASE_URL").map(str::to_string);
     let mut actions = BTreeMap::new();
-    actions.insert("new_match", ActionKind::Polled(Arc::new(NewMatch) as Arc<dyn PolledAction>));
-    actions.insert("rank_changed", ActionKind::Polled(Arc::new(RankChanged) as Arc<dyn PolledAction>));
+    actions.insert(
+        "new_match",
+        ActionKind::Polled(Arc::new(NewMatch { overridden_base: overridden_base.clone() }) as Arc<dyn PolledAction>),
+    );
+    actions.insert(
+        "rank_changed",
+        ActionKind::Polled(Arc::new(RankChanged { overridden_base: overridden_base.clone() }) as Arc<dyn PolledAction>),
+    );
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 fn riot_id_param() -> ParamSpec {
@@ -113,6 +119,7 @@ fn manifest() -> ServiceManifest {
                       from developer.riotgames.com. Development keys expire every 24 hours: register a personal \
                       product there for a lasting key.",
         auth: AuthKind::ApiKey,
+        credential_hosts: vec!["*.api.riotgames.com"],
         oauth: None,
         availability: Availability::Limited(LIMITATION.to_string()),
         actions: vec![
@@ -192,11 +199,10 @@ pub fn routing_host(routing: &str) -> String {
     format!("https://{routing}.api.riotgames.com")
 }
 
-/// The host to use for a routing value: `AREA_RIOT_BASE_URL` (for every routing) or the real one,
-/// read at each call.
-pub fn host(routing: &str) -> String {
-    std::env::var(env_var_name(ID, "BASE_URL"))
-        .ok()
+/// The host to use for a routing value: `overridden_base` (the settings' `AREA_RIOT_BASE_URL`,
+/// for every routing) or the real one.
+pub fn host(overridden_base: Option<&str>, routing: &str) -> String {
+    overridden_base
         .map(|v| v.trim().trim_end_matches('/').to_string())
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| routing_host(routing))
@@ -266,10 +272,6 @@ fn puuid_ok(p: &str) -> bool {
     !p.is_empty() && p.len() <= 100 && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
-}
-
 /// A short fingerprint of the API key (never the key): PUUIDs are encrypted per Riot project.
 fn key_fingerprint(secret: &str) -> String {
     let digest = Sha256::digest(secret.trim().as_bytes());
@@ -318,17 +320,22 @@ fn get(ctx: &PollContext<'_>, url: url::Url) -> Result<HttpRequestSpec, Connecto
 
 /// `base` + path segments, each percent-encoded (game names hold spaces and any script).
 fn url_with(base: &str, segments: &[&str]) -> Result<url::Url, ConnectorError> {
-    let mut url = url::Url::parse(base).map_err(|e| bad_response(format!("the base URL is not valid ({e})")))?;
+    let mut url = url::Url::parse(base).map_err(|e| bad_response(ID, format!("the base URL is not valid ({e})")))?;
     url.path_segments_mut()
-        .map_err(|_| bad_response("the base URL cannot take a path"))?
+        .map_err(|_| bad_response(ID, "the base URL cannot take a path"))?
         .pop_if_empty()
         .extend(segments);
     Ok(url)
 }
 
-fn lookup_request(ctx: &PollContext<'_>, riot_id: &RiotId, region: &str) -> Result<HttpRequestSpec, ConnectorError> {
+fn lookup_request(
+    overridden_base: Option<&str>,
+    ctx: &PollContext<'_>,
+    riot_id: &RiotId,
+    region: &str,
+) -> Result<HttpRequestSpec, ConnectorError> {
     let url = url_with(
-        &host(account_region(region)),
+        &host(overridden_base, account_region(region)),
         &["riot", "account", "v1", "accounts", "by-riot-id", &riot_id.game_name, &riot_id.tag_line],
     )?;
     get(ctx, url)
@@ -337,14 +344,14 @@ fn lookup_request(ctx: &PollContext<'_>, riot_id: &RiotId, region: &str) -> Resu
 /// Parses a 2xx body, turning Riot's `{"status": {"message", "status_code"}}` into an error.
 fn parse_ok(body: &[u8]) -> Result<Value, ConnectorError> {
     let root: Value =
-        serde_json::from_slice(body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
     if let Some(status) = root.get("status").filter(|s| s.is_object()) {
         let code = status.get("status_code").and_then(Value::as_u64).unwrap_or(0);
         let message = status.get("message").and_then(Value::as_str).unwrap_or("");
         if code == 401 || code == 403 {
             return Err(ConnectorError::AuthExpired { service: ID.into() });
         }
-        return Err(bad_response(format!("Riot returned an error {code}: {}", truncate_chars(message, 200))));
+        return Err(bad_response(ID, format!("Riot returned an error {code}: {}", truncate_chars(message, 200))));
     }
     Ok(root)
 }
@@ -374,33 +381,32 @@ fn lookup_cursor(
             cursor.insert("since".into(), json!(now));
             Ok(Value::Object(cursor))
         }
-        _ => Err(bad_response("the account answer has no `puuid`")),
+        _ => Err(bad_response(ID, "the account answer has no `puuid`")),
     })
 }
 
 /// Classifies a non-2xx Riot answer about `resource` (e.g. "Riot ID Caps#EUW").
 pub fn error_for(response: &HttpResponseData, resource: &str) -> ConnectorError {
-    let said = serde_json::from_slice::<Value>(&response.body)
-        .ok()
-        .and_then(|v| v.pointer("/status/message").and_then(Value::as_str).map(|m| truncate_chars(m, 200)));
-    let detail = said.map(|m| format!(" (Riot says: {m})")).unwrap_or_default();
-    match response.status {
-        401 | 403 => ConnectorError::AuthExpired { service: ID.into() },
-        404 => ConnectorError::Status {
-            service: ID.into(),
-            status: 404,
-            message: format!("{resource} not found{detail}"),
-            retry_after: None,
-        },
-        429 => ConnectorError::Status {
-            service: ID.into(),
-            status: 429,
-            message: format!("rate limited{detail}"),
-            retry_after: crate::net::retry_after(response, std::time::SystemTime::now()),
-        },
-        _ => status_error(ID, response),
-    }
+    ERRORS.map(resource, response)
 }
+
+/// What Riot's error statuses mean (a refused or expired key answers 401 or 403).
+const ERRORS: ErrorTable = ErrorTable {
+    service: ID,
+    explain: |body| {
+        serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.pointer("/status/message").and_then(Value::as_str).map(|m| truncate_chars(m, 200)))
+    },
+    detail: Detail::Says("Riot"),
+    rules: &[
+        (401, Outcome::Reconnect, Retry::No),
+        (403, Outcome::Reconnect, Retry::No),
+        (404, Outcome::Status(404, "{resource} not found{detail}"), Retry::No),
+        (429, Outcome::Status(429, "rate limited{detail}"), Retry::Header),
+    ],
+    otherwise: None,
+};
 
 fn poll_error(ctx: &PollContext<'_>, response: &HttpResponseData, what: &str) -> ConnectorError {
     let riot_id = req_str(ctx.params, "riot_id").unwrap_or("?");
@@ -428,7 +434,7 @@ pub fn match_url(match_id: &str) -> String {
 
 /// Reads a match-id list (pure): one event per id.
 pub fn read_match_ids(root: &Value, riot_id: &RiotId) -> Result<Vec<Event>, ConnectorError> {
-    let ids = root.as_array().ok_or_else(|| bad_response("expected a JSON array of match ids"))?;
+    let ids = root.as_array().ok_or_else(|| bad_response(ID, "expected a JSON array of match ids"))?;
     Ok(ids
         .iter()
         .filter_map(Value::as_str)
@@ -445,16 +451,22 @@ pub fn read_match_ids(root: &Value, riot_id: &RiotId) -> Result<Vec<Event>, Conn
 }
 
 /// `new_match`: the player's latest match ids.
-struct NewMatch;
+struct NewMatch {
+    /// `AREA_RIOT_BASE_URL`, when the settings set it.
+    overridden_base: Option<String>,
+}
 
 impl PolledAction for NewMatch {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let riot_id = parse_riot_id(req_str(ctx.params, "riot_id")?)?;
         let region = enum_param(ctx.params, "region", &REGIONS, "europe")?;
         match stage(ctx, &riot_id)? {
-            Stage::Lookup => lookup_request(ctx, &riot_id, &region),
+            Stage::Lookup => lookup_request(self.overridden_base.as_deref(), ctx, &riot_id, &region),
             Stage::Resolved { puuid, since } => {
-                let mut url = url_with(&host(&region), &["lol", "match", "v5", "matches", "by-puuid", &puuid, "ids"])?;
+                let mut url = url_with(
+                    &host(self.overridden_base.as_deref(), &region),
+                    &["lol", "match", "v5", "matches", "by-puuid", &puuid, "ids"],
+                )?;
                 {
                     let mut q = url.query_pairs_mut();
                     if let Some(since) = since {
@@ -497,7 +509,7 @@ pub fn read_entries(
     queue_filter: Option<&str>,
     cursor: Option<&Value>,
 ) -> Result<(Vec<Event>, Value), ConnectorError> {
-    let entries = root.as_array().ok_or_else(|| bad_response("expected a JSON array of league entries"))?;
+    let entries = root.as_array().ok_or_else(|| bad_response(ID, "expected a JSON array of league entries"))?;
     let mut next = cursor.and_then(Value::as_object).cloned().unwrap_or_default();
     let previous = next.get("ranks").and_then(Value::as_object).cloned();
     let mut ranks = Map::new();
@@ -536,17 +548,26 @@ pub fn read_entries(
 }
 
 /// `rank_changed`: the player's league entries, compared with the cursor.
-struct RankChanged;
+struct RankChanged {
+    /// `AREA_RIOT_BASE_URL`, when the settings set it.
+    overridden_base: Option<String>,
+}
 
 impl PolledAction for RankChanged {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let riot_id = parse_riot_id(req_str(ctx.params, "riot_id")?)?;
         let platform = enum_param(ctx.params, "platform", &PLATFORMS, "euw1")?;
         match stage(ctx, &riot_id)? {
-            Stage::Lookup => lookup_request(ctx, &riot_id, region_of_platform(&platform)),
-            Stage::Resolved { puuid, .. } => {
-                get(ctx, url_with(&host(&platform), &["lol", "league", "v4", "entries", "by-puuid", &puuid])?)
+            Stage::Lookup => {
+                lookup_request(self.overridden_base.as_deref(), ctx, &riot_id, region_of_platform(&platform))
             }
+            Stage::Resolved { puuid, .. } => get(
+                ctx,
+                url_with(
+                    &host(self.overridden_base.as_deref(), &platform),
+                    &["lol", "league", "v4", "entries", "by-puuid", &puuid],
+                )?,
+            ),
         }
     }
 

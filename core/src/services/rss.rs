@@ -22,7 +22,7 @@ use regex::Regex;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{http_url_param, truncate_chars};
+use super::kit::{http_url_param, truncate_chars};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
 };
@@ -53,6 +53,7 @@ fn manifest() -> ServiceManifest {
         name: "RSS & Atom feeds",
         description: "Watch any RSS, Atom or JSON Feed: blogs, news sites, podcasts, release notes.",
         auth: AuthKind::None,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Available,
         actions: vec![ActionManifest {

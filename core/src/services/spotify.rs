@@ -24,8 +24,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::gmail::{accept_json, bearer, parse_url, reaction_credential, send};
-use super::{bad_param, base_url, req_str, status_error, truncate_chars};
+use super::kit::{
+    accept_json, bad_param, bearer, excerpt, json_post, parse_url, reaction_credential, req_str, send, Detail,
+    ErrorTable, Outcome, Retry,
+};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, OAuthProvider, ParamSpec, ParamType,
     ReactionManifest, Service, ServiceManifest,
@@ -34,6 +36,7 @@ use crate::connector::{
     ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "spotify";
@@ -44,11 +47,15 @@ pub const SCOPES: [&str; 3] = ["user-library-read", "playlist-modify-public", "p
 
 /// The `spotify` service: manifest, the polled `new_saved_track` action and the
 /// `add_to_playlist` reaction.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_saved_track", ActionKind::Polled(Arc::new(NewSavedTrack) as Arc<dyn PolledAction>));
+    actions.insert(
+        "new_saved_track",
+        ActionKind::Polled(Arc::new(NewSavedTrack { base: base.clone() }) as Arc<dyn PolledAction>),
+    );
     let mut reactions = BTreeMap::new();
-    reactions.insert("add_to_playlist", Arc::new(AddToPlaylist) as Arc<dyn Reaction>);
+    reactions.insert("add_to_playlist", Arc::new(AddToPlaylist { base: base.clone() }) as Arc<dyn Reaction>);
     Service { manifest: manifest(), actions, reactions }
 }
 
@@ -58,6 +65,7 @@ fn manifest() -> ServiceManifest {
         name: "Spotify",
         description: "Watch the tracks you like on Spotify, or add tracks to your playlists.",
         auth: AuthKind::OAuth2,
+        credential_hosts: vec!["api.spotify.com"],
         oauth: Some(OAuthProvider {
             id: "spotify",
             auth_url: "https://accounts.spotify.com/authorize",
@@ -144,34 +152,35 @@ fn error_message(body: &[u8]) -> Option<String> {
         }
         _ => None,
     }?;
-    Some(truncate_chars(&message.split_whitespace().collect::<Vec<_>>().join(" "), super::ERROR_EXCERPT_CHARS - 1))
+    Some(excerpt(&message))
 }
 
 /// Maps a Spotify error response to a [`ConnectorError`] naming `resource` (see the module doc).
 pub fn spotify_error(resource: &str, response: &HttpResponseData) -> ConnectorError {
-    let generic = status_error(ID, response);
-    let ConnectorError::Status { message, retry_after, .. } = &generic else { return generic };
-    let excerpt = error_message(&response.body).unwrap_or_else(|| message.clone());
-    let status_err = |status: u16, message: String| ConnectorError::Status {
-        service: ID.into(),
-        status,
-        message,
-        retry_after: *retry_after,
-    };
-    match response.status {
-        401 => ConnectorError::AuthExpired { service: ID.into() },
-        403 => status_err(
-            403,
-            format!(
-                "access to {resource} is forbidden (in development mode, only users added to your Spotify app may use \
-                 it): {excerpt}"
-            ),
-        ),
-        404 => status_err(404, format!("{resource} was not found: {excerpt}")),
-        429 => status_err(429, format!("Spotify rate limit reached; backing off: {excerpt}")),
-        _ => generic,
-    }
+    ERRORS.map(resource, response)
 }
+
+/// What Spotify's error statuses mean.
+const ERRORS: ErrorTable = ErrorTable {
+    service: ID,
+    explain: error_message,
+    detail: Detail::Excerpt,
+    rules: &[
+        (401, Outcome::Reconnect, Retry::Header),
+        (
+            403,
+            Outcome::Status(
+                403,
+                "access to {resource} is forbidden (in development mode, only users added to your Spotify app may \
+                 use it): {detail}",
+            ),
+            Retry::Header,
+        ),
+        (404, Outcome::Status(404, "{resource} was not found: {detail}"), Retry::Header),
+        (429, Outcome::Status(429, "Spotify rate limit reached; backing off: {detail}"), Retry::Header),
+    ],
+    otherwise: None,
+};
 
 /// Parses a 2xx JSON body; an `{"error": …}` body is mapped like an error status.
 fn spotify_json<T: serde::de::DeserializeOwned>(
@@ -282,11 +291,14 @@ pub fn poll_error(response: &HttpResponseData) -> ConnectorError {
     spotify_error("your saved tracks", response)
 }
 
-struct NewSavedTrack;
+struct NewSavedTrack {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewSavedTrack {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
-        list_request(&base_url(ID, DEFAULT_BASE_URL), ctx.require_credential(ID)?)
+        list_request(&self.base, ctx.require_credential(ID)?)
     }
 
     fn read(&self, _ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -335,12 +347,7 @@ pub fn add_request(base: &str, params: &Params, credential: &Credential) -> Resu
         .ok_or_else(|| bad_param("track", format!("{raw_track:?} is not a Spotify track id, URI or link")))?;
     let url = parse_url(ID, &format!("{}/v1/playlists/{playlist}/items", base.trim_end_matches('/')))?;
     let body = json!({ "uris": [format!("spotify:track:{track}")] });
-    Ok(HttpRequestSpec {
-        method: "POST".into(),
-        url: url.to_string(),
-        headers: vec![bearer(credential), accept_json(), ("Content-Type".into(), "application/json".into())],
-        body: Some(body.to_string().into_bytes()),
-    })
+    Ok(json_post(url.to_string(), credential, &body))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -371,7 +378,10 @@ pub async fn add_to_playlist(
     })
 }
 
-struct AddToPlaylist;
+struct AddToPlaylist {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for AddToPlaylist {
@@ -381,6 +391,6 @@ impl Reaction for AddToPlaylist {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        add_to_playlist(ctx, params, &base_url(ID, DEFAULT_BASE_URL)).await
+        add_to_playlist(ctx, params, &self.base).await
     }
 }

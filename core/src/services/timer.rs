@@ -28,7 +28,7 @@ use chrono_tz::Tz;
 use cron::Schedule;
 use serde_json::{json, Value};
 
-use super::{bad_param, opt_str, req_str};
+use super::kit::{bad_param, opt_str, req_str};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
 };
@@ -76,6 +76,7 @@ fn manifest() -> ServiceManifest {
         name: "Timer",
         description: "Fire on a schedule: every few minutes, on a cron expression in your time zone, or once at a given moment.",
         auth: AuthKind::None,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Available,
         actions: vec![
@@ -139,8 +140,8 @@ fn manifest() -> ServiceManifest {
 }
 
 /// Builds the event for a timer firing: key = the scheduled instant (unique per firing of one
-/// area), ingredients `scheduled_for` and `fired_at` in RFC 3339 UTC. The engine calls this
-/// because [`ScheduledAction`] only computes instants.
+/// area), ingredients `scheduled_for` and `fired_at` in RFC 3339 UTC (every timer action's
+/// [`ScheduledAction::event`]).
 pub fn scheduled_event(scheduled_for: DateTime<Utc>, fired_at: DateTime<Utc>) -> Event {
     let scheduled = scheduled_for.to_rfc3339_opts(SecondsFormat::Secs, true);
     let mut ingredients = Ingredients::new();
@@ -153,6 +154,10 @@ pub fn scheduled_event(scheduled_for: DateTime<Utc>, fired_at: DateTime<Utc>) ->
 struct Every;
 
 impl ScheduledAction for Every {
+    fn event(&self, scheduled_for: DateTime<Utc>, fired_at: DateTime<Utc>) -> Event {
+        scheduled_event(scheduled_for, fired_at)
+    }
+
     fn next_after(&self, params: &Params, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ConnectorError> {
         let minutes = minutes_param(params)?;
         let period = minutes * 60;
@@ -181,6 +186,10 @@ fn minutes_param(params: &Params) -> Result<i64, ConnectorError> {
 struct Cron;
 
 impl ScheduledAction for Cron {
+    fn event(&self, scheduled_for: DateTime<Utc>, fired_at: DateTime<Utc>) -> Event {
+        scheduled_event(scheduled_for, fired_at)
+    }
+
     fn next_after(&self, params: &Params, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ConnectorError> {
         let expression = req_str(params, "expression")?;
         let schedule = CronSchedule::parse(expression)?;
@@ -386,6 +395,10 @@ fn day_value(s: &str) -> Result<u32, String> {
 struct At;
 
 impl ScheduledAction for At {
+    fn event(&self, scheduled_for: DateTime<Utc>, fired_at: DateTime<Utc>) -> Event {
+        scheduled_event(scheduled_for, fired_at)
+    }
+
     fn next_after(&self, params: &Params, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ConnectorError> {
         let raw = req_str(params, "datetime")?;
         let at = DateTime::parse_from_rfc3339(raw)

@@ -35,8 +35,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::gmail::{accept_json, bearer, parse_url, reaction_credential, send};
-use super::{bad_param, base_url, opt_bool, opt_str, status_error, truncate_chars};
+use super::kit::{
+    accept_json, bad_param, bearer, excerpt, json_post, opt_bool, opt_str, parse_url, reaction_credential, send,
+    truncate_chars, Detail, ErrorTable, Outcome, Retry,
+};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, OAuthProvider, ParamSpec, ParamType,
     ReactionManifest, Service, ServiceManifest,
@@ -46,6 +48,7 @@ use crate::connector::{
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
 use crate::net::MAX_RETRY_AFTER;
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "twitter";
@@ -61,11 +64,12 @@ pub const MAX_RESULTS: u32 = 100;
 pub const TEXT_MAX_CHARS: usize = 280;
 
 /// The `twitter` service: manifest, the polled `new_post` action and the `post` reaction.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_post", ActionKind::Polled(Arc::new(NewPost) as Arc<dyn PolledAction>));
+    actions.insert("new_post", ActionKind::Polled(Arc::new(NewPost { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
-    reactions.insert("post", Arc::new(Post) as Arc<dyn Reaction>);
+    reactions.insert("post", Arc::new(Post { base: base.clone() }) as Arc<dyn Reaction>);
     Service { manifest: manifest(), actions, reactions }
 }
 
@@ -75,6 +79,7 @@ fn manifest() -> ServiceManifest {
         name: "X (Twitter)",
         description: "Watch an X account for new posts, or post from your account.",
         auth: AuthKind::OAuth2,
+        credential_hosts: vec!["api.x.com"],
         oauth: Some(OAuthProvider {
             id: "twitter",
             auth_url: "https://x.com/i/oauth2/authorize",
@@ -166,7 +171,7 @@ fn error_message(body: &[u8]) -> Option<String> {
         |v: &Value, keys: &[&str]| keys.iter().find_map(|k| v.get(*k).and_then(Value::as_str)).map(str::to_string);
     let message = text(&value, &["detail", "title", "error_description", "error"])
         .or_else(|| value.get("errors")?.as_array()?.iter().find_map(|e| text(e, &["detail", "message", "title"])))?;
-    Some(truncate_chars(&message.split_whitespace().collect::<Vec<_>>().join(" "), super::ERROR_EXCERPT_CHARS - 1))
+    Some(excerpt(&message))
 }
 
 /// When X's rate-limit window reopens: `x-rate-limit-reset` (epoch seconds), else `Retry-After`.
@@ -183,35 +188,39 @@ fn x_retry_after(response: &HttpResponseData) -> Option<Duration> {
 
 /// Maps an X error answer about `resource` to a [`ConnectorError`] (see the module doc).
 pub fn x_error(resource: &str, response: &HttpResponseData) -> ConnectorError {
-    let generic = status_error(ID, response);
-    let ConnectorError::Status { message, .. } = &generic else { return generic };
-    let excerpt = error_message(&response.body).unwrap_or_else(|| message.clone());
-    let status_err = |status: u16, message: String, retry_after: Option<Duration>| ConnectorError::Status {
-        service: ID.into(),
-        status,
-        message,
-        retry_after,
-    };
-    match response.status {
-        401 => ConnectorError::AuthExpired { service: ID.into() },
-        402 => status_err(
-            402,
-            format!("your X developer account has no credits left for {resource} (top up or check its spending limit): {excerpt}"),
-            None,
-        ),
-        403 => status_err(
-            403,
-            format!(
-                "X refused access to {resource} (the free tier cannot read posts; the app must be in a project \
-                 with a paid plan or pay-per-use credits, and protected accounts are hidden): {excerpt}"
-            ),
-            None,
-        ),
-        404 => status_err(404, format!("{resource} was not found: {excerpt}"), None),
-        429 => status_err(429, format!("X rate limit reached; backing off: {excerpt}"), x_retry_after(response)),
-        _ => generic,
-    }
+    ERRORS.map(resource, response)
 }
+
+/// What X's error statuses mean.
+const ERRORS: ErrorTable = ErrorTable {
+    service: ID,
+    explain: error_message,
+    detail: Detail::Excerpt,
+    rules: &[
+        (401, Outcome::Reconnect, Retry::No),
+        (
+            402,
+            Outcome::Status(
+                402,
+                "your X developer account has no credits left for {resource} (top up or check its spending limit): \
+                 {detail}",
+            ),
+            Retry::No,
+        ),
+        (
+            403,
+            Outcome::Status(
+                403,
+                "X refused access to {resource} (the free tier cannot read posts; the app must be in a project \
+                 with a paid plan or pay-per-use credits, and protected accounts are hidden): {detail}",
+            ),
+            Retry::No,
+        ),
+        (404, Outcome::Status(404, "{resource} was not found: {detail}"), Retry::No),
+        (429, Outcome::Status(429, "X rate limit reached; backing off: {detail}"), Retry::With(x_retry_after)),
+    ],
+    otherwise: None,
+};
 
 /// A 2xx body with `errors` but no `data` is an error about `resource` (unknown or suspended
 /// user, protected posts…); mapped by the problem's `type`.
@@ -494,11 +503,14 @@ pub fn poll_error(params: &Params, response: &HttpResponseData) -> ConnectorErro
     x_error(&target_resource(params), response)
 }
 
-struct NewPost;
+struct NewPost {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewPost {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
-        poll_request(&base_url(ID, DEFAULT_BASE_URL), ctx.params, ctx.cursor, ctx.require_credential(ID)?)
+        poll_request(&self.base, ctx.params, ctx.cursor, ctx.require_credential(ID)?)
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -521,12 +533,7 @@ pub fn post_request(base: &str, params: &Params, credential: &Credential) -> Res
         return Err(bad_param("text", "is empty: X refuses empty posts"));
     }
     let body = json!({ "text": truncate_chars(text, TEXT_MAX_CHARS - 1) });
-    Ok(HttpRequestSpec {
-        method: "POST".into(),
-        url: parse_url(ID, &format!("{}/2/tweets", base.trim_end_matches('/')))?.to_string(),
-        headers: vec![bearer(credential), accept_json(), ("Content-Type".into(), "application/json".into())],
-        body: Some(body.to_string().into_bytes()),
-    })
+    Ok(json_post(parse_url(ID, &format!("{}/2/tweets", base.trim_end_matches('/')))?.to_string(), credential, &body))
 }
 
 /// Runs `post` against `base` (what the reaction does with the configured base URL).
@@ -544,7 +551,10 @@ pub async fn post(ctx: &ReactionContext<'_>, params: &Params, base: &str) -> Res
     }
 }
 
-struct Post;
+struct Post {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for Post {
@@ -554,7 +564,7 @@ impl Reaction for Post {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        post(ctx, params, &base_url(ID, DEFAULT_BASE_URL)).await
+        post(ctx, params, &self.base).await
     }
 }
 

@@ -31,14 +31,15 @@ use chrono::{SecondsFormat, TimeZone, Utc};
 use regex::Regex;
 use serde_json::{json, Value};
 
-use super::{bad_param, base_url, opt_bool, status_error, truncate_chars};
+use super::kit::{bad_param, bad_response, ingredient, opt_bool, status_error, truncate_chars};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, Service, ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "ubisoft";
@@ -54,14 +55,14 @@ pub const SUMMARY_MAX_CHARS: usize = 300;
 pub const MIN_INTERVAL_SECS: u32 = 900;
 
 /// The `ubisoft` service: one polled action, no reactions.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_game_news", ActionKind::Polled(Arc::new(NewGameNews) as Arc<dyn PolledAction>));
+    actions.insert(
+        "new_game_news",
+        ActionKind::Polled(Arc::new(NewGameNews { base: base.clone() }) as Arc<dyn PolledAction>),
+    );
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
-}
-
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
 }
 
 fn manifest() -> ServiceManifest {
@@ -71,6 +72,7 @@ fn manifest() -> ServiceManifest {
         description: "News and patch notes for a Ubisoft game sold on Steam, read from Steam's public news API. \
                       Ubisoft has no public API, and Area never uses your Ubisoft password.",
         auth: AuthKind::None,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Unofficial(
             "Ubisoft has no public API; this reads the game's news from Steam (ISteamNews), so only Ubisoft \
@@ -147,11 +149,11 @@ fn official_only(params: &Params) -> Result<bool, ConnectorError> {
 }
 
 /// The news request for these parameters (pure, for tests).
-pub fn news_request(params: &Params) -> Result<HttpRequestSpec, ConnectorError> {
+pub fn news_request(base: &str, params: &Params) -> Result<HttpRequestSpec, ConnectorError> {
     let appid = appid(params)?;
     let mut url = format!(
         "{}/ISteamNews/GetNewsForApp/v2/?appid={appid}&count={COUNT}&maxlength={SUMMARY_MAX_CHARS}&format=json",
-        base_url(ID, DEFAULT_BASE_URL)
+        base
     );
     if official_only(params)? {
         url.push_str("&feeds=");
@@ -160,10 +162,6 @@ pub fn news_request(params: &Params) -> Result<HttpRequestSpec, ConnectorError> 
     let mut req = HttpRequestSpec::get(url);
     req.headers.push(("Accept".into(), "application/json".into()));
     Ok(req)
-}
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
 }
 
 static TAGS: LazyLock<Regex> =
@@ -185,15 +183,15 @@ pub fn read_news(body: &[u8], params: &Params) -> Result<Vec<Event>, ConnectorEr
     let official = official_only(params)?;
     let patch_only = opt_bool(params, "patch_notes_only")?.unwrap_or(false);
     let root: Value =
-        serde_json::from_slice(body).map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
     let Some(appnews) = root.get("appnews").filter(|v| v.is_object()) else {
         let detail = root.get("error").or_else(|| root.get("message")).and_then(Value::as_str).unwrap_or("");
-        return Err(bad_response(format!("no `appnews` object in Steam's answer {}", truncate_chars(detail, 200))));
+        return Err(bad_response(ID, format!("no `appnews` object in Steam's answer {}", truncate_chars(detail, 200))));
     };
     let items = match appnews.get("newsitems") {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
-        Some(_) => return Err(bad_response("`appnews.newsitems` is not an array")),
+        Some(_) => return Err(bad_response(ID, "`appnews.newsitems` is not an array")),
     };
     let wanted_app = appid(params).ok();
     let mut events = Vec::new();
@@ -256,11 +254,14 @@ pub fn error_for(params: &Params, response: &HttpResponseData) -> ConnectorError
 }
 
 /// `new_game_news`: GET the game's news from Steam.
-struct NewGameNews;
+struct NewGameNews {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewGameNews {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
-        news_request(ctx.params)
+        news_request(&self.base, ctx.params)
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {

@@ -29,8 +29,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::coingecko::{crossing_step, number_param};
-use super::{bad_param, status_error, truncate_chars};
+use super::kit::{bad_param, bad_response, crossing_step, ingredient, number_param, status_error, truncate_chars};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
 };
@@ -38,6 +37,7 @@ use crate::connector::{
     ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction,
 };
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "weather";
@@ -52,12 +52,16 @@ pub const MIN_INTERVAL_SECS: u32 = 300;
 pub const CURRENT_VARIABLES: &str = "temperature_2m,precipitation,rain,weather_code";
 
 /// The `weather` service: three polled actions, no reactions.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
     for (id, kind) in
         [("temperature_above", Kind::Above), ("temperature_below", Kind::Below), ("rain_starts", Kind::Rain)]
     {
-        actions.insert(id, ActionKind::Polled(Arc::new(WeatherAction { kind }) as Arc<dyn PolledAction>));
+        actions.insert(
+            id,
+            ActionKind::Polled(Arc::new(WeatherAction { kind, base: base.clone() }) as Arc<dyn PolledAction>),
+        );
     }
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
 }
@@ -114,10 +118,6 @@ fn place_params() -> Vec<ParamSpec> {
     ]
 }
 
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
-}
-
 fn ingredients(with_threshold: bool) -> Vec<IngredientSpec> {
     let mut out = vec![
         ingredient("temperature", "Air temperature at 2 m, in °C.", "7.9"),
@@ -162,6 +162,7 @@ fn manifest() -> ServiceManifest {
         name: "Weather",
         description: "Current weather anywhere, from Open-Meteo (free for non-commercial use, no account needed).",
         auth: AuthKind::None,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Available,
         actions: vec![
@@ -206,6 +207,8 @@ impl Kind {
 }
 
 struct WeatherAction {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
     kind: Kind,
 }
 
@@ -220,10 +223,6 @@ fn place(params: &Params) -> Result<(f64, f64), ConnectorError> {
         return Err(bad_param("longitude", format!("must be between -180 and 180, got {lon}")));
     }
     Ok((lat, lon))
-}
-
-fn bad_response(message: impl Into<String>) -> ConnectorError {
-    ConnectorError::BadResponse { service: ID.into(), message: message.into() }
 }
 
 /// Open-Meteo's `{"error": true, "reason": "…"}`.
@@ -270,9 +269,9 @@ impl PolledAction for WeatherAction {
         if self.kind != Kind::Rain {
             number_param(ctx.params, "threshold")?;
         }
-        let base = super::base_url(ID, DEFAULT_BASE_URL);
+        let base = self.base.clone();
         let mut url = url::Url::parse(&format!("{base}/v1/forecast"))
-            .map_err(|e| bad_response(format!("the base URL is not valid ({e})")))?;
+            .map_err(|e| bad_response(ID, format!("the base URL is not valid ({e})")))?;
         url.query_pairs_mut()
             .append_pair("latitude", &lat.to_string())
             .append_pair("longitude", &lon.to_string())
@@ -289,14 +288,14 @@ impl PolledAction for WeatherAction {
             return Err(error_for_status(response, lat, lon));
         }
         let root: Value = serde_json::from_slice(&response.body)
-            .map_err(|e| bad_response(format!("the body is not valid JSON: {e}")))?;
+            .map_err(|e| bad_response(ID, format!("the body is not valid JSON: {e}")))?;
         if let Some(reason) = error_reason(&root) {
-            return Err(bad_response(format!("Open-Meteo error: {reason}")));
+            return Err(bad_response(ID, format!("Open-Meteo error: {reason}")));
         }
         let current = root
             .get("current")
             .and_then(Value::as_object)
-            .ok_or_else(|| bad_response("the answer has no `current` block"))?;
+            .ok_or_else(|| bad_response(ID, "the answer has no `current` block"))?;
         let temperature = finite(current.get("temperature_2m"));
         let precipitation = finite(current.get("precipitation"));
         let rain = finite(current.get("rain"));

@@ -14,11 +14,12 @@
 //! - The size cap is checked before anything is parsed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::catalog::{ActionKind, ActionManifest, AuthKind, Availability, Service, ServiceManifest};
-use crate::connector::Ingredients;
+use crate::connector::{Ingredients, PushRejected, PushedAction};
 
 /// The service id, as used in area files.
 pub const ID: &str = "webhook";
@@ -26,7 +27,7 @@ pub const ID: &str = "webhook";
 /// The `webhook` service: manifest plus its pushed `received` action.
 pub fn service() -> Service {
     let mut actions = BTreeMap::new();
-    actions.insert("received", ActionKind::Pushed);
+    actions.insert("received", ActionKind::Pushed(Arc::new(Received) as Arc<dyn PushedAction>));
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
 }
 
@@ -36,6 +37,7 @@ fn manifest() -> ServiceManifest {
         name: "Webhook",
         description: "Trigger an area from anything that can send an HTTP request: scripts, home automation, other apps.",
         auth: AuthKind::None,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Available,
         actions: vec![ActionManifest {
@@ -96,6 +98,21 @@ fn body_kind(content_type: Option<&str>) -> Result<BodyKind, WebhookBodyError> {
         "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
         e if e.starts_with("application/") && e.ends_with("+json") => Ok(BodyKind::Json),
         _ => Err(WebhookBodyError::UnsupportedContentType(format!("{raw:?}"))),
+    }
+}
+
+/// `received`: the body's top-level fields ([`event_from_body`]).
+struct Received;
+
+impl PushedAction for Received {
+    fn event_from_body(
+        &self,
+        content_type: Option<&str>,
+        body: &[u8],
+        max_bytes: usize,
+    ) -> Result<Ingredients, PushRejected> {
+        event_from_body(content_type, body, max_bytes)
+            .map_err(|e| PushRejected { status: e.http_status(), message: e.to_string() })
     }
 }
 

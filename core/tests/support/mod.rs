@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use area_core::accounts::{Accounts, PasswordHasher};
 use area_core::areas::{parse_area_value, AreaSpec, Areas};
-use area_core::catalog::Catalog;
 use area_core::connector::Notifier;
 use area_core::engine::history::{list_runs, RunRecord};
 use area_core::engine::EngineConfig;
@@ -40,7 +39,7 @@ impl Env {
         let hasher = PasswordHasher::new(argon2::Params::new(256, 1, 1, None).expect("valid params"));
         let accounts = Accounts::new(store.clone()).with_hasher(hasher);
         let user = accounts.register("ada@example.com", "correct horse").await.expect("register");
-        let areas = Areas::new(store.clone(), Catalog::builtin());
+        let areas = Areas::new(store.clone(), area_core::services::catalog(&area_core::settings::Settings::from_env()));
         Env { dir, store, areas, user_id: user.id }
     }
 
@@ -48,7 +47,8 @@ impl Env {
     pub async fn reopen(&mut self) {
         self.store.close().await;
         self.store = Store::open(&self.dir.path().join("data")).await.expect("reopen store");
-        self.areas = Areas::new(self.store.clone(), Catalog::builtin());
+        self.areas =
+            Areas::new(self.store.clone(), area_core::services::catalog(&area_core::settings::Settings::from_env()));
     }
 
     /// Adds one area (validated by the areas API) and returns its id.
@@ -164,14 +164,20 @@ pub fn webhook_area(name: &str, reaction: Value) -> AreaSpec {
 }
 
 /// Engine settings for tests: polls as often as areas say, reloads quickly, and may reach
-/// loopback (the fake upstreams) when `allow_private`.
+/// loopback (the fake upstreams) when `allow_private`. The services are built from the
+/// process's `AREA_*` variables (tests that need their own build [`config_with`]).
 pub fn config(allow_private: bool) -> EngineConfig {
+    config_with(allow_private, &area_core::settings::Settings::from_env())
+}
+
+/// [`config`] over services built with `settings` (base URLs of fake upstreams).
+pub fn config_with(allow_private: bool, settings: &area_core::settings::Settings) -> EngineConfig {
     EngineConfig {
         ignore_min_interval: true,
         reload_every: Duration::from_millis(200),
         grace: Duration::from_secs(3),
         net: NetConfig { allow_private_network: allow_private, ..NetConfig::default() },
-        ..EngineConfig::default()
+        ..EngineConfig::new(area_core::services::catalog(settings))
     }
 }
 

@@ -8,9 +8,10 @@
 //! listed in them into an event. Nothing is scraped.
 //!
 //! Decisions:
-//! - Connection: the mailbox password (or app password). The catalog gives every API-key
-//!   service its own connection id, so Vinted cannot share the `mail` connection without a
-//!   catalog change: it has its own (`area connect vinted`, the same mailbox password).
+//! - Connection: a mail account like `mail`'s — user name, IMAP server and the mailbox password
+//!   (or app password), all entered with `area connect vinted --imap-host …`; areas name only the
+//!   folder, never a server, and the password goes only to the recorded server. The catalog gives
+//!   every service with its own credential its own connection id, so Vinted has its own.
 //! - Mail handling, cursor, bounds, UIDVALIDITY and error mapping are the `mail` service's
 //!   ([`super::mail::check_folder`]); each alert is fetched up to [`ALERT_FETCH_BYTES`].
 //! - Only messages from a Vinted domain are read: the sender's domain must be `vinted.<tld>`,
@@ -32,10 +33,10 @@ use async_trait::async_trait;
 use regex::Regex;
 use serde_json::Value;
 
-use super::mail::{check_folder, imap_param_specs, parse_mail};
-use super::truncate_chars;
-use crate::catalog::{ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, Service, ServiceManifest};
+use super::{check_folder, imap_param_specs, parse_mail};
+use crate::catalog::{ActionKind, ActionManifest, AuthKind, Availability, Service, ServiceManifest};
 use crate::connector::{ConnectorError, Event, FetchContext, FetchedAction, Ingredients, PollOutput};
+use crate::services::kit::{ingredient, truncate_chars};
 
 /// The service id, as used in area files.
 pub const ID: &str = "vinted";
@@ -51,18 +52,16 @@ pub fn service() -> Service {
     Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
 }
 
-fn ingredient(id: &'static str, description: &'static str, example: &'static str) -> IngredientSpec {
-    IngredientSpec { id, description, example }
-}
-
 fn manifest() -> ServiceManifest {
     ServiceManifest {
         id: ID,
         name: "Vinted",
         description: "New items of your Vinted saved searches, read from the alert e-mails Vinted sends you. Turn \
                       on e-mail alerts for a saved search in Vinted, then connect the mailbox that receives them \
-                      with its password or app password (the same settings as Mail (IMAP/SMTP)).",
-        auth: AuthKind::ApiKey,
+                      with `area connect vinted` (IMAP server, user name and password or app password, as for \
+                      Mail (IMAP/SMTP)).",
+        auth: AuthKind::MailAccount,
+        credential_hosts: vec![],
         oauth: None,
         availability: Availability::Unofficial(
             "Vinted has no public API for normal users; this reads Vinted's own saved-search alert e-mails from \

@@ -20,6 +20,7 @@ pub fn service() -> Service {
             description: "Mozilla's mail client. Its mailboxes are reachable through the Mail (IMAP/SMTP) service, \
                           with the same server settings Thunderbird uses.",
             auth: AuthKind::None,
+            credential_hosts: vec![],
             oauth: None,
             availability: Availability::Unavailable(
                 "Thunderbird has no web API: use Mail (IMAP/SMTP), the protocols Thunderbird itself speaks".into(),

@@ -27,10 +27,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::gmail::{
-    accept_json, bearer, google_error, google_json, google_provider, parse_url, reaction_credential, send,
-};
-use super::{bad_param, base_url, req_str, truncate_chars};
+use super::{google_error, google_json, google_provider};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
     Service, ServiceManifest,
@@ -39,6 +36,10 @@ use crate::connector::{
     ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
+use crate::services::kit::{
+    accept_json, bad_param, bearer, json_post, parse_url, reaction_credential, req_str, send, truncate_chars,
+};
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "youtube";
@@ -53,11 +54,12 @@ pub const MAX_RESULTS: u32 = 20;
 
 /// The `youtube` service: manifest, the polled `new_video` action and the `add_to_playlist`
 /// reaction.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_video", ActionKind::Polled(Arc::new(NewVideo) as Arc<dyn PolledAction>));
+    actions.insert("new_video", ActionKind::Polled(Arc::new(NewVideo { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
-    reactions.insert("add_to_playlist", Arc::new(AddToPlaylist) as Arc<dyn Reaction>);
+    reactions.insert("add_to_playlist", Arc::new(AddToPlaylist { base: base.clone() }) as Arc<dyn Reaction>);
     Service { manifest: manifest(), actions, reactions }
 }
 
@@ -67,6 +69,7 @@ fn manifest() -> ServiceManifest {
         name: "YouTube",
         description: "Watch a YouTube channel for new videos, or add videos to one of your playlists.",
         auth: AuthKind::OAuth2,
+        credential_hosts: vec!["www.googleapis.com"],
         oauth: Some(google_provider(SCOPES.to_vec())),
         availability: Availability::Available,
         actions: vec![ActionManifest {
@@ -281,11 +284,14 @@ pub fn poll_error(params: &Params, response: &HttpResponseData) -> ConnectorErro
     google_error(ID, &channel_resource(params), response)
 }
 
-struct NewVideo;
+struct NewVideo {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewVideo {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
-        list_request(&base_url(ID, DEFAULT_BASE_URL), ctx.params, ctx.require_credential(ID)?)
+        list_request(&self.base, ctx.params, ctx.require_credential(ID)?)
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -343,12 +349,7 @@ pub fn insert_request(base: &str, params: &Params, credential: &Credential) -> R
     let body = json!({
         "snippet": { "playlistId": playlist, "resourceId": { "kind": "youtube#video", "videoId": video } }
     });
-    Ok(HttpRequestSpec {
-        method: "POST".into(),
-        url: url.to_string(),
-        headers: vec![bearer(credential), accept_json(), ("Content-Type".into(), "application/json".into())],
-        body: Some(body.to_string().into_bytes()),
-    })
+    Ok(json_post(url.to_string(), credential, &body))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -383,7 +384,10 @@ pub async fn add_to_playlist(
     })
 }
 
-struct AddToPlaylist;
+struct AddToPlaylist {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for AddToPlaylist {
@@ -393,6 +397,6 @@ impl Reaction for AddToPlaylist {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        add_to_playlist(ctx, params, &base_url(ID, DEFAULT_BASE_URL)).await
+        add_to_playlist(ctx, params, &self.base).await
     }
 }

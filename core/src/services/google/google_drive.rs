@@ -26,10 +26,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::gmail::{
-    accept_json, bearer, google_error, google_json, google_provider, parse_url, reaction_credential, send,
-};
-use super::{bad_param, base_url, req_str};
+use super::{google_error, google_json, google_provider};
 use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
     Service, ServiceManifest,
@@ -38,6 +35,8 @@ use crate::connector::{
     ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
+use crate::services::kit::{accept_json, bad_param, bearer, parse_url, reaction_credential, req_str, send};
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "google_drive";
@@ -53,11 +52,12 @@ pub const BOUNDARY: &str = "area-drive-upload-7c1f3e9a5b2d4086";
 
 /// The `google_drive` service: manifest, the polled `new_file` action and the
 /// `create_text_file` reaction.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_file", ActionKind::Polled(Arc::new(NewFile) as Arc<dyn PolledAction>));
+    actions.insert("new_file", ActionKind::Polled(Arc::new(NewFile { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
-    reactions.insert("create_text_file", Arc::new(CreateTextFile) as Arc<dyn Reaction>);
+    reactions.insert("create_text_file", Arc::new(CreateTextFile { base: base.clone() }) as Arc<dyn Reaction>);
     Service { manifest: manifest(), actions, reactions }
 }
 
@@ -77,6 +77,7 @@ fn manifest() -> ServiceManifest {
         name: "Google Drive",
         description: "Watch a Google Drive folder for new files, or create text files in one.",
         auth: AuthKind::OAuth2,
+        credential_hosts: vec!["www.googleapis.com"],
         oauth: Some(google_provider(SCOPES.to_vec())),
         availability: Availability::Available,
         actions: vec![ActionManifest {
@@ -214,11 +215,14 @@ pub fn poll_error(params: &Params, response: &HttpResponseData) -> ConnectorErro
     google_error(ID, &resource, response)
 }
 
-struct NewFile;
+struct NewFile {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewFile {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
-        list_request(&base_url(ID, DEFAULT_BASE_URL), ctx.params, ctx.require_credential(ID)?)
+        list_request(&self.base, ctx.params, ctx.require_credential(ID)?)
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -286,7 +290,10 @@ pub async fn create_text_file(
     })
 }
 
-struct CreateTextFile;
+struct CreateTextFile {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for CreateTextFile {
@@ -296,6 +303,6 @@ impl Reaction for CreateTextFile {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        create_text_file(ctx, params, &base_url(ID, DEFAULT_BASE_URL)).await
+        create_text_file(ctx, params, &self.base).await
     }
 }

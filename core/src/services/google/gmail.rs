@@ -1,8 +1,7 @@
 //! `gmail`: new mail matching a search query, and sending a mail, through the Gmail API.
 //!
-//! Also home of what the Google connectors (`gmail`, `google_drive`, `youtube`) share: the
-//! Google OAuth2 provider ([`google_provider`]), the `Authorization: Bearer` header, Google's
-//! error mapping ([`google_error`], [`google_error_in_body`]) and a base64 encoder.
+//! What the Google connectors share (the OAuth2 provider, Google's error mapping) lives in
+//! [`super`]; this module re-exports [`google_error`] for callers that map Gmail answers.
 //!
 //! Decisions:
 //! - `new_mail` lists `GET /gmail/v1/users/me/messages?q=<query>&maxResults=20`. The list only
@@ -35,16 +34,21 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{bad_param, base_url, opt_str, req_str, status_error, truncate_chars};
+pub use super::google_error;
+use super::{google_json, google_provider};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, OAuthProvider, ParamSpec, ParamType,
-    ReactionManifest, Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
+    Service, ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
-use crate::net::RequestOptions;
+use crate::services::kit::{
+    accept_json, bad_param, base64_std, base64_url, bearer, json_post, opt_str, parse_url, reaction_credential,
+    req_str, send,
+};
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "gmail";
@@ -58,221 +62,16 @@ pub const MAX_RESULTS: u32 = 20;
 pub const SCOPES: [&str; 2] =
     ["https://www.googleapis.com/auth/gmail.readonly", "https://www.googleapis.com/auth/gmail.send"];
 
-/// The Google OAuth2 provider with these scopes. Every Google service uses it, so Gmail, Drive
-/// and YouTube share one `google` connection (asking for the union of their scopes). Offline
-/// access + consent prompt make Google return a refresh token.
-pub(crate) fn google_provider(scopes: Vec<&'static str>) -> OAuthProvider {
-    OAuthProvider {
-        id: "google",
-        auth_url: "https://accounts.google.com/o/oauth2/v2/auth",
-        token_url: "https://oauth2.googleapis.com/token",
-        scopes,
-        extra_auth_params: vec!["access_type=offline", "prompt=consent"],
-    }
-}
-
-/// The `Authorization: Bearer <access token>` header.
-pub(crate) fn bearer(credential: &Credential) -> (String, String) {
-    ("Authorization".into(), format!("Bearer {}", credential.secret()))
-}
-
-/// The `Accept: application/json` header every JSON API call sends.
-pub(crate) fn accept_json() -> (String, String) {
-    ("Accept".into(), "application/json".into())
-}
-
-/// The reaction's credential, or the error asking the user to connect the service.
-pub(crate) fn reaction_credential<'a>(
-    ctx: &ReactionContext<'a>,
-    service: &str,
-) -> Result<&'a Credential, ConnectorError> {
-    ctx.credential.ok_or_else(|| ConnectorError::AuthExpired { service: service.into() })
-}
-
-/// Sends a reaction's request through the shared client.
-pub(crate) async fn send(
-    ctx: &ReactionContext<'_>,
-    spec: &HttpRequestSpec,
-) -> Result<HttpResponseData, ConnectorError> {
-    let opts = RequestOptions { allow_private_network: ctx.allow_private_network, ..Default::default() };
-    Ok(ctx.http.send(spec, &opts).await?)
-}
-
-/// Parses a URL built from a base and a fixed path (the base comes from the environment, so it
-/// may be malformed).
-pub(crate) fn parse_url(service: &str, raw: &str) -> Result<url::Url, ConnectorError> {
-    url::Url::parse(raw).map_err(|e| ConnectorError::BadParams {
-        param: "base URL".into(),
-        message: format!("{service}: cannot build a request URL from {raw:?}: {e}"),
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Google errors
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct GoogleErrorBody {
-    error: Option<GoogleErrorObj>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct GoogleErrorObj {
-    code: Option<i64>,
-    message: Option<String>,
-    status: Option<String>,
-    errors: Vec<GoogleErrorItem>,
-    details: Vec<GoogleErrorItem>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct GoogleErrorItem {
-    reason: Option<String>,
-    message: Option<String>,
-}
-
-/// `rateLimitExceeded`, `RATE_LIMIT_EXCEEDED` → `ratelimitexceeded`.
-fn normalise_reason(reason: &str) -> String {
-    reason.chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect()
-}
-
-fn parse_google_error(body: &[u8]) -> Option<GoogleErrorObj> {
-    serde_json::from_slice::<GoogleErrorBody>(body).ok()?.error
-}
-
-/// Maps a Google API error response to a [`ConnectorError`] (see the module doc). `resource`
-/// names what was asked for (`the search "in:inbox"`, `folder "abc"`…) so that permanent
-/// errors say what is missing or forbidden.
-pub fn google_error(service: &str, resource: &str, response: &HttpResponseData) -> ConnectorError {
-    let parsed = parse_google_error(&response.body);
-    let reasons: Vec<String> = parsed
-        .as_ref()
-        .map(|e| e.errors.iter().chain(&e.details).filter_map(|i| i.reason.as_deref()).map(normalise_reason).collect())
-        .unwrap_or_default();
-    let has = |r: &str| reasons.iter().any(|x| x == r);
-    let upstream = parsed
-        .as_ref()
-        .and_then(|e| {
-            e.message.clone().or_else(|| e.errors.iter().find_map(|i| i.message.clone())).or_else(|| e.status.clone())
-        })
-        .map(|m| truncate_chars(&m.split_whitespace().collect::<Vec<_>>().join(" "), super::ERROR_EXCERPT_CHARS - 1));
-    let generic = status_error(service, response);
-    let (excerpt, retry_after) = match &generic {
-        ConnectorError::Status { message, retry_after, .. } => {
-            (upstream.unwrap_or_else(|| message.clone()), *retry_after)
-        }
-        _ => (upstream.unwrap_or_default(), None),
-    };
-    let status_err = |status: u16, message: String| ConnectorError::Status {
-        service: service.to_string(),
-        status,
-        message,
-        retry_after,
-    };
-    match response.status {
-        401 => ConnectorError::AuthExpired { service: service.to_string() },
-        403 | 429 if has("ratelimitexceeded") || has("userratelimitexceeded") => {
-            status_err(429, format!("Google rate limit exceeded while reading {resource}; backing off: {excerpt}"))
-        }
-        403 | 429 if has("quotaexceeded") || has("dailylimitexceeded") => status_err(
-            403,
-            format!(
-                "the Google Cloud project's daily API quota is used up ({resource}); it resets at midnight Pacific \
-                 time, or raise it in the Cloud Console: {excerpt}"
-            ),
-        ),
-        403 if has("insufficientpermissions") || has("accesstokenscopeinsufficient") => status_err(
-            403,
-            format!("the Google connection lacks the permission needed for {resource}; reconnect Google: {excerpt}"),
-        ),
-        403 => status_err(403, format!("access to {resource} is forbidden: {excerpt}")),
-        404 => status_err(404, format!("{resource} was not found: {excerpt}")),
-        _ => generic,
-    }
-}
-
-/// An `{"error": {...}}` body inside a 2xx response, mapped like a real error status (by its
-/// `code`, or as a malformed response when it has none). `None` when the body is no error.
-pub fn google_error_in_body(service: &str, resource: &str, response: &HttpResponseData) -> Option<ConnectorError> {
-    let value: Value = serde_json::from_slice(&response.body).ok()?;
-    let error = value.get("error").filter(|e| !e.is_null())?;
-    let code = error.get("code").and_then(Value::as_u64).filter(|c| (400..600).contains(c));
-    Some(match code {
-        Some(code) => {
-            let fake = HttpResponseData {
-                status: code as u16,
-                headers: response.headers.clone(),
-                body: response.body.clone(),
-            };
-            google_error(service, resource, &fake)
-        }
-        None => ConnectorError::BadResponse {
-            service: service.to_string(),
-            message: format!(
-                "an error came back with HTTP {}: {}",
-                response.status,
-                truncate_chars(&error.to_string(), super::ERROR_EXCERPT_CHARS - 1)
-            ),
-        },
-    })
-}
-
-/// Parses a 2xx JSON body, turning an embedded error or non-JSON into errors.
-pub(crate) fn google_json<T: serde::de::DeserializeOwned>(
-    service: &str,
-    resource: &str,
-    response: &HttpResponseData,
-) -> Result<T, ConnectorError> {
-    if let Some(e) = google_error_in_body(service, resource, response) {
-        return Err(e);
-    }
-    serde_json::from_slice(&response.body).map_err(|e| ConnectorError::BadResponse {
-        service: service.to_string(),
-        message: format!("the body is not the documented JSON: {e}"),
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// base64
-
-const STD_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-fn base64_with(bytes: &[u8], alphabet: &[u8; 64]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b1 = chunk.get(1).copied().unwrap_or(0);
-        let b2 = chunk.get(2).copied().unwrap_or(0);
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(b1) << 8) | u32::from(b2);
-        out.push(alphabet[(n >> 18) as usize & 63] as char);
-        out.push(alphabet[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { alphabet[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { alphabet[n as usize & 63] as char } else { '=' });
-    }
-    out
-}
-
-/// Standard base64 (RFC 4648 §4), padded.
-pub(crate) fn base64_std(bytes: &[u8]) -> String {
-    base64_with(bytes, STD_ALPHABET)
-}
-
-/// URL-safe base64 (RFC 4648 §5), padded, as Gmail's `raw` field expects.
-pub(crate) fn base64_url(bytes: &[u8]) -> String {
-    base64_with(bytes, URL_ALPHABET)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Service
 
 /// The `gmail` service: manifest, the polled `new_mail` action and the `send_mail` reaction.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_mail", ActionKind::Polled(Arc::new(NewMail) as Arc<dyn PolledAction>));
+    actions.insert("new_mail", ActionKind::Polled(Arc::new(NewMail { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
-    reactions.insert("send_mail", Arc::new(SendMail) as Arc<dyn Reaction>);
+    reactions.insert("send_mail", Arc::new(SendMail { base: base.clone() }) as Arc<dyn Reaction>);
     Service { manifest: manifest(), actions, reactions }
 }
 
@@ -282,6 +81,7 @@ fn manifest() -> ServiceManifest {
         name: "Gmail",
         description: "Watch your Gmail for mail matching a search, or send a mail from your Gmail account.",
         auth: AuthKind::OAuth2,
+        credential_hosts: vec!["gmail.googleapis.com"],
         oauth: Some(google_provider(SCOPES.to_vec())),
         availability: Availability::Available,
         actions: vec![ActionManifest {
@@ -390,11 +190,14 @@ pub fn poll_error(params: &Params, response: &HttpResponseData) -> ConnectorErro
     google_error(ID, &query_resource(query_param(params)), response)
 }
 
-struct NewMail;
+struct NewMail {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewMail {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
-        list_request(&base_url(ID, DEFAULT_BASE_URL), ctx.params, ctx.require_credential(ID)?)
+        list_request(&self.base, ctx.params, ctx.require_credential(ID)?)
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -515,12 +318,11 @@ pub fn send_request(base: &str, params: &Params, credential: &Credential) -> Res
     let body = params.get("body").and_then(Value::as_str).unwrap_or_default();
     let message = build_message(to, subject, body)?;
     let payload = json!({ "raw": base64_url(message.as_bytes()) });
-    Ok(HttpRequestSpec {
-        method: "POST".into(),
-        url: parse_url(ID, &format!("{}/gmail/v1/users/me/messages/send", base.trim_end_matches('/')))?.to_string(),
-        headers: vec![bearer(credential), accept_json(), ("Content-Type".into(), "application/json".into())],
-        body: Some(payload.to_string().into_bytes()),
-    })
+    Ok(json_post(
+        parse_url(ID, &format!("{}/gmail/v1/users/me/messages/send", base.trim_end_matches('/')))?.to_string(),
+        credential,
+        &payload,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -550,7 +352,10 @@ pub async fn send_mail(
     })
 }
 
-struct SendMail;
+struct SendMail {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for SendMail {
@@ -560,25 +365,13 @@ impl Reaction for SendMail {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        send_mail(ctx, params, &base_url(ID, DEFAULT_BASE_URL)).await
+        send_mail(ctx, params, &self.base).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_vectors() {
-        // RFC 4648 §10.
-        for (plain, enc) in
-            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE=")]
-        {
-            assert_eq!(base64_std(plain.as_bytes()), enc);
-        }
-        assert_eq!(base64_std(&[0xfb, 0xff]), "+/8=");
-        assert_eq!(base64_url(&[0xfb, 0xff]), "-_8=");
-    }
 
     #[test]
     fn encoded_words_stay_short_and_split_on_char_boundaries() {

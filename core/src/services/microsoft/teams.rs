@@ -39,16 +39,20 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::gmail::{accept_json, bearer, parse_url, reaction_credential, send};
-use super::{bad_param, base_url, env_var_name, opt_str, req_str, status_error, truncate_chars};
+use super::{graph_error_detail, graph_json, microsoft_provider};
 use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, OAuthProvider, ParamSpec, ParamType,
-    ReactionManifest, Service, ServiceManifest,
+    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
+    Service, ServiceManifest,
 };
 use crate::connector::{
     ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
     PolledAction, Reaction, ReactionContext, ReactionOutput,
 };
+use crate::services::kit::{
+    accept_json, bad_param, bearer, json_post, opt_str, parse_url, reaction_credential, req_str, send, status_error,
+    Detail, ErrorTable, Outcome, Retry,
+};
+use crate::settings::Settings;
 
 /// The service id, as used in area files.
 pub const ID: &str = "teams";
@@ -64,12 +68,20 @@ pub const WORKFLOW_HOST_SUFFIXES: [&str; 4] =
 
 /// The `teams` service: manifest, the polled `new_chat_message` action and the
 /// `post_chat_message` and `post_workflow_webhook` reactions.
-pub fn service() -> Service {
+pub fn service(settings: &Settings) -> Service {
+    let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
-    actions.insert("new_chat_message", ActionKind::Polled(Arc::new(NewChatMessage) as Arc<dyn PolledAction>));
+    actions.insert(
+        "new_chat_message",
+        ActionKind::Polled(Arc::new(NewChatMessage { base: base.clone() }) as Arc<dyn PolledAction>),
+    );
     let mut reactions = BTreeMap::new();
-    reactions.insert("post_chat_message", Arc::new(PostChatMessage) as Arc<dyn Reaction>);
-    reactions.insert("post_workflow_webhook", Arc::new(PostWorkflowWebhook) as Arc<dyn Reaction>);
+    reactions.insert("post_chat_message", Arc::new(PostChatMessage { base: base.clone() }) as Arc<dyn Reaction>);
+    reactions.insert(
+        "post_workflow_webhook",
+        Arc::new(PostWorkflowWebhook { overridden_base: settings.service(ID, "BASE_URL").map(str::to_string) })
+            as Arc<dyn Reaction>,
+    );
     Service { manifest: manifest(), actions, reactions }
 }
 
@@ -80,13 +92,8 @@ fn manifest() -> ServiceManifest {
         description: "Watch a Teams chat for new messages, post to a chat, or post to a channel through a Workflows \
                       webhook.",
         auth: AuthKind::OAuth2,
-        oauth: Some(OAuthProvider {
-            id: "microsoft",
-            auth_url: "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize",
-            token_url: "https://login.microsoftonline.com/organizations/oauth2/v2.0/token",
-            scopes: SCOPES.to_vec(),
-            extra_auth_params: vec![],
-        }),
+        credential_hosts: vec!["graph.microsoft.com"],
+        oauth: Some(microsoft_provider(SCOPES.to_vec())),
         availability: Availability::Limited(
             "work or school Microsoft accounts only: Microsoft Graph does not offer Teams chats to personal \
              Microsoft accounts."
@@ -159,9 +166,11 @@ fn manifest() -> ServiceManifest {
                         "Webhook URL",
                         "The URL the workflow shows after it is created (https://….powerplatform.com/… or \
                          https://….logic.azure.com/…/workflows/…). Treat it like a password: anyone holding it can \
-                         post. The workflow's trigger must allow \"Anyone\" to trigger it.",
+                         post. The workflow's trigger must allow \"Anyone\" to trigger it. Area keeps it sealed and \
+                         exports it as a placeholder.",
                         ParamType::Url,
-                    ),
+                    )
+                    .secret(),
                     ParamSpec::new(
                         "title",
                         "Title",
@@ -181,70 +190,33 @@ fn manifest() -> ServiceManifest {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/// The `{"error": {"code", "message"}}` of a Graph (or Logic Apps) error body, as `code: message`.
-fn error_detail(body: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    let error = value.get("error").filter(|e| !e.is_null())?;
-    let text = match error {
-        Value::Object(o) => {
-            let code = o.get("code").and_then(Value::as_str).unwrap_or_default();
-            let message = o.get("message").and_then(Value::as_str).unwrap_or_default();
-            match (code.is_empty(), message.is_empty()) {
-                (true, true) => return None,
-                (false, true) => code.to_string(),
-                (true, false) => message.to_string(),
-                (false, false) => format!("{code}: {message}"),
-            }
-        }
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    Some(truncate_chars(&text.split_whitespace().collect::<Vec<_>>().join(" "), super::ERROR_EXCERPT_CHARS - 1))
-}
-
 /// Maps a Graph error answer about `resource` (e.g. `Teams chat "19:…"`) to a [`ConnectorError`]
 /// (see the module doc).
 pub fn graph_error(resource: &str, response: &HttpResponseData) -> ConnectorError {
-    let generic = status_error(ID, response);
-    let ConnectorError::Status { message, retry_after, .. } = &generic else { return generic };
-    let excerpt = error_detail(&response.body).unwrap_or_else(|| message.clone());
-    let status_err = |status: u16, message: String| ConnectorError::Status {
-        service: ID.into(),
-        status,
-        message,
-        retry_after: *retry_after,
-    };
-    match response.status {
-        401 => ConnectorError::AuthExpired { service: ID.into() },
-        403 => status_err(
-            403,
-            format!(
-                "access to {resource} is forbidden (only work or school accounts that are members of the chat can \
-                 use it): {excerpt}"
-            ),
-        ),
-        404 => status_err(404, format!("{resource} was not found: {excerpt}")),
-        429 => status_err(429, format!("Microsoft Graph is throttling requests; backing off: {excerpt}")),
-        status => status_err(status, excerpt),
-    }
+    GRAPH_ERRORS.map(resource, response)
 }
 
-/// Parses a 2xx Graph body; an `{"error": …}` body is an error, not data.
-fn graph_json<T: serde::de::DeserializeOwned>(
-    resource: &str,
-    response: &HttpResponseData,
-) -> Result<T, ConnectorError> {
-    if let Some(detail) = error_detail(&response.body) {
-        return Err(ConnectorError::BadResponse {
-            service: ID.into(),
-            message: format!("{resource}: an error came back with HTTP {}: {detail}", response.status),
-        });
-    }
-    serde_json::from_slice(&response.body).map_err(|e| ConnectorError::BadResponse {
-        service: ID.into(),
-        message: format!("the body is not the documented JSON: {e}"),
-    })
-}
+/// What Microsoft Graph's error statuses mean.
+const GRAPH_ERRORS: ErrorTable = ErrorTable {
+    service: ID,
+    explain: graph_error_detail,
+    detail: Detail::Excerpt,
+    rules: &[
+        (401, Outcome::Reconnect, Retry::Header),
+        (
+            403,
+            Outcome::Status(
+                403,
+                "access to {resource} is forbidden (only work or school accounts that are members of the chat can \
+                 use it): {detail}",
+            ),
+            Retry::Header,
+        ),
+        (404, Outcome::Status(404, "{resource} was not found: {detail}"), Retry::Header),
+        (429, Outcome::Status(429, "Microsoft Graph is throttling requests; backing off: {detail}"), Retry::Header),
+    ],
+    otherwise: Some("{detail}"),
+};
 
 // ---------------------------------------------------------------------------------------------
 // Chat ids
@@ -488,7 +460,7 @@ struct Body {
 /// Reads a `GET /chats/{id}/messages` body into events (pure: tests use saved responses).
 pub fn read_messages(params: &Params, response: &HttpResponseData) -> Result<Vec<Event>, ConnectorError> {
     let chat = chat_param(params)?;
-    let page: MessagePage = graph_json(&chat_resource(&chat), response)?;
+    let page: MessagePage = graph_json(ID, &chat_resource(&chat), response)?;
     let mut events = Vec::new();
     for message in page.value.unwrap_or_default() {
         let Some(id) = message.id.filter(|s| !s.trim().is_empty()) else { continue };
@@ -526,11 +498,14 @@ pub fn poll_error(params: &Params, response: &HttpResponseData) -> ConnectorErro
     graph_error(&chat_resource(&chat), response)
 }
 
-struct NewChatMessage;
+struct NewChatMessage {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 impl PolledAction for NewChatMessage {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
-        list_request(&base_url(ID, DEFAULT_BASE_URL), ctx.params, ctx.require_credential(ID)?)
+        list_request(&self.base, ctx.params, ctx.require_credential(ID)?)
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
@@ -553,12 +528,7 @@ pub fn post_request(base: &str, params: &Params, credential: &Credential) -> Res
         return Err(bad_param("content", "is empty: Teams refuses empty messages"));
     }
     let body = json!({ "body": { "contentType": "text", "content": content } });
-    Ok(HttpRequestSpec {
-        method: "POST".into(),
-        url: messages_url(base, &chat)?.to_string(),
-        headers: vec![bearer(credential), accept_json(), ("Content-Type".into(), "application/json".into())],
-        body: Some(body.to_string().into_bytes()),
-    })
+    Ok(json_post(messages_url(base, &chat)?.to_string(), credential, &body))
 }
 
 /// Runs `post_chat_message` against `base` (what the reaction does with the configured base URL).
@@ -579,7 +549,7 @@ pub async fn post_chat_message(
     struct Created {
         id: Option<String>,
     }
-    let created: Created = graph_json(&resource, &response)?;
+    let created: Created = graph_json(ID, &resource, &response)?;
     Ok(ReactionOutput {
         summary: match created.id {
             Some(id) => format!("posted Teams message {id}"),
@@ -588,7 +558,10 @@ pub async fn post_chat_message(
     })
 }
 
-struct PostChatMessage;
+struct PostChatMessage {
+    /// The API base URL (the settings' override or the real API).
+    base: String,
+}
 
 #[async_trait]
 impl Reaction for PostChatMessage {
@@ -598,7 +571,7 @@ impl Reaction for PostChatMessage {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        post_chat_message(ctx, params, &base_url(ID, DEFAULT_BASE_URL)).await
+        post_chat_message(ctx, params, &self.base).await
     }
 }
 
@@ -607,14 +580,13 @@ impl Reaction for PostChatMessage {
 
 /// Checks a Workflows webhook URL (see the module doc). Messages never repeat the URL, whose
 /// `sig` parameter is the secret.
-pub fn workflow_target(params: &Params) -> Result<url::Url, ConnectorError> {
+/// `overridden_base` is the settings' `AREA_TEAMS_BASE_URL`, when set: URLs under it are
+/// accepted too (tests, self-hosted).
+pub fn workflow_target(params: &Params, overridden_base: Option<&str>) -> Result<url::Url, ConnectorError> {
     let raw = req_str(params, "webhook_url")?;
     let url = url::Url::parse(raw)
         .map_err(|_| bad_param("webhook_url", "is not a valid URL (value not shown: it is secret)"))?;
-    let override_base = std::env::var(env_var_name(ID, "BASE_URL"))
-        .ok()
-        .map(|v| v.trim().trim_end_matches('/').to_string())
-        .filter(|v| !v.is_empty());
+    let override_base = overridden_base.map(|v| v.trim().trim_end_matches('/')).filter(|v| !v.is_empty());
     if override_base.is_some_and(|base| url.as_str().starts_with(&format!("{base}/"))) {
         return Ok(url);
     }
@@ -666,7 +638,7 @@ pub fn workflow_body(params: &Params) -> Result<Value, ConnectorError> {
 /// How a failed webhook answer maps to an error: no connection to repair, so refusals point at
 /// the URL.
 pub fn workflow_error(response: &HttpResponseData) -> ConnectorError {
-    let detail = error_detail(&response.body).map(|d| format!(" ({d})")).unwrap_or_default();
+    let detail = graph_error_detail(&response.body).map(|d| format!(" ({d})")).unwrap_or_default();
     match response.status {
         401 | 403 => bad_param(
             "webhook_url",
@@ -682,12 +654,14 @@ pub fn workflow_error(response: &HttpResponseData) -> ConnectorError {
     }
 }
 
-/// Runs `post_workflow_webhook` (the base URL only matters for which URLs are accepted).
+/// Runs `post_workflow_webhook` (an overridden base URL only matters for which URLs are
+/// accepted).
 pub async fn post_workflow_webhook(
     ctx: &ReactionContext<'_>,
     params: &Params,
+    overridden_base: Option<&str>,
 ) -> Result<ReactionOutput, ConnectorError> {
-    let url = workflow_target(params)?;
+    let url = workflow_target(params, overridden_base)?;
     let body = workflow_body(params)?;
     let spec = HttpRequestSpec {
         method: "POST".into(),
@@ -702,7 +676,10 @@ pub async fn post_workflow_webhook(
     Ok(ReactionOutput { summary: format!("sent to the Teams workflow (HTTP {})", response.status) })
 }
 
-struct PostWorkflowWebhook;
+struct PostWorkflowWebhook {
+    /// `AREA_TEAMS_BASE_URL`, when the settings set it.
+    overridden_base: Option<String>,
+}
 
 #[async_trait]
 impl Reaction for PostWorkflowWebhook {
@@ -712,7 +689,7 @@ impl Reaction for PostWorkflowWebhook {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        post_workflow_webhook(ctx, params).await
+        post_workflow_webhook(ctx, params, self.overridden_base.as_deref()).await
     }
 }
 
