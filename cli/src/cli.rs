@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "area", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// Directory holding Area's database and session (default: the platform data directory).
-    #[arg(long, global = true, value_name = "DIR", env = "AREA_DATA_DIR")]
+    /// Directory holding Area's database and session (default: AREA_DATA_DIR, else the platform
+    /// data directory).
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -57,13 +58,17 @@ pub enum Command {
     #[command(subcommand)]
     Areas(AreasCommand),
     /// Connect a service account: an API key/token (from a no-echo prompt or --token-stdin), or
-    /// OAuth2 in the browser. Connecting again replaces the credentials and resumes paused areas.
+    /// OAuth2 in the browser. Mail accounts (mail, vinted) also take their servers and user
+    /// name as flags: the password is only ever sent to those servers. Connecting again
+    /// replaces the credentials and resumes paused areas.
     Connect {
         /// Service id (see `area services`).
         service: String,
-        /// Read the key or token from standard input instead of prompting.
-        #[arg(long)]
+        /// Read the key, token or password from standard input instead of prompting.
+        #[arg(long, visible_alias = "password-stdin")]
         token_stdin: bool,
+        #[command(flatten)]
+        mail: MailArgs,
         /// A label for the account (e.g. your login), shown by `area connections`.
         #[arg(long)]
         label: Option<String>,
@@ -109,20 +114,37 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AreasCommand {
-    /// Add areas from a JSON area file (one area, or a list of them); prints the new ids.
+    /// Add areas from a JSON area file (one area, or a list of them). An area file is untrusted:
+    /// its areas are created switched off unless `--enable` is given, and each is described in
+    /// plain words (where it reads from, which hosts it sends to, which connections it uses).
+    /// Secret parameters (HTTP headers, webhook URLs) are sealed; a file exported by Area holds
+    /// `<secret: NAME>` placeholders instead, and each one is asked for with a no-echo prompt.
     Add {
         /// The area file; `-` reads standard input.
         #[arg(long, short, value_name = "FILE")]
         file: PathBuf,
+        /// Switch the new areas on at once (a file's own `"enabled": false` still keeps one off).
+        #[arg(long)]
+        enable: bool,
+        /// Grant the `allow_private_network` the file asks for (letting its requests reach this
+        /// machine and your local network); without it such a file is refused.
+        #[arg(long)]
+        allow_private_network: bool,
+        /// Read the value of each `<secret: …>` placeholder from standard input, one per line in
+        /// file order, instead of prompting (never give secrets as arguments).
+        #[arg(long)]
+        secrets_stdin: bool,
     },
     /// List your areas: id, name, on/off/paused, and what each does.
     List,
-    /// Show one area: its definition, state, last error, run counts (and URL for webhooks).
+    /// Show one area: what it reads and sends where, its definition, state, last error, run
+    /// counts (and URL for webhooks).
     Show {
         /// The area id (see `area areas list`).
         id: i64,
     },
-    /// Turn an area on; it first records what already exists, so old items do not fire.
+    /// Turn an area on; it first records what already exists, so old items do not fire. An area
+    /// that was off is described first (where it reads from, sends to, which connections it uses).
     Enable {
         /// The area id.
         id: i64,
@@ -137,19 +159,28 @@ pub enum AreasCommand {
         /// The area id.
         id: i64,
     },
-    /// Print an area as JSON; `area areas add --file` re-imports it unchanged.
+    /// Print an area as JSON; secret parameters are `<secret: NAME>` placeholders, so the output
+    /// can be shared; `area areas add --file` re-imports it, asking for each secret.
     Export {
         /// The area id.
         id: i64,
     },
     /// Replace an area's definition from a file (same format as `export`); the cursor is kept
-    /// unless the action's parameters change.
+    /// unless the action's parameters change. A `<secret: NAME>` placeholder left as exported
+    /// keeps the stored secret; a new one is asked for.
     Edit {
         /// The area id.
         id: i64,
         /// The new definition (one area); `-` reads standard input.
         #[arg(long, short, value_name = "FILE")]
         file: PathBuf,
+        /// Read the value of each secret still needed from standard input, one per line.
+        #[arg(long)]
+        secrets_stdin: bool,
+        /// Grant the `allow_private_network` the file asks for when the area did not have it yet;
+        /// without it such a file is refused.
+        #[arg(long)]
+        allow_private_network: bool,
     },
 }
 
@@ -170,4 +201,44 @@ pub enum UserCommand {
         /// Email address of the account to delete.
         email: String,
     },
+}
+
+/// The servers and login of a mail connection (`area connect mail|vinted`); not secrets, so
+/// flags. The password comes from the no-echo prompt or `--password-stdin`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MailArgs {
+    /// Mail accounts: the login, usually your e-mail address.
+    #[arg(long, value_name = "LOGIN")]
+    pub username: Option<String>,
+    /// Mail accounts: the IMAP server, e.g. imap.gmail.com.
+    #[arg(long, value_name = "HOST")]
+    pub imap_host: Option<String>,
+    /// Mail accounts: the IMAP port (default 993 with tls, 143 otherwise).
+    #[arg(long, value_name = "PORT")]
+    pub imap_port: Option<u16>,
+    /// Mail accounts: tls (default), starttls, or plain (local test servers only).
+    #[arg(long, value_name = "MODE")]
+    pub imap_security: Option<String>,
+    /// Mail accounts: the SMTP submission server, e.g. smtp.gmail.com (needed to send mail).
+    #[arg(long, value_name = "HOST")]
+    pub smtp_host: Option<String>,
+    /// Mail accounts: the SMTP port (default 465 with tls, 587 with starttls, 25 with plain).
+    #[arg(long, value_name = "PORT")]
+    pub smtp_port: Option<u16>,
+    /// Mail accounts: tls, starttls or plain (default: the IMAP one).
+    #[arg(long, value_name = "MODE")]
+    pub smtp_security: Option<String>,
+}
+
+impl MailArgs {
+    /// Whether any mail flag was given (they only make sense for mail accounts).
+    pub fn given(&self) -> bool {
+        self.username.is_some()
+            || self.imap_host.is_some()
+            || self.imap_port.is_some()
+            || self.imap_security.is_some()
+            || self.smtp_host.is_some()
+            || self.smtp_port.is_some()
+            || self.smtp_security.is_some()
+    }
 }

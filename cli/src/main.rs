@@ -1,37 +1,36 @@
 //! `area`: the headless shell over `area-core`.
 //!
-//! It parses arguments, calls core, and prints results — as text for people or as JSON with
-//! `--json` for scripts. Success exits 0; any failure prints one line on stderr and exits
-//! non-zero (1 for errors, 2 for bad usage). Secrets are read only from a no-echo prompt or
-//! standard input, never from arguments, so they stay out of shell history and `ps`.
+//! It parses arguments, makes one call of core's use-case API ([`area_core::app::App`]) per
+//! command, and prints results — as text for people or as JSON with `--json` for scripts.
+//! Success exits 0; any failure prints one line on stderr and exits non-zero (1 for errors, 2 for
+//! bad usage). Secrets are read only from a no-echo prompt or standard input, never from
+//! arguments, so they stay out of shell history and `ps`.
 
 mod cli;
 mod commands;
-mod context;
 mod notifier;
 mod output;
 mod secrets;
 
 use std::process::ExitCode;
 
+use area_core::app::bootstrap;
+use area_core::settings::Settings;
 use clap::Parser;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let args = cli::Cli::parse();
     init_logging();
-    // The user's own (default) data directory keeps its master key in the OS keychain where
-    // there is one; explicit directories (servers, tests) use a key file beside the data.
-    if args.data_dir.is_none() && std::env::var_os(area_core::connections::crypto::KEYCHAIN_ENV).is_none() {
-        std::env::set_var(area_core::connections::crypto::KEYCHAIN_ENV, "1");
-    }
-    // The data directory's area.conf, before any thread exists (it sets environment variables).
-    if let Some(dir) = area_core::paths::data_dir(args.data_dir.clone()) {
-        if let Err(e) = area_core::config::apply(&dir) {
-            eprintln!("error: {}", one_line(&e.to_string()));
+    // The settings are read once, here: the environment's, completed by the data directory's
+    // area.conf; the data directory and the keychain default are settled the same way as the app.
+    let startup = match bootstrap(Settings::from_env(), args.data_dir.clone()) {
+        Ok(startup) => startup,
+        Err(e) => {
+            eprintln!("error: {}", one_line(e.cli_text()));
             return ExitCode::FAILURE;
         }
-    }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -39,7 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(args)) {
+    match runtime.block_on(commands::run(args, startup)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", one_line(&e.to_string()));

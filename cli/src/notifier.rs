@@ -6,33 +6,32 @@ use std::process::{Command, Stdio};
 
 use area_core::connector::Notifier;
 
-/// Shows notifications on the desktop if possible and always logs them.
+/// Shows notifications on the desktop if possible and always logs them. Whether there is a
+/// desktop is found out at the first notification (most commands never notify).
 #[derive(Debug, Default)]
 pub struct DaemonNotifier {
-    desktop: bool,
+    desktop: std::sync::OnceLock<bool>,
 }
 
-impl DaemonNotifier {
-    /// Detects a desktop session with a notification command.
-    pub fn detect() -> Self {
-        let session = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
-            && (std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some());
-        let tool = Command::new("notify-send")
+/// Whether this is a desktop session with a notification command.
+fn detect_desktop() -> bool {
+    let session = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+        && (std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some());
+    session
+        && Command::new("notify-send")
             .arg("--version")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .map(|s| s.success())
-            .unwrap_or(false);
-        DaemonNotifier { desktop: session && tool }
-    }
+            .unwrap_or(false)
 }
 
 impl Notifier for DaemonNotifier {
     fn notify(&self, title: &str, body: &str) -> Result<(), String> {
         tracing::info!(target: "area::notify", %title, %body, "notification");
         eprintln!("notification: {title}: {body}");
-        if self.desktop {
+        if *self.desktop.get_or_init(detect_desktop) {
             let status = Command::new("notify-send")
                 .args(["--app-name=Area", "--", title, body])
                 .stdout(Stdio::null())

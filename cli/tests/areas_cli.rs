@@ -174,9 +174,14 @@ fn add_list_show_enable_disable_rm() {
     area.run(&["areas", "list"], "").success().stdout(predicate::str::contains("no areas yet"));
 
     let file = area.file("rss.json", &rss_area());
-    area.run(&["areas", "add", "--file", &file], "").success().stdout("added area 1: Rust blog\n");
+    area.run(&["areas", "add", "--enable", "--file", &file], "")
+        .success()
+        .stdout(predicate::str::starts_with("added area 1: Rust blog (on)\n"));
     // A list, from standard input.
-    let added = area.json(&["areas", "add", "--file", "-"], &json!([webhook_area(), timer_area()]).to_string());
+    let added = area.json(
+        &["areas", "add", "--enable", "--allow-private-network", "--file", "-"],
+        &json!([webhook_area(), timer_area()]).to_string(),
+    );
     let ids: Vec<i64> = added.as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [2, 3]);
 
@@ -218,10 +223,12 @@ fn add_list_show_enable_disable_rm() {
 fn export_reimports_unchanged_and_edit_updates() {
     let area = Area::logged_in("ada@example.com");
     let file = area.file("rss.json", &rss_area());
-    area.run(&["areas", "add", "--file", &file], "").success();
+    area.run(&["areas", "add", "--enable", "--file", &file], "").success();
     let exported = area.stdout(&["areas", "export", "1"], "");
     assert_eq!(serde_json::from_str::<Value>(&exported).unwrap(), rss_area());
-    area.run(&["areas", "add", "--file", "-"], &exported).success().stdout("added area 2: Rust blog\n");
+    area.run(&["areas", "add", "--enable", "--file", "-"], &exported)
+        .success()
+        .stdout(predicate::str::starts_with("added area 2: Rust blog (on)\n"));
     assert_eq!(area.stdout(&["areas", "export", "2"], ""), exported);
 
     let mut edited = rss_area();
@@ -280,7 +287,7 @@ fn invalid_area_files_are_refused_with_the_field() {
 #[test]
 fn other_users_areas_are_invisible() {
     let area = Area::logged_in("ada@example.com");
-    area.run(&["areas", "add", "--file", "-"], &rss_area().to_string()).success();
+    area.run(&["areas", "add", "--enable", "--file", "-"], &rss_area().to_string()).success();
     area.run(&["user", "add", "bob@example.com", "--password-stdin"], "battery staple\n").success();
     area.run(&["login", "bob@example.com", "--password-stdin"], "battery staple\n").success();
     assert_eq!(area.json(&["areas", "list"], ""), json!([]));
@@ -296,4 +303,153 @@ fn other_users_areas_are_invisible() {
 fn rerun_refuses_a_run_that_is_not_yours_or_does_not_exist() {
     let t = Area::logged_in("rerun@example.com");
     one_line_error(t.run(&["rerun", "4242"], ""), "no run 4242 among your areas");
+}
+
+/// Issue 10 item 2: an area file is untrusted. `areas add --file` creates it switched off and
+/// says in plain words where it reads from, which hosts it sends to and which connections it
+/// uses; `areas enable` says it again as it switches the area on.
+#[test]
+fn imported_areas_start_off_and_say_where_they_go() {
+    let area = Area::logged_in("ada@example.com");
+    let file = area.file("rss.json", &rss_area());
+    let out = area.stdout(&["areas", "add", "--file", &file], "");
+    assert!(out.starts_with("added area 1: Rust blog (off"), "{out}");
+    assert!(
+        out.contains("reads “New feed item” from RSS & Atom feeds at https://blog.rust-lang.org/feed.xml"),
+        "{out}"
+    );
+    assert!(out.contains("uses none of your connections"), "{out}");
+    assert_eq!(area.json(&["areas", "show", "1"], "")["status"], "off");
+
+    let to_hook = json!({
+        "name": "Issues to a hook",
+        "action": {"service": "github", "id": "new_issue", "params": {"repo": "octo/hello"}},
+        "reactions": [{"service": "http", "id": "request",
+                       "params": {"url": "https://hooks.example.com/in/{{ number }}", "body": "{\"t\": \"{{ title }}\"}"}}]
+    });
+    let added = area.json(&["areas", "add", "--file", "-"], &to_hook.to_string());
+    assert_eq!(added[0]["enabled"], false);
+    assert_eq!(added[0]["review"]["hosts"], json!(["hooks.example.com"]));
+    assert_eq!(added[0]["review"]["connections"], json!(["github"]));
+    let out = area.stdout(&["areas", "show", "2"], "");
+    assert!(out.contains("at hooks.example.com") && out.contains("uses your GitHub connection"), "{out}");
+
+    // Enabling an area that is off shows what it will do, then switches it on.
+    let out = area.stdout(&["areas", "enable", "2"], "");
+    assert!(out.contains("hooks.example.com") && out.contains("uses your GitHub connection"), "{out}");
+    assert!(out.trim_end().ends_with("area 2 (Issues to a hook) is on"), "{out}");
+    assert_eq!(area.json(&["areas", "show", "2"], "")["status"], "on");
+}
+
+#[test]
+fn enable_flag_switches_imported_areas_on() {
+    let area = Area::logged_in("ada@example.com");
+    let out = area.stdout(&["areas", "add", "--enable", "--file", "-"], &json!([rss_area(), timer_area()]).to_string());
+    assert!(out.contains("added area 1: Rust blog (on)") && out.contains("added area 2: Tick (on)"), "{out}");
+    let list = area.json(&["areas", "list"], "");
+    assert_eq!((list[0]["status"].as_str(), list[1]["status"].as_str()), (Some("on"), Some("on")));
+    // A file can switch its area off, never on.
+    let mut off = timer_area();
+    off["enabled"] = json!(false);
+    assert_eq!(area.json(&["areas", "add", "--enable", "--file", "-"], &off.to_string())[0]["status"], "off");
+}
+
+/// An edit from a file is as untrusted as an import: it cannot add private-network access the
+/// area did not have without the flag; an area that already had it keeps it.
+#[test]
+fn an_edit_file_cannot_add_private_network_access_without_the_flag() {
+    let area = Area::logged_in("ada@example.com");
+    let mut public = webhook_area();
+    public.as_object_mut().unwrap().remove("allow_private_network");
+    public["reactions"][0]["params"]["url"] = json!("https://example.com/sink");
+    area.run(&["areas", "add", "--file", "-"], &public.to_string()).success();
+    let file = area.file("edit.json", &webhook_area());
+    one_line_error(
+        area.run(&["areas", "edit", "1", "--file", &file], ""),
+        "allow_private_network: this file asks to reach your own machine",
+    );
+    assert_ne!(area.json(&["areas", "export", "1"], "")["allow_private_network"], true);
+    area.run(&["areas", "edit", "1", "--allow-private-network", "--file", &file], "").success();
+    assert_eq!(area.json(&["areas", "export", "1"], "")["allow_private_network"], true);
+    // Already granted: editing it again needs no flag.
+    area.run(&["areas", "edit", "1", "--file", &file], "").success();
+}
+
+#[test]
+fn private_network_in_a_file_needs_the_flag() {
+    let area = Area::logged_in("ada@example.com");
+    // The area's own flag.
+    one_line_error(
+        area.run(&["areas", "add", "--file", "-"], &webhook_area().to_string()),
+        "allow_private_network: this file asks to reach your own machine",
+    );
+    // An HTTP step's parameter, in a list.
+    let mut by_param = webhook_area();
+    by_param.as_object_mut().unwrap().remove("allow_private_network");
+    by_param["reactions"][0]["params"]["allow_private_network"] = json!(true);
+    one_line_error(
+        area.run(&["areas", "add", "--file", "-"], &json!([timer_area(), by_param]).to_string()),
+        "[1].reactions[0].params.allow_private_network",
+    );
+    assert_eq!(area.json(&["areas", "list"], ""), json!([]), "nothing added");
+
+    let added = area.json(&["areas", "add", "--allow-private-network", "--file", "-"], &webhook_area().to_string());
+    assert_eq!(added[0]["review"]["private_network"], true);
+    assert_eq!(added[0]["enabled"], false);
+    assert_eq!(area.json(&["areas", "export", "1"], "")["allow_private_network"], true);
+    let out = area.stdout(&["areas", "add", "--allow-private-network", "--file", "-"], &by_param.to_string());
+    assert!(out.contains("asks to reach your own machine and local network"), "{out}");
+}
+
+/// Secret parameters never leave sealed: `export` and `show` print placeholders, importing an
+/// export asks for each secret (here on standard input, one per line), and the database holds
+/// none of them in clear.
+#[test]
+fn secret_parameters_are_asked_for_on_import_and_never_printed() {
+    let area = Area::logged_in("ada@example.com");
+    let hook = json!({
+        "name": "Hook to Discord",
+        "action": {"service": "webhook", "id": "received"},
+        "reactions": [{"service": "discord", "id": "send_webhook",
+                       "params": {"webhook_url": "https://discord.com/api/webhooks/1/CANARYTOKEN1", "content": "hi"}},
+                      {"service": "http", "id": "request",
+                       "params": {"url": "https://example.com/in", "headers": {"X-Key": "CANARYHEADER1"}}}]
+    });
+    let file = area.file("hook.json", &hook);
+    area.run(&["areas", "add", "--file", &file], "").success();
+    let exported = area.stdout(&["areas", "export", "1"], "");
+    let shown = area.stdout(&["areas", "show", "1"], "");
+    for text in [&exported, &shown] {
+        assert!(text.contains("<secret: webhook_url>") && text.contains("<secret: headers.X-Key>"), "{text}");
+        assert!(!text.contains("CANARY"), "{text}");
+    }
+
+    // Without a terminal and without --secrets-stdin, the import says what it needs.
+    let again = area.file("exported.json", &serde_json::from_str::<Value>(&exported).unwrap());
+    one_line_error(area.run(&["areas", "add", "--file", &again], ""), "--secrets-stdin");
+    one_line_error(
+        area.run(&["areas", "add", "--file", "-", "--secrets-stdin"], &exported),
+        "--secrets-stdin cannot be used with --file -",
+    );
+    one_line_error(
+        area.run(
+            &["areas", "add", "--file", &again, "--secrets-stdin"],
+            "https://discord.com/api/webhooks/2/CANARYTOKEN2\n",
+        ),
+        "reactions[1].params.headers.X-Key",
+    );
+    let out = area.stdout(
+        &["areas", "add", "--file", &again, "--secrets-stdin"],
+        "https://discord.com/api/webhooks/2/CANARYTOKEN2\nCANARYHEADER2\n",
+    );
+    assert!(out.starts_with("added area 2: Hook to Discord (off"), "{out}");
+    assert!(!out.contains("CANARY"), "{out}");
+    assert_eq!(area.stdout(&["areas", "export", "2"], ""), exported);
+    // An edit from the export keeps the stored secrets.
+    area.run(&["areas", "edit", "2", "--file", &again], "").success();
+
+    for name in ["area.db", "area.db-wal"] {
+        let bytes = std::fs::read(area.data().join(name)).unwrap_or_default();
+        assert!(!bytes.windows(6).any(|w| w == b"CANARY"), "a secret in clear in {name}");
+    }
 }

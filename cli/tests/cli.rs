@@ -117,7 +117,13 @@ fn login_whoami_logout() {
 fn throttling_is_reported_with_when_to_retry() {
     let area = Area::new();
     area.add_user("ada@example.com", "correct horse");
-    for _ in 0..5 {
+    for attempt in 0..5 {
+        if attempt == 4 {
+            // The 5th failure locks for 1 s counted in whole seconds: start it just after a
+            // second begins so the next login falls inside the lock however busy the machine.
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(1_020 - u64::from(now.subsec_millis())));
+        }
         area.run(&["login", "ada@example.com", "--password-stdin"], "wrong horse\n").failure();
     }
     one_line_error(area.run(&["login", "ada@example.com", "--password-stdin"], "correct horse\n"), "try again in");

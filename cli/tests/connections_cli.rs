@@ -60,7 +60,7 @@ fn token_connection_round_trip_never_leaks_the_token() {
         .to_string(),
     )
     .unwrap();
-    ok(&dir, &["areas", "add", "--file", file.to_str().unwrap()], "", &mut logs);
+    ok(&dir, &["areas", "add", "--enable", "--file", file.to_str().unwrap()], "", &mut logs);
     let out = Command::new(env!("CARGO_BIN_EXE_area"))
         .env("RUST_LOG", "trace")
         .env("AREA_GITHUB_BASE_URL", "http://127.0.0.1:9")
@@ -115,9 +115,21 @@ fn oauth_connect_reads_app_from_area_conf_prints_url_and_checks_state() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("AREA_SPOTIFY_CLIENT_ID"));
 
-    // With the app in area.conf: the authorization URL is printed and the loopback listener
-    // waits; a callback with a forged state is refused and nothing is stored.
+    // With the app in area.conf (owner-only, as required): the authorization URL is printed and
+    // the loopback listener waits; a callback with a forged state is refused, does not end the
+    // wait, and nothing is stored.
     std::fs::write(dir.join("area.conf"), "AREA_SPOTIFY_CLIENT_ID=app-from-conf\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Readable by others (0644): refused, in one line naming the file and the fix.
+        std::fs::set_permissions(dir.join("area.conf"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_area")).arg("--data-dir").arg(&dir).arg("connections").output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("area.conf") && err.contains("chmod 600") && err.trim().lines().count() == 1, "{err}");
+        std::fs::set_permissions(dir.join("area.conf"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     // A fixed port, for providers that compare the redirect URI exactly (X).
     let fixed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_area"))
@@ -158,11 +170,14 @@ fn oauth_connect_reads_app_from_area_conf_prints_url_and_checks_state() {
     .unwrap();
     let mut page = String::new();
     let _ = stream.read_to_string(&mut page);
-    let status = child.wait().unwrap();
+    assert!(page.starts_with("HTTP/1.1 400"), "{page}");
+    assert!(page.contains("does not belong"), "{page}");
+    // The forged callback did not use up the listener: the command is still waiting.
+    assert!(child.try_wait().unwrap().is_none(), "the forged callback ended the sign-in");
+    child.kill().unwrap();
+    child.wait().unwrap();
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
-    assert!(!status.success());
-    assert!(rest.contains("state mismatch"), "{rest}");
     assert!(!rest.contains("stolen"), "the code is never echoed");
     let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
     assert_eq!(list, serde_json::json!([]));
@@ -183,4 +198,73 @@ fn an_oauth2_access_token_can_be_pasted_when_no_loopback_redirect_is_possible() 
     assert!(!contains(&logs, "IGQVJcanarytoken"));
     let db = std::fs::read(dir.join("area.db")).unwrap();
     assert!(!contains(&db, "IGQVJcanarytoken"));
+}
+
+#[test]
+fn mail_servers_belong_to_the_connection_and_area_files_cannot_name_them() {
+    const MAIL_CANARY: &str = "mail-CANARY-app-password-42";
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut logs = Vec::new();
+    ok(&dir, &["user", "add", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
+    ok(&dir, &["login", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
+
+    // The servers are required, and only mail accounts take them.
+    let missing = area(&dir, &["connect", "mail", "--username", "ada@example.com", "--password-stdin"], "pw\n");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("imap_host"), "{missing:?}");
+    let wrong = area(&dir, &["connect", "github", "--imap-host", "imap.example.com", "--token-stdin"], "t\n");
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("mail accounts"), "{wrong:?}");
+
+    let out = ok(
+        &dir,
+        &[
+            "connect",
+            "mail",
+            "--username",
+            "ada@example.com",
+            "--imap-host",
+            "imap.example.com",
+            "--smtp-host",
+            "smtp.example.com",
+            "--smtp-security",
+            "starttls",
+            "--password-stdin",
+        ],
+        &format!("{MAIL_CANARY}\n"),
+        &mut logs,
+    );
+    assert!(out.contains("imap.example.com:993") && out.contains("smtp.example.com:587"), "{out}");
+    let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
+    assert_eq!(list[0]["connection_id"], "mail");
+    assert_eq!(list[0]["kind"], "mail");
+
+    // A shared area file naming a server is refused, saying which parameter.
+    let file = tmp.path().join("shared.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({
+            "name": "shared",
+            "action": {"service": "mail", "id": "new_message",
+                       "params": {"imap_host": "imap.evil.example", "username": "ada@example.com", "folder": "INBOX"}},
+            "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ subject }}"}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let refused = area(&dir, &["areas", "add", "--file", file.to_str().unwrap()], "");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("imap_host") && err.contains("unknown parameter"), "{err}");
+    let listed = ok(&dir, &["--json", "areas", "list"], "", &mut logs);
+    assert!(!listed.contains("shared"), "{listed}");
+
+    // The password is sealed: never in clear in the database, its WAL or the output.
+    for name in ["area.db", "area.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.join(name)) {
+            assert!(!contains(&bytes, MAIL_CANARY), "{name} holds the password in clear");
+        }
+    }
+    assert!(!contains(&logs, MAIL_CANARY));
 }

@@ -155,12 +155,12 @@ fn kill_9_torture_loses_nothing_and_applies_nothing_twice() {
         "name": "torture",
         "action": { "service": "webhook", "id": "received", "params": {} },
         "reactions": [{ "service": "http", "id": "request", "params": {
-            "method": "POST", "url": format!("http://127.0.0.1:{sink_port}/sink"), "body": "{\"n\": {{ n }}}"
+            "method": "POST", "url": format!("http://127.0.0.1:{sink_port}/sink"), "body": "{\"n\": \"{{ n }}\"}"
         }}],
         "allow_private_network": true
     });
     std::fs::write(&file, spec.to_string()).unwrap();
-    run_ok(area(&dir).args(["areas", "add", "--file"]).arg(&file), "");
+    run_ok(area(&dir).args(["areas", "add", "--enable", "--allow-private-network", "--file"]).arg(&file), "");
     let list: serde_json::Value =
         serde_json::from_str(&run_ok(area(&dir).args(["--json", "areas", "list"]), "")).unwrap();
     let id = list[0]["id"].as_i64().unwrap().to_string();
@@ -221,7 +221,7 @@ fn kill_9_torture_loses_nothing_and_applies_nothing_twice() {
     assert_eq!(log.conflicting, 0, "one idempotency key carried two different events");
     assert_eq!(log.by_key.len(), EVENTS, "every event delivered exactly once after dedupe");
     for n in 0..EVENTS {
-        assert!(bodies.contains(&format!("{{\"n\": {n}}}")), "event {n} lost");
+        assert!(bodies.contains(&format!("{{\"n\": \"{n}\"}}")), "event {n} lost");
     }
     let runs: serde_json::Value =
         serde_json::from_str(&run_ok(area(&dir).args(["--json", "runs", "--limit", "10000"]), "")).unwrap();

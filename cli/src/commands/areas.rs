@@ -1,40 +1,40 @@
 //! `area areas add|list|show|enable|disable|rm|export|edit`: the logged-in user's areas.
 
-use std::io::Read;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 
-use area_core::areas::{parse_area_file, AreaDetail, AreaSummary, MAX_AREA_FILE_BYTES};
+use area_core::app::{ApiError, App, ErrorCode};
+use area_core::areas::{
+    AreaDetail, AreaStatus, AreaSummary, ImportOptions, ImportedArea, TrustSummary, MAX_AREA_FILE_BYTES,
+};
 use serde_json::json;
 
 use crate::cli::AreasCommand;
 use crate::commands::services::table;
 use crate::commands::CliError;
-use crate::context::Context;
 use crate::output::Output;
 
 /// Runs one `area areas` subcommand as the logged-in user.
-pub async fn run(ctx: &Context, out: Output, cmd: AreasCommand) -> Result<(), CliError> {
-    let (_, user) = ctx.current_user().await?;
+pub async fn run(app: &App, out: Output, cmd: AreasCommand) -> Result<(), CliError> {
     match cmd {
-        AreasCommand::Add { file } => {
+        AreasCommand::Add { file, enable, allow_private_network, secrets_stdin } => {
+            let mut source = SecretSource::new(&file, secrets_stdin)?;
             let text = read_area_file(&file)?;
-            let specs = parse_area_file(&text)?;
-            // A list file reports errors as `[i].field`; a single area as `field`.
-            let added = if text.trim_start().starts_with('[') {
-                ctx.areas.add_many(user.id, specs).await?
-            } else {
-                let mut added = Vec::with_capacity(1);
-                for spec in specs {
-                    added.push(ctx.areas.add(user.id, spec).await?);
+            let options = ImportOptions { enable, allow_private_network };
+            let mut secrets = BTreeMap::new();
+            let added = loop {
+                match app.import_area_file(&text, options, &secrets).await {
+                    Err(e) if secrets.is_empty() && needed(&e).is_some() => {
+                        secrets = source.values(needed(&e).unwrap_or_default())?;
+                    }
+                    other => break other?,
                 }
-                added
             };
-            out.print(&added, || {
-                added.iter().map(|a| format!("added area {}: {}", a.id, a.name)).collect::<Vec<_>>().join("\n")
-            });
+            out.print(&added, || added.iter().map(added_text).collect::<Vec<_>>().join("\n"));
         }
         AreasCommand::List => {
-            let areas = ctx.areas.list(user.id).await?;
+            let areas = app.list_areas().await?;
             out.print(&areas, || {
                 if areas.is_empty() {
                     return "no areas yet: add one with `area areas add --file AREA.json`".into();
@@ -49,44 +49,95 @@ pub async fn run(ctx: &Context, out: Output, cmd: AreasCommand) -> Result<(), Cl
             });
         }
         AreasCommand::Show { id } => {
-            let detail = ctx.areas.get(user.id, id).await?;
-            out.print(&detail, || describe(&detail));
+            let report = app.describe_area(id).await?;
+            out.print(&report.detail, || describe(&report.detail, &report.review));
         }
         AreasCommand::Enable { id } => {
-            let area = ctx.areas.set_enabled(user.id, id, true).await?;
-            out.print(&area, || state_line(&area));
+            // An area that was off says what it will do before it runs.
+            let on = app.enable_area(id).await?;
+            out.print(&on.area, || match &on.review {
+                Some(review) => format!("{}\n{}", review_text(review), state_line(&on.area)),
+                None => state_line(&on.area),
+            });
         }
         AreasCommand::Disable { id } => {
-            let area = ctx.areas.set_enabled(user.id, id, false).await?;
+            let area = app.set_area_enabled(id, false).await?;
             out.print(&area, || state_line(&area));
         }
         AreasCommand::Rm { id } => {
-            ctx.areas.remove(user.id, id).await?;
+            app.delete_area(id).await?;
             out.print(&json!({ "removed": id }), || format!("removed area {id} and its run history"));
         }
         AreasCommand::Export { id } => {
             // Always JSON: the output is an area file.
-            let spec = ctx.areas.export(user.id, id).await?;
-            let text =
-                serde_json::to_string_pretty(&spec).map_err(|e| CliError::msg(format!("cannot encode JSON: {e}")))?;
-            println!("{text}");
+            println!("{}", app.export_area(id).await?);
         }
-        AreasCommand::Edit { id, file } => {
+        AreasCommand::Edit { id, file, secrets_stdin, allow_private_network } => {
+            let mut source = SecretSource::new(&file, secrets_stdin)?;
             let text = read_area_file(&file)?;
-            let mut specs = parse_area_file(&text)?;
-            if specs.len() != 1 {
-                return Err(CliError::msg(format!(
-                    "`areas edit` takes a file with one area, {} holds {}",
-                    file.display(),
-                    specs.len()
-                )));
-            }
-            let spec = specs.remove(0);
-            let area = ctx.areas.update(user.id, id, spec).await?;
+            // Placeholders keep the stored secrets; only those with nothing stored are asked for.
+            let mut secrets = BTreeMap::new();
+            let area = loop {
+                match app.edit_area_from_file(id, &text, allow_private_network, &secrets).await {
+                    Err(e) if secrets.is_empty() && needed(&e).is_some() => {
+                        secrets = source.values(needed(&e).unwrap_or_default())?;
+                    }
+                    other => break other?,
+                }
+            };
             out.print(&area, || format!("updated area {}: {} ({})", area.id, area.name, area.status.as_str()));
         }
     }
     Ok(())
+}
+
+/// The secret fields a `secrets_needed` error names, in file order.
+fn needed(e: &ApiError) -> Option<Vec<String>> {
+    (e.code == ErrorCode::SecretsNeeded).then(|| e.field.iter().flat_map(|f| f.split(',')).map(str::to_owned).collect())
+}
+
+/// Where the values of `<secret: …>` placeholders come from: a no-echo prompt on the terminal,
+/// or standard input (one per line) with `--secrets-stdin`. Never from arguments.
+struct SecretSource {
+    stdin: bool,
+}
+
+impl SecretSource {
+    fn new(file: &Path, stdin: bool) -> Result<SecretSource, CliError> {
+        if stdin && file.as_os_str() == "-" {
+            return Err(CliError::msg(
+                "--secrets-stdin cannot be used with --file -: standard input cannot hold both; give the file by name",
+            ));
+        }
+        Ok(SecretSource { stdin })
+    }
+
+    /// A value for each of `paths`, keyed by path.
+    fn values(&mut self, paths: Vec<String>) -> Result<BTreeMap<String, String>, CliError> {
+        if !self.stdin && !std::io::stderr().is_terminal() {
+            return Err(CliError::msg(format!(
+                "the file holds secret placeholders ({}): run this in a terminal to be asked for them, or give them \
+                 with --secrets-stdin, one per line",
+                paths.join(", ")
+            )));
+        }
+        paths.into_iter().map(|path| Ok((path.clone(), self.value(&path)?))).collect()
+    }
+
+    /// The value of one secret field.
+    fn value(&mut self, path: &str) -> Result<String, CliError> {
+        let value = if self.stdin {
+            crate::secrets::stdin_lines(&[&format!("secret {path}")])?.remove(0)
+        } else {
+            rpassword::prompt_password(format!("Secret {path}: ")).map_err(|e| {
+                CliError::msg(format!("cannot read {path} from the terminal ({e}): use --secrets-stdin"))
+            })?
+        };
+        if value.trim().is_empty() {
+            return Err(CliError::msg(format!("the secret {path} is empty: nothing was changed")));
+        }
+        Ok(value)
+    }
 }
 
 /// Reads an area file, or standard input for `-`, refusing oversized input.
@@ -106,21 +157,38 @@ fn read_area_file(path: &Path) -> Result<String, CliError> {
     Ok(text)
 }
 
+/// "added area 1: Name (off …)" and what the area will do, indented.
+fn added_text(added: &ImportedArea) -> String {
+    let a = &added.area;
+    let state = match a.status {
+        AreaStatus::Off => format!("off — read what it does, then `area areas enable {}`", a.id),
+        other => other.as_str().to_string(),
+    };
+    format!("added area {}: {} ({state})\n{}", a.id, a.name, review_text(&added.review))
+}
+
+/// The plain-words summary, one indented line per sentence.
+fn review_text(review: &TrustSummary) -> String {
+    review.lines.iter().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n")
+}
+
 fn state_line(area: &AreaSummary) -> String {
     let state = match area.status {
-        area_core::areas::AreaStatus::On => "on".to_string(),
-        area_core::areas::AreaStatus::Off => "off".to_string(),
-        area_core::areas::AreaStatus::Paused => {
+        AreaStatus::On => "on".to_string(),
+        AreaStatus::Off => "off".to_string(),
+        AreaStatus::Paused => {
             format!("paused: {}", area.paused_reason.as_deref().unwrap_or("no reason recorded"))
         }
     };
     format!("area {} ({}) is {state}", area.id, area.name)
 }
 
-fn describe(d: &AreaDetail) -> String {
+fn describe(d: &AreaDetail, review: &TrustSummary) -> String {
     let s = &d.summary;
     let mut lines =
         vec![format!("area {}: {}", s.id, s.name), format!("status: {}", s.status.as_str()), s.summary.clone()];
+    lines.push("what it does with your accounts and network:".into());
+    lines.push(review_text(review));
     if let Some(reason) = &s.paused_reason {
         lines.push(format!("paused because: {reason}"));
     }

@@ -1,68 +1,107 @@
 //! `area connect|connections|disconnect`: a user's service accounts.
 
+use area_core::app::{App, OAuthOptions};
 use area_core::catalog::AuthKind;
-use area_core::connections::{ConnectionError, Connections, MasterKey, Secret};
+use area_core::connector::MailAccount;
+use area_core::services::mail::MailAccountInput;
 use serde_json::json;
 
+use crate::cli::MailArgs;
 use crate::commands::CliError;
-use crate::context::Context;
 use crate::output::Output;
 use crate::secrets;
 
-fn connections(ctx: &Context) -> Result<Connections, CliError> {
-    let key = MasterKey::load(ctx.store.dir()).map_err(ConnectionError::from)?;
-    Ok(Connections::new(ctx.store.clone(), key, ctx.catalog.clone()))
-}
-
 pub async fn connect(
-    ctx: &Context,
+    app: &App,
     out: Output,
     service: &str,
     token_stdin: bool,
+    mail: &MailArgs,
     label: Option<&str>,
     port: Option<u16>,
 ) -> Result<(), CliError> {
-    let (_, user) = ctx.current_user().await?;
-    let connections = connections(ctx)?;
-    let manifest = connections.service(service)?.clone();
-    let connection_id = manifest.connection_id().unwrap_or(manifest.id);
+    let manifest = app.connectable(service)?;
+    // Logged in first: nobody is asked for a secret that cannot be stored.
+    app.current_user().await?;
+    if mail.given() && manifest.auth != AuthKind::MailAccount {
+        return Err(CliError::msg(format!(
+            "--username, --imap-* and --smtp-* are for mail accounts (mail, vinted), not {}",
+            manifest.name
+        )));
+    }
     match manifest.auth {
+        AuthKind::MailAccount => {
+            let input = MailAccountInput {
+                username: mail.username.clone().unwrap_or_default(),
+                imap_host: mail.imap_host.clone().unwrap_or_default(),
+                imap_port: mail.imap_port,
+                imap_security: mail.imap_security.clone(),
+                smtp_host: mail.smtp_host.clone(),
+                smtp_port: mail.smtp_port,
+                smtp_security: mail.smtp_security.clone(),
+            };
+            // The flags are checked before the password is asked for.
+            let account = input.account().map_err(|e| {
+                CliError::msg(format!(
+                    "{e} (connect with `area connect {} --username LOGIN --imap-host HOST [--smtp-host HOST]`)",
+                    manifest.id
+                ))
+            })?;
+            let password = if token_stdin {
+                secrets::stdin_lines(&["password"])?.remove(0)
+            } else {
+                secrets::prompt(&format!("{} password for {}: ", manifest.name, account.username))?
+            };
+            let info = app.connect_mail(service, &input, &password, label).await?;
+            out.print(&info, || {
+                let servers = describe_servers(&account);
+                format!("connected {} ({}); the password is only sent to {servers}", manifest.name, info.status)
+            });
+        }
         AuthKind::ApiKey => {
             let key = if token_stdin {
                 secrets::stdin_lines(&["token"])?.remove(0)
             } else {
                 secrets::prompt(&format!("{} key or token: ", manifest.name))?
             };
-            let info = connections
-                .save(user.id, connection_id, &Secret::ApiKey { key: key.trim().to_string() }, label, None)
-                .await?;
+            let info = app.connect_token(service, &key, label).await?;
             out.print(&info, || format!("connected {} ({})", manifest.name, info.status));
-            Ok(())
         }
         // Some providers cannot do a loopback redirect (Instagram wants https): an access token
         // made in the provider's dashboard can be pasted instead. It is not renewed.
         AuthKind::OAuth2 if token_stdin => {
             let token = secrets::stdin_lines(&["access token"])?.remove(0);
-            let secret = Secret::Oauth2 { access_token: token.trim().to_string(), refresh_token: None, scope: None };
-            if token.trim().is_empty() {
-                return Err(ConnectionError::EmptySecret.into());
-            }
-            let info = connections.save(user.id, connection_id, &secret, label, None).await?;
+            let info = app.connect_token(service, &token, label).await?;
             out.print(&info, || {
                 format!("connected {} with an access token (not renewed automatically)", manifest.name)
             });
-            Ok(())
         }
         AuthKind::OAuth2 => {
-            crate::commands::oauth::connect(ctx, out, &connections, user.id, &manifest, label, port).await
+            crate::commands::print_and_open_urls(app, &format!("connect {}", manifest.name));
+            let options = OAuthOptions { port, label: label.map(str::to_owned), ..OAuthOptions::default() };
+            let info = app.connect_oauth_with(service, options).await?;
+            let provider = manifest.oauth.as_ref().map_or(manifest.id, |p| p.id);
+            out.print(&info, || {
+                format!("connected {} ({}, shared by every {provider} service)", manifest.name, info.status)
+            });
         }
-        AuthKind::None => Err(ConnectionError::NoAuthNeeded(manifest.name.into()).into()),
+        // `connectable` refuses services that need no connection.
+        AuthKind::None => {}
+    }
+    Ok(())
+}
+
+/// `imap.example.com:993 and smtp.example.com:465`, for the confirmation line.
+fn describe_servers(account: &MailAccount) -> String {
+    let imap = format!("{}:{}", account.imap.host, account.imap.port);
+    match &account.smtp {
+        Some(smtp) => format!("{imap} and {}:{}", smtp.host, smtp.port),
+        None => imap,
     }
 }
 
-pub async fn list(ctx: &Context, out: Output) -> Result<(), CliError> {
-    let (_, user) = ctx.current_user().await?;
-    let list = connections(ctx)?.list(user.id).await?;
+pub async fn list(app: &App, out: Output) -> Result<(), CliError> {
+    let list = app.list_connections().await?;
     out.print(&list, || {
         if list.is_empty() {
             return "no connections yet: `area connect SERVICE`".into();
@@ -79,17 +118,8 @@ pub async fn list(ctx: &Context, out: Output) -> Result<(), CliError> {
     Ok(())
 }
 
-pub async fn disconnect(ctx: &Context, out: Output, service: &str) -> Result<(), CliError> {
-    let (_, user) = ctx.current_user().await?;
-    let connections = connections(ctx)?;
-    // Accept a service id (gmail) as well as the connection id it shares (google).
-    let connection_id = ctx
-        .catalog
-        .service(service)
-        .and_then(|s| s.manifest.connection_id())
-        .map(str::to_owned)
-        .unwrap_or_else(|| service.to_owned());
-    connections.remove(user.id, &connection_id).await?;
+pub async fn disconnect(app: &App, out: Output, service: &str) -> Result<(), CliError> {
+    let connection_id = app.disconnect(service).await?;
     out.print(&json!({ "disconnected": connection_id }), || {
         format!("disconnected {connection_id}; areas using it are paused until you connect again")
     });

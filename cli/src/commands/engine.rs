@@ -1,28 +1,14 @@
 //! `area run --once`, `area daemon`, `area runs`: the engine from the command line.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use area_core::areas::{DEFAULT_WEBHOOK_LISTEN, WEBHOOK_ADDR_FILE};
-use area_core::engine::{history, Engine, EngineConfig};
+use area_core::app::App;
 
 use crate::commands::CliError;
-use crate::context::Context;
-use crate::notifier::DaemonNotifier;
 use crate::output::Output;
 
-fn config() -> EngineConfig {
-    EngineConfig {
-        // Benchmarks and home labs may poll faster than a service's polite minimum.
-        ignore_min_interval: std::env::var("AREA_IGNORE_MIN_INTERVAL").is_ok_and(|v| v == "1"),
-        ..EngineConfig::default()
-    }
-}
-
-pub async fn run_once(ctx: &Context, out: Output) -> Result<(), CliError> {
-    let report = Engine::run_once(&ctx.store, config(), Arc::new(DaemonNotifier::detect()))
-        .await
-        .map_err(|e| CliError::msg(e.to_string()))?;
+pub async fn run_once(app: &App, out: Output) -> Result<(), CliError> {
+    let report = app.run_once().await?;
     out.print(&report, || {
         let mut text = format!(
             "polled {} area(s) with {} request(s); {} run(s) delivered, {} failed",
@@ -36,28 +22,16 @@ pub async fn run_once(ctx: &Context, out: Output) -> Result<(), CliError> {
     Ok(())
 }
 
-pub async fn daemon(ctx: &Context, out: Output, listen: Option<SocketAddr>) -> Result<(), CliError> {
-    let listen = match listen {
-        Some(addr) => addr,
-        None => DEFAULT_WEBHOOK_LISTEN.parse().map_err(|e| CliError::msg(format!("bad default address: {e}")))?,
-    };
+pub async fn daemon(app: &App, out: Output, listen: Option<SocketAddr>) -> Result<(), CliError> {
     let stop = stop_signal();
-    let mut config = config();
-    config.webhook_listen = Some(listen);
-    let engine = Engine::start(&ctx.store, config, Arc::new(DaemonNotifier::detect()))
-        .await
-        .map_err(|e| CliError::msg(e.to_string()))?;
-    let addr_file = ctx.store.dir().join(WEBHOOK_ADDR_FILE);
-    if let Some(addr) = engine.webhook_addr() {
-        let _ = std::fs::write(&addr_file, addr.to_string());
+    if let Some(addr) = app.serve(listen).await? {
         out.print(&serde_json::json!({ "listening": addr.to_string() }), || {
             format!("Area daemon running; webhooks on http://{addr}/hooks/<token>; Ctrl-C to stop")
         });
     }
     stop.await;
     tracing::info!("stopping: finishing in-flight runs");
-    engine.shutdown().await;
-    let _ = std::fs::remove_file(&addr_file);
+    app.shutdown().await;
     Ok(())
 }
 
@@ -80,11 +54,8 @@ fn stop_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-pub async fn runs(ctx: &Context, out: Output, area: Option<i64>, limit: i64) -> Result<(), CliError> {
-    let (_, user) = ctx.current_user().await?;
-    let runs = history::list_runs(ctx.store.pool(), user.id, area, limit.clamp(1, 10_000))
-        .await
-        .map_err(|e| CliError::msg(format!("cannot read the run history: {e}")))?;
+pub async fn runs(app: &App, out: Output, area: Option<i64>, limit: i64) -> Result<(), CliError> {
+    let runs = app.runs(area, limit.clamp(1, 10_000) as u32).await?;
     out.print(&runs, || {
         if runs.is_empty() {
             return "no runs yet".into();
@@ -107,11 +78,8 @@ pub async fn runs(ctx: &Context, out: Output, area: Option<i64>, limit: i64) -> 
     Ok(())
 }
 
-pub async fn rerun(ctx: &Context, out: Output, run_id: i64) -> Result<(), CliError> {
-    let (_, user) = ctx.current_user().await?;
-    history::requeue(ctx.store.pool(), user.id, run_id, chrono::Utc::now().timestamp_millis())
-        .await
-        .map_err(|e| CliError::msg(e.to_string()))?;
+pub async fn rerun(app: &App, out: Output, run_id: i64) -> Result<(), CliError> {
+    app.rerun(run_id).await?;
     out.print(&serde_json::json!({ "requeued": run_id }), || {
         format!("run {run_id} is queued again; `area daemon` (or the app) delivers it")
     });

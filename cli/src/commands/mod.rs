@@ -1,22 +1,27 @@
-//! One module per command group; each function parses nothing and prints its result.
+//! One module per command group; each function makes one call of core's use-case API
+//! ([`App`]) and prints its result.
 
 mod areas;
 mod auth;
 mod connect;
 mod engine;
-pub(crate) mod oauth;
 mod services;
 mod user;
 
+use std::sync::Arc;
+
+use area_core::app::{ApiError, App, Startup};
+
 use crate::cli::{Cli, Command};
-use crate::context::Context;
+use crate::notifier::DaemonNotifier;
 use crate::output::Output;
 
 /// A command's failure, printed as one line on stderr.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error(transparent)]
-    Core(#[from] area_core::Error),
+    /// Core's error, in the words of the command line.
+    #[error("{}", .0.cli_text())]
+    Api(#[from] ApiError),
     #[error("{0}")]
     Message(String),
 }
@@ -28,65 +33,46 @@ impl CliError {
     }
 }
 
-impl From<area_core::accounts::AccountError> for CliError {
-    fn from(e: area_core::accounts::AccountError) -> Self {
-        CliError::Core(e.into())
-    }
-}
-
-impl From<area_core::areas::AreaError> for CliError {
-    fn from(e: area_core::areas::AreaError) -> Self {
-        CliError::Core(e.into())
-    }
-}
-
-impl From<area_core::connections::ConnectionError> for CliError {
-    fn from(e: area_core::connections::ConnectionError) -> Self {
-        CliError::Message(e.to_string())
-    }
-}
-
-impl From<area_core::signin::SignInError> for CliError {
-    fn from(e: area_core::signin::SignInError) -> Self {
-        CliError::Message(e.to_string())
-    }
-}
-
-impl From<area_core::store::StoreError> for CliError {
-    fn from(e: area_core::store::StoreError) -> Self {
-        CliError::Core(e.into())
-    }
-}
-
-/// Runs the parsed command line.
-pub async fn run(cli: Cli) -> Result<(), CliError> {
+/// Runs the parsed command line on the data and settings `startup` settled.
+pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
     let out = Output { json: cli.json };
-    let ctx = Context::open(cli.data_dir).await?;
+    let app = App::open_without_engine(startup, Arc::new(DaemonNotifier::default())).await?;
     let result = match cli.command {
-        Command::User(cmd) => user::run(&ctx, out, cmd).await,
-        Command::Login { with: Some(provider), .. } => auth::login_with(&ctx, out, &provider).await,
+        Command::User(cmd) => user::run(&app, out, cmd).await,
+        Command::Login { with: Some(provider), .. } => auth::login_with(&app, out, &provider).await,
         Command::Login { email, password_stdin, .. } => {
-            auth::login(&ctx, out, email.as_deref().unwrap_or_default(), password_stdin).await
+            auth::login(&app, out, email.as_deref().unwrap_or_default(), password_stdin).await
         }
-        Command::Logout => auth::logout(&ctx, out).await,
-        Command::Whoami => auth::whoami(&ctx, out).await,
-        Command::Passwd { password_stdin } => auth::passwd(&ctx, out, password_stdin).await,
-        Command::Services { id } => services::services(&ctx, out, id.as_deref()),
-        Command::About => services::about(&ctx, out),
-        Command::Areas(cmd) => areas::run(&ctx, out, cmd).await,
-        Command::Connect { service, token_stdin, label, port } => {
-            connect::connect(&ctx, out, &service, token_stdin, label.as_deref(), port).await
+        Command::Logout => auth::logout(&app, out).await,
+        Command::Whoami => auth::whoami(&app, out).await,
+        Command::Passwd { password_stdin } => auth::passwd(&app, out, password_stdin).await,
+        Command::Services { id } => services::services(&app, out, id.as_deref()),
+        Command::About => services::about(&app),
+        Command::Areas(cmd) => areas::run(&app, out, cmd).await,
+        Command::Connect { service, token_stdin, mail, label, port } => {
+            connect::connect(&app, out, &service, token_stdin, &mail, label.as_deref(), port).await
         }
-        Command::Connections => connect::list(&ctx, out).await,
-        Command::Disconnect { service } => connect::disconnect(&ctx, out, &service).await,
-        Command::Run { once: true } => engine::run_once(&ctx, out).await,
+        Command::Connections => connect::list(&app, out).await,
+        Command::Disconnect { service } => connect::disconnect(&app, out, &service).await,
+        Command::Run { once: true } => engine::run_once(&app, out).await,
         Command::Run { once: false } => {
             Err(CliError::msg("`area run` needs --once (for a long-running engine use `area daemon`)"))
         }
-        Command::Daemon { listen } => engine::daemon(&ctx, out, listen).await,
-        Command::Runs { area, limit } => engine::runs(&ctx, out, area, limit).await,
-        Command::Rerun { run } => engine::rerun(&ctx, out, run).await,
+        Command::Daemon { listen } => engine::daemon(&app, out, listen).await,
+        Command::Runs { area, limit } => engine::runs(&app, out, area, limit).await,
+        Command::Rerun { run } => engine::rerun(&app, out, run).await,
     };
-    ctx.store.close().await;
+    app.close().await;
     result
+}
+
+/// Prints the authorization address (a server has no browser; a terminal user may prefer to
+/// copy it) and opens it in the browser where possible, for what `purpose` says.
+pub(crate) fn print_and_open_urls(app: &App, purpose: &str) {
+    let browser = app.settings().get(area_core::settings::BROWSER).map(str::to_owned);
+    let purpose = purpose.to_owned();
+    app.set_url_opener(Arc::new(move |url: &str| {
+        eprintln!("To {purpose}, open this address in your browser (waiting up to 5 minutes):\n{url}");
+        area_core::app::open_in_browser(url, browser.as_deref());
+    }));
 }

@@ -1,20 +1,19 @@
 //! `area services [ID]` and `area about`: the catalog, for people and for scripts. Neither needs
 //! a login: the catalog is the same for everyone on this machine.
 
-use area_core::about::about_json;
+use area_core::app::App;
 use area_core::catalog::{ActionManifest, Availability, ParamSpec, ParamType, ReactionManifest, ServiceManifest};
 
 use crate::commands::CliError;
-use crate::context::Context;
 use crate::output::Output;
 
 /// The host `about.json` reports for the client: the CLI always runs on the same machine.
 const CLIENT_HOST: &str = "127.0.0.1";
 
 /// Lists every service (id, name, auth, status), or details one service.
-pub fn services(ctx: &Context, out: Output, id: Option<&str>) -> Result<(), CliError> {
+pub fn services(app: &App, out: Output, id: Option<&str>) -> Result<(), CliError> {
     let Some(id) = id else {
-        let manifests: Vec<&ServiceManifest> = ctx.catalog.manifests().collect();
+        let manifests: Vec<ServiceManifest> = app.services().into_iter().map(|s| s.manifest).collect();
         out.print(&manifests, || {
             let mut rows = vec![["ID", "NAME", "AUTH", "STATUS"].map(String::from).to_vec()];
             rows.extend(manifests.iter().map(|m| {
@@ -24,19 +23,15 @@ pub fn services(ctx: &Context, out: Output, id: Option<&str>) -> Result<(), CliE
         });
         return Ok(());
     };
-    let service = ctx.catalog.service(id).ok_or_else(|| {
-        let known: Vec<&str> = ctx.catalog.manifests().map(|m| m.id).collect();
-        CliError::msg(format!("unknown service {id:?}: available services are {}", known.join(", ")))
-    })?;
-    let m = &service.manifest;
-    out.print(m, || describe(m));
+    let m = app.service(id)?;
+    out.print(&m, || describe(&m));
     Ok(())
 }
 
 /// Prints `about.json` (always JSON: that is the format).
-pub fn about(ctx: &Context, _out: Output) -> Result<(), CliError> {
-    let about = about_json(&ctx.catalog, CLIENT_HOST, chrono::Utc::now().timestamp());
-    let text = serde_json::to_string_pretty(&about).map_err(|e| CliError::msg(format!("cannot encode JSON: {e}")))?;
+pub fn about(app: &App) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(&app.about(CLIENT_HOST))
+        .map_err(|e| CliError::msg(format!("cannot encode JSON: {e}")))?;
     println!("{text}");
     Ok(())
 }
@@ -46,6 +41,7 @@ fn auth_text(m: &ServiceManifest) -> &'static str {
         area_core::catalog::AuthKind::None => "none",
         area_core::catalog::AuthKind::ApiKey => "api key",
         area_core::catalog::AuthKind::OAuth2 => "oauth2",
+        area_core::catalog::AuthKind::MailAccount => "mail account",
     }
 }
 
@@ -87,6 +83,13 @@ fn describe(m: &ServiceManifest) -> String {
         m.description.to_string(),
         format!("auth: {} · status: {}", auth_text(m), availability_text(&m.availability)),
     ];
+    match m.auth {
+        area_core::catalog::AuthKind::None => {}
+        area_core::catalog::AuthKind::MailAccount => {
+            lines.push("credential sent only to: the IMAP/SMTP servers of your connection".into())
+        }
+        _ => lines.push(format!("credential sent only to: {}", m.credential_hosts.join(", "))),
+    }
     lines.push(String::new());
     if m.actions.is_empty() {
         lines.push("Actions: none".into());

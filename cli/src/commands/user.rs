@@ -1,14 +1,14 @@
 //! `area user add|list|delete`.
 
+use area_core::app::App;
 use serde_json::json;
 
 use crate::cli::UserCommand;
 use crate::commands::CliError;
-use crate::context::Context;
 use crate::output::Output;
 use crate::secrets;
 
-pub async fn run(ctx: &Context, out: Output, cmd: UserCommand) -> Result<(), CliError> {
+pub async fn run(app: &App, out: Output, cmd: UserCommand) -> Result<(), CliError> {
     match cmd {
         UserCommand::Add { email, password_stdin } => {
             let password = if password_stdin {
@@ -16,11 +16,11 @@ pub async fn run(ctx: &Context, out: Output, cmd: UserCommand) -> Result<(), Cli
             } else {
                 secrets::prompt_new("Password for the new account: ")?
             };
-            let user = ctx.accounts.register(&email, &password).await?;
+            let user = app.create_account(&email, &password).await?;
             out.print(&user, || format!("created account {} (id {})", user.email, user.id));
         }
         UserCommand::List => {
-            let users = ctx.accounts.list_users().await?;
+            let users = app.accounts().await?;
             out.print(&users, || {
                 if users.is_empty() {
                     "no accounts yet: create one with `area user add EMAIL`".into()
@@ -30,7 +30,7 @@ pub async fn run(ctx: &Context, out: Output, cmd: UserCommand) -> Result<(), Cli
             });
         }
         UserCommand::Delete { email } => {
-            ctx.accounts.delete_user(&email).await?;
+            app.delete_account(&email).await?;
             out.print(&json!({ "deleted": email.trim().to_lowercase() }), || {
                 format!("deleted account {} and everything it owned", email.trim().to_lowercase())
             });
