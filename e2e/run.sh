@@ -2,8 +2,10 @@
 # E2E suite: drives the real Area desktop binary through tauri-driver + WebKitWebDriver under Xvfb.
 #
 # Usage: bash e2e/run.sh [test files...]        (default: e2e/*.test.mjs)
-# It does NOT build the app: build it first with `npx tauri build --debug --no-bundle` (a plain
-# `cargo build` binary loads the dev server URL and shows nothing).
+# It does NOT build the app: build it first with the UI embedded, either as the test command does
+# (`npm run build && cargo build -p area-app --features custom-protocol`) or with
+# `npx tauri build --debug --no-bundle`. A binary built without `custom-protocol` loads the dev
+# server URL and shows nothing.
 #
 # Environment:
 #   APP_BIN            app binary (default ${CARGO_TARGET_DIR:-target}/debug/area-app)
@@ -50,7 +52,7 @@ else
   app_bin="$target/debug/area-app"
 fi
 [[ -x "$app_bin" ]] ||
-  die "app binary $app_bin not found: build it with \`npx tauri build --debug --no-bundle\` (or set APP_BIN)"
+  die "app binary $app_bin not found: build it with \`npm run build && cargo build -p area-app --features custom-protocol\` (or set APP_BIN)"
 export APP_BIN="$(cd "$(dirname "$app_bin")" && pwd)/$(basename "$app_bin")"
 
 # --- run -------------------------------------------------------------------------------------

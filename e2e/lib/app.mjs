@@ -83,6 +83,10 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
     XDG_CONFIG_HOME: join(dir, "xdg-config"),
     XDG_CACHE_HOME: join(dir, "xdg-cache"),
     NO_AT_BRIDGE: "1",
+    // Mesa's shader disk cache writes from a background thread: it raced the clean-up below
+    // (ENOTEMPTY) and a second instance's exit (SIGSEGV in the handed-over launch). Tests need
+    // no cache across runs.
+    MESA_SHADER_CACHE_DISABLE: "true",
     NO_COLOR: "1",
     RUST_BACKTRACE: "1",
     RUST_LOG: process.env.RUST_LOG || "info",
@@ -140,7 +144,7 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
       // the next test's app exit at once: end the whole tree we started.
       await killTree(driver.pid);
       running.delete(driver.pid);
-      if (!app.failed && !process.env.E2E_KEEP) rmSync(dir, { recursive: true, force: true });
+      if (!app.failed && !process.env.E2E_KEEP) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     },
   };
 

@@ -13,9 +13,10 @@ use area_core::accounts::User;
 use area_core::app::{
     self as core_app, ApiError, App, AreaCard, AreaForm, AreaView, EngineStatus, OAuthVia, SampleEvent, ServiceEntry,
 };
-use area_core::areas::AreaSummary;
+use area_core::areas::{AreaSummary, ImportedArea, TrustSummary};
 use area_core::connections::ConnectionInfo;
 use area_core::engine::history::RunRecord;
+use area_core::services::mail::MailAccountInput;
 
 /// Tells the UI which part of the state changed so it reloads only that part.
 #[derive(Debug, Clone, Serialize, specta::Type, Event)]
@@ -83,21 +84,21 @@ async fn sign_up(app: State<'_, App>, email: String, password: String) -> Res<Us
 #[tauri::command]
 #[specta::specta]
 async fn sign_in(app: State<'_, App>, email: String, password: String) -> Res<User> {
-    app.sign_in(&email, &password).await
+    app.sign_in(&email, &password).await.map(|signed_in| signed_in.user)
 }
 
 /// Signs in (or links) with GitHub or Google through the browser.
 #[tauri::command]
 #[specta::specta]
 async fn sign_in_with(app: State<'_, App>, provider: String) -> Res<User> {
-    app.sign_in_with(&provider).await
+    app.sign_in_with(&provider).await.map(core_app::ProviderSignIn::user)
 }
 
 /// Signs out.
 #[tauri::command]
 #[specta::specta]
 async fn sign_out(app: State<'_, App>) -> Res<()> {
-    app.sign_out().await
+    app.sign_out().await.map(|_| ())
 }
 
 /// Every service, with its connection id and sampleable actions.
@@ -126,6 +127,20 @@ async fn connect_token(
     app.connect_token(&service, &token, label.as_deref()).await
 }
 
+/// Connects a mailbox (mail, vinted): its servers and login with the password, which is then
+/// only ever sent to those servers.
+#[tauri::command]
+#[specta::specta]
+async fn connect_mail(
+    app: State<'_, App>,
+    service: String,
+    account: MailAccountInput,
+    password: String,
+    label: Option<String>,
+) -> Res<ConnectionInfo> {
+    app.connect_mail(&service, &account, &password, label.as_deref()).await
+}
+
 /// Connects an OAuth2 service through the browser (loopback redirect or `area://` link).
 #[tauri::command]
 #[specta::specta]
@@ -144,7 +159,7 @@ fn cancel_oauth(app: State<'_, App>) {
 #[tauri::command]
 #[specta::specta]
 async fn disconnect(app: State<'_, App>, service: String) -> Res<()> {
-    app.disconnect(&service).await
+    app.disconnect(&service).await.map(|_| ())
 }
 
 /// The dashboard cards.
@@ -203,11 +218,33 @@ async fn export_area(app: State<'_, App>, id: i64) -> Res<String> {
     app.export_area(id).await
 }
 
-/// Imports an area file (one area or a list), all or nothing.
+/// What each area of a file would do, in plain words; stores nothing. `secrets` fills the
+/// file's `<secret: …>` placeholders (a `secrets_needed` error names the ones still missing).
 #[tauri::command]
 #[specta::specta]
-async fn import_areas(app: State<'_, App>, text: String) -> Res<Vec<AreaSummary>> {
-    app.import_areas(&text).await
+fn review_import(app: State<'_, App>, text: String, secrets: BTreeMap<String, String>) -> Res<Vec<TrustSummary>> {
+    app.review_import(&text, &secrets)
+}
+
+/// Imports an area file (one area or a list), all or nothing, switched off; private-network
+/// access in the file needs the user's checkbox.
+#[tauri::command]
+#[specta::specta]
+async fn import_areas(app: State<'_, App>, text: String, allow_private_network: bool) -> Res<Vec<ImportedArea>> {
+    app.import_areas(&text, allow_private_network).await
+}
+
+/// Imports an exported area file, with the values of its `<secret: …>` placeholders keyed by
+/// the fields a `secrets_needed` error named.
+#[tauri::command]
+#[specta::specta]
+async fn import_areas_with_secrets(
+    app: State<'_, App>,
+    text: String,
+    allow_private_network: bool,
+    secrets: BTreeMap<String, String>,
+) -> Res<Vec<ImportedArea>> {
+    app.import_areas_with_secrets(&text, allow_private_network, &secrets).await
 }
 
 /// The action's current first item, for the ingredient picker.
@@ -268,6 +305,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             services,
             connections,
             connect_token,
+            connect_mail,
             connect_oauth,
             cancel_oauth,
             disconnect,
@@ -279,7 +317,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             set_area_enabled,
             delete_area,
             export_area,
+            review_import,
             import_areas,
+            import_areas_with_secrets,
             sample_event,
             runs,
             rerun,

@@ -10,10 +10,10 @@ pub mod notifier;
 #[cfg(desktop)]
 mod tray;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use area_core::connector::Notifier;
+use area_core::settings::{Settings, NO_REGISTER_SCHEME};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_deep_link::DeepLinkExt;
 use tauri_specta::Event;
@@ -32,8 +32,11 @@ pub struct StartupError(pub Option<core_app::ApiError>);
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     let specta = commands::specta_builder();
-    prepare_environment();
     init_tracing();
+    // The settings are read once, here: the environment's, completed by the data directory's
+    // area.conf; the data directory and the keychain default are settled as for the CLI.
+    let env = Settings::from_env();
+    let startup = core_app::bootstrap(env.clone(), None);
 
     let mut builder = tauri::Builder::default();
     // Single instance must be the first plugin: a second launch (e.g. the OS opening an
@@ -50,7 +53,7 @@ pub fn run() {
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
-            setup(app);
+            setup(app, startup, &env);
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -78,24 +81,6 @@ pub fn run() {
     }
 }
 
-/// Settings that must be in place before any thread exists (they are environment variables):
-/// the user's own (default) data directory keeps its master key in the OS keychain, as with the
-/// `area` command, and the data directory's `area.conf` (OAuth app ids, base URLs…) applies to
-/// the app exactly as to the CLI. Explicit `AREA_DATA_DIR`s (tests, benchmarks) use a key file.
-fn prepare_environment() {
-    use area_core::connections::crypto::KEYCHAIN_ENV;
-    let explicit = std::env::var_os(area_core::paths::DATA_DIR_ENV).filter(|v| !v.is_empty());
-    if explicit.is_none() && std::env::var_os(KEYCHAIN_ENV).is_none() {
-        std::env::set_var(KEYCHAIN_ENV, "1");
-    }
-    if let Some(dir) = area_core::paths::data_dir(None) {
-        if let Err(e) = area_core::config::apply(&dir) {
-            // Shown by the UI too: the store open that follows reports the same directory.
-            eprintln!("area-app: {e}");
-        }
-    }
-}
-
 /// Logs to stderr at `info` by default; `RUST_LOG` overrides (as for the CLI).
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
@@ -105,13 +90,17 @@ fn init_tracing() {
 }
 
 /// Opens core (store + engine) and wires it to the UI, deep links and tray. Never fails the
-/// app: when core cannot open, the window still opens and the UI shows [`StartupError`].
-fn setup(app: &mut tauri::App) {
+/// app: when core cannot open (or its settings are unusable), the window still opens and the UI
+/// shows [`StartupError`].
+fn setup(app: &mut tauri::App, startup: Result<core_app::Startup, core_app::ApiError>, env: &Settings) {
     let handle = app.handle().clone();
     let notifier: Arc<dyn Notifier> = Arc::new(notifier::TauriNotifier::new(handle.clone()));
-    // `None` lets core pick its default data directory (it reads the platform dirs).
-    let data_dir = std::env::var_os("AREA_DATA_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
-    let facade = match tauri::async_runtime::block_on(core_app::App::open(data_dir, notifier)) {
+    let settings = startup.as_ref().map_or_else(|_| env.clone(), |s| s.settings.clone());
+    let opened = match startup {
+        Ok(startup) => tauri::async_runtime::block_on(core_app::App::open(startup, notifier)),
+        Err(e) => Err(e),
+    };
+    let facade = match opened {
         Ok(facade) => {
             app.manage(facade.clone());
             app.manage(StartupError(None));
@@ -124,7 +113,7 @@ fn setup(app: &mut tauri::App) {
             None
         }
     };
-    setup_deep_links(&handle, facade.clone());
+    setup_deep_links(&handle, facade.clone(), &settings);
     #[cfg(unix)]
     drain_on_signal(handle.clone(), facade.clone());
     #[cfg(desktop)]
@@ -181,13 +170,15 @@ fn start_event_bridge(handle: AppHandle, facade: &core_app::App) {
 }
 
 /// Routes `area://` links (a second launch, the OS, or the link that started us) into core.
-fn setup_deep_links(handle: &AppHandle, facade: Option<core_app::App>) {
+fn setup_deep_links(handle: &AppHandle, facade: Option<core_app::App>, settings: &Settings) {
     let deep_link = handle.deep_link();
     // Linux (and Windows dev builds) need the scheme registered at run time; this also repairs
     // the packaged .desktop entry. Tests set AREA_NO_REGISTER_SCHEME=1 to leave the user's
     // desktop database alone.
+    #[cfg(not(any(target_os = "linux", all(debug_assertions, windows))))]
+    let _ = settings;
     #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
-    if std::env::var("AREA_NO_REGISTER_SCHEME").as_deref() != Ok("1") {
+    if !settings.flag(NO_REGISTER_SCHEME) {
         if let Err(e) = deep_link.register_all() {
             tracing::warn!("could not register the area:// scheme: {e}");
         }

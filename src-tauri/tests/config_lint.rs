@@ -1,7 +1,7 @@
-//! Security lint of the shipped Tauri config and capabilities (DESIGN.md "Security"): a strict
-//! CSP, no global Tauri object, no remote IPC, least-privilege permissions on the `main` window
-//! only, the `area://` scheme only, and deb/rpm bundles. The lint functions are tested on bad
-//! inputs below, so the lint itself is proven able to fail.
+//! Security lint of the shipped Tauri config and capabilities (README.md "The desktop app",
+//! **Security**): a strict CSP, no global Tauri object, no remote IPC, least-privilege permissions
+//! on the `main` window only, the `area://` scheme only, and deb/rpm bundles. The lint functions
+//! are tested on bad inputs below, so the lint itself is proven able to fail.
 
 use std::path::{Path, PathBuf};
 

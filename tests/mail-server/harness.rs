@@ -126,11 +126,59 @@ impl MailServer {
         self.http.get(url).send().await.unwrap().json().await.unwrap()
     }
 
-    /// IMAP parameters of an area on this server (plaintext on loopback).
+    /// This server's connection settings plus a folder, as one object (plaintext on loopback):
+    /// tests vary either half, then [`split_connection`] separates them.
     pub fn imap_params(&self, folder: &str) -> Value {
         json!({"imap_host": "127.0.0.1", "imap_port": self.imap_port, "security": "plain",
                "username": USER, "folder": folder})
     }
+
+    /// The parameters of an area reading `folder`: the server belongs to the connection.
+    pub fn area_params(&self, folder: &str) -> Value {
+        json!({"folder": folder})
+    }
+
+    /// The sealed payload of a mail connection to this server's IMAP and SMTP (plaintext).
+    pub fn connection(&self, password: &str) -> area_core::connections::Secret {
+        let input = area_core::services::mail::MailAccountInput {
+            username: USER.into(),
+            imap_host: "127.0.0.1".into(),
+            imap_port: Some(self.imap_port),
+            imap_security: Some("plain".into()),
+            smtp_host: Some("127.0.0.1".into()),
+            smtp_port: Some(self.smtp_port),
+            smtp_security: Some("plain".into()),
+        };
+        area_core::connections::Secret::Mail { password: password.into(), account: input.account().expect("account") }
+    }
+}
+
+/// Splits test parameters that name servers the old way (`imap_host`, `imap_port`, `smtp_host`,
+/// `smtp_port`, `security`, `username`) into the area's own parameters and the mail connection
+/// they describe, since servers now belong to the connection.
+pub fn split_connection(
+    params: &serde_json::Map<String, Value>,
+    password: &str,
+) -> (serde_json::Map<String, Value>, area_core::connector::Credential) {
+    let mut area = params.clone();
+    let mut take = |k: &str| area.remove(k);
+    let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_string));
+    let port = |v: Option<Value>| v.and_then(|v| v.as_u64()).and_then(|p| u16::try_from(p).ok());
+    let (imap_host, imap_port) = (text(take("imap_host")), port(take("imap_port")));
+    let (smtp_host, smtp_port) = (text(take("smtp_host")), port(take("smtp_port")));
+    let security = text(take("security"));
+    let username = text(take("username")).unwrap_or_else(|| USER.into());
+    let input = area_core::services::mail::MailAccountInput {
+        username,
+        imap_host: imap_host.clone().or(smtp_host.clone()).unwrap_or_else(|| "127.0.0.1".into()),
+        imap_port: imap_port.or(smtp_port),
+        imap_security: security.clone(),
+        smtp_host: smtp_host.or(imap_host),
+        smtp_port: smtp_port.or(imap_port),
+        smtp_security: security,
+    };
+    let account = input.account().expect("test connection settings");
+    (area, area_core::connector::Credential::Mail { password: password.into(), account })
 }
 
 /// A simple RFC 5322 message. Non-ASCII subjects become RFC 2047 encoded words and non-ASCII

@@ -33,6 +33,11 @@ export const commands = {
 	connections: () => typedError<ConnectionInfo_Serialize[], ApiError_Serialize>(__TAURI_INVOKE("connections")),
 	/**  Saves an API key or token for a service. */
 	connectToken: (service: string, token: string, label: string | null) => typedError<ConnectionInfo_Serialize, ApiError_Serialize>(__TAURI_INVOKE("connect_token", { service, token, label })),
+	/**
+	 *  Connects a mailbox (mail, vinted): its servers and login with the password, which is then
+	 *  only ever sent to those servers.
+	 */
+	connectMail: (service: string, account: MailAccountInput_Deserialize, password: string, label: string | null) => typedError<ConnectionInfo_Serialize, ApiError_Serialize>(__TAURI_INVOKE("connect_mail", { service, account, password, label })),
 	/**  Connects an OAuth2 service through the browser (loopback redirect or `area://` link). */
 	connectOauth: (service: string, via: OAuthVia) => typedError<ConnectionInfo_Serialize, ApiError_Serialize>(__TAURI_INVOKE("connect_oauth", { service, via })),
 	/**  Abandons the authorization waiting for the browser. */
@@ -55,8 +60,21 @@ export const commands = {
 	deleteArea: (id: number) => typedError<null, ApiError_Serialize>(__TAURI_INVOKE("delete_area", { id })),
 	/**  The area file (JSON text) of an area. */
 	exportArea: (id: number) => typedError<string, ApiError_Serialize>(__TAURI_INVOKE("export_area", { id })),
-	/**  Imports an area file (one area or a list), all or nothing. */
-	importAreas: (text: string) => typedError<AreaSummary_Serialize[], ApiError_Serialize>(__TAURI_INVOKE("import_areas", { text })),
+	/**
+	 *  What each area of a file would do, in plain words; stores nothing. `secrets` fills the
+	 *  file's `<secret: …>` placeholders (a `secrets_needed` error names the ones still missing).
+	 */
+	reviewImport: (text: string, secrets: { [key in string]: string }) => typedError<TrustSummary[], ApiError_Serialize>(__TAURI_INVOKE("review_import", { text, secrets })),
+	/**
+	 *  Imports an area file (one area or a list), all or nothing, switched off; private-network
+	 *  access in the file needs the user's checkbox.
+	 */
+	importAreas: (text: string, allowPrivateNetwork: boolean) => typedError<ImportedArea_Serialize[], ApiError_Serialize>(__TAURI_INVOKE("import_areas", { text, allowPrivateNetwork })),
+	/**
+	 *  Imports an exported area file, with the values of its `<secret: …>` placeholders keyed by
+	 *  the fields a `secrets_needed` error named.
+	 */
+	importAreasWithSecrets: (text: string, allowPrivateNetwork: boolean, secrets: { [key in string]: string }) => typedError<ImportedArea_Serialize[], ApiError_Serialize>(__TAURI_INVOKE("import_areas_with_secrets", { text, allowPrivateNetwork, secrets })),
 	/**  The action's current first item, for the ingredient picker. */
 	sampleEvent: (service: string, action: string, params: { [key in string]: string }, allowPrivateNetwork: boolean) => typedError<SampleEvent, ApiError_Serialize>(__TAURI_INVOKE("sample_event", { service, action, params, allowPrivateNetwork })),
 	/**  The newest runs, across areas or of one area. */
@@ -115,26 +133,28 @@ export type ApiError = ApiError_Serialize | ApiError_Deserialize;
 
 /**  What went wrong, for a UI: `code` to branch on, `message` to show, `field` to place it. */
 export type ApiError_Deserialize = {
-	/**  `invalid`, `auth`, `not_found`, `conflict`, `connection`, `oauth`, `engine`, `internal`. */
-	code: string,
+	/**  What kind of failure: branch on this, never on the message. */
+	code: ErrorCode,
 	/**  One line, safe to show, saying what to do. */
 	message: string,
 	/**
 	 *  For `invalid`: the JSON path into the area form (`name`, `action.params.url`,
-	 *  `reactions[0].params.body`, `condition`), so the UI shows the message on that field.
+	 *  `reactions[0].params.body`, `condition`) or the other input (`email`, `token`), so the UI
+	 *  shows the message on that field; for `secrets_needed`, the paths of the secrets needed.
 	 */
 	field?: string | null,
 };
 
 /**  What went wrong, for a UI: `code` to branch on, `message` to show, `field` to place it. */
 export type ApiError_Serialize = {
-	/**  `invalid`, `auth`, `not_found`, `conflict`, `connection`, `oauth`, `engine`, `internal`. */
-	code: string,
+	/**  What kind of failure: branch on this, never on the message. */
+	code: ErrorCode,
 	/**  One line, safe to show, saying what to do. */
 	message: string,
 	/**
 	 *  For `invalid`: the JSON path into the area form (`name`, `action.params.url`,
-	 *  `reactions[0].params.body`, `condition`), so the UI shows the message on that field.
+	 *  `reactions[0].params.body`, `condition`) or the other input (`email`, `token`), so the UI
+	 *  shows the message on that field; for `secrets_needed`, the paths of the secrets needed.
 	 */
 	field: string | null,
 };
@@ -267,6 +287,11 @@ export type AreaSpec_Deserialize = {
 	interval_secs?: number | null,
 	/**  Lets this area's requests reach loopback/private addresses (home-lab services). */
 	allow_private_network?: boolean,
+	/**
+	 *  Most new events one poll may fire (default [`DEFAULT_MAX_EVENTS_PER_POLL`], 1..=1000);
+	 *  the rest are marked seen and one `skipped` history entry says how many and why.
+	 */
+	max_events_per_poll?: number | null,
 };
 
 /**
@@ -284,6 +309,11 @@ export type AreaSpec_Serialize = {
 	interval_secs?: number,
 	/**  Lets this area's requests reach loopback/private addresses (home-lab services). */
 	allow_private_network?: boolean,
+	/**
+	 *  Most new events one poll may fire (default [`DEFAULT_MAX_EVENTS_PER_POLL`], 1..=1000);
+	 *  the rest are marked seen and one `skipped` history entry says how many and why.
+	 */
+	max_events_per_poll?: number,
 };
 
 /**  Whether an area runs, as shown in lists. */
@@ -308,8 +338,10 @@ export type AreaSummary_Deserialize = {
 	enabled: boolean,
 	/**  On, off or paused, derived from `enabled` and `paused_reason`. */
 	status: AreaStatus,
-	/**  Why the engine paused the area, if it did. */
+	/**  Why the engine paused the area, if it did, in words for its owner. */
 	paused_reason?: string | null,
+	/**  Why the engine paused the area, as a value: what to branch on. */
+	paused_cause?: PauseCause | null,
 	/**  What triggers it. */
 	action: StepRef,
 	/**  What it does, in order. */
@@ -334,8 +366,10 @@ export type AreaSummary_Serialize = {
 	enabled: boolean,
 	/**  On, off or paused, derived from `enabled` and `paused_reason`. */
 	status: AreaStatus,
-	/**  Why the engine paused the area, if it did. */
+	/**  Why the engine paused the area, if it did, in words for its owner. */
 	paused_reason: string | null,
+	/**  Why the engine paused the area, as a value: what to branch on. */
+	paused_cause: PauseCause | null,
 	/**  What triggers it. */
 	action: StepRef,
 	/**  What it does, in order. */
@@ -372,7 +406,12 @@ export type AuthKind =
 /**  A user-supplied API key or token. */
 "api_key" | 
 /**  OAuth2 authorization code + PKCE. */
-"o_auth2";
+"o_auth2" | 
+/**
+ *  A mailbox password plus the IMAP/SMTP servers and user name it is for, all entered when
+ *  connecting (the servers belong to the connection, never to an area).
+ */
+"mail_account";
 
 /**  Whether a service can honestly be used, shown next to it everywhere. */
 export type Availability = 
@@ -421,7 +460,7 @@ export type ConnectionInfo = ConnectionInfo_Serialize | ConnectionInfo_Deseriali
 export type ConnectionInfo_Deserialize = {
 	/**  The service id, or the OAuth2 provider id shared by several services. */
 	connection_id: string,
-	/**  `api_key` or `oauth2`. */
+	/**  `api_key`, `oauth2` or `mail`. */
 	kind: string,
 	/**  Which account this is, when known (login, email). */
 	account_label?: string | null,
@@ -437,7 +476,7 @@ export type ConnectionInfo_Deserialize = {
 export type ConnectionInfo_Serialize = {
 	/**  The service id, or the OAuth2 provider id shared by several services. */
 	connection_id: string,
-	/**  `api_key` or `oauth2`. */
+	/**  `api_key`, `oauth2` or `mail`. */
 	kind: string,
 	/**  Which account this is, when known (login, email). */
 	account_label: string | null,
@@ -474,6 +513,31 @@ export type EngineStatus_Serialize = {
 	webhook_base: string | null,
 };
 
+/**  What kind of failure an [`ApiError`] is: what a shell branches on (never the message text). */
+export type ErrorCode = 
+/**  Input that cannot be used; `field` names it (a form path, `email`, `password`, `token`…). */
+"invalid" | 
+/**  Not signed in, the session ended, or wrong credentials: sign in (again). */
+"auth" | 
+/**  The area, run or service asked for does not exist (for this user). */
+"not_found" | 
+/**  Refused because of the current state: the email is taken, the run cannot be re-run. */
+"conflict" | 
+/**  A service connection is missing or its stored credentials cannot be used. */
+"connection" | 
+/**  The browser authorization (OAuth2) failed, or a link did not belong to it. */
+"oauth" | 
+/**  The browser authorization was cancelled (by the user, or by a newer one). */
+"cancelled" | 
+/**  The engine could not start or run. */
+"engine" | 
+/**  A file to import holds secret placeholders; `field` lists their paths, comma-separated. */
+"secrets_needed" | 
+/**  A setting (environment or `area.conf`) cannot be used; the message names it. */
+"settings" | 
+/**  Anything else (storage, encoding): not the user's doing. */
+"internal";
+
 /**  The action that repairs a paused or failing area. */
 export type Fix = Fix_Serialize | Fix_Deserialize;
 
@@ -504,6 +568,21 @@ export type FormStep = {
 	params: { [key in string]: string },
 };
 
+/**  One imported area: what was stored, and what it will do in plain words. */
+export type ImportedArea = ImportedArea_Serialize | ImportedArea_Deserialize;
+
+/**  One imported area: what was stored, and what it will do in plain words. */
+export type ImportedArea_Deserialize = {
+	/**  Where it reads from, where it sends to, which connections it uses. */
+	review: TrustSummary,
+} & AreaSummary_Deserialize;
+
+/**  One imported area: what was stored, and what it will do in plain words. */
+export type ImportedArea_Serialize = {
+	/**  Where it reads from, where it sends to, which connections it uses. */
+	review: TrustSummary,
+} & AreaSummary_Serialize;
+
 /**  A named value an action's events carry, usable in reaction templates. */
 export type IngredientSpec = {
 	id: string,
@@ -533,6 +612,54 @@ export type LastRun_Serialize = {
 	/**  Unix milliseconds the event was recorded. */
 	at: number,
 	error: string | null,
+};
+
+/**
+ *  What a user enters to connect a mailbox (besides the password, which comes from a no-echo
+ *  prompt or standard input): validated into a [`crate::connector::MailAccount`].
+ */
+export type MailAccountInput = MailAccountInput_Serialize | MailAccountInput_Deserialize;
+
+/**
+ *  What a user enters to connect a mailbox (besides the password, which comes from a no-echo
+ *  prompt or standard input): validated into a [`crate::connector::MailAccount`].
+ */
+export type MailAccountInput_Deserialize = {
+	/**  The login, usually the e-mail address. */
+	username: string,
+	/**  e.g. `imap.gmail.com`. */
+	imap_host: string,
+	/**  Empty: 993 with tls, 143 otherwise. */
+	imap_port?: number | null,
+	/**  `tls` (default), `starttls` or `plain` (local test servers only). */
+	imap_security?: string | null,
+	/**  e.g. `smtp.gmail.com`; empty when the connection only reads mail. */
+	smtp_host?: string | null,
+	/**  Empty: 465 with tls, 587 with starttls, 25 with plain. */
+	smtp_port?: number | null,
+	/**  Defaults to the IMAP security. */
+	smtp_security?: string | null,
+};
+
+/**
+ *  What a user enters to connect a mailbox (besides the password, which comes from a no-echo
+ *  prompt or standard input): validated into a [`crate::connector::MailAccount`].
+ */
+export type MailAccountInput_Serialize = {
+	/**  The login, usually the e-mail address. */
+	username: string,
+	/**  e.g. `imap.gmail.com`. */
+	imap_host: string,
+	/**  Empty: 993 with tls, 143 otherwise. */
+	imap_port: number | null,
+	/**  `tls` (default), `starttls` or `plain` (local test servers only). */
+	imap_security: string | null,
+	/**  e.g. `smtp.gmail.com`; empty when the connection only reads mail. */
+	smtp_host: string | null,
+	/**  Empty: 465 with tls, 587 with starttls, 25 with plain. */
+	smtp_port: number | null,
+	/**  Defaults to the IMAP security. */
+	smtp_security: string | null,
 };
 
 /**
@@ -581,6 +708,17 @@ export type ParamSpec_Deserialize = {
 	default?: string | null,
 	/**  Whether `{{ ingredient }}` templates are expanded in this parameter (reactions only). */
 	templated: boolean,
+	/**
+	 *  Where the rendered text goes, so that ingredient values are escaped for it
+	 *  (ARCHITECTURE.md "Trust rules": "Ingredients are rendered for their context").
+	 *  Meaningful only when `templated`.
+	 */
+	context: TextContext,
+	/**
+	 *  Holds a secret (a header value, a webhook URL whose path is its token, a key in a URL):
+	 *  sealed at rest like a connection, replaced by a placeholder on export, never logged.
+	 */
+	secret: boolean,
 } & ParamType_Deserialize;
 
 /**  One parameter of an action or reaction. */
@@ -596,6 +734,17 @@ export type ParamSpec_Serialize = {
 	default: string | null,
 	/**  Whether `{{ ingredient }}` templates are expanded in this parameter (reactions only). */
 	templated: boolean,
+	/**
+	 *  Where the rendered text goes, so that ingredient values are escaped for it
+	 *  (ARCHITECTURE.md "Trust rules": "Ingredients are rendered for their context").
+	 *  Meaningful only when `templated`.
+	 */
+	context: TextContext,
+	/**
+	 *  Holds a secret (a header value, a webhook URL whose path is its token, a key in a URL):
+	 *  sealed at rest like a connection, replaced by a placeholder on export, never logged.
+	 */
+	secret: boolean,
 } & ParamType_Serialize;
 
 /**  The type of a parameter, used both to validate area files and to render form fields. */
@@ -638,6 +787,19 @@ export type ParamType_Serialize =
 { type: "string_map" } | 
 /**  A date and time, RFC 3339. */
 { type: "date_time" };
+
+/**
+ *  Why the engine paused an area, stored as a value beside the reason shown to the user, so what
+ *  resumes an area never depends on the reason's wording.
+ */
+export type PauseCause = 
+/**
+ *  A connection it uses is missing, was removed or was refused: connecting it again
+ *  resumes the area.
+ */
+"credentials" | 
+/**  It kept failing, or cannot run as written: switching it on again resumes it. */
+"failures";
 
 /**  Description of something a service does. */
 export type ReactionManifest = ReactionManifest_Serialize | ReactionManifest_Deserialize;
@@ -774,6 +936,14 @@ export type ServiceManifest_Deserialize = {
 	name: string,
 	description: string,
 	auth: AuthKind,
+	/**
+	 *  The hosts this service's credential may be sent to (`api.github.com`, or `*.suffix` for any
+	 *  subdomain), so that no parameter, ingredient or redirect can carry a token elsewhere
+	 *  (ARCHITECTURE.md "Trust rules"). When `AREA_<SERVICE>_BASE_URL` overrides the API, that
+	 *  URL's host replaces them; connections that record their own servers (mail) add those. Empty
+	 *  for services without a connection, or whose connection names its hosts.
+	 */
+	credential_hosts: string[],
 	/**  The OAuth2 provider, for `AuthKind::OAuth2` services. */
 	oauth?: OAuthProvider | null,
 	availability: Availability,
@@ -787,6 +957,14 @@ export type ServiceManifest_Serialize = {
 	name: string,
 	description: string,
 	auth: AuthKind,
+	/**
+	 *  The hosts this service's credential may be sent to (`api.github.com`, or `*.suffix` for any
+	 *  subdomain), so that no parameter, ingredient or redirect can carry a token elsewhere
+	 *  (ARCHITECTURE.md "Trust rules"). When `AREA_<SERVICE>_BASE_URL` overrides the API, that
+	 *  URL's host replaces them; connections that record their own servers (mail) add those. Empty
+	 *  for services without a connection, or whose connection names its hosts.
+	 */
+	credential_hosts: string[],
 	/**  The OAuth2 provider, for `AuthKind::OAuth2` services. */
 	oauth: OAuthProvider | null,
 	availability: Availability,
@@ -817,6 +995,49 @@ export type StepSpec_Serialize = {
 	service: string,
 	id: string,
 	params: { [key in string]: string },
+};
+
+/**
+ *  Where a templated parameter's text ends up, which decides how each ingredient value is
+ *  escaped when it is rendered: a value read from the internet is data, never syntax.
+ */
+export type TextContext = 
+/**  Plain text (a chat message, a mail subject): values are inserted as they are. */
+"text" | 
+/**
+ *  A URL: a literal `scheme://host[:port]/` must precede the first placeholder, and each
+ *  value is percent-encoded as one path segment or query value.
+ */
+"url" | 
+/**
+ *  A request body that may be JSON: when its literal text is JSON, placeholders must sit
+ *  inside strings, values are escaped as string content and the result must parse.
+ */
+"json_body" | 
+/**  An HTTP or mail header value: line breaks and other control characters become spaces. */
+"header" | 
+/**
+ *  A comma-separated list of mail addresses: a value may supply one address, never add a
+ *  recipient (a value holding `,`, `;` or a line break fails the run).
+ */
+"address_list";
+
+/**  One area's reach, in plain words, shown before an imported area is switched on. */
+export type TrustSummary = {
+	/**  The area's name, as the file gives it. */
+	name: string,
+	/**  Where its events come from: "reads “New feed item” from RSS at https://example.com/feed.xml". */
+	reads_from: string,
+	/**  One line per reaction: "sends “Send an HTTP request” to HTTP at hooks.example.com". */
+	sends_to: string[],
+	/**  Every literal host the area contacts (action and reactions), sorted, without repeats. */
+	hosts: string[],
+	/**  The user's connections it uses (`github`, `google`), sorted, without repeats. */
+	connections: string[],
+	/**  Whether it asks to reach the user's own machine or local network. */
+	private_network: boolean,
+	/**  Everything above as sentences, in order, for a shell to print or show as a list. */
+	lines: string[],
 };
 
 /**  A local account, as shown to its owner. */

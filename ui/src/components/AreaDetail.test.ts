@@ -11,6 +11,7 @@ const detail = {
   enabled: true,
   status: "on",
   paused_reason: null,
+  paused_cause: null,
   action: { service: "webhook", id: "received" },
   reactions: [{ service: "http", id: "request" }],
   summary: "when Webhook received (webhook) then Send an HTTP request (http)",

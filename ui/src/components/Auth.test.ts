@@ -21,6 +21,25 @@ describe("auth screen", () => {
     expect(screen.queryByTestId("app-ready")).toBeNull();
   });
 
+  test("a provider sign-in branches on the error code, not on its words", async () => {
+    let code: "cancelled" | "oauth" = "cancelled";
+    const core = fakeCore({
+      sign_in_with: () => {
+        throw apiError(code, code === "cancelled" ? "the connection was cancelled" : "GitHub cancelled nothing: access denied");
+      },
+    });
+    const user = userEvent.setup();
+    render(App);
+    const github = () => screen.findByRole("button", { name: /continue with github/i });
+    await user.click(await github());
+    await waitFor(() => expect(core.called("sign_in_with")).toHaveLength(1));
+    await github();
+    expect(screen.getByTestId("auth-error").textContent).toBe("");
+    code = "oauth";
+    await user.click(await github());
+    await waitFor(() => expect(screen.getByTestId("auth-error").textContent).toMatch(/access denied/i));
+  });
+
   test("signing up shows the app shell", async () => {
     const core = fakeCore({ sign_up: (a) => ({ id: 1, email: a.email, created_at: 0 }) });
     const user = userEvent.setup();

@@ -15,6 +15,7 @@ function card(id: number, over: Partial<AreaCard["summary"]> = {}, rest: Partial
       enabled: true,
       status: "on",
       paused_reason: null,
+      paused_cause: null,
       action: { service: "rss", id: "new_item" },
       reactions: [{ service: "notify", id: "send" }],
       summary: "",
@@ -62,10 +63,10 @@ describe("dashboard", () => {
       areas: () => [
         card(
           3,
-          { status: "paused", paused_reason: "GitHub refused the credentials" },
+          { status: "paused", paused_reason: "GitHub refused the credentials", paused_cause: "credentials" },
           { consecutive_failures: 5, fix: { kind: "reconnect", service: "github", label: "Reconnect GitHub" } },
         ),
-        card(4, { status: "paused", paused_reason: "5 failures in a row" }, { fix: { kind: "resume", service: null, label: "Resume" } }),
+        card(4, { status: "paused", paused_reason: "5 failures in a row", paused_cause: "failures" }, { fix: { kind: "resume", service: null, label: "Resume" } }),
       ],
       set_area_enabled: (a) => card(Number(a.id)).summary,
     });
@@ -82,8 +83,22 @@ describe("dashboard", () => {
     await waitFor(() => expect(core.called("set_area_enabled")[0]?.args).toEqual({ id: 4, enabled: true }));
   });
 
-  test("empty state and import", async () => {
-    const core = fakeCore({ import_areas: () => [card(9).summary] });
+  test("empty state and import: review first, imported switched off, then enabled", async () => {
+    const review = {
+      name: "Area 9",
+      reads_from: "reads “New feed item” from RSS feeds at https://example.com/feed.xml",
+      sends_to: ["sends “Show a notification” to Notifications"],
+      hosts: ["example.com"],
+      connections: [],
+      private_network: false,
+      lines: ["reads “New feed item” from RSS feeds at https://example.com/feed.xml", "uses none of your connections"],
+    };
+    const off = card(9, { enabled: false, status: "off" }).summary;
+    const core = fakeCore({
+      review_import: () => [review],
+      import_areas: () => [{ ...off, review }],
+      set_area_enabled: (a) => card(Number(a.id)).summary,
+    });
     const user = userEvent.setup();
     render(Dashboard);
     expect(await screen.findByTestId("empty-dashboard")).toBeTruthy();
@@ -91,7 +106,11 @@ describe("dashboard", () => {
     await user.click(screen.getByTestId("import-text"));
     await user.paste('{"name":"x"}');
     await user.click(screen.getByTestId("import-submit"));
-    await waitFor(() => expect(core.called("import_areas")[0]?.args).toEqual({ text: '{"name":"x"}' }));
+    expect(await screen.findByText(/from RSS feeds at https:\/\/example.com\/feed.xml/)).toBeTruthy();
+    expect(core.called("import_areas")).toHaveLength(0);
+    await user.click(screen.getByTestId("import-enable"));
+    await waitFor(() => expect(core.called("import_areas")[0]?.args).toEqual({ text: '{"name":"x"}', allowPrivateNetwork: false }));
+    await waitFor(() => expect(core.called("set_area_enabled")[0]?.args).toEqual({ id: 9, enabled: true }));
   });
 });
 

@@ -13,7 +13,10 @@ import type {
   AreaView_Serialize,
   ConnectionInfo_Serialize,
   EngineStatus_Serialize,
+  ErrorCode,
   Fix_Serialize,
+  ImportedArea_Serialize,
+  MailAccountInput_Deserialize,
   OAuthVia,
   ParamSpec_Serialize,
   ReactionManifest_Serialize,
@@ -21,6 +24,7 @@ import type {
   SampleEvent,
   ServiceEntry_Serialize,
   ServiceManifest_Serialize,
+  TrustSummary,
   User,
 } from "../bindings";
 
@@ -35,13 +39,15 @@ export type AreaView = AreaView_Serialize;
 export type ConnectionInfo = ConnectionInfo_Serialize;
 export type EngineStatus = EngineStatus_Serialize;
 export type Fix = Fix_Serialize;
+export type ImportedArea = ImportedArea_Serialize;
+export type MailAccountInput = MailAccountInput_Deserialize;
 export type ParamSpec = ParamSpec_Serialize;
 export type ActionManifest = ActionManifest_Serialize;
 export type ReactionManifest = ReactionManifest_Serialize;
 export type RunRecord = RunRecord_Serialize;
 export type ServiceEntry = ServiceEntry_Serialize;
 export type ServiceManifest = ServiceManifest_Serialize;
-export type { AppEvent, SampleEvent, User, OAuthVia };
+export type { AppEvent, ErrorCode, SampleEvent, TrustSummary, User, OAuthVia };
 export type {
   Availability,
   Comparison,
@@ -53,7 +59,7 @@ export type {
 
 /** A failed command: `code` is the core's error code, `field` the form path it is about. */
 export class ApiFailure extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly field: string | null;
   constructor(err: ApiError) {
     super(err.message || "Something went wrong");
@@ -74,7 +80,7 @@ function isResult<T>(r: unknown): r is Res<T> {
 function toApiError(e: unknown): ApiError {
   if (e && typeof e === "object" && "message" in e) {
     const o = e as Partial<ApiError>;
-    return { code: String(o.code ?? "internal"), message: String(o.message), field: o.field ?? null };
+    return { code: typeof o.code === "string" ? o.code : "internal", message: String(o.message), field: o.field ?? null };
   }
   return { code: "internal", message: typeof e === "string" ? e : "Something went wrong", field: null };
 }
@@ -104,6 +110,11 @@ export async function plain<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+/** Whether a thrown value is a failed command with this code: branch on codes, never on messages. */
+export function hasCode(e: unknown, code: ErrorCode): boolean {
+  return e instanceof ApiFailure && e.code === code;
+}
+
 /** The message of any thrown value, for display. */
 export function errorMessage(e: unknown): string {
   if (e instanceof ApiFailure || e instanceof Error) return e.message;
@@ -126,6 +137,12 @@ export const api = {
   connections: (): Promise<ConnectionInfo[]> => run(commands.connections()),
   connectToken: (service: string, token: string, label: string | null): Promise<ConnectionInfo> =>
     run(commands.connectToken(service, token, label)),
+  connectMail: (
+    service: string,
+    account: MailAccountInput,
+    password: string,
+    label: string | null,
+  ): Promise<ConnectionInfo> => run(commands.connectMail(service, account, password, label)),
   connectOauth: (service: string, via: OAuthVia): Promise<ConnectionInfo> => run(commands.connectOauth(service, via)),
   cancelOauth: async (): Promise<null> => {
     await plain(commands.cancelOauth());
@@ -141,7 +158,15 @@ export const api = {
   setAreaEnabled: (id: number, enabled: boolean): Promise<AreaSummary> => run(commands.setAreaEnabled(id, enabled)),
   deleteArea: (id: number): Promise<null> => run(commands.deleteArea(id)),
   exportArea: (id: number): Promise<string> => run(commands.exportArea(id)),
-  importAreas: (text: string): Promise<AreaSummary[]> => run(commands.importAreas(text)),
+  reviewImport: (text: string, secrets: Record<string, string> = {}): Promise<TrustSummary[]> =>
+    run(commands.reviewImport(text, secrets)),
+  importAreas: (text: string, allowPrivateNetwork: boolean): Promise<ImportedArea[]> =>
+    run(commands.importAreas(text, allowPrivateNetwork)),
+  importAreasWithSecrets: (
+    text: string,
+    allowPrivateNetwork: boolean,
+    secrets: Record<string, string>,
+  ): Promise<ImportedArea[]> => run(commands.importAreasWithSecrets(text, allowPrivateNetwork, secrets)),
   sampleEvent: (
     service: string,
     action: string,

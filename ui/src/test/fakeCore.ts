@@ -1,6 +1,6 @@
 // A small fake of the Rust core behind mockIPC: a four-service catalog and recorded calls.
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { ApiError, ServiceEntry, ConnectionInfo, AreaSummary, AreaForm } from "../lib/api";
+import type { ApiError, ErrorCode, ServiceEntry, ConnectionInfo, AreaSummary, AreaForm } from "../lib/api";
 
 const text = (id: string, label: string, extra: Partial<Record<string, unknown>> = {}) => ({
   id,
@@ -141,6 +141,7 @@ export function fakeCore(overrides: Record<string, Handler> = {}) {
     enabled: form.enabled,
     status: form.enabled ? "on" : "off",
     paused_reason: null,
+    paused_cause: null,
     action: { service: form.action.service, id: form.action.id },
     reactions: form.reactions.map((r) => ({ service: r.service, id: r.id })),
     summary: "",
@@ -185,6 +186,6 @@ export function fakeCore(overrides: Record<string, Handler> = {}) {
   return { calls, connections, called: (cmd: string) => calls.filter((c) => c.cmd === cmd) };
 }
 
-export function apiError(code: string, message: string, field: string | null = null): ApiError {
+export function apiError(code: ErrorCode, message: string, field: string | null = null): ApiError {
   return { code, message, field };
 }
