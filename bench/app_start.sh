@@ -45,7 +45,7 @@ for i in range(50):
                   "reactions": [{"service": "notify", "id": "send", "params": {"title": "hook", "body": "{{ text }}"}}]})
 print(json.dumps(areas))
 PY
-"$cli" --data-dir "$data" areas add --file "$work/areas.json" >/dev/null
+"$cli" --data-dir "$data" areas add --enable --allow-private-network --file "$work/areas.json" >/dev/null
 
 pss_of_tree() { # KiB of proportional set size (shared pages split between sharers, not double-counted)
   local total pid child

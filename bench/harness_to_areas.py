@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Turns a workload spec of the shared load harness (../shared/bench/workloads/webhook.json, or the
-output of tools/gen_polling_spec.py) into an Area area file (a JSON list of areas).
+"""Turns a workload spec of the load harness (bench/harness/workloads/webhook.json, or the
+output of bench/harness/gen_polling_spec.py) into an Area area file (a JSON list of areas).
 
 usage: harness_to_areas.py SPEC.json > areas.json
 """

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Workload B (N polling areas) against Area, for N where the shared harness cannot start.
+"""Workload B (N polling areas) against Area, for N where the harness's own driver cannot start.
 
-The harness's `bench_polling.py` waits for N upstream requests before it measures — right for
-engines that make one request per automation, but Area shares polls (10 requests per interval
-whatever N), so at N = 10,000 that gate needs 1,000 s and times out. This driver uses the same
-harness tools (fakeapi.mjs, sink.mjs) and the same definitions (SUT pinned to CPU 1, CPU from
-/proc, RSS sampled each second, deliveries and detection latency from the sink's arrivals and
-the API's item log) with a start gate that fits: every feed polled once.
+The harness's `bench_polling.py` (bench/harness) waits for N upstream requests before it
+measures — right for engines that make one request per automation, but Area shares polls (10
+requests per interval whatever N), so at N = 10,000 that gate needs 1,000 s and times out. This
+driver uses the same harness tools (fakeapi.mjs, sink.mjs) and the same definitions (SUT
+pinned to CPU 1, CPU from /proc, RSS sampled each second, deliveries and detection latency from
+the sink's arrivals and the API's item log) with a start gate that fits: every feed polled once.
 
 usage: poll_direct.py --area BIN --data-dir DIR --n N [--window 30] [--warmup 20] --out FILE
 """
@@ -23,7 +23,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--area", required=True)
 ap.add_argument("--data-dir", required=True)
 ap.add_argument("--n", type=int, required=True)
-ap.add_argument("--harness", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "bench"))
+ap.add_argument("--harness", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness"))
 ap.add_argument("--feeds", type=int, default=10)
 ap.add_argument("--new-every", type=float, default=20.0)
 ap.add_argument("--warmup", type=float, default=20.0)
@@ -69,7 +69,7 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
 
 
-tools = os.path.join(a.harness, "tools")
+tools = a.harness
 env = dict(os.environ, API_PORT="9200", SINK_PORT="9100", FEEDS=str(a.feeds), NEW_EVERY=str(a.new_every))
 helpers = [subprocess.Popen(["taskset", "-c", "0", "node", os.path.join(tools, name)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in ("fakeapi.mjs", "sink.mjs")]

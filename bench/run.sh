@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Runs the shared load harness's two workloads against Area (webhook → http reaction, and
-# N polling areas), pinned to one core like the peers were. Results land in bench/results/.
+# Runs the load harness's two workloads (bench/harness, see bench/README.md) against Area
+# (webhook → http reaction, and N polling areas), pinned to one core. Results land in bench/results/.
 #
 #   bench/run.sh                 # both workloads, N = 100, 1000, 10000
 #   QUICK=1 bench/run.sh         # one run each, shorter windows (a few minutes in all)
-#   HARNESS=/path/to/shared/bench bench/run.sh
+#   POLL_N="100 1000" bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-HARNESS=${HARNESS:-$ROOT/../shared/bench}
+HARNESS=$ROOT/bench/harness
 OUT=$ROOT/bench/results
 WORK=$(mktemp -d /tmp/area-bench.XXXXXX)
 mkdir -p "$OUT"
@@ -23,7 +23,7 @@ setup_dir() { # DIR SPEC → loads the areas into a fresh data dir
   printf 'benchmark-password\n' | "$AREA" --data-dir "$dir" user add bench@example.com --password-stdin >/dev/null
   printf 'benchmark-password\n' | "$AREA" --data-dir "$dir" login bench@example.com --password-stdin >/dev/null
   python3 "$ROOT/bench/harness_to_areas.py" "$spec" > "$dir.areas.json"
-  "$AREA" --data-dir "$dir" areas add --file "$dir.areas.json" >/dev/null
+  "$AREA" --data-dir "$dir" areas add --enable --allow-private-network --file "$dir.areas.json" >/dev/null
 }
 
 if [ "${QUICK:-}" = 1 ]; then
@@ -39,10 +39,10 @@ fi
 D=$WORK/webhook
 setup_dir "$D" "$HARNESS/workloads/webhook.json"
 TOKEN=$("$AREA" --data-dir "$D" --json areas list | python3 -c 'import json,sys; a=json.load(sys.stdin)[0]; print(a["id"])' | xargs -I{} "$AREA" --data-dir "$D" --json areas show {} | python3 -c 'import json,sys; print(json.load(sys.stdin)["webhook_url"].rsplit("/",1)[1])')
-(cd "$HARNESS" && python3 tools/bench_webhook.py --name area-webhook \
+python3 "$HARNESS/bench_webhook.py" --name area-webhook \
   --webhook-url "http://127.0.0.1:$PORT/hooks/$TOKEN" \
   --start-cmd "exec $AREA --data-dir $D daemon --listen 127.0.0.1:$PORT" \
-  --meta ack=after-durable-record "${WEBHOOK_FLAGS[@]}" --out "$OUT/webhook-area.json")
+  --meta ack=after-durable-record "${WEBHOOK_FLAGS[@]}" --out "$OUT/webhook-area.json"
 
 # Workload B: N polling areas at 1 s over 10 distinct feeds. The harness's driver waits for N
 # upstream requests before measuring; Area shares polls (10 requests per second whatever N), so
@@ -50,16 +50,16 @@ TOKEN=$("$AREA" --data-dir "$D" --json areas list | python3 -c 'import json,sys;
 # same things with the same tools and a fitting start gate (every feed polled once).
 for N in ${POLL_N:-100 1000 10000}; do
   D=$WORK/poll-$N
-  python3 "$HARNESS/tools/gen_polling_spec.py" "$N" --interval 1 > "$WORK/poll-$N.spec.json"
+  python3 "$HARNESS/gen_polling_spec.py" "$N" --interval 1 > "$WORK/poll-$N.spec.json"
   setup_dir "$D" "$WORK/poll-$N.spec.json"
   if [ "$N" -ge 10000 ]; then
-    python3 "$ROOT/bench/poll_direct.py" --area "$AREA" --data-dir "$D" --n "$N" --harness "$HARNESS" \
+    python3 "$ROOT/bench/poll_direct.py" --area "$AREA" --data-dir "$D" --n "$N" \
       --out "$OUT/polling-area-$N-1s-direct.json"
   else
-    (cd "$HARNESS" && python3 tools/bench_polling.py --name area --n "$N" --interval 1 \
+    python3 "$HARNESS/bench_polling.py" --name area --n "$N" --interval 1 \
       --start-cmd "AREA_IGNORE_MIN_INTERVAL=1 exec $AREA --data-dir $D daemon --listen 127.0.0.1:$PORT" \
-      "${POLL_FLAGS[@]}" --out "$OUT/polling-area-$N-1s.json")
+      "${POLL_FLAGS[@]}" --out "$OUT/polling-area-$N-1s.json"
   fi
 done
-(cd "$HARNESS" && python3 tools/summarize.py) || true
+python3 "$HARNESS/summarize.py" "$OUT" || true
 rm -rf "$WORK"

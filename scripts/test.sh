@@ -4,7 +4,10 @@
 #
 # Order matters: the desktop crate embeds ui/dist at compile time, so the UI is built before
 # any cargo step; the Rust tests regenerate ui/src/bindings.ts, which must then be unchanged;
-# the E2E suite drives a debug app binary that embeds the UI (`tauri build --debug`).
+# the E2E suite drives the debug app binary that `cargo test` already built for the desktop
+# crate's integration test, with the `custom-protocol` feature so it embeds ui/dist (what
+# `tauri build --debug` adds). Clippy and the tests use the same features, so no dependency is
+# compiled twice for the same profile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,23 +27,20 @@ npm run --silent test:ui
 npm run --silent build
 
 step "cargo clippy --all-targets -- -D warnings (core, cli, desktop app)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked --features area-app/custom-protocol -- -D warnings
 
 step "npm ci for the OAuth2 and mail test servers"
 npm ci --prefix tests/oauth-server --no-audit --no-fund --loglevel=error
 npm ci --prefix tests/mail-server --no-audit --no-fund --loglevel=error
 
 step "cargo test (core, cli, desktop app: config lint, bindings export)"
-cargo test --workspace --locked
+cargo test --workspace --locked --features area-app/custom-protocol
 
 step "the generated TypeScript bindings are up to date"
 if ! git diff --exit-code -- ui/src/bindings.ts; then
   echo "ui/src/bindings.ts is stale: run \`cargo test -p area-app export_bindings\` and commit it" >&2
   exit 1
 fi
-
-step "desktop app binary with the UI embedded (tauri build --debug --no-bundle)"
-npx tauri build --debug --no-bundle
 
 step "end-to-end tests: the real app under Xvfb through tauri-driver/WebKitWebDriver"
 APP_BIN="${CARGO_TARGET_DIR:-target}/debug/area-app" bash e2e/run.sh
