@@ -27,6 +27,9 @@ step() { echo "== $* ($(( $(date +%s) - start )) s)"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "no dependency cycle among core's modules"
+python3 scripts/module-cycles.py --check
+
 step "UI: type check (svelte-check), component tests (vitest), build"
 npm run --silent check
 npm run --silent test:ui

@@ -125,19 +125,4 @@ mod tests {
         write_conf(dir.path(), "AREA_X\n");
         assert!(read(dir.path()).is_err());
     }
-
-    /// The file completes the environment's settings, never overrides them (the file is read
-    /// into [`crate::settings::Settings`]; nothing is written to the process environment).
-    #[test]
-    fn environment_wins_over_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        write_conf(dir.path(), "AREA_CONFIG_TEST_KEEP=file\nAREA_CONFIG_TEST_NEW=file\n");
-        let env = crate::settings::Settings::from_pairs([("AREA_CONFIG_TEST_KEEP", "env")]);
-        let settings = env.clone().with_config_file(dir.path()).unwrap();
-        let from_file: Vec<&str> = settings.names().filter(|name| !env.is_set(name)).collect();
-        assert_eq!(from_file.len(), 1, "{from_file:?}");
-        assert_eq!(settings.get("AREA_CONFIG_TEST_KEEP"), Some("env"));
-        assert_eq!(settings.get("AREA_CONFIG_TEST_NEW"), Some("file"));
-        assert_eq!(std::env::var_os("AREA_CONFIG_TEST_NEW"), None, "the environment is left alone");
-    }
 }

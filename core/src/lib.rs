@@ -15,6 +15,7 @@ pub mod condition;
 pub mod config;
 pub mod connections;
 pub mod connector;
+pub mod crypto;
 pub mod engine;
 pub mod error;
 pub mod json_text;

@@ -208,6 +208,17 @@ pub fn setting_name(service_id: &str, key: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Writes `area.conf` owner-only, as the product requires of it.
+    fn write_owner_only_conf(dir: &std::path::Path, text: &str) {
+        let path = dir.join(crate::config::CONFIG_FILE);
+        std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+
     #[test]
     fn env_var_name_uppercases_and_replaces_dashes() {
         assert_eq!(setting_name("google-drive", "BASE_URL"), "AREA_GOOGLE_DRIVE_BASE_URL");
@@ -234,16 +245,25 @@ mod tests {
     #[test]
     fn the_environment_wins_over_the_config_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(crate::config::CONFIG_FILE);
-        std::fs::write(&path, "AREA_KEEP=file\nAREA_NEW=file\n").unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
+        write_owner_only_conf(dir.path(), "AREA_KEEP=file\nAREA_NEW=file\n");
         let s = Settings::from_pairs([("AREA_KEEP", "env")]).with_config_file(dir.path()).unwrap();
         assert_eq!(s.get("AREA_KEEP"), Some("env"));
         assert_eq!(s.get("AREA_NEW"), Some("file"));
+    }
+
+    /// The file completes the environment's settings, never overrides them (the file is read
+    /// into [`Settings`]; nothing is written to the process environment).
+    #[test]
+    fn environment_wins_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write_owner_only_conf(dir.path(), "AREA_CONFIG_TEST_KEEP=file\nAREA_CONFIG_TEST_NEW=file\n");
+        let env = Settings::from_pairs([("AREA_CONFIG_TEST_KEEP", "env")]);
+        let settings = env.clone().with_config_file(dir.path()).unwrap();
+        let from_file: Vec<&str> = settings.names().filter(|name| !env.is_set(name)).collect();
+        assert_eq!(from_file.len(), 1, "{from_file:?}");
+        assert_eq!(settings.get("AREA_CONFIG_TEST_KEEP"), Some("env"));
+        assert_eq!(settings.get("AREA_CONFIG_TEST_NEW"), Some("file"));
+        assert_eq!(std::env::var_os("AREA_CONFIG_TEST_NEW"), None, "the environment is left alone");
     }
 
     #[test]

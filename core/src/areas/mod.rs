@@ -43,8 +43,8 @@ mod validate;
 use std::path::Path;
 
 pub use import::{check_private_network, ImportOptions, ImportedArea};
-pub use parse::{parse_area_file, parse_area_value, MAX_AREA_FILE_BYTES};
-pub use spec::{AreaFile, AreaSpec, StepSpec, DEFAULT_INTERVAL_SECS};
+pub use parse::{parse_area_file, parse_area_value, read_condition, MAX_AREA_FILE_BYTES};
+pub use spec::{default_poll_interval, AreaFile, AreaSpec, StepSpec, DEFAULT_INTERVAL_SECS};
 pub use store::{AreaDetail, AreaStatus, AreaSummary, Areas, PauseCause, RunCounts, StepRef};
 pub use summary::{private_network_fields, summarize, TrustSummary, PRIVATE_NETWORK_PARAM};
 pub use validate::{validate, validate_action_params, ValidatedArea, MAX_NAME_CHARS, MAX_REACTIONS};
@@ -84,7 +84,7 @@ pub enum AreaError {
     SecretsNeeded(#[from] secrets::SecretsNeeded),
     /// Secret parameters could not be sealed or opened (master key missing or wrong).
     #[error("the area's secret parameters cannot be sealed or opened: {0}")]
-    Sealing(#[from] crate::connections::CryptoError),
+    Sealing(#[from] crate::crypto::CryptoError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::spec::{AreaSpec, StepSpec};
 use crate::catalog::{Catalog, ParamType};
-use crate::connections::crypto::{CryptoError, MasterKey};
+use crate::crypto::{CryptoError, MasterKey};
 
 /// Prefix of a sealed slot value as stored.
 const SEALED_PREFIX: &str = "sealed:v1:";

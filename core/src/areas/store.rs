@@ -9,7 +9,7 @@ use super::spec::AreaSpec;
 use super::validate::{validate, ValidatedArea};
 use super::{webhook_listen_addr, webhook_url, AreaError};
 use crate::catalog::Catalog;
-use crate::connections::MasterKey;
+use crate::crypto::MasterKey;
 use crate::settings::Settings;
 use crate::store::Store;
 

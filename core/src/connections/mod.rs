@@ -1,12 +1,10 @@
 //! Connections: a user's credentials for one service account — an API key or OAuth2 tokens —
-//! sealed at rest (see [`crypto`]) and decrypted only in memory when a request needs them.
+//! sealed at rest (see [`crate::crypto`]) and decrypted only in memory when a request needs them.
 //!
 //! Services of one OAuth2 provider share a connection (Gmail, Drive and YouTube use `google`):
 //! a connection is named by [`ServiceManifest::connection_id`]. A connection whose credentials
 //! were refused is marked `needs_reconnect`, and the areas that use it are paused with that
 //! reason; connecting again repairs it and the areas resume (re-enabling them baselines again).
-
-pub mod crypto;
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -15,10 +13,10 @@ use crate::areas::spec::AreaSpec;
 use crate::areas::PauseCause;
 use crate::catalog::{AuthKind, Catalog, ServiceManifest};
 use crate::connector::Credential;
+pub use crate::crypto::{CryptoError, MasterKey};
 use crate::oauth::OAuthClientConfig;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
-pub use crypto::{CryptoError, MasterKey};
 
 /// An access token expiring within this many seconds shows as `expires`.
 const EXPIRING_SOON_SECS: i64 = 7 * 24 * 3600;
