@@ -39,17 +39,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::kit::{bad_param, bad_response, ingredient, opt_bool, opt_str, req_str, status_error, truncate_chars};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, ReactionManifest, Service,
-    ServiceManifest,
-};
-use crate::connector::{
-    ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
-    PolledAction, Reaction, ReactionContext, ReactionOutput,
-};
-use crate::net::{RequestOptions, MAX_RETRY_AFTER};
-use crate::settings::Settings;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "discord";

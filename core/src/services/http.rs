@@ -30,16 +30,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::kit::{bad_param, bad_response, http_url_param, opt_bool, opt_str, status_error};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
-    Service, ServiceManifest,
-};
-use crate::connector::{
-    ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
-    PolledAction, Reaction, ReactionContext, ReactionOutput,
-};
-use crate::net::RequestOptions;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "http";

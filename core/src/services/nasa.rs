@@ -27,12 +27,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::kit::{bad_response, ingredient, status_error, truncate_chars};
-use crate::catalog::{ActionKind, ActionManifest, AuthKind, Availability, Service, ServiceManifest};
-use crate::connector::{
-    ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, PollContext, PollOutput, PolledAction,
-};
-use crate::settings::Settings;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "nasa";

@@ -34,15 +34,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::kit::{bad_param, bad_response, ingredient, opt_bool, req_str, status_error};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, Service, ServiceManifest,
-};
-use crate::connector::{
-    ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
-    PolledAction,
-};
-use crate::settings::Settings;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "netflix";

@@ -12,9 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::kit::req_str;
-use crate::catalog::{AuthKind, Availability, ParamSpec, ParamType, ReactionManifest, Service, ServiceManifest};
-use crate::connector::{ConnectorError, Params, Reaction, ReactionContext, ReactionOutput};
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "notify";

@@ -49,19 +49,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat};
 use serde_json::{json, Value};
 
-use super::kit::{
-    bad_param, bad_response, base64_std, bearer, excerpt, ingredient, opt_str, parse_url, req_str, send, Detail,
-    ErrorTable, Outcome, Retry,
-};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, ReactionManifest, Service,
-    ServiceManifest, TextContext,
-};
-use crate::connector::{
-    ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
-    PolledAction, Reaction, ReactionContext, ReactionOutput,
-};
-use crate::settings::Settings;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "ntfy";

@@ -48,17 +48,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::kit::{
-    bad_param, bad_response, ingredient, opt_str, req_str, truncate_chars, Detail, ErrorTable, Outcome, Retry,
-};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, Service, ServiceManifest,
-};
-use crate::connector::{
-    ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
-    PolledAction,
-};
-use crate::settings::Settings;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "riot";

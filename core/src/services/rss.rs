@@ -22,13 +22,7 @@ use regex::Regex;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::kit::{http_url_param, truncate_chars};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
-};
-use crate::connector::{
-    ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, PollContext, PollOutput, PolledAction,
-};
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "rss";

@@ -24,19 +24,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::kit::{
-    accept_json, bad_param, bearer, excerpt, json_post, parse_url, reaction_credential, req_str, send, Detail,
-    ErrorTable, Outcome, Retry,
-};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, OAuthProvider, ParamSpec, ParamType,
-    ReactionManifest, Service, ServiceManifest,
-};
-use crate::connector::{
-    ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
-    PolledAction, Reaction, ReactionContext, ReactionOutput,
-};
-use crate::settings::Settings;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "spotify";

@@ -28,11 +28,7 @@ use chrono_tz::Tz;
 use cron::Schedule;
 use serde_json::{json, Value};
 
-use super::kit::{bad_param, opt_str, req_str};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
-};
-use crate::connector::{ConnectorError, Event, Ingredients, Params, ScheduledAction};
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "timer";

@@ -29,15 +29,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::kit::{bad_param, bad_response, crossing_step, ingredient, number_param, status_error, truncate_chars};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, Service, ServiceManifest,
-};
-use crate::connector::{
-    ConnectorError, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
-    PolledAction,
-};
-use crate::settings::Settings;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "weather";

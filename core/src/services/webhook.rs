@@ -18,8 +18,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::catalog::{ActionKind, ActionManifest, AuthKind, Availability, Service, ServiceManifest};
-use crate::connector::{Ingredients, PushRejected, PushedAction};
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "webhook";

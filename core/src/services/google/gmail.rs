@@ -36,19 +36,7 @@ use serde_json::{json, Value};
 
 pub use super::google_error;
 use super::{google_json, google_provider};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
-    Service, ServiceManifest,
-};
-use crate::connector::{
-    ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
-    PolledAction, Reaction, ReactionContext, ReactionOutput,
-};
-use crate::services::kit::{
-    accept_json, bad_param, base64_std, base64_url, bearer, json_post, opt_str, parse_url, reaction_credential,
-    req_str, send,
-};
-use crate::settings::Settings;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "gmail";

@@ -16,9 +16,8 @@ pub mod youtube;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::kit::{excerpt, status_error, truncate_chars, ERROR_EXCERPT_CHARS};
-use crate::catalog::OAuthProvider;
-use crate::connector::{ConnectorError, HttpResponseData};
+use super::kit::ERROR_EXCERPT_CHARS;
+use crate::services::kit::prelude::*;
 
 /// The Google OAuth2 provider with these scopes. Every Google service uses it, so Gmail, Drive
 /// and YouTube share one `google` connection (asking for the union of their scopes). Offline

@@ -28,18 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{google_error, google_json, google_provider};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
-    Service, ServiceManifest,
-};
-use crate::connector::{
-    ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
-    PolledAction, Reaction, ReactionContext, ReactionOutput,
-};
-use crate::services::kit::{
-    accept_json, bad_param, bearer, json_post, parse_url, reaction_credential, req_str, send, truncate_chars,
-};
-use crate::settings::Settings;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "youtube";

@@ -13,6 +13,7 @@
 pub mod errors;
 pub mod http;
 pub mod params;
+pub mod prelude;
 pub mod threshold;
 
 pub use errors::{bad_response, excerpt, status_error, Detail, ErrorTable, Outcome, Retry, ERROR_EXCERPT_CHARS};

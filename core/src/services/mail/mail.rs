@@ -60,16 +60,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, ParamSpec, ParamType, ReactionManifest, Service,
-    ServiceManifest, TextContext,
-};
-use crate::connector::{
-    ConnectorError, Event, FetchContext, FetchedAction, Ingredients, Params, PollOutput, Reaction, ReactionContext,
-    ReactionOutput,
-};
-use crate::net::NetError;
-use crate::services::kit::{bad_param, ingredient, opt_str, req_str, truncate_chars};
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "mail";

@@ -21,10 +21,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::catalog::{ParamSpec, ParamType};
-use crate::connector::{ConnectorError, Credential, FetchContext, Params};
-use crate::net::NetError;
-use crate::services::kit::{bad_param, opt_str, truncate_chars};
+use crate::services::kit::prelude::*;
 
 /// The service errors of the shared IMAP and SMTP code are reported under.
 const ID: &str = mail::ID;

@@ -34,9 +34,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::{check_folder, imap_param_specs, parse_mail};
-use crate::catalog::{ActionKind, ActionManifest, AuthKind, Availability, Service, ServiceManifest};
-use crate::connector::{ConnectorError, Event, FetchContext, FetchedAction, Ingredients, PollOutput};
-use crate::services::kit::{ingredient, truncate_chars};
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "vinted";

@@ -6,9 +6,7 @@ pub mod teams;
 
 use serde_json::Value;
 
-use crate::catalog::OAuthProvider;
-use crate::connector::{ConnectorError, HttpResponseData};
-use crate::services::kit::excerpt;
+use crate::services::kit::prelude::*;
 
 /// The Microsoft identity platform with these scopes (work or school accounts: Graph's chat
 /// endpoints refuse personal accounts).

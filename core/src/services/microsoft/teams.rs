@@ -40,19 +40,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{graph_error_detail, graph_json, microsoft_provider};
-use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, ParamSpec, ParamType, ReactionManifest,
-    Service, ServiceManifest,
-};
-use crate::connector::{
-    ConnectorError, Credential, Event, HttpRequestSpec, HttpResponseData, Ingredients, Params, PollContext, PollOutput,
-    PolledAction, Reaction, ReactionContext, ReactionOutput,
-};
-use crate::services::kit::{
-    accept_json, bad_param, bearer, json_post, opt_str, parse_url, reaction_credential, req_str, send, status_error,
-    Detail, ErrorTable, Outcome, Retry,
-};
-use crate::settings::Settings;
+use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "teams";
