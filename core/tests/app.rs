@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use area_core::app::{App, AreaForm, ChangeKind, FormStep, OAuthVia, Startup};
+use area_core::condition::{Condition, Op};
 use area_core::settings::Settings;
 use serde_json::json;
 use support::{received_count, wait_for, RecordingNotifier};
@@ -120,6 +121,50 @@ async fn an_invalid_parameter_is_reported_on_its_field() {
     form.name = String::new();
     assert_eq!(app.validate_area(form).expect_err("no name").field.as_deref(), Some("name"));
     assert!(app.area_cards().await.expect("cards").is_empty(), "nothing was saved");
+    app.shutdown().await;
+}
+
+/// Issue 11: the editor asks core instead of mirroring it — the ingredients an area reads
+/// (core's template reader), the advanced condition's JSON (core's condition reader, errors on
+/// `condition`), and each polled action's default interval (raised to its minimum).
+#[tokio::test]
+async fn the_editor_reads_ingredients_conditions_and_default_intervals_from_core() {
+    let (_dir, app) = signed_in().await;
+    let mut form = webhook_to("http://127.0.0.1:9/sink");
+    form.reactions[0]
+        .params
+        .insert("body".into(), "{\"m\": \"{{ msg | upper }}\", \"t\": \"{{ issue.title }}\"}".into());
+    form.condition = Some(Condition::compare("sender", Op::Equals, json!("ann")));
+    let area = app.create_area(form).await.expect("create");
+    let view = app.area(area.id).await.expect("area");
+    assert_eq!(view.reads, ["issue", "msg", "sender"], "filters and paths reduce to the top-level name");
+
+    let read = app.read_condition(r#"{"all": [{"ingredient": "a", "op": "equals", "value": "x"}]}"#).expect("reads");
+    assert_eq!(
+        serde_json::to_value(&read).expect("json"),
+        json!({"all": [{"ingredient": "a", "op": "equals", "value": "x"}]})
+    );
+    let err = app.read_condition("{").expect_err("not JSON");
+    assert_eq!(err.code, "invalid");
+    assert_eq!(err.field.as_deref(), Some("condition"));
+    assert!(err.message.contains("not valid JSON"), "{}", err.message);
+    let err = app.read_condition(r#"{"ingredient": "a", "op": "bigger", "value": 1}"#).expect_err("unknown operator");
+    assert_eq!(err.field.as_deref(), Some("condition"), "{}", err.message);
+    let err = app.read_condition(r#"{"ingredient": "a", "op": "matches", "value": "("}"#).expect_err("bad pattern");
+    assert_eq!(err.field.as_deref(), Some("condition"), "{}", err.message);
+    assert_eq!(app.read_condition(r#"{"all": []}"#).expect_err("empty list").field.as_deref(), Some("condition"));
+
+    let services = app.services();
+    let defaults = |id: &str| services.iter().find(|s| s.manifest.id == id).expect("listed").default_intervals.clone();
+    let rss = defaults("rss");
+    assert!(rss.iter().any(|d| d.action == "new_item" && d.secs == 300), "{rss:?}");
+    assert!(defaults("webhook").is_empty(), "a pushed trigger does not poll");
+    for service in &services {
+        for d in &service.default_intervals {
+            let min = service.manifest.actions.iter().find(|a| a.id == d.action).and_then(|a| a.min_interval_secs);
+            assert_eq!(d.secs, 300.max(min.unwrap_or(0)), "{}.{}", service.manifest.id, d.action);
+        }
+    }
     app.shutdown().await;
 }
 
@@ -269,6 +314,31 @@ async fn a_paused_area_offers_reconnect_and_the_sample_loads_real_items() {
     assert_eq!(rss.sample_actions, vec!["new_item".to_string()]);
     let gmail = services.iter().find(|s| s.manifest.id == "gmail").expect("gmail listed");
     assert_eq!(gmail.connection_id.as_deref(), Some("google"));
+    app.shutdown().await;
+}
+
+/// An action that reads public resources (an open ntfy topic) loads its sample without a
+/// connection, as the engine polls it; one that needs its connection still asks for it.
+#[tokio::test]
+async fn a_public_topic_samples_without_a_connection() {
+    let ntfy = MockServer::start().await;
+    let line = json!({"id": "sPs71M8A2T", "time": 1_700_000_000, "event": "message", "topic": "phil_alerts", "message": "Disk full"});
+    Mock::given(method("GET"))
+        .and(path("/phil_alerts/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{line}\n")))
+        .mount(&ntfy)
+        .await;
+    let (_dir, app) = signed_in_with(&[("AREA_NTFY_BASE_URL", ntfy.uri())]).await;
+    let sample =
+        app.sample_event("ntfy", "new_message", params(&[("topic", "phil_alerts")]), true).await.expect("sample");
+    let message = sample.ingredients.iter().find(|i| i.id == "message").map(|i| i.value.as_str());
+    assert_eq!(message, Some("Disk full"));
+    let requests = ntfy.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].headers.get("authorization").is_none(), "no connection, no token");
+    let err =
+        app.sample_event("github", "new_issue", params(&[("repo", "octo/hello")]), true).await.expect_err("needs one");
+    assert_eq!(err.code, "connection");
     app.shutdown().await;
 }
 

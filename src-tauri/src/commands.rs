@@ -14,6 +14,7 @@ use area_core::app::{
     self as core_app, ApiError, App, AreaCard, AreaForm, AreaView, EngineStatus, OAuthVia, SampleEvent, ServiceEntry,
 };
 use area_core::areas::{AreaSummary, ImportedArea, TrustSummary};
+use area_core::condition::Condition;
 use area_core::connections::ConnectionInfo;
 use area_core::engine::history::RunRecord;
 use area_core::services::mail::MailAccountInput;
@@ -183,6 +184,13 @@ fn validate_area(app: State<'_, App>, form: AreaForm) -> Res<()> {
     app.validate_area(form)
 }
 
+/// Reads the editor's advanced (JSON) condition with core's reader; the error names `condition`.
+#[tauri::command]
+#[specta::specta]
+fn read_condition(app: State<'_, App>, text: String) -> Res<Condition> {
+    app.read_condition(&text)
+}
+
 /// Creates an area.
 #[tauri::command]
 #[specta::specta]
@@ -312,6 +320,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             areas,
             area,
             validate_area,
+            read_condition,
             create_area,
             update_area,
             set_area_enabled,

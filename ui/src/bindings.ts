@@ -50,6 +50,8 @@ export const commands = {
 	area: (id: number) => typedError<AreaView_Serialize, ApiError_Serialize>(__TAURI_INVOKE("area", { id })),
 	/**  Checks a form without saving; the error names the field. */
 	validateArea: (form: AreaForm_Deserialize) => typedError<null, ApiError_Serialize>(__TAURI_INVOKE("validate_area", { form })),
+	/**  Reads the editor's advanced (JSON) condition with core's reader; the error names `condition`. */
+	readCondition: (text: string) => typedError<Condition, ApiError_Serialize>(__TAURI_INVOKE("read_condition", { text })),
 	/**  Creates an area. */
 	createArea: (form: AreaForm_Deserialize) => typedError<AreaSummary_Serialize, ApiError_Serialize>(__TAURI_INVOKE("create_area", { form })),
 	/**  Replaces an area's definition. */
@@ -391,12 +393,22 @@ export type AreaView = AreaView_Serialize | AreaView_Deserialize;
 export type AreaView_Deserialize = {
 	detail: AreaDetail_Deserialize,
 	form: AreaForm_Deserialize,
+	/**
+	 *  Every ingredient the area's templates and condition read (core's template reader), so
+	 *  the editor can offer the ones its action does not declare without parsing templates.
+	 */
+	reads: string[],
 };
 
 /**  One area with its editor form. */
 export type AreaView_Serialize = {
 	detail: AreaDetail_Serialize,
 	form: AreaForm_Serialize,
+	/**
+	 *  Every ingredient the area's templates and condition read (core's template reader), so
+	 *  the editor can offer the ones its action does not declare without parsing templates.
+	 */
+	reads: string[],
 };
 
 /**  How a service authenticates; decides whether an area needs a connection first. */
@@ -486,6 +498,12 @@ export type ConnectionInfo_Serialize = {
 	reason: string | null,
 	/**  Unix seconds, for OAuth2 access tokens. */
 	expires_at: number | null,
+};
+
+/**  The poll interval a polled action gets when its area names none. */
+export type DefaultInterval = {
+	action: string,
+	secs: number,
 };
 
 /**  Whether the in-process engine runs, for the status pill and the tray. */
@@ -913,6 +931,11 @@ export type ServiceEntry_Deserialize = {
 	connection_id?: string | null,
 	/**  Actions whose latest upstream item can be loaded as a sample before saving an area. */
 	sample_actions: string[],
+	/**
+	 *  Each polled action's interval when an area names none (the default raised to the
+	 *  action's minimum), so the editor shows what the engine will do.
+	 */
+	default_intervals: DefaultInterval[],
 };
 
 /**
@@ -925,6 +948,11 @@ export type ServiceEntry_Serialize = {
 	connection_id: string | null,
 	/**  Actions whose latest upstream item can be loaded as a sample before saving an area. */
 	sample_actions: string[],
+	/**
+	 *  Each polled action's interval when an area names none (the default raised to the
+	 *  action's minimum), so the editor shows what the engine will do.
+	 */
+	default_intervals: DefaultInterval[],
 };
 
 /**  Everything a user needs to know about one service. */

@@ -26,10 +26,11 @@ use tokio::sync::broadcast;
 
 use crate::accounts::{AccountError, Accounts, User};
 use crate::areas::{
-    parse_area_file, summarize, AreaDetail, AreaStatus, AreaSummary, Areas, ImportOptions, ImportedArea, TrustSummary,
-    DEFAULT_WEBHOOK_LISTEN, WEBHOOK_ADDR_FILE,
+    default_poll_interval, parse_area_file, read_condition, summarize, AreaDetail, AreaStatus, AreaSummary, Areas,
+    ImportOptions, ImportedArea, TrustSummary, DEFAULT_WEBHOOK_LISTEN, WEBHOOK_ADDR_FILE,
 };
 use crate::catalog::{ActionKind, AuthKind, Catalog, ServiceManifest};
+use crate::condition::Condition;
 use crate::connections::{ConnectionError, ConnectionInfo, Connections, MasterKey, Secret};
 use crate::connector::Notifier;
 use crate::engine::history::{self, RunRecord};
@@ -61,6 +62,16 @@ pub struct ServiceEntry {
     pub connection_id: Option<String>,
     /// Actions whose latest upstream item can be loaded as a sample before saving an area.
     pub sample_actions: Vec<String>,
+    /// Each polled action's interval when an area names none (the default raised to the
+    /// action's minimum), so the editor shows what the engine will do.
+    pub default_intervals: Vec<DefaultInterval>,
+}
+
+/// The poll interval a polled action gets when its area names none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct DefaultInterval {
+    pub action: String,
+    pub secs: u32,
 }
 
 /// One area with its editor form.
@@ -68,6 +79,9 @@ pub struct ServiceEntry {
 pub struct AreaView {
     pub detail: AreaDetail,
     pub form: AreaForm,
+    /// Every ingredient the area's templates and condition read (core's template reader), so
+    /// the editor can offer the ones its action does not declare without parsing templates.
+    pub reads: Vec<String>,
 }
 
 /// Whether the in-process engine runs, for the status pill and the tray.
@@ -546,6 +560,16 @@ impl App {
                     .filter(|(_, kind)| matches!(kind, ActionKind::Polled(_) | ActionKind::Fetched(_)))
                     .map(|(id, _)| id.to_string())
                     .collect(),
+                default_intervals: s
+                    .manifest
+                    .actions
+                    .iter()
+                    .filter(|a| matches!(s.actions.get(a.id), Some(ActionKind::Polled(_))))
+                    .map(|a| DefaultInterval {
+                        action: a.id.to_string(),
+                        secs: default_poll_interval(a.min_interval_secs),
+                    })
+                    .collect(),
                 manifest: s.manifest.clone(),
             })
             .collect()
@@ -762,8 +786,9 @@ impl App {
     pub async fn area(&self, id: i64) -> Result<AreaView, ApiError> {
         let user = self.user().await?;
         let detail = self.inner.areas.get(user.id, id).await?;
+        let reads = detail.spec.ingredients_read().into_iter().collect();
         let form = AreaForm::from_spec(detail.spec.clone());
-        Ok(AreaView { detail, form })
+        Ok(AreaView { detail, form, reads })
     }
 
     /// One area with what it does in plain words (`area areas show`).
@@ -783,6 +808,12 @@ impl App {
         let area = self.inner.areas.set_enabled(user.id, id, true).await?;
         self.areas_changed().await;
         Ok(SwitchedOn { area, review })
+    }
+
+    /// The editor's advanced (JSON) condition read by core's own reader: invalid JSON or a
+    /// wrong shape comes back as an `invalid` error on the `condition` field, in core's words.
+    pub fn read_condition(&self, text: &str) -> Result<Condition, ApiError> {
+        read_condition(text).map_err(|e| ApiError::invalid("condition", e))
     }
 
     /// Checks a form without saving it; the error names the field to fix.
@@ -977,21 +1008,24 @@ impl App {
         allow_private_network: bool,
     ) -> Result<SampleEvent, ApiError> {
         let user = self.user().await?;
-        let credential = match self.inner.catalog.service(service).and_then(|s| s.manifest.connection_id()) {
-            Some(connection_id) => {
-                let stored = self.connections()?.get(user.id, connection_id).await?;
-                Some(
-                    stored
-                        .ok_or_else(|| {
-                            ApiError::new(
-                                ErrorCode::Connection,
-                                format!("connect {connection_id} first to load a sample"),
-                            )
-                        })?
-                        .secret
-                        .credential(),
-                )
-            }
+        let known = self.inner.catalog.service(service);
+        // An action that also reads public resources (an open ntfy topic) samples without a
+        // connection, as the engine polls it.
+        let needs_credential = match known.and_then(|s| s.actions.get(action)) {
+            Some(ActionKind::Polled(polled)) => polled.needs_credential(),
+            _ => true,
+        };
+        let credential = match known.and_then(|s| s.manifest.connection_id()) {
+            Some(connection_id) => match self.connections()?.get(user.id, connection_id).await? {
+                Some(stored) => Some(stored.secret.credential()),
+                None if !needs_credential => None,
+                None => {
+                    return Err(ApiError::new(
+                        ErrorCode::Connection,
+                        format!("connect {connection_id} first to load a sample"),
+                    ))
+                }
+            },
             None => None,
         };
         sample::load(&self.inner.catalog, &self.inner.http, service, action, params, credential, allow_private_network)

@@ -183,6 +183,16 @@ pub(crate) fn show(value: &Value) -> String {
     }
 }
 
+/// A condition written as JSON text (the editor's advanced condition), read by the same
+/// reader as an area file's and checked on its own (operators against value types, depth).
+/// Whether the ingredients it reads exist is for [`super::validate`], which knows the action.
+pub fn read_condition(text: &str) -> Result<Condition, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("the condition is not valid JSON ({e})"))?;
+    let condition = parse_condition(&value)?;
+    condition.validate().map_err(|e| e.to_string())?;
+    Ok(condition)
+}
+
 /// A condition through its own deserializer (which gives shape-specific messages).
 fn parse_condition(value: &Value) -> Result<Condition, String> {
     Condition::deserialize(value).map_err(|e| e.to_string())

@@ -8,6 +8,42 @@ use crate::connector::Params;
 /// Default poll interval when an area file names none.
 pub const DEFAULT_INTERVAL_SECS: u32 = 300;
 
+/// The poll interval an area of a polled action gets when it names none: the default, raised
+/// to the action's minimum (`min_interval_secs`) when that is higher. The editor shows it as
+/// the placeholder, so what the user sees is what the engine does.
+pub fn default_poll_interval(min_interval_secs: Option<u32>) -> u32 {
+    DEFAULT_INTERVAL_SECS.max(min_interval_secs.unwrap_or(0))
+}
+
+impl AreaSpec {
+    /// Every ingredient name this area reads: in its reactions' templated parameters (at any
+    /// depth of a parameter's value) and in its condition. The editor offers those the action
+    /// does not declare (fields of a dynamic trigger the user typed before) in its picker.
+    pub fn ingredients_read(&self) -> std::collections::BTreeSet<String> {
+        fn walk(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+            match value {
+                serde_json::Value::String(text) if crate::template::is_template(text) => {
+                    // A template that does not parse reads nothing yet: validation reports it.
+                    if let Ok(template) = crate::template::Template::parse(text) {
+                        out.extend(template.ingredients());
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+                serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        for reaction in &self.reactions {
+            reaction.params.values().for_each(|v| walk(v, &mut out));
+        }
+        if let Some(condition) = &self.condition {
+            out.extend(condition.ingredients());
+        }
+        out
+    }
+}
+
 /// New events one poll may fire for an area when its file names no `max_events_per_poll`: a
 /// feed that suddenly lists hundreds of new items (a regenerated feed, an import upstream)
 /// must not turn into hundreds of messages sent in one go (ARCHITECTURE.md "Engine contract",

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::parse::show;
-use super::spec::{AreaSpec, DEFAULT_INTERVAL_SECS};
+use super::spec::{default_poll_interval, AreaSpec, DEFAULT_INTERVAL_SECS};
 use super::{join_path, AreaError};
 use crate::catalog::{
     ActionKind, ActionManifest, Availability, Catalog, ParamSpec, ParamType, ServiceManifest, TextContext,
@@ -263,7 +263,7 @@ fn check_interval(
         )),
         Some(secs) => Ok(secs),
         // Only polled actions use the interval; the others keep the default for display.
-        None if matches!(kind, ActionKind::Polled(_)) => Ok(DEFAULT_INTERVAL_SECS.max(min)),
+        None if matches!(kind, ActionKind::Polled(_)) => Ok(default_poll_interval(Some(min))),
         None => Ok(DEFAULT_INTERVAL_SECS),
     }
 }

@@ -166,6 +166,69 @@ describe("create-area wizard", () => {
     expect(form.condition).toEqual({ ingredient: "title", op: "contains", value: "Rust" });
   });
 
+  test("the poll interval's default is the core's figure for the action", async () => {
+    fakeCore();
+    const user = userEvent.setup();
+    render(Wizard, { props: {} });
+    await user.type(await screen.findByTestId("service-search"), "rss");
+    await user.click(screen.getByTestId("pick-service-rss"));
+    await user.click(await screen.findByTestId("pick-action-new_item"));
+    await screen.findByTestId("interval-value");
+    expect(screen.getByText(/Leave empty for the default/).textContent).toContain("(7 min)");
+  });
+
+  test("an advanced condition is read by the core; its error shows on the condition, then the read condition is sent", async () => {
+    const refused = apiError("invalid", "unknown variant `bigger` (core)", "condition");
+    const core = fakeCore({
+      read_condition: (a) => {
+        const c = JSON.parse(String(a.text));
+        if (c.op === "bigger") throw refused;
+        return c;
+      },
+    });
+    const user = userEvent.setup();
+    render(Wizard, { props: {} });
+    await pickTrigger(user);
+    await user.click(await screen.findByTestId("pick-service-notify"));
+    await user.click(await screen.findByTestId("pick-reaction-send"));
+    await user.type(await screen.findByTestId("param-title"), "Hi");
+    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("condition-enabled"));
+    await user.click(screen.getByText("Advanced (JSON)"));
+    const json = (await screen.findByTestId("condition-json")) as HTMLTextAreaElement;
+    await user.clear(json);
+    await user.click(json);
+    await user.paste('{"ingredient": "title", "op": "bigger", "value": 1}');
+    await user.click(screen.getByTestId("wizard-next"));
+    expect((await screen.findByTestId("field-error-condition")).textContent).toContain("unknown variant `bigger` (core)");
+    expect(core.called("read_condition")).toHaveLength(1);
+    await user.clear(json);
+    await user.click(json);
+    await user.paste('{"any": [{"ingredient": "title", "op": "contains", "value": "Rust"}]}');
+    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("wizard-save"));
+    await waitFor(() => expect(core.called("create_area")).toHaveLength(1));
+    expect((core.called("create_area")[0].args.form as AreaForm).condition).toEqual({ any: [{ ingredient: "title", op: "contains", value: "Rust" }] });
+  });
+
+  test("editing offers the ingredients the core says the area reads beyond the trigger's own", async () => {
+    const stored: AreaForm = {
+      name: "Typed names",
+      action: { service: "rss", id: "new_item", params: { url: "https://a.example/feed" } },
+      reactions: [{ service: "notify", id: "send", params: { title: "{{ title }} {{ author }}" } }],
+      condition: null,
+      enabled: true,
+      interval_secs: null,
+      allow_private_network: false,
+    };
+    fakeCore({ area: () => ({ detail: {}, form: stored, reads: ["author", "title"] }) });
+    const user = userEvent.setup();
+    render(Wizard, { props: { id: 3, startStep: "reaction-config" } });
+    await user.click(await screen.findByTestId("ingredient-picker-title"));
+    expect(await screen.findByTestId("ingredient-author")).toBeTruthy();
+    expect(screen.getByTestId("ingredient-title")).toBeTruthy();
+  });
+
   test("editing loads the area's form and saves with updateArea", async () => {
     const stored: AreaForm = {
       name: "Old name",
@@ -177,7 +240,7 @@ describe("create-area wizard", () => {
       allow_private_network: false,
     };
     const core = fakeCore({
-      area: () => ({ detail: {}, form: stored }),
+      area: () => ({ detail: {}, form: stored, reads: ["title"] }),
       update_area: (a) => ({ id: 7, name: (a.form as AreaForm).name }),
     });
     const user = userEvent.setup();

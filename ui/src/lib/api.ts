@@ -11,6 +11,7 @@ import type {
   AreaForm_Serialize,
   AreaSummary_Serialize,
   AreaView_Serialize,
+  Condition,
   ConnectionInfo_Serialize,
   EngineStatus_Serialize,
   ErrorCode,
@@ -153,6 +154,8 @@ export const api = {
   areas: (): Promise<AreaCard[]> => run(commands.areas()),
   area: (id: number): Promise<AreaView> => run(commands.area(id)),
   validateArea: (form: AreaForm): Promise<null> => run(commands.validateArea(form)),
+  /** The advanced editor's JSON condition, read by the core (errors on `condition`). */
+  readCondition: (text: string): Promise<Condition> => run(commands.readCondition(text)),
   createArea: (form: AreaForm): Promise<AreaSummary> => run(commands.createArea(form)),
   updateArea: (id: number, form: AreaForm): Promise<AreaSummary> => run(commands.updateArea(id, form)),
   setAreaEnabled: (id: number, enabled: boolean): Promise<AreaSummary> => run(commands.setAreaEnabled(id, enabled)),

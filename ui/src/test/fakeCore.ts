@@ -40,6 +40,8 @@ export const FAKE_SERVICES = [
     },
     connection_id: null,
     sample_actions: ["new_item"],
+    // not the real default: shows the wizard takes the core's figure, not its own
+    default_intervals: [{ action: "new_item", secs: 420 }],
   },
   {
     manifest: {
@@ -61,6 +63,7 @@ export const FAKE_SERVICES = [
     },
     connection_id: null,
     sample_actions: [],
+    default_intervals: [],
   },
   {
     manifest: {
@@ -86,6 +89,7 @@ export const FAKE_SERVICES = [
     },
     connection_id: null,
     sample_actions: [],
+    default_intervals: [],
   },
   {
     manifest: {
@@ -110,6 +114,7 @@ export const FAKE_SERVICES = [
     },
     connection_id: "github",
     sample_actions: [],
+    default_intervals: [{ action: "new_issue", secs: 300 }],
   },
   {
     manifest: {
@@ -124,6 +129,7 @@ export const FAKE_SERVICES = [
     },
     connection_id: null,
     sample_actions: [],
+    default_intervals: [],
   },
 ] as unknown as ServiceEntry[];
 
@@ -165,6 +171,13 @@ export function fakeCore(overrides: Record<string, Handler> = {}) {
     areas: () => [],
     runs: () => [],
     validate_area: () => null,
+    read_condition: (a) => {
+      try {
+        return JSON.parse(String(a.text));
+      } catch {
+        throw apiError("invalid", "the condition is not valid JSON (fake core)", "condition");
+      }
+    },
     create_area: (a) => summary(a.form as AreaForm),
     engine_status: () => ({ running: true, paused: false, error: null, webhook_base: "http://127.0.0.1:8787" }),
     sample_event: () => ({ ingredients: [{ id: "title", value: "Sampled title" }, { id: "link", value: "https://example.org/s" }], items: 3 }),

@@ -22,7 +22,7 @@ const stored: AreaForm = {
 
 function editing(overrides = {}) {
   return fakeCore({
-    area: () => ({ detail: {}, form: stored }),
+    area: () => ({ detail: {}, form: stored, reads: ["title"] }),
     update_area: (a) => ({ id: 7, name: (a.form as AreaForm).name }),
     ...overrides,
   });

@@ -8,14 +8,13 @@ import {
   conditionError,
   conditionFields,
   conditionSummary,
-  customIngredientsOf,
   ingredientList,
   intervalFields,
   intervalSecs,
   paramError,
   payload,
+  readAdvanced,
   requiredErrors,
-  templatesIn,
   toggleAdvanced,
 } from "./form";
 
@@ -55,7 +54,7 @@ describe("the poll interval", () => {
 describe("the condition editor", () => {
   test("a comparison round-trips through the simple editor", () => {
     const f = conditionFields({ ingredient: "title", op: "contains", value: "Rust" });
-    expect(f).toEqual({ on: true, ingredient: "title", op: "contains", value: "Rust", advanced: false, json: expect.any(String) });
+    expect(f).toEqual({ on: true, ingredient: "title", op: "contains", value: "Rust", advanced: false, json: expect.any(String), parsed: null });
     expect(buildCondition(f)).toEqual({ ingredient: "title", op: "contains", value: "Rust" });
     expect(conditionSummary(f)).toBe("title contains “Rust”");
   });
@@ -79,8 +78,23 @@ describe("the condition editor", () => {
     expect(buildCondition(conditionFields(null))).toBeNull();
     expect(conditionSummary(conditionFields(null))).toBe("always");
     expect(failure(() => buildCondition({ ...conditionFields(null), on: true })).field).toBe("condition");
-    const bad = { ...conditionFields(null), on: true, advanced: true, json: "{" };
-    expect(failure(() => buildCondition(bad)).message).toBe("The condition is not valid JSON.");
+    const unread = { ...conditionFields(null), on: true, advanced: true, json: "{" };
+    expect(failure(() => buildCondition(unread)).field).toBe("condition");
+  });
+
+  test("the JSON editor's text is read by the core, whose error names the condition", async () => {
+    const c = { any: [{ ingredient: "a", op: "equals" as const, value: "x" }] };
+    const f = { ...conditionFields(null), on: true, advanced: true, json: JSON.stringify(c) };
+    const texts: string[] = [];
+    const read = await readAdvanced(f, async (text) => (texts.push(text), c));
+    expect(texts).toEqual([f.json]);
+    expect(buildCondition(read)).toEqual(c);
+    const refused = new ApiFailure({ code: "invalid", field: "condition", message: "the condition is not valid JSON (EOF)" });
+    await expect(readAdvanced({ ...f, json: "{" }, () => Promise.reject(refused))).rejects.toBe(refused);
+    // the simple editor and an unused condition need no reading
+    const simple = { ...f, advanced: false };
+    expect(await readAdvanced(simple, () => Promise.reject(refused))).toBe(simple);
+    expect(await readAdvanced({ ...f, on: false }, () => Promise.reject(refused))).toEqual({ ...f, on: false });
   });
 
   test("switching to JSON carries the comparison over", () => {
@@ -94,19 +108,6 @@ describe("the condition editor", () => {
 });
 
 describe("ingredients", () => {
-  test("placeholders in reaction texts", () => {
-    expect(templatesIn("New: {{ title }} at {{link}} {{ not valid }}")).toEqual(["title", "link"]);
-  });
-
-  test("an edited area's undeclared names come back as typed names", () => {
-    const form = {
-      reactions: [{ service: "http", id: "request", params: { body: '{"t": "{{ msg }}", "u": "{{ title }}"}' } }],
-    } as unknown as AreaForm;
-    const cond = { ...conditionFields(null), on: true, ingredient: "sender" };
-    expect(customIngredientsOf(form, ["title"], cond)).toEqual(["msg", "sender"]);
-    expect(customIngredientsOf(form, ["title"], { ...cond, on: false })).toEqual(["msg"]);
-  });
-
   test("the picker's list: declared, then sampled, then typed", () => {
     const list = ingredientList(
       [{ id: "title", description: "Title", example: "T" }],

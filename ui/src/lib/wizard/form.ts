@@ -3,10 +3,11 @@
 // The core owns every rule about an area: `validate_area`, `create_area` and `update_area` run
 // `AreaForm::into_spec` (text → typed parameter values, by the schema) and `areas::validate`
 // (required parameters, URLs, templates and the ingredients they read, the poll interval's
-// minimum, the condition's value types). The wizard sends the form and shows the field the core
-// names. What is left here is presentation (a number and a unit for seconds, a three-field editor
-// for one comparison) and two helpers that stand in for core functions no command exposes yet —
-// each marked TEMPORARY with the core function it mirrors.
+// minimum, the condition's value types). The core also reads the advanced editor's JSON
+// condition (`read_condition`), lists the ingredients a stored area reads (`AreaView.reads`)
+// and gives each polled action's default interval (`ServiceEntry.default_intervals`). What is
+// left here is presentation: a number and a unit for seconds, a three-field editor for one
+// comparison, and field errors placed by the path the core names.
 import { ApiFailure } from "../api";
 import type { AreaForm, Condition, IngredientSpec, Op, ParamSpec, SampleEvent } from "../api";
 import type { Ingredient } from "../../components/IngredientPicker.svelte";
@@ -53,37 +54,46 @@ export const OPS: { op: Op; label: string }[] = [
   { op: "matches", label: "matches the pattern (regex)" },
 ];
 
-/** The condition editor: one comparison in three fields, or any condition as JSON text. */
-export type ConditionFields = { on: boolean; ingredient: string; op: Op; value: string; advanced: boolean; json: string };
+/**
+ * The condition editor: one comparison in three fields, or any condition as JSON text. `parsed`
+ * is that JSON as the core read it (`readAdvanced`), set before the condition is sent.
+ */
+export type ConditionFields = {
+  on: boolean;
+  ingredient: string;
+  op: Op;
+  value: string;
+  advanced: boolean;
+  json: string;
+  parsed: Condition | null;
+};
 
 /** A stored condition in the editor: a single comparison in the simple editor, anything else as JSON. */
 export function conditionFields(c: Condition | null): ConditionFields {
-  const f: ConditionFields = { on: c !== null, ingredient: "", op: "equals", value: "", advanced: false, json: c ? JSON.stringify(c, null, 2) : "" };
+  const f: ConditionFields = { on: c !== null, ingredient: "", op: "equals", value: "", advanced: false, json: c ? JSON.stringify(c, null, 2) : "", parsed: null };
   if (c && "ingredient" in c && "op" in c) {
     f.ingredient = c.ingredient;
     f.op = c.op;
     f.value = typeof c.value === "string" ? c.value : JSON.stringify(c.value);
   } else if (c) {
     f.advanced = true;
+    f.parsed = c;
   }
   return f;
 }
 
 /**
  * The editor's condition (null when off). The simple editor sends a number for a numeric
- * comparison typed as a number; whether the value suits the operator is the core's check.
- * TEMPORARY: the advanced editor's JSON is only parsed here; its shape is checked when the form
- * reaches the core, as a command argument (no field named). The core's own reader,
- * `areas::parse::parse_condition` with `Condition::validate`, is not exposed as a command.
+ * comparison typed as a number; whether the value suits the operator is the core's check. The
+ * JSON editor sends what the core read from it (`readAdvanced` runs first).
  */
 export function buildCondition(f: ConditionFields): Condition | null {
   if (!f.on) return null;
   if (f.advanced) {
-    try {
-      return JSON.parse(f.json) as Condition;
-    } catch {
-      throw new ApiFailure({ code: "invalid", field: "condition", message: "The condition is not valid JSON." });
+    if (f.parsed === null) {
+      throw new ApiFailure({ code: "invalid", field: "condition", message: "Write the condition as JSON." });
     }
+    return f.parsed;
   }
   if (!f.ingredient.trim()) {
     throw new ApiFailure({ code: "invalid", field: "condition", message: "Choose the ingredient to test." });
@@ -95,6 +105,15 @@ export function buildCondition(f: ConditionFields): Condition | null {
   return { ingredient: f.ingredient.trim(), op: f.op, value };
 }
 
+/**
+ * The JSON editor's text read by the core (`read`: the read_condition command), so the rules of
+ * a condition live in one place; its failure names the `condition` field in the core's words.
+ */
+export async function readAdvanced(f: ConditionFields, read: (text: string) => Promise<Condition>): Promise<ConditionFields> {
+  if (!f.on || !f.advanced) return f;
+  return { ...f, parsed: await read(f.json) };
+}
+
 /** Switches between the simple and the JSON editor, carrying the simple editor's comparison over. */
 export function toggleAdvanced(f: ConditionFields): ConditionFields {
   if (f.advanced) return { ...f, advanced: false };
@@ -104,7 +123,7 @@ export function toggleAdvanced(f: ConditionFields): ConditionFields {
   } catch {
     json = "";
   }
-  return { ...f, advanced: true, json };
+  return { ...f, advanced: true, json, parsed: null };
 }
 
 /** The condition in the review's words. */
@@ -115,28 +134,6 @@ export function conditionSummary(f: ConditionFields): string {
 }
 
 // ---- ingredients --------------------------------------------------------------------------------
-
-/**
- * Ingredient names `{{ name }}` placeholders in `text` read.
- * TEMPORARY: mirrors `core::template::Template::parse(text)?.ingredients()`, which no command
- * exposes. Known differences: the core also sees names inside filters and expressions
- * (`{{ title | upper }}`) and reports the top-level name (`issue` for `{{ issue.title }}`).
- */
-export function templatesIn(text: string): string[] {
-  return [...text.matchAll(/\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}/g)].map((m) => m[1]);
-}
-
-/**
- * Names an edited area reads that its action does not declare (fields of a dynamic trigger the
- * user typed before), so the picker offers them again.
- */
-export function customIngredientsOf(form: AreaForm, declared: string[], condition: ConditionFields): string[] {
-  const known = new Set(declared);
-  const used = new Set<string>();
-  for (const r of form.reactions) for (const v of Object.values(r.params)) for (const t of templatesIn(v ?? "")) used.add(t);
-  if (condition.on && condition.ingredient) used.add(condition.ingredient);
-  return [...used].filter((t) => !known.has(t));
-}
 
 /** What the picker offers: the action's ingredients, with sample values, then names the user typed. */
 export function ingredientList(declared: IngredientSpec[], sample: SampleEvent | null, custom: string[]): Ingredient[] {

@@ -47,6 +47,9 @@ const stored: AreaForm = {
   allow_private_network: false,
 };
 
+/** What the core lists as read by `stored` (`AreaView.reads`): its templates and condition. */
+const storedReads = ["msg", "title"];
+
 /** rss → new_item → (checked) → notify → send: on the first reaction's settings. */
 function toFirstReaction(): WizardState {
   let s = newWizard();
@@ -133,7 +136,7 @@ describe("the wizard's steps", () => {
   });
 
   test("with reactions already chosen, the trigger's settings lead to the first reaction's settings", () => {
-    let s = editWizard(stored, ["title", "link"], "action-config");
+    let s = editWizard(stored, storedReads, ["title", "link"], "action-config");
     s = afterActionSettings(s);
     expect(s.step).toBe("reaction-config");
     expect(s.ri).toBe(0);
@@ -144,7 +147,7 @@ describe("the wizard's steps", () => {
   });
 
   test("back retraces the steps, through every reaction", () => {
-    let s = editWizard(stored, ["title", "link"]);
+    let s = editWizard(stored, storedReads, ["title", "link"]);
     const seen: string[] = [];
     while (s.step !== "trigger") {
       s = back(s);
@@ -154,7 +157,7 @@ describe("the wizard's steps", () => {
   });
 
   test("adding a reaction, then giving up, returns to the review", () => {
-    let s = editWizard(stored, []);
+    let s = editWizard(stored, storedReads, []);
     s = addReaction(s);
     expect([s.step, s.ri, s.reactionService]).toEqual(["reaction-service", 2, ""]);
     expect(canNext(s)).toBe(false);
@@ -164,7 +167,7 @@ describe("the wizard's steps", () => {
   });
 
   test("an added reaction is appended; a re-picked one is replaced with empty settings", () => {
-    let s = addReaction(editWizard(stored, []));
+    let s = addReaction(editWizard(stored, storedReads, []));
     s = pickReaction(pickReactionService(s, "notify"), "send");
     expect(s.form.reactions.map((r) => r.service)).toEqual(["notify", "http", "notify"]);
     s = editReaction(s, 1);
@@ -180,7 +183,7 @@ describe("the wizard's steps", () => {
     const renamed = afterCondition({ ...two, step: "condition" }, names);
     expect(renamed.form.name).toBe("When New feed item then Show a notification and Send an HTTP request");
     expect(removeReaction(renamed, 1, names).form.name).toBe("When New feed item then Show a notification");
-    const typed = editWizard(stored, []);
+    const typed = editWizard(stored, storedReads, []);
     expect(removeReaction(typed, 0, names).form.name).toBe("Feed to phone");
     expect(removeReaction(typed, 0, names).form.reactions.map((r) => r.id)).toEqual(["request"]);
   });
@@ -204,7 +207,7 @@ describe("progress and reopening", () => {
   });
 
   test("a reopened step keeps later finished steps reachable, so the user can jump back", () => {
-    const review = editWizard(stored, []);
+    const review = editWizard(stored, storedReads, []);
     let s = reopen(review, "action", names);
     expect(s.step).toBe("action");
     expect(reachable(s)).toContain("review");
@@ -215,26 +218,26 @@ describe("progress and reopening", () => {
   });
 
   test("reopening the reaction steps shows the current (or last) reaction", () => {
-    let s = editReaction(editWizard(stored, []), 1);
+    let s = editReaction(editWizard(stored, storedReads, []), 1);
     s = reopen({ ...s, step: "review" }, "reaction", names);
     expect([s.step, s.ri, s.reactionService]).toEqual(["reaction", 1, "http"]);
-    const adding = addReaction(editWizard(stored, []));
+    const adding = addReaction(editWizard(stored, storedReads, []));
     const r = reopen(adding, "reaction-config", names);
     expect([r.step, r.ri]).toEqual(["reaction-config", 1]);
   });
 
   test("choosing another trigger means the later steps have to be walked again", () => {
-    let s = reopen(editWizard(stored, []), "trigger", names);
+    let s = reopen(editWizard(stored, storedReads, []), "trigger", names);
     s = pickTriggerService(s, "github");
     expect(reachable(s)).toEqual(["trigger"]);
     expect(reopen(s, "review", names)).toBe(s);
     // picking the same one again changes nothing
-    const same = pickTriggerService(reopen(editWizard(stored, []), "trigger", names), "rss");
+    const same = pickTriggerService(reopen(editWizard(stored, storedReads, []), "trigger", names), "rss");
     expect(reachable(same)).toContain("review");
   });
 
   test("re-picking a reaction must be configured again before the condition and review", () => {
-    let s = reopen(editWizard(stored, []), "reaction", names);
+    let s = reopen(editWizard(stored, storedReads, []), "reaction", names);
     s = pickReaction(pickReactionService(s, "notify"), "send"); // same reaction: kept
     expect(reachable(s)).toContain("review");
     s = pickReaction(pickReactionService(back(s), "http"), "request"); // a different one
@@ -253,18 +256,18 @@ describe("progress and reopening", () => {
 
 describe("editing a stored area", () => {
   test("opens on the review with every step finished, or on the step asked for", () => {
-    const s = editWizard(stored, ["title", "link"]);
+    const s = editWizard(stored, storedReads, ["title", "link"]);
     expect(s.step).toBe("review");
     expect(done(s)).toHaveLength(7);
     expect(s.interval).toEqual({ value: "15", unit: "min" });
     expect(s.condition).toMatchObject({ on: true, ingredient: "title", op: "contains", value: "Rust", advanced: false });
     expect(s.customIngredients).toEqual(["msg"]);
-    expect(editWizard(stored, [], "condition").step).toBe("condition");
-    expect(editWizard(stored, [], "nonsense").step).toBe("review");
+    expect(editWizard(stored, storedReads, [], "condition").step).toBe("condition");
+    expect(editWizard(stored, storedReads, [], "nonsense").step).toBe("review");
   });
 
   test("copies the stored form, so editing never changes it", () => {
-    const s = editWizard(stored, []);
+    const s = editWizard(stored, storedReads, []);
     s.form.reactions[0].params.title = "changed";
     expect(stored.reactions[0].params.title).toBe("{{ title }}");
   });
@@ -288,13 +291,13 @@ describe("where the core's errors show", () => {
   });
 
   test("an error on a reaction's field reopens that reaction's settings from the review", () => {
-    const s = showField(editWizard(stored, []), "reactions[1].params.url");
+    const s = showField(editWizard(stored, storedReads, []), "reactions[1].params.url");
     expect([s.step, s.ri, s.reactionService]).toEqual(["reaction-config", 1, "http"]);
     expect(showField(s, "nowhere")).toBe(s);
   });
 
   test("a failure shows on its field, on the form's line when no step shows that field, or as the form's error", () => {
-    const s = editWizard(stored, []);
+    const s = editWizard(stored, storedReads, []);
     const onField = placeFailure(s, new ApiFailure({ code: "invalid", field: "reactions[1].params.url", message: "not a valid URL" }), true);
     expect([onField.state.step, onField.state.ri, onField.field, onField.formError]).toEqual(["reaction-config", 1, "reactions[1].params.url", ""]);
     expect(placeFailure(s, new ApiFailure({ code: "invalid", field: "reactions[1].params.url", message: "m" }), false).state).toBe(s);

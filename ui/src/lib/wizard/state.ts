@@ -8,7 +8,7 @@
 // part is async and lives in Wizard.svelte, which calls `after…` here once the core agreed.
 import { ApiFailure, errorMessage } from "../api";
 import type { AreaForm, SampleEvent } from "../api";
-import { conditionFields, customIngredientsOf, intervalFields } from "./form";
+import { conditionFields, intervalFields } from "./form";
 import type { ConditionFields, IntervalFields } from "./form";
 
 export type Step = "trigger" | "action" | "action-config" | "reaction-service" | "reaction" | "reaction-config" | "condition" | "review";
@@ -91,9 +91,11 @@ export function newWizard(): WizardState {
 
 /**
  * A stored area opened for editing: every step is finished, so it opens on `startStep` (or the
- * review) and any step can be reopened. `declared` are the action's ingredient names.
+ * review) and any step can be reopened. `reads` are the ingredients the area reads (the core's
+ * `AreaView.reads`), `declared` the action's ingredient names: the others were typed by the user
+ * and the picker offers them again.
  */
-export function editWizard(stored: AreaForm, declared: string[], startStep?: string): WizardState {
+export function editWizard(stored: AreaForm, reads: string[], declared: string[], startStep?: string): WizardState {
   const form: AreaForm = {
     ...stored,
     action: { ...stored.action, params: { ...stored.action.params } },
@@ -109,7 +111,7 @@ export function editWizard(stored: AreaForm, declared: string[], startStep?: str
     nameTouched: true,
     interval: intervalFields(form.interval_secs),
     condition,
-    customIngredients: customIngredientsOf(form, declared, condition),
+    customIngredients: reads.filter((name) => !declared.includes(name)),
     sample: null,
   };
 }
