@@ -15,6 +15,15 @@ async function pickTrigger(user: ReturnType<typeof userEvent.setup>) {
   await user.click(screen.getByTestId("wizard-next"));
 }
 
+/** A new area from the RSS trigger to a notification titled "Hi", up to the condition step. */
+async function toConditionStep(user: ReturnType<typeof userEvent.setup>) {
+  await pickTrigger(user);
+  await user.click(await screen.findByTestId("pick-service-notify"));
+  await user.click(await screen.findByTestId("pick-reaction-send"));
+  await user.type(await screen.findByTestId("param-title"), "Hi");
+  await user.click(screen.getByTestId("wizard-next"));
+}
+
 describe("create-area wizard", () => {
   test("service → action → params → reaction → ingredient picker → save sends the spec", async () => {
     const core = fakeCore();
@@ -150,11 +159,7 @@ describe("create-area wizard", () => {
     const core = fakeCore();
     const user = userEvent.setup();
     render(Wizard, { props: {} });
-    await pickTrigger(user);
-    await user.click(await screen.findByTestId("pick-service-notify"));
-    await user.click(await screen.findByTestId("pick-reaction-send"));
-    await user.type(await screen.findByTestId("param-title"), "Hi");
-    await user.click(screen.getByTestId("wizard-next"));
+    await toConditionStep(user);
     await user.click(await screen.findByTestId("condition-enabled"));
     await user.selectOptions(screen.getByTestId("condition-ingredient"), "title");
     await user.selectOptions(screen.getByTestId("condition-op"), "contains");
@@ -188,11 +193,7 @@ describe("create-area wizard", () => {
     });
     const user = userEvent.setup();
     render(Wizard, { props: {} });
-    await pickTrigger(user);
-    await user.click(await screen.findByTestId("pick-service-notify"));
-    await user.click(await screen.findByTestId("pick-reaction-send"));
-    await user.type(await screen.findByTestId("param-title"), "Hi");
-    await user.click(screen.getByTestId("wizard-next"));
+    await toConditionStep(user);
     await user.click(await screen.findByTestId("condition-enabled"));
     await user.click(screen.getByText("Advanced (JSON)"));
     const json = (await screen.findByTestId("condition-json")) as HTMLTextAreaElement;
