@@ -45,4 +45,22 @@ describe("area detail", () => {
     await waitFor(() => expect(core.called("delete_area")[0]?.args).toEqual({ id: 5 }));
     expect(nav.route.name).toBe("dashboard");
   });
+
+  test("Delete is a quiet outline button, not the page's filled one", async () => {
+    fakeCore({ area: () => ({ detail, form: {} }) });
+    render(AreaDetail, { props: { id: 5 } });
+    const del = await screen.findByTestId("area-delete");
+    expect(del.classList.contains("danger-outline")).toBe(true);
+    expect(del.classList.contains("danger")).toBe(false);
+    expect(del.classList.contains("primary")).toBe(false);
+  });
+
+  test("exporting says which file was saved, and where", async () => {
+    fakeCore({ area: () => ({ detail, form: {} }), export_area: () => '{"name":"Hook to sink"}' });
+    const user = userEvent.setup();
+    render(AreaDetail, { props: { id: 5 } });
+    await user.click(await screen.findByTestId("area-export"));
+    expect(await screen.findByText("Saved hook-to-sink.area.json to your Downloads folder")).toBeTruthy();
+    expect((screen.getByTestId("export-text") as HTMLTextAreaElement).value).toBe('{"name":"Hook to sink"}');
+  });
 });

@@ -4,7 +4,7 @@ import userEvent from "@testing-library/user-event";
 import Dashboard from "./Dashboard.svelte";
 import Activity from "./Activity.svelte";
 import { fakeCore } from "../test/fakeCore";
-import { loadCatalog } from "../lib/state.svelte";
+import { loadCatalog, toasts } from "../lib/state.svelte";
 import type { AreaCard, RunRecord } from "../lib/api";
 
 function card(id: number, over: Partial<AreaCard["summary"]> = {}, rest: Partial<AreaCard> = {}): AreaCard {
@@ -81,6 +81,15 @@ describe("dashboard", () => {
     expect(within(three).getByTestId("token-input")).toBeTruthy();
     await user.click(within(screen.getByTestId("area-card-4")).getByText("Resume"));
     await waitFor(() => expect(core.called("set_area_enabled")[0]?.args).toEqual({ id: 4, enabled: true }));
+  });
+
+  test("exporting an area says which file was saved, and where", async () => {
+    const core = fakeCore({ areas: () => [card(1, { name: "Feed to phone" })], export_area: () => '{"name":"Feed to phone"}' });
+    const user = userEvent.setup();
+    render(Dashboard);
+    await user.click(await screen.findByTestId("area-export-1"));
+    await waitFor(() => expect(core.called("export_area")[0]?.args).toEqual({ id: 1 }));
+    await waitFor(() => expect(toasts.map((t) => t.text)).toContain("Saved feed-to-phone.area.json to your Downloads folder"));
   });
 
   test("empty state and import: review first, imported switched off, then enabled", async () => {

@@ -50,6 +50,7 @@ export type ServiceEntry = ServiceEntry_Serialize;
 export type ServiceManifest = ServiceManifest_Serialize;
 export type { AppEvent, ErrorCode, SampleEvent, TrustSummary, User, OAuthVia };
 export type {
+  AreaStatus,
   Availability,
   Comparison,
   Condition,

@@ -12,7 +12,17 @@ export function downloadText(filename: string, text: string, type = "application
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-export function slug(name: string): string {
+/** The file an exported area is saved as. */
+export function exportFileName(areaName: string): string {
+  return `${slug(areaName)}.area.json`;
+}
+
+/** Where a file saved with `downloadText` went, in the user's words (the webview saves to Downloads). */
+export function savedMessage(filename: string): string {
+  return `Saved ${filename} to your Downloads folder`;
+}
+
+function slug(name: string): string {
   return (
     name
       .toLowerCase()

@@ -1,7 +1,7 @@
 // App-wide reactive state: the current page, change counters fed by the core's events, the
-// catalog and connections caches, and toasts.
+// catalog and connections caches, the engine's status, and toasts.
 import { api, errorMessage } from "./api";
-import type { ConnectionInfo, ServiceEntry, ActionManifest, ReactionManifest } from "./api";
+import type { AreaStatus, ConnectionInfo, EngineStatus, ServiceEntry, ActionManifest, ReactionManifest } from "./api";
 
 export type Route =
   | { name: "dashboard" }
@@ -85,6 +85,24 @@ export function connectionOf(entry: ServiceEntry): ConnectionInfo | undefined {
 /** Services whose connection is `connectionId` (an OAuth2 provider is shared by several). */
 export function servicesUsing(connectionId: string): ServiceEntry[] {
   return catalog.services.filter((s) => connectionKey(s) === connectionId);
+}
+
+// ---- engine -----------------------------------------------------------------------------------
+
+/** The engine's status; null until known (or when the core does not say). */
+export const engine = $state<{ status: EngineStatus | null }>({ status: null });
+
+export async function loadEngine(): Promise<void> {
+  try {
+    engine.status = await api.engineStatus();
+  } catch {
+    engine.status = null;
+  }
+}
+
+/** The status an area shows: one switched on runs nothing, so shows as paused, while "Pause all" is on. */
+export function shownStatus(status: AreaStatus): AreaStatus {
+  return status === "on" && engine.status?.paused ? "paused" : status;
 }
 
 // ---- toasts -----------------------------------------------------------------------------------

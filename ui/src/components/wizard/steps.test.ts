@@ -1,7 +1,7 @@
 // The wizard's steps as the user meets them: reopening finished steps from the step list,
 // the review's reaction list, the core's interval error, and the JSON condition editor.
 import { describe, expect, test } from "vitest";
-import { render, screen, waitFor } from "@testing-library/svelte";
+import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import Wizard from "../Wizard.svelte";
 import { apiError, fakeCore } from "../../test/fakeCore";
@@ -34,7 +34,7 @@ describe("wizard steps", () => {
     const user = userEvent.setup();
     render(Wizard, { props: {} });
     await user.click(await screen.findByTestId("pick-service-rss"));
-    // only finished steps are offered
+    // only the steps reached are offered
     expect(screen.getByTestId("wizard-goto-trigger")).toBeTruthy();
     expect(screen.queryByTestId("wizard-goto-action-config")).toBeNull();
     await user.click(screen.getByTestId("pick-action-new_item"));
@@ -49,6 +49,36 @@ describe("wizard steps", () => {
     expect((screen.getByTestId("param-url") as HTMLInputElement).value).toBe("https://blog.example.org/feed.xml");
     expect(screen.getByTestId("wizard-goto-reaction-service")).toBeTruthy();
     expect(document.activeElement?.tagName).toBe("H2");
+  });
+
+  test("the step pills are buttons up to the furthest step reached, the current one marked, and work from the keyboard", async () => {
+    fakeCore();
+    const user = userEvent.setup();
+    render(Wizard, { props: {} });
+    await user.click(await screen.findByTestId("pick-service-rss"));
+    await user.click(screen.getByTestId("pick-action-new_item"));
+    await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
+    await user.click(screen.getByTestId("wizard-next"));
+    await screen.findByTestId("pick-service-notify");
+
+    const pills = within(screen.getByRole("list", { name: "Steps" }));
+    const current = pills.getByRole("button", { current: "step" });
+    expect(current.textContent).toBe("Reaction service");
+    expect(pills.getAllByRole("button").map((b) => b.textContent)).toEqual(["Trigger service", "Trigger", "Trigger settings", "Reaction service"]);
+    // steps not reached yet are plain text
+    expect(pills.queryByRole("button", { name: "Reaction" })).toBeNull();
+    expect(pills.getByText("Review").closest("button")).toBeNull();
+
+    const trigger = pills.getByRole("button", { name: "Trigger" });
+    expect(trigger.getAttribute("aria-current")).toBeNull();
+    trigger.focus();
+    await user.keyboard("{Enter}");
+    expect(await screen.findByTestId("pick-action-new_item")).toBeTruthy();
+    const reopened = pills.getByRole("button", { current: "step" });
+    expect(reopened.textContent).toBe("Trigger");
+    // the current step's pill takes the focus to the step itself
+    await user.click(reopened);
+    expect(document.activeElement?.textContent).toContain("What should RSS feeds watch for?");
   });
 
   test("editing opens on the step asked for; every step can be reopened", async () => {

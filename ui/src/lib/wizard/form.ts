@@ -161,6 +161,11 @@ export function cleanParams(p: Partial<Record<string, string>>): Record<string, 
 /** Field errors keyed by the core's field paths (`reactions[0].params.url`). */
 export type Errors = Record<string, string>;
 
+/** The core's path of parameter `id` of the step at `prefix` (`action`, `reactions[0]`). */
+export function paramField(prefix: string, id: string): string {
+  return `${prefix}.params.${id}`;
+}
+
 /**
  * Required fields left empty, all at once and before asking the core (which names only the first
  * one, as "missing required parameter"). The core stays the authority: it checks them again.
@@ -168,14 +173,14 @@ export type Errors = Record<string, string>;
 export function requiredErrors(prefix: string, params: ParamSpec[], values: Partial<Record<string, string>>): Errors {
   const out: Errors = {};
   for (const p of params) {
-    if (p.required && p.type !== "boolean" && !(values[p.id] ?? "").trim()) out[`${prefix}.params.${p.id}`] = `${p.label} is required.`;
+    if (p.required && p.type !== "boolean" && !(values[p.id] ?? "").trim()) out[paramField(prefix, p.id)] = `${p.label} is required.`;
   }
   return out;
 }
 
 /** The error shown on parameter `p` of the step at `prefix` (its own, or one inside it). */
 export function paramError(errors: Errors, prefix: string, p: ParamSpec): string {
-  const key = `${prefix}.params.${p.id}`;
+  const key = paramField(prefix, p.id);
   if (errors[key]) return errors[key];
   const nested = Object.keys(errors).find((k) => k.startsWith(key + "."));
   return nested ? errors[nested] : "";
