@@ -18,6 +18,12 @@ use area_core::app::bootstrap;
 use area_core::settings::Settings;
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: the engine's hot path (webhook → record → reaction)
+/// allocates many small, short-lived buffers across threads, where glibc's allocator spent about
+/// a seventh of the daemon's CPU time (profile and figures in bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let args = cli::Cli::parse();

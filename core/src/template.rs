@@ -68,7 +68,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, RwLock};
 
 use minijinja::value::{Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
@@ -194,6 +194,8 @@ pub struct Template {
     /// as syntax, so a context can be checked without any ingredient value (see
     /// [`Template::check_context`]).
     skeleton: String,
+    /// [`Template::json_mode`], decided once from the skeleton rather than per render.
+    json_mode: Result<bool, TemplateError>,
 }
 
 /// Stands for a placeholder in [`Template`]'s skeleton: a private-use character, never valid
@@ -220,7 +222,8 @@ impl Template {
             message: detail(&e),
         })?;
         let ingredients = tmpl.undeclared_variables(false).into_iter().collect();
-        Ok(Template { source: source.to_owned(), compiled, ingredients, skeleton })
+        let json_mode = json_mode(&skeleton);
+        Ok(Template { source: source.to_owned(), compiled, ingredients, skeleton, json_mode })
     }
 
     /// Whether the template has any placeholder (text without one renders as itself).
@@ -246,19 +249,7 @@ impl Template {
     /// inside a string (values are then escaped as string content), `Ok(false)` for a plain-text
     /// body, an error when it starts like JSON but is not valid JSON with its placeholders quoted.
     fn json_mode(&self) -> Result<bool, TemplateError> {
-        let parsed = serde_json::from_str::<serde_json::Value>(&self.skeleton);
-        let looks_like_json = matches!(self.skeleton.trim_start().chars().next(), Some('{' | '['));
-        match parsed {
-            Ok(_) => Ok(true),
-            Err(_) if !looks_like_json => Ok(false),
-            Err(e) => Err(TemplateError::JsonBody {
-                message: format!(
-                    "the body looks like JSON but is not valid JSON with its placeholders inside quotes ({}) — \
-                     write each placeholder inside a string, e.g. {{\"text\": \"{{{{ title }}}}\"}}",
-                    e.to_string().replace(SLOT, "{{…}}")
-                ),
-            }),
-        }
+        self.json_mode.clone()
     }
 
     /// Renders for `context`, escaping every value for where it goes (module doc, "Contexts"),
@@ -278,7 +269,7 @@ impl Template {
         match escape {
             "url" => check_rendered_url(&url_base(&self.skeleton)?, &rendered)?,
             "json" => {
-                serde_json::from_str::<serde_json::Value>(&rendered).map_err(|e| TemplateError::JsonBody {
+                serde_json::from_str::<serde::de::IgnoredAny>(&rendered).map_err(|e| TemplateError::JsonBody {
                     message: format!("the rendered body is not valid JSON ({e})"),
                 })?;
             }
@@ -307,14 +298,85 @@ impl Template {
     /// Renders under the escaping named `escape` (`text`, `url`, `json`, `header`: the
     /// environment's auto-escape callback maps the template name to it).
     fn render_named(&self, ingredients: &Ingredients, escape: &'static str) -> Result<String, TemplateError> {
-        let tmpl = ENV.template_from_named_str(escape, &self.compiled).map_err(|e| render_error(&e, false))?;
+        let name = compiled_name(escape, &self.compiled);
         let mut out = CappedWriter { buf: Vec::new(), exceeded: false };
-        let result = tmpl.render_captured_to(ingredients, &mut out);
+        let result =
+            COMPILED.render(&name, &self.compiled, |tmpl| tmpl.render_captured_to(ingredients, &mut out).map(|_| ()));
         match result {
             Ok(_) => String::from_utf8(out.buf)
                 .map_err(|_| TemplateError::Render { message: "the output is not UTF-8".into() }),
             Err(e) => Err(render_error(&e, out.exceeded)),
         }
+    }
+}
+
+/// The name a compiled template is kept under: its escaping, a separator no template text
+/// holds, then its canonical text (so equal templates share one compiled copy).
+fn compiled_name(escape: &str, compiled: &str) -> String {
+    let mut name = String::with_capacity(escape.len() + 1 + compiled.len());
+    name.push_str(escape);
+    name.push(NAME_SEPARATOR);
+    name.push_str(compiled);
+    name
+}
+
+/// Separates a compiled template's escaping from its text in its name.
+const NAME_SEPARATOR: char = '\u{0}';
+
+/// Most compiled templates kept; past it the cache starts over (areas' templates are few, so
+/// this only bounds memory against a flood of distinct templates).
+const MAX_COMPILED: usize = 4096;
+
+/// Templates compiled once and rendered for every event, rather than compiled per render
+/// (compiling cost about as much as rendering on the webhook hot path; bench/README.md). An
+/// environment like [`ENV`] that owns the compiled templates, by name.
+struct CompiledTemplates {
+    env: RwLock<Environment<'static>>,
+}
+
+impl CompiledTemplates {
+    /// Runs `f` on the compiled template `name` (`escape`, separator, `source`), compiling it on
+    /// first use.
+    fn render<R>(
+        &self,
+        name: &str,
+        source: &str,
+        f: impl FnOnce(&minijinja::Template<'_, '_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        {
+            let env = self.env.read().unwrap_or_else(|e| e.into_inner());
+            if let Ok(tmpl) = env.get_template(name) {
+                return f(&tmpl);
+            }
+        }
+        let mut env = self.env.write().unwrap_or_else(|e| e.into_inner());
+        if env.templates().count() >= MAX_COMPILED {
+            env.clear_templates();
+        }
+        env.add_template_owned(name.to_owned(), source.to_owned())?;
+        let tmpl = env.get_template(name)?;
+        f(&tmpl)
+    }
+}
+
+static COMPILED: LazyLock<CompiledTemplates> =
+    LazyLock::new(|| CompiledTemplates { env: RwLock::new(configured_environment()) });
+
+/// Whether a skeleton is a JSON body with every placeholder inside a string (see
+/// [`Template::json_mode`]).
+fn json_mode(skeleton: &str) -> Result<bool, TemplateError> {
+    let parsed = serde_json::from_str::<serde_json::Value>(skeleton);
+    let looks_like_json = matches!(skeleton.trim_start().chars().next(), Some('{' | '['));
+    match parsed {
+        Ok(_) => Ok(true),
+        Err(_) if !looks_like_json => Ok(false),
+        Err(e) => Err(TemplateError::JsonBody {
+            message: format!(
+                "the body looks like JSON but is not valid JSON with its placeholders inside quotes ({}) — \
+                     write each placeholder inside a string, e.g. {{\"text\": \"{{{{ title }}}}\"}}",
+                e.to_string().replace(SLOT, "{{…}}")
+            ),
+        }),
     }
 }
 
@@ -327,9 +389,14 @@ impl fmt::Display for Template {
 
 /// The one minijinja environment, configured once: no auto-escape, lenient undefined, fuel,
 /// our filters only.
-static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(configured_environment);
+
+/// Builds an environment as [`ENV`] describes. The auto-escape callback reads the escaping from
+/// the template's name: the whole name for [`ENV`]'s one-off templates, the part before
+/// [`NAME_SEPARATOR`] for [`COMPILED`]'s.
+fn configured_environment() -> Environment<'static> {
     let mut env = Environment::empty();
-    env.set_auto_escape_callback(|name| match name {
+    env.set_auto_escape_callback(|name| match name.split(NAME_SEPARATOR).next().unwrap_or(name) {
         "url" => AutoEscape::Custom("url"),
         "json" => AutoEscape::Custom("json"),
         "header" => AutoEscape::Custom("header"),
@@ -371,7 +438,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_filter("urlencode", filters::urlencode);
     env.add_filter("tojson", filters::tojson);
     env
-});
+}
 
 /// An output buffer that refuses to grow past [`MAX_OUTPUT_LEN`].
 struct CappedWriter {
@@ -1249,6 +1316,30 @@ mod tests {
 
     fn render_in(src: &str, ingredients: &Ingredients, context: TextContext) -> Result<String, TemplateError> {
         Template::parse(src).unwrap_or_else(|e| panic!("parse {src:?}: {e}")).render_in(ingredients, context)
+    }
+
+    #[test]
+    fn one_template_compiled_once_still_escapes_for_each_context() {
+        let t = Template::parse("https://x.example/?q={{ q }}").unwrap();
+        let i = ing(&[("q", json!("a b&\"c\""))]);
+        // The same text is compiled for each escaping: a URL first must not leak into text or JSON.
+        assert_eq!(t.render_in(&i, TextContext::Url).unwrap(), "https://x.example/?q=a%20b%26%22c%22");
+        assert_eq!(t.render_in(&i, TextContext::Text).unwrap(), "https://x.example/?q=a b&\"c\"");
+        assert_eq!(t.render_in(&i, TextContext::Url).unwrap(), "https://x.example/?q=a%20b%26%22c%22");
+        let body = Template::parse("{\"q\": \"{{ q }}\"}").unwrap();
+        assert_eq!(body.render_in(&i, TextContext::Text).unwrap(), "{\"q\": \"a b&\"c\"\"}");
+        assert_eq!(body.render_in(&i, TextContext::JsonBody).unwrap(), "{\"q\": \"a b&\\\"c\\\"\"}");
+    }
+
+    #[test]
+    fn more_distinct_templates_than_the_cache_keeps_all_render_right() {
+        let i = ing(&[("n", json!("x"))]);
+        for n in 0..MAX_COMPILED + 10 {
+            let src = format!("{n}:{{{{ n }}}}");
+            assert_eq!(render(&src, &i), format!("{n}:x"));
+        }
+        // An early one, compiled again after the cache started over.
+        assert_eq!(render("0:{{ n }}", &i), "0:x");
     }
 
     #[test]
