@@ -10,7 +10,7 @@
 //! key is recorded without a run only on purpose — a baseline, or events beyond the area's
 //! fan-out budget (see [`PollUpdate::max_new_events`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sha2::Digest;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
@@ -32,8 +32,9 @@ pub const LEASE_MS: i64 = 30_000;
 pub struct NewEvent {
     pub key: String,
     pub ingredients: Ingredients,
-    /// False when the area's condition rejected the event: recorded as `skipped`, not fired.
-    pub passes: bool,
+    /// Why the area's condition rejected the event (recorded as `skipped`, with this as its
+    /// summary, and not fired); `None`: it fires.
+    pub skip_reason: Option<String>,
 }
 
 /// A run that was committed as `queued` and should now be delivered.
@@ -275,7 +276,7 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
             let mut firing = 0u32;
             for event in events {
                 if fresh.remove(&(*area_id, event.key.clone())) {
-                    if event.passes {
+                    if event.skip_reason.is_none() {
                         if budget.is_some_and(|limit| firing >= limit) {
                             let entry =
                                 over_budget.entry(i).or_insert_with(|| (0, budget.unwrap_or(0), event.key.clone()));
@@ -293,18 +294,20 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
     let mut queued: HashMap<usize, Vec<QueuedRun>> = HashMap::new();
     for chunk in pending.chunks(CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at) ",
+            "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, summary) ",
         );
         q.push_values(chunk, |mut b, p| {
-            let status = if p.event.passes { RunStatus::Queued } else { RunStatus::Skipped };
-            let finished = (!p.event.passes).then_some(now_ms);
+            let skipped = p.event.skip_reason.as_deref();
+            let status = if skipped.is_none() { RunStatus::Queued } else { RunStatus::Skipped };
+            let finished = skipped.is_some().then_some(now_ms);
             b.push_bind(p.area_id)
                 .push_bind(p.event.key.as_str())
                 .push_bind(p.json.as_str())
                 .push_bind(status.as_str())
                 .push_bind(now_ms + LEASE_MS)
                 .push_bind(now_ms)
-                .push_bind(finished);
+                .push_bind(finished)
+                .push_bind(skipped.map(|why| format!("skipped: {why}")));
         });
         q.push(" ON CONFLICT DO NOTHING RETURNING id, area_id, event_key");
         let rows = q.build().fetch_all(&mut *tx).await?;
@@ -313,7 +316,7 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
             ids.insert((row.get(1), row.get(2)), row.get(0));
         }
         for p in chunk {
-            if !p.event.passes {
+            if p.event.skip_reason.is_some() {
                 continue;
             }
             if let Some(id) = ids.get(&(p.area_id, p.event.key.clone())) {
@@ -329,9 +332,15 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
         }
     }
 
-    // 3. Everything else, one statement per op (these are rare next to events).
+    // 3. Everything else in order. Finished runs (one per event on the hot path) are gathered
+    //    into one statement, recorded before any other op and before an area failure, so
+    //    changes keep the order they were sent in; the rest are one statement per op (rare).
     let mut replies = Vec::with_capacity(batch.len());
+    let mut finished = FinishedRuns::default();
     for (i, op) in batch.drain(..).enumerate() {
+        if !matches!(op, WriteOp::Finish { .. }) {
+            finished.record(&mut tx).await?;
+        }
         match op {
             WriteOp::Ingest { area_id, update, reply, .. } => {
                 if let Some((skipped, limit, first)) = over_budget.remove(&i) {
@@ -371,37 +380,14 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
                 replies.push(Reply::Unit(reply));
             }
             WriteOp::Finish { run_id, area_id, status, reactions_done, error, summary, now_ms, pause_after } => {
-                sqlx::query(
-                    "UPDATE runs SET status = ?, reactions_done = ?, in_flight = NULL, error = ?, summary = ?,
-                     attempts = attempts + 1, started_at = COALESCE(started_at, created_at),
-                     finished_at = ?, duration_ms = ? - created_at,
-                     ingredients = CASE WHEN length(ingredients) > 4096
-                        THEN json_object('truncated', substr(ingredients, 1, 4000)) ELSE ingredients END
-                     WHERE id = ?",
-                )
-                .bind(status.as_str())
-                .bind(reactions_done)
-                .bind(&error)
-                .bind(summary)
-                .bind(now_ms)
-                .bind(now_ms)
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await?;
-                match (status, error) {
-                    (RunStatus::Failed, Some(error)) => {
-                        record_area_failure(&mut tx, area_id, &error, pause_after, PauseCause::Failures, now_ms)
-                            .await?;
-                    }
-                    (RunStatus::Succeeded, _) => {
-                        sqlx::query(
-                            "UPDATE areas SET consecutive_failures = 0 WHERE id = ? AND consecutive_failures > 0",
-                        )
-                        .bind(area_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    _ => {}
+                if finished.holds(run_id) {
+                    finished.record(&mut tx).await?;
+                }
+                let failure = if fails_area(status, &error) { error.clone() } else { None };
+                finished.push(FinishedRun { run_id, area_id, status, reactions_done, error, summary, now_ms });
+                if let Some(error) = failure {
+                    finished.record(&mut tx).await?;
+                    record_area_failure(&mut tx, area_id, &error, pause_after, PauseCause::Failures, now_ms).await?;
                 }
             }
             WriteOp::Retry { run_id, reactions_done, next_attempt_ms, error, count_attempt } => {
@@ -420,8 +406,92 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
             WriteOp::Flush { reply } => replies.push(Reply::Flush(reply)),
         }
     }
+    finished.record(&mut tx).await?;
     tx.commit().await?;
     Ok(replies)
+}
+
+/// Whether a run's end counts against its area (a failure with an error): the area's failure
+/// count goes up, and may pause it, right after the run is recorded.
+fn fails_area(status: RunStatus, error: &Option<String>) -> bool {
+    status == RunStatus::Failed && error.is_some()
+}
+
+/// A run's final state, waiting in [`FinishedRuns`].
+struct FinishedRun {
+    run_id: i64,
+    area_id: i64,
+    status: RunStatus,
+    reactions_done: u32,
+    error: Option<String>,
+    summary: Option<String>,
+    now_ms: i64,
+}
+
+/// Runs that reached a final state without failing their area, recorded together: one
+/// multi-row `UPDATE … FROM` per [`CHUNK`] runs rather than two statements per run (this is the
+/// second write of every webhook event; bench/README.md has the figures).
+#[derive(Default)]
+struct FinishedRuns {
+    runs: Vec<FinishedRun>,
+    ids: HashSet<i64>,
+}
+
+impl FinishedRuns {
+    /// Whether `run_id` is already waiting: the caller then records it first, so two ends of
+    /// one run keep their order.
+    fn holds(&self, run_id: i64) -> bool {
+        self.ids.contains(&run_id)
+    }
+
+    /// Adds a run to record with the others.
+    fn push(&mut self, run: FinishedRun) {
+        self.ids.insert(run.run_id);
+        self.runs.push(run);
+    }
+
+    /// Writes the waiting runs and resets the failure count of the areas whose runs succeeded.
+    async fn record(&mut self, tx: &mut sqlx::Transaction<'_, Sqlite>) -> Result<(), sqlx::Error> {
+        if self.runs.is_empty() {
+            return Ok(());
+        }
+        for chunk in self.runs.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("WITH f(id, status, done, error, summary, at) AS (");
+            q.push_values(chunk, |mut b, run| {
+                b.push_bind(run.run_id)
+                    .push_bind(run.status.as_str())
+                    .push_bind(run.reactions_done)
+                    .push_bind(run.error.as_deref())
+                    .push_bind(run.summary.as_deref())
+                    .push_bind(run.now_ms);
+            });
+            q.push(
+                ") UPDATE runs SET status = f.status, reactions_done = f.done, in_flight = NULL, error = f.error,
+                 summary = f.summary, attempts = attempts + 1, started_at = COALESCE(started_at, created_at),
+                 finished_at = f.at, duration_ms = f.at - created_at,
+                 ingredients = CASE WHEN length(ingredients) > 4096
+                    THEN json_object('truncated', substr(ingredients, 1, 4000)) ELSE ingredients END
+                 FROM f WHERE runs.id = f.id",
+            );
+            q.build().execute(&mut **tx).await?;
+        }
+        let succeeded: BTreeSet<i64> =
+            self.runs.iter().filter(|r| r.status == RunStatus::Succeeded).map(|r| r.area_id).collect();
+        if !succeeded.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "UPDATE areas SET consecutive_failures = 0 WHERE consecutive_failures > 0 AND id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for id in succeeded {
+                ids.push_bind(id);
+            }
+            ids.push_unseparated(")");
+            q.build().execute(&mut **tx).await?;
+        }
+        self.runs.clear();
+        self.ids.clear();
+        Ok(())
+    }
 }
 
 /// The one history entry for the new events a poll did not fire because of the area's
