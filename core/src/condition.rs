@@ -50,6 +50,8 @@ use serde_json::Value;
 
 use crate::connector::Ingredients;
 
+mod explain;
+
 /// Deepest allowed nesting (a lone comparison is depth 1): deeper trees are unreadable, and
 /// the bound keeps evaluation's recursion small.
 pub const MAX_DEPTH: usize = 8;

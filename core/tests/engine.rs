@@ -782,13 +782,19 @@ async fn condition_rejected_events_are_skipped() {
     area.condition =
         Some(serde_json::from_value(json!({"ingredient": "score", "op": "greater_than", "value": 4})).unwrap());
     let area = env.add(area).await;
+    assert_eq!(env.areas.get(env.user_id, area).await.unwrap().seen_items, 0);
     run_once(&env, config(true), &notifier).await;
+    // The baseline recorded what the feed already held: the detail says how many.
+    assert_eq!(env.areas.get(env.user_id, area).await.unwrap().seen_items, 3);
     feed.set(items(&[1, 2, 3, 4, 5, 6]));
     run_once(&env, config(true), &notifier).await;
     let runs = env.runs(area).await;
     let by_key = |k: &str| runs.iter().find(|r| r.event_key == k).map(|r| r.status.as_str());
     assert_eq!(runs.len(), 3);
     assert_eq!(by_key("4"), Some("skipped"));
+    // The skipped run says why, in words.
+    let skipped = runs.iter().find(|r| r.event_key == "4").and_then(|r| r.summary.as_deref());
+    assert_eq!(skipped, Some("skipped: score is not more than 4"));
     assert_eq!(by_key("5"), Some("succeeded"));
     assert_eq!(by_key("6"), Some("succeeded"));
     let sent = received(&sink_server).await;
@@ -1023,4 +1029,59 @@ async fn disable_skips_pending_runs_and_enable_baselines_again() {
     let runs = env.runs(area).await;
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].event_key, "4");
+}
+
+// 7f. Runs that end in one writer batch are recorded together, yet in the order they were sent:
+// a success resets the failure count only for the failures before it, and each run keeps its
+// own status, error and summary.
+#[tokio::test(flavor = "current_thread")]
+async fn runs_finished_in_one_batch_keep_their_order() {
+    use area_core::engine::writer::{NewEvent, RunStatus, WriteOp, Writer};
+    let env = Env::new().await;
+    let area = env.add(json_area("batch", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
+    let (writer, _task) = Writer::spawn(env.store.pool().clone());
+    let events = (1..=4)
+        .map(|n| NewEvent { key: format!("k{n}"), ingredients: Default::default(), skip_reason: None })
+        .collect();
+    let queued = writer.ingest(area, events, false, None).await.expect("ingest");
+    assert_eq!(queued.len(), 4);
+    let ends = [
+        (RunStatus::Succeeded, None),
+        (RunStatus::Failed, Some("boom")),
+        (RunStatus::Succeeded, None),
+        (RunStatus::Failed, Some("bang")),
+    ];
+    // No await between the sends: the writer takes them as one batch.
+    for (run, (status, error)) in queued.iter().zip(ends) {
+        assert!(writer.send(WriteOp::Finish {
+            run_id: run.run_id,
+            area_id: area,
+            status,
+            reactions_done: u32::from(status == RunStatus::Succeeded),
+            error: error.map(str::to_string),
+            summary: Some(format!("summary of {}", run.event_key)),
+            now_ms: Utc::now().timestamp_millis(),
+            pause_after: 2,
+        }));
+    }
+    writer.flush().await;
+
+    let state = env.state(area).await;
+    assert_eq!(state.consecutive_failures, 1, "the success between the failures reset the count: {state:?}");
+    assert!(state.paused_reason.is_none(), "two failures, but not in a row: {state:?}");
+    assert!(state.last_error.as_deref().unwrap_or_default().contains("bang"), "{state:?}");
+    let mut runs = env.runs(area).await;
+    runs.sort_by_key(|r| r.id);
+    let got: Vec<_> = runs.iter().map(|r| (r.event_key.as_str(), r.status.as_str(), r.error.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            ("k1", "succeeded", None),
+            ("k2", "failed", Some("boom")),
+            ("k3", "succeeded", None),
+            ("k4", "failed", Some("bang"))
+        ]
+    );
+    assert!(runs.iter().all(|r| r.finished_at.is_some() && r.attempts == 1), "{runs:?}");
+    assert!(runs.iter().all(|r| r.summary.as_deref() == Some(&format!("summary of {}", r.event_key))), "{runs:?}");
 }

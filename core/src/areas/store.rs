@@ -154,6 +154,9 @@ pub struct AreaDetail {
     pub webhook_url: Option<String>,
     /// The area's runs by status.
     pub runs: RunCounts,
+    /// Items the engine has recorded as seen (at its baseline, then every new one): after
+    /// saving, "Watching — 12 existing items recorded; the next new one fires".
+    pub seen_items: i64,
 }
 
 /// Area operations over a [`Store`], each scoped to one user.
@@ -414,7 +417,12 @@ impl Areas {
                 _ => {}
             }
         }
+        let seen_items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM seen_events WHERE area_id = ?")
+            .bind(id)
+            .fetch_one(self.store.pool())
+            .await?;
         Ok(AreaDetail {
+            seen_items,
             summary,
             spec,
             last_error: row.get("last_error"),

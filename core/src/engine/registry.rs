@@ -117,13 +117,11 @@ impl CompiledArea {
         crate::net::redact_urls(&crate::areas::secrets::scrub(text, &self.secret_values))
     }
 
-    /// Whether the event passes the area's condition (no condition: always). A condition that
-    /// cannot be evaluated counts as not passing, so nothing fires by mistake.
-    pub fn passes(&self, ingredients: &Ingredients) -> bool {
-        match &self.condition {
-            None => true,
-            Some(c) => c.evaluate(ingredients).unwrap_or(false),
-        }
+    /// `None` when the event passes the area's condition (no condition: always), otherwise why
+    /// not, for the skipped run's history. A condition that cannot be evaluated counts as not
+    /// passing, so nothing fires by mistake.
+    pub fn skip_reason(&self, ingredients: &Ingredients) -> Option<String> {
+        self.condition.as_ref().and_then(|c| c.why_not(ingredients)).map(|why| self.scrub(&why))
     }
 }
 

@@ -681,7 +681,7 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutp
     if !rt.baselined.load(Ordering::Acquire) {
         let baseline: Vec<NewEvent> = events
             .iter()
-            .map(|e| NewEvent { key: e.key.clone(), ingredients: Default::default(), passes: true })
+            .map(|e| NewEvent { key: e.key.clone(), ingredients: Default::default(), skip_reason: None })
             .collect();
         let count = baseline.len();
         let update = PollUpdate { cursor: cursor.clone(), baselined: true, max_new_events: None };
@@ -716,8 +716,8 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutp
     let new_events: Vec<NewEvent> = fresh
         .into_iter()
         .map(|e| {
-            let passes = rt.area.passes(&e.ingredients);
-            NewEvent { key: e.key, ingredients: e.ingredients, passes }
+            let skip_reason = rt.area.skip_reason(&e.ingredients);
+            NewEvent { key: e.key, ingredients: e.ingredients, skip_reason }
         })
         .collect();
     let update =
@@ -845,8 +845,8 @@ async fn fire_timer(shared: &Arc<Shared>, rt: &AreaRuntime, at: DateTime<Utc>) {
     let now = Utc::now();
     let Some(action) = scheduled(rt) else { return };
     let event = action.event(at, now);
-    let passes = rt.area.passes(&event.ingredients);
-    let events = vec![NewEvent { key: event.key, ingredients: event.ingredients, passes }];
+    let skip_reason = rt.area.skip_reason(&event.ingredients);
+    let events = vec![NewEvent { key: event.key, ingredients: event.ingredients, skip_reason }];
     // This one late firing stands for every instant missed up to now: the cursor moves to now,
     // so the next pass (or restart) does not fire the other missed instants one by one.
     let handled = DateTime::from_timestamp(now.timestamp(), 0).map_or(at, |now| now.max(at));

@@ -258,8 +258,9 @@ async fn receive(State(hook): State<Hook>, Path(token): Path<String>, headers: H
         .filter(|v| !v.is_empty() && v.len() <= 200)
         .map(|v| format!("key:{v}"))
         .unwrap_or_else(|| format!("hook:{}-{}", hook.boot, hook.seq.fetch_add(1, Ordering::Relaxed)));
-    let passes = area.passes(&ingredients);
-    let event = NewEvent { key: key.clone(), ingredients, passes };
+    let skip_reason = area.skip_reason(&ingredients);
+    let passes = skip_reason.is_none();
+    let event = NewEvent { key: key.clone(), ingredients, skip_reason };
     // 4. Durably recorded, then acknowledged.
     match shared.writer.ingest(area.id, vec![event], false, None).await {
         Ok(runs) => {

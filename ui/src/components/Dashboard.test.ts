@@ -156,8 +156,10 @@ describe("activity", () => {
     expect(within(ok).queryByTestId("rerun-1")).toBeNull();
     await user.click(screen.getByTestId("rerun-2"));
     await waitFor(() => expect(core.called("rerun")[0]?.args).toEqual({ runId: 2 }));
+    // The row names its item; the ingredients open below it.
+    expect(within(ok).getByTestId("run-item").textContent).toBe("Hello");
     await user.click(within(ok).getByText("Ingredients"));
-    expect(within(ok).getByText("Hello")).toBeTruthy();
+    expect(within(ok).getByText("Hello", { selector: "dd" })).toBeTruthy();
     await user.selectOptions(screen.getByTestId("activity-status-filter"), "succeeded");
     await waitFor(() => expect(screen.getAllByTestId("run-row")).toHaveLength(1));
   });

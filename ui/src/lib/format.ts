@@ -87,6 +87,22 @@ export function ingredientPairs(raw: unknown): [string, string][] {
   return [["value", JSON.stringify(v)]];
 }
 
+/** Ingredients that name the item a run is about, most telling first. */
+const TITLE_KEYS = ["title", "name", "subject", "summary", "text", "message", "content", "body"];
+
+/**
+ * The item a run is about (its title, name or subject), on one line and cut to `max` characters,
+ * so the history lists items rather than only the area; "" when the event names none.
+ */
+export function runItemTitle(raw: unknown, max = 80): string {
+  const pairs = new Map(ingredientPairs(raw));
+  for (const key of TITLE_KEYS) {
+    const text = pairs.get(key)?.replace(/\s+/g, " ").trim();
+    if (text) return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  }
+  return "";
+}
+
 /**
  * A core message made for the desktop: the CLI hint "run `area connect github`" becomes "reconnect
  * GitHub on the Services page", and service ids ("the github connection") become their names.
@@ -136,4 +152,58 @@ function wrap(c: unknown): string {
   const o = c as Record<string, unknown> | null;
   const simple = !!o && typeof o === "object" && typeof o.ingredient === "string";
   return simple ? conditionText(c) : `(${conditionText(c)})`;
+}
+
+/** Run counts by status, as the area detail shows them. */
+export type RunTally = {
+  queued: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  unknown_outcome: number;
+  total: number;
+};
+
+/**
+ * The runs of an area in words whose parts add up to the total ("3 runs: 1 succeeded, 2 skipped"),
+ * naming only the statuses that occur; runs beyond the listed statuses count as "other".
+ */
+export function runCountsText(c: RunTally): string {
+  if (c.total === 0) return "No runs yet";
+  const parts: [number, string][] = [
+    [c.succeeded, "succeeded"],
+    [c.failed, "failed"],
+    [c.skipped, "skipped"],
+    [c.queued, "waiting"],
+    [c.running, "running"],
+    [c.unknown_outcome, "outcome unknown"],
+  ];
+  const listed = parts.reduce((n, [k]) => n + k, 0);
+  if (c.total > listed) parts.push([c.total - listed, "other"]);
+  const shown = parts.filter(([n]) => n > 0).map(([n, label]) => `${n} ${label}`);
+  return `${c.total} run${c.total === 1 ? "" : "s"}: ${shown.join(", ")}`;
+}
+
+/** What an area with no runs yet is doing, read from its detail. */
+export type WatchState = {
+  enabled: boolean;
+  status: string;
+  baselined: boolean;
+  seen_items: number;
+  webhook_url: string | null;
+  action: { service: string };
+};
+
+/**
+ * Why an area has no runs yet, so silence after Save is explained: a polled area says how many
+ * existing items it recorded (they never fire) and that the next new one will.
+ */
+export function watchingText(d: WatchState): string {
+  if (!d.enabled || d.status !== "on") return "No runs yet.";
+  if (d.webhook_url) return "Waiting for the first event at the webhook address above.";
+  if (d.action.service === "timer") return "Waiting for the next scheduled time.";
+  if (!d.baselined) return "Checking for the first time: what exists now is recorded and does not fire.";
+  const n = d.seen_items;
+  return `Watching — ${n} existing item${n === 1 ? "" : "s"} recorded; the next new one fires.`;
 }
