@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
 import { withApp } from "./lib/app.mjs";
-import { startSink, startFeed, postJson } from "./lib/fakes.mjs";
+import { startSink, startFeed, postJson, startGitHubUser } from "./lib/fakes.mjs";
 import {
   byId,
   click,
@@ -96,14 +96,24 @@ async function onlyAreaId(browser) {
 test("webhook → HTTP request to a local sink fires once, shows in Activity, and stops when disabled", async () => {
   const sink = await startSink();
   servers.push(sink);
+  const goodToken = "ghp_test0123456789abcdefghijklmnopqrstuv";
+  const github = await startGitHubUser({ token: goodToken });
+  servers.push(github);
   await withApp("main", async ({ browser }) => {
     await signUp(browser, "e2e-main@example.com", PASSWORD);
 
-    // Services: connect a token service.
+    // Services: a junk token is refused by the (fake) provider at once, under the field.
     await nav(browser, "services");
     await byId(browser, "service-card-github");
     await click(browser, "connect-github");
-    await fill(browser, "token-input", "ghp_test0123456789abcdefghijklmnopqrstuv");
+    await fill(browser, "token-input", "x");
+    await click(browser, "token-submit");
+    await waitText(browser, "token-error", (t) => /refused this token/i.test(t), { message: "token-error to say refused" });
+    assert.equal(await exists(browser, "connection-status-github"), false, "a refused token shows as connected");
+    assert.ok(github.requests.some((r) => r.url === "/user" && r.authorization === "Bearer x"), "the token was not checked");
+
+    // A good token connects.
+    await fill(browser, "token-input", goodToken);
     if (await exists(browser, "token-label", { displayed: true })) await fill(browser, "token-label", "e2e account");
     await click(browser, "token-submit");
     const status = await waitText(browser, "connection-status-github", (t) => /connected/i.test(t), {
@@ -161,6 +171,13 @@ test("webhook → HTTP request to a local sink fires once, shows in Activity, an
       { timeout: 20000, interval: 500, message: `a succeeded run-row for area ${areaId} in Activity` },
     );
 
+    // "Send a test" runs the reactions once more, now, and the run shows as a test.
+    await nav(browser, "dashboard");
+    await click(browser, `area-open-${areaId}`);
+    await click(browser, "area-send-test");
+    await waitFor(() => sink.requests.length >= 2, { timeout: 10000, message: "the sink to receive the test request" });
+    await byId(browser, "run-test", { timeout: 10000 });
+
     // Disable it from the dashboard.
     await nav(browser, "dashboard");
     await click(browser, `area-toggle-${areaId}`, { displayed: false });
@@ -172,8 +189,8 @@ test("webhook → HTTP request to a local sink fires once, shows in Activity, an
     const second = await postJson(hookUrl, { msg: "after-disable" }, { "Idempotency-Key": `e2e-${randomUUID()}` });
     assert.equal(second.status, 404, `webhook of a disabled area answered ${second.status} ${JSON.stringify(second.body)}`);
     await sleep(3000);
-    assert.equal(sink.requests.length, 1, "a disabled area still sent a request");
-  });
+    assert.equal(sink.requests.length, 2, "a disabled area still sent a request");
+  }, { extraEnv: { AREA_GITHUB_BASE_URL: github.url } });
 });
 
 test("an invalid parameter shows core's message on its field", async () => {

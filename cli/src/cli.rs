@@ -110,6 +110,12 @@ pub enum Command {
         /// The run's id, as `area runs` shows it (`#12`).
         run: i64,
     },
+    /// Run an area's reactions once with a sample event (the action's newest item, or example
+    /// values), to see what they do without waiting for a new item.
+    Test {
+        /// The area's id, as `area areas list` shows it.
+        area: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

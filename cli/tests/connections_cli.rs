@@ -1,13 +1,23 @@
 //! `area connect|connections|disconnect` end to end, with a canary token that must never
 //! appear in plaintext in the database, its WAL, or the logs.
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+
+use support::{github_user, serve_with};
 
 const CANARY: &str = "ghp_CANARYtoken0123456789abcdefXYZ";
 
 fn area(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    area_env(dir, &[], args, stdin)
+}
+
+/// [`area`] with extra environment variables (a service's base URL).
+fn area_env(dir: &std::path::Path, envs: &[(&str, String)], args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_area"))
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
         .env_remove("AREA_DATA_DIR")
         .env_remove("AREA_MASTER_KEY")
         .env("RUST_LOG", "trace")
@@ -24,7 +34,11 @@ fn area(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
 }
 
 fn ok(dir: &std::path::Path, args: &[&str], stdin: &str, logs: &mut Vec<u8>) -> String {
-    let out = area(dir, args, stdin);
+    ok_env(dir, &[], args, stdin, logs)
+}
+
+fn ok_env(dir: &std::path::Path, envs: &[(&str, String)], args: &[&str], stdin: &str, logs: &mut Vec<u8>) -> String {
+    let out = area_env(dir, envs, args, stdin);
     logs.extend_from_slice(&out.stderr);
     logs.extend_from_slice(&out.stdout);
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -35,14 +49,24 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-#[test]
-fn token_connection_round_trip_never_leaks_the_token() {
+/// A data directory with a signed-in account, and the logs collected so far.
+fn signed_in() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let mut logs = Vec::new();
     ok(&dir, &["user", "add", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
     ok(&dir, &["login", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
-    ok(&dir, &["connect", "github", "--token-stdin", "--label", "ada-gh"], &format!("{CANARY}\n"), &mut logs);
+    (tmp, dir, logs)
+}
+
+#[test]
+fn token_connection_round_trip_never_leaks_the_token() {
+    let (tmp, dir, mut logs) = signed_in();
+    // The token is checked with GitHub (`GET /user`, here a local fake) before it is saved.
+    let (github, github_seen) = serve_with(|head| github_user(head, "octocat").unwrap_or_default());
+    let gh = [("AREA_GITHUB_BASE_URL", format!("http://127.0.0.1:{github}"))];
+    ok_env(&dir, &gh, &["connect", "github", "--token-stdin", "--label", "ada-gh"], &format!("{CANARY}\n"), &mut logs);
+    assert!(github_seen.lock().unwrap().iter().any(|r| r.contains(&format!("Bearer {CANARY}"))));
     let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
     assert_eq!(list[0]["connection_id"], "github");
     assert_eq!(list[0]["status"], "ok");
@@ -73,7 +97,10 @@ fn token_connection_round_trip_never_leaks_the_token() {
     logs.extend_from_slice(&out.stderr);
     logs.extend_from_slice(&out.stdout);
     assert!(out.status.success());
-    ok(&dir, &["connect", "github", "--token-stdin"], &format!("{CANARY}-v2\n"), &mut logs);
+    // Reconnecting without a label names the account the check found.
+    ok_env(&dir, &gh, &["connect", "github", "--token-stdin"], &format!("{CANARY}-v2\n"), &mut logs);
+    let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
+    assert_eq!(list[0]["account_label"], "octocat");
 
     for name in ["area.db", "area.db-wal", "area.db-shm"] {
         if let Ok(bytes) = std::fs::read(dir.join(name)) {
@@ -96,13 +123,35 @@ fn token_connection_round_trip_never_leaks_the_token() {
 }
 
 #[test]
+fn a_token_the_service_refuses_is_not_saved() {
+    let (_tmp, dir, mut logs) = signed_in();
+    // GitHub answers 401 Bad credentials to a junk token.
+    let body = r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}"#;
+    let refusal = format!(
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (github, seen) = serve_with(move |_| refusal.clone());
+    let gh = [("AREA_GITHUB_BASE_URL", format!("http://127.0.0.1:{github}"))];
+    let out = area_env(&dir, &gh, &["connect", "github", "--token-stdin"], "x\n");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("GitHub refused this token (HTTP 401)"), "{err}");
+    assert!(seen.lock().unwrap().iter().any(|r| r.starts_with("GET /user ") && r.contains("Bearer x")));
+    let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
+    assert_eq!(list, serde_json::json!([]), "nothing saved");
+    // GitHub unreachable: not saved either, and the message says why.
+    let gone = [("AREA_GITHUB_BASE_URL", "http://127.0.0.1:9".to_string())];
+    let out = area_env(&dir, &gone, &["connect", "github", "--token-stdin"], "ghp_real\n");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Could not check the token with GitHub") && err.contains("Nothing was saved"), "{err}");
+}
+
+#[test]
 fn oauth_connect_reads_app_from_area_conf_prints_url_and_checks_state() {
     use std::io::{BufRead, BufReader, Read};
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let mut logs = Vec::new();
-    ok(&dir, &["user", "add", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
-    ok(&dir, &["login", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
+    let (_tmp, dir, mut logs) = signed_in();
 
     // Without an app configured: a one-line error naming the variable to set.
     let out = Command::new(env!("CARGO_BIN_EXE_area"))
@@ -185,11 +234,7 @@ fn oauth_connect_reads_app_from_area_conf_prints_url_and_checks_state() {
 
 #[test]
 fn an_oauth2_access_token_can_be_pasted_when_no_loopback_redirect_is_possible() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let mut logs = Vec::new();
-    ok(&dir, &["user", "add", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
-    ok(&dir, &["login", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
+    let (_tmp, dir, mut logs) = signed_in();
     ok(&dir, &["connect", "instagram", "--token-stdin"], "IGQVJcanarytoken\n", &mut logs);
     let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
     assert_eq!(list[0]["connection_id"], "instagram");
@@ -203,11 +248,7 @@ fn an_oauth2_access_token_can_be_pasted_when_no_loopback_redirect_is_possible() 
 #[test]
 fn mail_servers_belong_to_the_connection_and_area_files_cannot_name_them() {
     const MAIL_CANARY: &str = "mail-CANARY-app-password-42";
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let mut logs = Vec::new();
-    ok(&dir, &["user", "add", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
-    ok(&dir, &["login", "ada@example.com", "--password-stdin"], "correct horse\n", &mut logs);
+    let (tmp, dir, mut logs) = signed_in();
 
     // The servers are required, and only mail accounts take them.
     let missing = area(&dir, &["connect", "mail", "--username", "ada@example.com", "--password-stdin"], "pw\n");

@@ -2,51 +2,15 @@
 //! (here `AREA_GITHUB_BASE_URL`, a local "good" server) and never to another one, even when that
 //! server redirects to an "evil" one with the token in the new URL.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+mod support;
+
+use std::io::Write;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use support::{github_user, serve, serve_with};
 
 const CANARY: &str = "ghp_CANARYhostbound0123456789";
-
-/// A one-thread HTTP server answering every request with `reply`, recording each request's
-/// head and body. Lives until the test process ends.
-fn serve(reply: String) -> (u16, Arc<Mutex<Vec<String>>>) {
-    serve_with(move |_| reply.clone())
-}
-
-/// Like [`serve`], the reply computed from the request head.
-fn serve_with(reply: impl Fn(&str) -> String + Send + 'static) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { break };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut head = String::new();
-            let mut length = 0usize;
-            for _ in 0..100 {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
-            }
-            let mut body = vec![0u8; length.min(1 << 20)];
-            let _ = reader.read_exact(&mut body);
-            head.push_str(&String::from_utf8_lossy(&body));
-            let answer = reply(&head);
-            record.lock().unwrap().push(head);
-            let _ = stream.write_all(answer.as_bytes());
-        }
-    });
-    (port, seen)
-}
 
 fn area(dir: &std::path::Path, good: u16, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_area"))
@@ -76,7 +40,7 @@ fn a_redirect_cannot_take_a_connection_token_to_another_host() {
         "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{evil}/stolen?access_token={CANARY}\r\n\
          Content-Length: 0\r\nConnection: close\r\n\r\n"
     );
-    let (good, good_seen) = serve(redirect);
+    let (good, good_seen) = serve_with(move |head| github_user(head, "ada").unwrap_or_else(|| redirect.clone()));
 
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
@@ -128,6 +92,9 @@ fn a_reaction_cannot_send_a_connection_token_to_another_host() {
     let feed_polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let polls = feed_polls.clone();
     let (good, good_seen) = serve_with(move |head| {
+        if let Some(user) = github_user(head, "ada") {
+            return user;
+        }
         if head.starts_with("GET /feed.xml") {
             let n = polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             return if n == 0 { rss(&["one"]) } else { rss(&["one", "two"]) };

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::connector::{Credential, FetchedAction, Params, PolledAction, PushedAction, Reaction, ScheduledAction};
+use crate::connector::{
+    AccountCheck, Credential, FetchedAction, Params, PolledAction, PushedAction, Reaction, ScheduledAction,
+};
 use crate::net::{AllowedHosts, CredentialBinding};
 use crate::settings::Settings;
 
@@ -282,6 +284,27 @@ pub struct Service {
     pub manifest: ServiceManifest,
     pub actions: BTreeMap<&'static str, ActionKind>,
     pub reactions: BTreeMap<&'static str, Arc<dyn Reaction>>,
+    /// How a token is checked when connecting; `None`: saved, not checked (the service has no
+    /// cheap call that identifies its owner).
+    pub account_check: Option<Arc<dyn AccountCheck>>,
+}
+
+impl Service {
+    /// A service of this manifest, actions and reactions, whose tokens are saved unchecked
+    /// (see [`Service::with_account_check`]).
+    pub fn new(
+        manifest: ServiceManifest,
+        actions: BTreeMap<&'static str, ActionKind>,
+        reactions: BTreeMap<&'static str, Arc<dyn Reaction>>,
+    ) -> Service {
+        Service { manifest, actions, reactions, account_check: None }
+    }
+
+    /// Checks tokens with `check` when connecting.
+    pub fn with_account_check(mut self, check: impl AccountCheck + 'static) -> Service {
+        self.account_check = Some(Arc::new(check));
+        self
+    }
 }
 
 /// The set of services an install offers, indexed by id, with the [`Settings`] they were built

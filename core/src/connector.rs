@@ -233,6 +233,19 @@ pub trait PushedAction: Send + Sync {
     ) -> Result<Ingredients, PushRejected>;
 }
 
+/// A cheap, documented call that says whose a credential is (GitHub `GET /user`, Discord
+/// `GET /users/@me`), so that connecting with a token is checked at once: a junk token is refused
+/// before any area relies on it, and a good one is shown with its account. Like a polled action it
+/// only describes the request and reads the answer; the caller sends it through the shared client
+/// with the credential bound to the service's hosts.
+pub trait AccountCheck: Send + Sync {
+    /// The request that identifies `credential`'s owner (the credential attached as the
+    /// service's other calls attach it).
+    fn request(&self, credential: &Credential) -> Result<HttpRequestSpec, ConnectorError>;
+    /// The account a 2xx answer names (a login, a username), as shown beside the connection.
+    fn account(&self, response: &HttpResponseData) -> Result<String, ConnectorError>;
+}
+
 /// Shows a notification to the user; the daemon and the desktop app plug in their own.
 pub trait Notifier: Send + Sync {
     /// Shows `title`/`body`; an error string says why it could not be shown.

@@ -591,3 +591,66 @@ async fn a_mail_account_is_connected_with_its_servers_and_bad_fields_are_named()
     let err = app.connect_mail("github", &good, "pw", None).await.unwrap_err();
     assert_eq!(err.code, "invalid");
 }
+
+#[tokio::test]
+async fn send_a_test_runs_the_reactions_once_with_the_newest_item_or_examples() {
+    let (_dir, app) = signed_in().await;
+    let server = MockServer::start().await;
+    let feed = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>f</title>
+        <item><title>Newest post</title><link>https://example.com/2</link><guid>2</guid></item>
+        <item><title>Older post</title><link>https://example.com/1</link><guid>1</guid></item>
+        </channel></rss>"#;
+    Mock::given(method("GET"))
+        .and(path("/feed.xml"))
+        .respond_with(
+            ResponseTemplate::new(200).insert_header("content-type", "application/rss+xml").set_body_string(feed),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path("/sink")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    let mut form = webhook_to(&format!("{}/sink", server.uri()));
+    form.action = FormStep {
+        service: "rss".into(),
+        id: "new_item".into(),
+        params: params(&[("url", &format!("{}/feed.xml", server.uri()))]),
+    };
+    form.reactions[0].params.insert("body".into(), "{\"said\": \"{{ title }}\"}".into());
+    form.interval_secs = Some(3600); // the engine's own poll stays out of the way
+    let area = app.create_area(form).await.expect("create");
+    let said = |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).expect("json body")["said"].clone();
+
+    // The feed answers: the test carries its newest item, and the run shows in the history.
+    let sent = app.send_test(area.id).await.expect("send a test");
+    assert_eq!((sent.source.as_str(), sent.note.as_deref()), ("sample", None));
+    wait_for("the test run succeeded", WAIT, || async {
+        app.runs(Some(area.id), 10).await.expect("runs").iter().any(|r| r.id == sent.run_id && r.status == "succeeded")
+    })
+    .await;
+    let posts =
+        |all: Vec<wiremock::Request>| all.into_iter().filter(|r| r.method.as_str() == "POST").collect::<Vec<_>>();
+    let sent_posts = posts(server.received_requests().await.expect("recorded"));
+    assert_eq!(sent_posts.len(), 1);
+    assert_eq!(said(&sent_posts[0].body), "Newest post");
+
+    // The feed fails now: the catalog's example values stand in, and the note says why.
+    server.reset().await;
+    Mock::given(method("GET")).and(path("/feed.xml")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+    Mock::given(method("POST")).and(path("/sink")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    let sent = app.send_test(area.id).await.expect("send a test");
+    assert_eq!(sent.source, "examples");
+    assert!(sent.note.as_deref().is_some_and(|n| n.contains("no item could be loaded")), "{sent:?}");
+    wait_for("the second test run succeeded", WAIT, || async {
+        app.runs(Some(area.id), 10).await.expect("runs").iter().any(|r| r.id == sent.run_id && r.status == "succeeded")
+    })
+    .await;
+    let sent_posts = posts(server.received_requests().await.expect("recorded"));
+    assert_eq!(sent_posts.len(), 1);
+    assert_eq!(said(&sent_posts[0].body), "Announcing Rust 1.85.0");
+
+    // Only a running area delivers: a switched-off one refuses, saying so.
+    app.set_area_enabled(area.id, false).await.expect("off");
+    let err = app.send_test(area.id).await.expect_err("off");
+    assert_eq!(err.code, "conflict");
+    assert!(err.message.contains("turn it on"), "{}", err.message);
+    app.shutdown().await;
+}

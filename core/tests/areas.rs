@@ -151,6 +151,7 @@ fn lab_catalog() -> Catalog {
         },
         actions: BTreeMap::from([("poll", rss.actions["new_item"].clone())]),
         reactions: BTreeMap::from([("do", notify.reactions["send"].clone())]),
+        account_check: None,
     };
     let gone = Service {
         manifest: ServiceManifest {
@@ -166,6 +167,7 @@ fn lab_catalog() -> Catalog {
         },
         actions: BTreeMap::new(),
         reactions: BTreeMap::from([("do", notify.reactions["send"].clone())]),
+        account_check: None,
     };
     Catalog::new(vec![lab, gone, notify])
 }

@@ -122,3 +122,58 @@ fn base_url_env_override() {
     assert_eq!(base_url(Some("http://127.0.0.1:9000/"), "https://api.example.com"), "http://127.0.0.1:9000");
     assert_eq!(base_url(Some("   "), "https://api.example.com"), "https://api.example.com", "blank = unset");
 }
+
+/// The token check of each service that has one: the documented "who am I" call with the token
+/// attached as the service's other calls attach it, and the account read from a documented
+/// answer. Every other token service says "saved, not checked".
+#[test]
+fn token_services_check_tokens_with_their_documented_who_am_i_call() {
+    use area_core::connector::{Credential, HttpResponseData};
+    let cases = [
+        (
+            "github",
+            "https://api.github.com/user",
+            ("Authorization", "Bearer tok"),
+            r#"{"login":"octocat","id":1}"#,
+            "octocat",
+        ),
+        (
+            "discord",
+            "https://discord.com/api/v10/users/@me",
+            ("Authorization", "Bot tok"),
+            r#"{"id":"80351110224678912","username":"Nelly","discriminator":"0","bot":true}"#,
+            "Nelly",
+        ),
+        (
+            "postman",
+            "https://api.getpostman.com/me",
+            ("X-Api-Key", "tok"),
+            r#"{"user":{"id":12345678,"username":"taylor-lee","email":"taylor.lee@example.com"},"operations":[]}"#,
+            "taylor-lee",
+        ),
+        (
+            "ntfy",
+            "https://ntfy.sh/v1/account",
+            ("Authorization", "Bearer tok"),
+            r#"{"username":"phil","role":"user"}"#,
+            "phil",
+        ),
+    ];
+    let all = services::all(&Settings::empty());
+    for (id, url, (name, value), body, account) in cases {
+        let service = all.iter().find(|s| s.manifest.id == id).unwrap_or_else(|| panic!("{id}"));
+        let check = service.account_check.as_ref().unwrap_or_else(|| panic!("{id} checks tokens"));
+        let request = check.request(&Credential::ApiKey("tok".into())).unwrap();
+        assert_eq!((request.method.as_str(), request.url.as_str()), ("GET", url), "{id}");
+        assert!(
+            request.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case(name) && v == value),
+            "{id}: {:?}",
+            request.headers
+        );
+        let answer = HttpResponseData { status: 200, headers: Vec::new(), body: body.as_bytes().to_vec() };
+        assert_eq!(check.account(&answer).unwrap(), account, "{id}");
+    }
+    let mut checked: Vec<_> = all.iter().filter(|s| s.account_check.is_some()).map(|s| s.manifest.id).collect();
+    checked.sort_unstable();
+    assert_eq!(checked, ["discord", "github", "ntfy", "postman"]);
+}

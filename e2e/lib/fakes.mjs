@@ -47,6 +47,31 @@ export async function startSink({ status = 200 } = {}) {
   };
 }
 
+/**
+ * GitHub's `GET /user` as its documentation says: `200 {"login": …}` for `Authorization: Bearer
+ * <token>` with the one good token, `401 {"message": "Bad credentials"}` for any other. The app
+ * checks a token with it when connecting (AREA_GITHUB_BASE_URL). `requests` records each call.
+ */
+export async function startGitHubUser({ token, login = "octocat" }) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    requests.push({ method: req.method, url: req.url, authorization: req.headers.authorization ?? "" });
+    res.setHeader("content-type", "application/json; charset=utf-8");
+    if (req.method !== "GET" || req.url !== "/user") {
+      res.writeHead(404);
+      res.end('{"message":"Not Found"}');
+    } else if (req.headers.authorization === `Bearer ${token}`) {
+      res.writeHead(200);
+      res.end(JSON.stringify({ login, id: 1 }));
+    } else {
+      res.writeHead(401);
+      res.end('{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}');
+    }
+  });
+  const port = await listen(server);
+  return { url: `http://127.0.0.1:${port}`, requests, close: () => closeServer(server) };
+}
+
 const xmlEscape = (s) =>
   String(s).replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]);
 

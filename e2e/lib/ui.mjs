@@ -129,8 +129,20 @@ export async function advanceUntil(browser, id, { maxSteps = 8, settle = 1500 } 
 
 // ----- flows -----
 
+/**
+ * Puts the auth screen in `mode` ("signup" or "signin"): it opens on account creation on a fresh
+ * install and on sign-in otherwise (also when the core cannot say), with a link to the other.
+ */
+async function authMode(browser, mode) {
+  await byId(browser, "auth-email"); // the screen is up, its opening mode chosen
+  if (await exists(browser, `auth-${mode}`, { displayed: true })) return;
+  await click(browser, mode === "signup" ? "auth-to-signup" : "auth-to-signin");
+  await byId(browser, `auth-${mode}`);
+}
+
 /** Signs up on the auth screen and waits for the signed-in shell. */
 export async function signUp(browser, email, password) {
+  await authMode(browser, "signup");
   await fill(browser, "auth-email", email);
   await fill(browser, "auth-password", password);
   await click(browser, "auth-signup");
@@ -139,6 +151,7 @@ export async function signUp(browser, email, password) {
 
 /** Signs in on the auth screen (does not wait for the result). */
 export async function submitSignIn(browser, email, password) {
+  await authMode(browser, "signin");
   await fill(browser, "auth-email", email);
   await fill(browser, "auth-password", password);
   await click(browser, "auth-signin");

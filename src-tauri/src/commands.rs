@@ -9,9 +9,10 @@ use serde::Serialize;
 use tauri::State;
 use tauri_specta::{collect_commands, collect_events, Event};
 
-use area_core::accounts::User;
+use area_core::accounts::{User, MIN_PASSWORD_CHARS};
 use area_core::app::{
     self as core_app, ApiError, App, AreaCard, AreaForm, AreaView, EngineStatus, OAuthVia, SampleEvent, ServiceEntry,
+    TestSent,
 };
 use area_core::areas::{AreaSummary, ImportedArea, TrustSummary};
 use area_core::condition::Condition;
@@ -72,6 +73,14 @@ fn data_dir(app: State<'_, App>) -> String {
 #[specta::specta]
 async fn session_user(app: State<'_, App>) -> Res<Option<User>> {
     app.session_user().await
+}
+
+/// Whether any account exists on this device: the auth screen leads with account creation on a
+/// fresh install and with sign-in otherwise.
+#[tauri::command]
+#[specta::specta]
+async fn has_accounts(app: State<'_, App>) -> Res<bool> {
+    app.has_accounts().await
 }
 
 /// Creates an account and signs it in.
@@ -289,6 +298,13 @@ fn engine_status(app: State<'_, App>) -> EngineStatus {
     app.engine_status()
 }
 
+/// Runs an area's reactions once with a sample event ("Send a test").
+#[tauri::command]
+#[specta::specta]
+async fn send_test(app: State<'_, App>, id: i64) -> Res<TestSent> {
+    app.send_test(id).await
+}
+
 /// "Pause all" or resume.
 #[tauri::command]
 #[specta::specta]
@@ -306,6 +322,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             startup_error,
             data_dir,
             session_user,
+            has_accounts,
             sign_up,
             sign_in,
             sign_in_with,
@@ -332,10 +349,13 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             sample_event,
             runs,
             rerun,
+            send_test,
             engine_status,
             set_paused,
         ])
         .events(collect_events![AppEvent])
+        // The sign-up form states core's password rule before the first attempt.
+        .constant("MIN_PASSWORD_CHARS", MIN_PASSWORD_CHARS as u32)
         .dangerously_cast_bigints_to_number()
 }
 

@@ -19,6 +19,11 @@ export const commands = {
 	dataDir: () => __TAURI_INVOKE<string>("data_dir"),
 	/**  The signed-in user, or null. */
 	sessionUser: () => typedError<User | null, ApiError_Serialize>(__TAURI_INVOKE("session_user")),
+	/**
+	 *  Whether any account exists on this device: the auth screen leads with account creation on a
+	 *  fresh install and with sign-in otherwise.
+	 */
+	hasAccounts: () => typedError<boolean, ApiError_Serialize>(__TAURI_INVOKE("has_accounts")),
 	/**  Creates an account and signs it in. */
 	signUp: (email: string, password: string) => typedError<User, ApiError_Serialize>(__TAURI_INVOKE("sign_up", { email, password })),
 	/**  Signs in with email and password. */
@@ -83,6 +88,8 @@ export const commands = {
 	runs: (areaId: number | null, limit: number) => typedError<RunRecord_Serialize[], ApiError_Serialize>(__TAURI_INVOKE("runs", { areaId, limit })),
 	/**  Queues a failed run again. */
 	rerun: (runId: number) => typedError<null, ApiError_Serialize>(__TAURI_INVOKE("rerun", { runId })),
+	/**  Runs an area's reactions once with a sample event ("Send a test"). */
+	sendTest: (id: number) => typedError<TestSent_Serialize, ApiError_Serialize>(__TAURI_INVOKE("send_test", { id })),
 	/**  Whether the engine runs. */
 	engineStatus: () => __TAURI_INVOKE<EngineStatus_Serialize>("engine_status"),
 	/**  "Pause all" or resume. */
@@ -93,6 +100,9 @@ export const commands = {
 export const events = {
 	appEvent: makeEvent<AppEvent, AppEvent>("app-event"),
 };
+
+/* Constants */
+export const MIN_PASSWORD_CHARS = 8 as const;
 
 /* Types */
 /**  Description of a trigger. */
@@ -219,6 +229,11 @@ export type AreaDetail_Deserialize = {
 	webhook_url?: string | null,
 	/**  The area's runs by status. */
 	runs: RunCounts,
+	/**
+	 *  Items the engine has recorded as seen (at its baseline, then every new one): after
+	 *  saving, "Watching — 12 existing items recorded; the next new one fires".
+	 */
+	seen_items: number,
 } & AreaSummary_Deserialize;
 
 /**  Everything about one area, for `area areas show` and the UI's detail page. */
@@ -239,6 +254,11 @@ export type AreaDetail_Serialize = {
 	webhook_url: string | null,
 	/**  The area's runs by status. */
 	runs: RunCounts,
+	/**
+	 *  Items the engine has recorded as seen (at its baseline, then every new one): after
+	 *  saving, "Watching — 12 existing items recorded; the next new one fires".
+	 */
+	seen_items: number,
 } & AreaSummary_Serialize;
 
 /**  An area as the editor holds it. */
@@ -936,6 +956,11 @@ export type ServiceEntry_Deserialize = {
 	 *  action's minimum), so the editor shows what the engine will do.
 	 */
 	default_intervals: DefaultInterval[],
+	/**
+	 *  Whether a token is checked with the service when connecting (and its account shown);
+	 *  false: saved, not checked.
+	 */
+	checks_token: boolean,
 };
 
 /**
@@ -953,6 +978,11 @@ export type ServiceEntry_Serialize = {
 	 *  action's minimum), so the editor shows what the engine will do.
 	 */
 	default_intervals: DefaultInterval[],
+	/**
+	 *  Whether a token is checked with the service when connecting (and its account shown);
+	 *  false: saved, not checked.
+	 */
+	checks_token: boolean,
 };
 
 /**  Everything a user needs to know about one service. */
@@ -1023,6 +1053,35 @@ export type StepSpec_Serialize = {
 	service: string,
 	id: string,
 	params: { [key in string]: string },
+};
+
+/**  A test run that was queued, and what its event holds. */
+export type TestSent = TestSent_Serialize | TestSent_Deserialize;
+
+/**  A test run that was queued, and what its event holds. */
+export type TestSent_Deserialize = {
+	/**  The run, in the history like any other (its event key starts with `test:`). */
+	run_id: number,
+	/**
+	 *  Where the event's values come from: `sample` (the action's newest real item) or
+	 *  `examples` (the catalog's example values, when no item can be loaded).
+	 */
+	source: string,
+	/**  Why the examples were used instead of a real item, when a sample was tried. */
+	note?: string | null,
+};
+
+/**  A test run that was queued, and what its event holds. */
+export type TestSent_Serialize = {
+	/**  The run, in the history like any other (its event key starts with `test:`). */
+	run_id: number,
+	/**
+	 *  Where the event's values come from: `sample` (the action's newest real item) or
+	 *  `examples` (the catalog's example values, when no item can be loaded).
+	 */
+	source: string,
+	/**  Why the examples were used instead of a real item, when a sample was tried. */
+	note: string | null,
 };
 
 /**

@@ -65,7 +65,12 @@ pub async fn connect(
                 secrets::prompt(&format!("{} key or token: ", manifest.name))?
             };
             let info = app.connect_token(service, &key, label).await?;
-            out.print(&info, || format!("connected {} ({})", manifest.name, info.status));
+            let checked = app.services().iter().any(|s| s.manifest.id == manifest.id && s.checks_token);
+            out.print(&info, || match (checked, &info.account_label) {
+                (true, Some(account)) => format!("connected {} as {account} (token checked)", manifest.name),
+                (true, None) => format!("connected {} (token checked)", manifest.name),
+                (false, _) => format!("saved {0}, not checked: {0} offers no way to check a token", manifest.name),
+            });
         }
         // Some providers cannot do a loopback redirect (Instagram wants https): an access token
         // made in the provider's dashboard can be pasted instead. It is not renewed.

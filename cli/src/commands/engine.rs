@@ -85,3 +85,16 @@ pub async fn rerun(app: &App, out: Output, run_id: i64) -> Result<(), CliError> 
     });
     Ok(())
 }
+
+pub async fn send_test(app: &App, out: Output, area_id: i64) -> Result<(), CliError> {
+    let sent = app.send_test(area_id).await?;
+    out.print(&sent, || {
+        let with = match (&sent.source[..], &sent.note) {
+            ("sample", _) => "the action's newest item".to_string(),
+            (_, Some(note)) => format!("example values ({note})"),
+            _ => "example values".to_string(),
+        };
+        format!("test run {} queued with {with}; `area daemon` (or the app) delivers it — see `area runs`", sent.run_id)
+    });
+    Ok(())
+}

@@ -61,6 +61,7 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
         Command::Daemon { listen } => engine::daemon(&app, out, listen).await,
         Command::Runs { area, limit } => engine::runs(&app, out, area, limit).await,
         Command::Rerun { run } => engine::rerun(&app, out, run).await,
+        Command::Test { area } => engine::send_test(&app, out, area).await,
     };
     app.close().await;
     result

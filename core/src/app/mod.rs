@@ -14,6 +14,8 @@ mod form;
 mod oauth_flow;
 mod sample;
 pub mod session;
+mod test_send;
+mod token_check;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -45,6 +47,7 @@ pub use error::{ApiError, ErrorCode};
 pub use form::{AreaForm, FormStep};
 pub use oauth_flow::{open_in_browser, parse_deep_link, OAuthVia, BROWSER_ENV, DEEP_LINK_REDIRECT};
 pub use sample::{SampleEvent, SampleValue};
+pub use test_send::TestSent;
 
 /// Setting naming the webhook listener's address (`127.0.0.1:8787` by default; port 0 lets the
 /// OS choose, which tests use).
@@ -65,6 +68,9 @@ pub struct ServiceEntry {
     /// Each polled action's interval when an area names none (the default raised to the
     /// action's minimum), so the editor shows what the engine will do.
     pub default_intervals: Vec<DefaultInterval>,
+    /// Whether a token is checked with the service when connecting (and its account shown);
+    /// false: saved, not checked.
+    pub checks_token: bool,
 }
 
 /// The poll interval a polled action gets when its area names none.
@@ -442,6 +448,12 @@ impl App {
         Ok(self.inner.accounts.list_users().await?)
     }
 
+    /// Whether this device has any account yet: a fresh install leads with "Create your account"
+    /// instead of a sign-in form nobody can fill.
+    pub async fn has_accounts(&self) -> Result<bool, ApiError> {
+        Ok(!self.accounts().await?.is_empty())
+    }
+
     /// Deletes an account and everything it owns.
     pub async fn delete_account(&self, email: &str) -> Result<(), ApiError> {
         self.inner.accounts.delete_user(email).await?;
@@ -570,6 +582,7 @@ impl App {
                         secs: default_poll_interval(a.min_interval_secs),
                     })
                     .collect(),
+                checks_token: s.account_check.is_some(),
                 manifest: s.manifest.clone(),
             })
             .collect()
@@ -664,7 +677,15 @@ impl App {
                 return Err(crate::connections::ConnectionError::NoAuthNeeded(manifest.name.into()).into())
             }
         };
-        let label = label.map(str::trim).filter(|l| !l.is_empty());
+        // A service that can say whose the token is refuses a junk one here, before it is saved.
+        let account = match self.inner.catalog.service(manifest.id).and_then(|s| s.account_check.as_deref()) {
+            Some(check) => Some(
+                token_check::account_of(&self.inner.catalog, &self.inner.http, &manifest, check, &secret.credential())
+                    .await?,
+            ),
+            None => None,
+        };
+        let label = label.map(str::trim).filter(|l| !l.is_empty()).or(account.as_deref());
         let info = connections.save(user.id, connection_id, &secret, label, None).await?;
         self.changed(ChangeKind::Connections);
         self.areas_changed().await;

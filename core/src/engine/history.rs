@@ -142,6 +142,54 @@ pub enum RequeueError {
     Database(#[from] sqlx::Error),
 }
 
+/// Why a test run cannot be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum TestRunError {
+    #[error("no area {0} among your areas")]
+    NotFound(i64),
+    #[error("the area is off or paused: turn it on to send a test, since only a running area delivers")]
+    NotRunning,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Queues one run of an area's reactions with `ingredients`, outside its action: the user's
+/// "Send a test". Its event key (`test:…`) is never an upstream item's, so the item it was
+/// sampled from still fires when it is new. The engine delivers it within a second, like a
+/// due retry. Returns the run's id.
+pub async fn queue_test(
+    pool: &SqlitePool,
+    user_id: i64,
+    area_id: i64,
+    ingredients: &crate::connector::Ingredients,
+    now_ms: i64,
+) -> Result<i64, TestRunError> {
+    let row = sqlx::query("SELECT enabled, paused_reason FROM areas WHERE id = ? AND user_id = ?")
+        .bind(area_id)
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(TestRunError::NotFound(area_id))?;
+    let (enabled, paused): (bool, Option<String>) = (row.get(0), row.get(1));
+    if !enabled || paused.is_some() {
+        return Err(TestRunError::NotRunning);
+    }
+    let json = serde_json::to_string(ingredients).unwrap_or_else(|_| "{}".into());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at)
+         VALUES (?, ?, ?, 'queued', ?, ?) RETURNING id",
+    )
+    .bind(area_id)
+    .bind(format!("test:{now_ms}.{nanos:09}"))
+    .bind(json)
+    .bind(now_ms)
+    .bind(now_ms)
+    .fetch_one(pool)
+    .await?;
+    Ok(id)
+}
+
 /// Queues a failed or unknown-outcome run again, for the user's explicit "re-run": it is
 /// delivered like a due retry, resuming after the reactions that already succeeded. Attempts
 /// start over so the retry budget applies afresh.

@@ -51,7 +51,7 @@ pub fn service(settings: &Settings) -> Service {
             ActionKind::Polled(Arc::new(PriceAction { kind, base: base.clone() }) as Arc<dyn PolledAction>),
         );
     }
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 fn coin_param() -> ParamSpec {

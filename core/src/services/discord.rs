@@ -29,6 +29,8 @@
 //!   which has no connection to repair, [`ConnectorError::BadParams`] on `webhook_url`); 403/404 → permanent, naming the channel or
 //!   webhook; 429 → retryable with the body's `retry_after` (float seconds) or `Retry-After`.
 //!   A 2xx whose body is an error object (`{"message", "code"}`) → [`ConnectorError::BadResponse`].
+//! - Connecting checks the bot token with `GET /api/v10/users/@me` (a 401 refuses it; the bot's
+//!   `username` names the connection).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -69,7 +71,12 @@ pub fn service(settings: &Settings) -> Service {
             as Arc<dyn Reaction>,
     );
     reactions.insert("send_message", Arc::new(SendMessage { base: base.clone() }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions).with_account_check(WhoAmI::new(
+        ID,
+        format!("{base}/api/v10/users/@me"),
+        |c| vec![auth_header(c)],
+        "/username",
+    ))
 }
 
 fn channel_param(templated: bool) -> ParamSpec {

@@ -33,6 +33,8 @@
 //!   or not the documented shape → [`ConnectorError::BadResponse`]. Note: for polled actions the
 //!   engine classifies non-2xx answers itself (generic status mapping); [`error_for`] is used by
 //!   the reactions and is public so the engine can use it for polls too.
+//! - Connecting checks the token with `GET /user` (a 401 refuses it; the `login` names the
+//!   connection).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -69,7 +71,12 @@ pub fn service(settings: &Settings) -> Service {
     let mut reactions = BTreeMap::new();
     reactions.insert("create_issue", Arc::new(CreateIssue { base: base.clone() }) as Arc<dyn Reaction>);
     reactions.insert("comment_issue", Arc::new(CommentIssue { base: base.clone() }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions).with_account_check(WhoAmI::new(
+        ID,
+        format!("{base}/user"),
+        |c| headers(c, ACCEPT_JSON),
+        "/login",
+    ))
 }
 
 fn repo_param_spec(templated: bool) -> ParamSpec {

@@ -44,7 +44,7 @@ pub fn service() -> Service {
     actions.insert("new_json_items", ActionKind::Polled(Arc::new(NewJsonItems) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
     reactions.insert("request", Arc::new(Request) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions)
 }
 
 fn allow_private_param() -> ParamSpec {

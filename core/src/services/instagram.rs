@@ -51,7 +51,7 @@ pub fn service(settings: &Settings) -> Service {
     actions.insert("new_media", ActionKind::Polled(Arc::new(NewMedia { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
     reactions.insert("publish_photo", Arc::new(PublishPhoto { base: base.clone() }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions)
 }
 
 fn manifest() -> ServiceManifest {

@@ -46,7 +46,7 @@ pub fn service(settings: &Settings) -> Service {
     let base = settings.base_url(ID, DEFAULT_BASE_URL);
     let mut actions = BTreeMap::new();
     actions.insert("new_apod", ActionKind::Polled(Arc::new(NewApod { base: base.clone() }) as Arc<dyn PolledAction>));
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 fn manifest() -> ServiceManifest {

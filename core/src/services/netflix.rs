@@ -57,7 +57,7 @@ pub fn service(settings: &Settings) -> Service {
         "new_top10_number_one",
         ActionKind::Polled(Arc::new(NewNumberOne { base: base.clone() }) as Arc<dyn PolledAction>),
     );
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 fn manifest() -> ServiceManifest {

@@ -21,7 +21,7 @@ pub const ID: &str = "notify";
 pub fn service() -> Service {
     let mut reactions = BTreeMap::new();
     reactions.insert("send", Arc::new(SendNotification) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions: BTreeMap::new(), reactions }
+    Service::new(manifest(), BTreeMap::new(), reactions)
 }
 
 fn manifest() -> ServiceManifest {

@@ -41,6 +41,8 @@
 //!   token with access to it; 404, 413 → permanent; 429 → retryable after `Retry-After`; other
 //!   statuses → the generic mapping (5xx retry). A 2xx line that is not JSON → bad response (not
 //!   an ntfy server).
+//! - Connecting checks the access token with `GET /v1/account` (a 401 refuses it; `username`
+//!   names the connection).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -79,8 +81,13 @@ pub fn service(settings: &Settings) -> Service {
         ActionKind::Polled(Arc::new(NewMessage { base: base.clone() }) as Arc<dyn PolledAction>),
     );
     let mut reactions = BTreeMap::new();
-    reactions.insert("publish", Arc::new(Publish { base }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    reactions.insert("publish", Arc::new(Publish { base: base.clone() }) as Arc<dyn Reaction>);
+    Service::new(manifest(), actions, reactions).with_account_check(WhoAmI::new(
+        ID,
+        format!("{base}/v1/account"),
+        |c| vec![bearer(c)],
+        "/username",
+    ))
 }
 
 fn topic_param(help: &'static str) -> ParamSpec {

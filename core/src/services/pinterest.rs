@@ -48,7 +48,7 @@ pub fn service(settings: &Settings) -> Service {
     actions.insert("new_pin", ActionKind::Polled(Arc::new(NewPin { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
     reactions.insert("create_pin", Arc::new(CreatePin { base: base.clone() }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions)
 }
 
 fn manifest() -> ServiceManifest {

@@ -26,6 +26,8 @@
 //!   monitor; 429 → retryable, waiting for `Retry-After` or Postman's `RetryAfter` header
 //!   (seconds, or a Unix time); Postman's `{"error": …}` body inside a 2xx → an error, never an
 //!   event (an `AuthenticationError` in it → reconnect).
+//! - Connecting checks the API key with `GET /me` (a 401 refuses it; `user.username` names the
+//!   connection).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,7 +55,12 @@ pub fn service(settings: &Settings) -> Service {
     );
     let mut reactions = BTreeMap::new();
     reactions.insert("run_monitor", Arc::new(RunMonitor { base: base.clone() }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions).with_account_check(WhoAmI::new(
+        ID,
+        format!("{base}/me"),
+        headers,
+        "/user/username",
+    ))
 }
 
 fn monitor_param(templated: bool) -> ParamSpec {

@@ -64,7 +64,7 @@ pub fn service(settings: &Settings) -> Service {
         "next_departure",
         ActionKind::Polled(Arc::new(NextDeparture { base: base.clone() }) as Arc<dyn PolledAction>),
     );
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 const LINE_HELP: &str = "The line's IDFM id, e.g. C01742 (RER A), C01371 (metro 1) or STIF:Line::C01742:. Find it in \

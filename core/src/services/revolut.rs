@@ -61,7 +61,7 @@ pub fn service(settings: &Settings) -> Service {
         "new_transaction",
         ActionKind::Polled(Arc::new(NewTransaction { base: base.clone() }) as Arc<dyn PolledAction>),
     );
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 fn manifest() -> ServiceManifest {

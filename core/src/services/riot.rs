@@ -77,7 +77,7 @@ pub fn service(settings: &Settings) -> Service {
         "rank_changed",
         ActionKind::Polled(Arc::new(RankChanged { overridden_base: overridden_base.clone() }) as Arc<dyn PolledAction>),
     );
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 fn riot_id_param() -> ParamSpec {

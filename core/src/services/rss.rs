@@ -38,7 +38,7 @@ pub const SUMMARY_MAX_CHARS: usize = 500;
 pub fn service() -> Service {
     let mut actions = BTreeMap::new();
     actions.insert("new_item", ActionKind::Polled(Arc::new(NewItem) as Arc<dyn PolledAction>));
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 fn manifest() -> ServiceManifest {

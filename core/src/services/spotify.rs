@@ -44,7 +44,7 @@ pub fn service(settings: &Settings) -> Service {
     );
     let mut reactions = BTreeMap::new();
     reactions.insert("add_to_playlist", Arc::new(AddToPlaylist { base: base.clone() }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions)
 }
 
 fn manifest() -> ServiceManifest {

@@ -47,7 +47,7 @@ pub fn service() -> Service {
     actions.insert("every", ActionKind::Scheduled(Arc::new(Every) as Arc<dyn ScheduledAction>));
     actions.insert("cron", ActionKind::Scheduled(Arc::new(Cron) as Arc<dyn ScheduledAction>));
     actions.insert("at", ActionKind::Scheduled(Arc::new(At) as Arc<dyn ScheduledAction>));
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 fn ingredients() -> Vec<IngredientSpec> {

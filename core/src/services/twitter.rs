@@ -57,7 +57,7 @@ pub fn service(settings: &Settings) -> Service {
     actions.insert("new_post", ActionKind::Polled(Arc::new(NewPost { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
     reactions.insert("post", Arc::new(Post { base: base.clone() }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions)
 }
 
 fn manifest() -> ServiceManifest {

@@ -54,7 +54,7 @@ pub fn service(settings: &Settings) -> Service {
         "new_game_news",
         ActionKind::Polled(Arc::new(NewGameNews { base: base.clone() }) as Arc<dyn PolledAction>),
     );
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 fn manifest() -> ServiceManifest {

@@ -55,7 +55,7 @@ pub fn service(settings: &Settings) -> Service {
             ActionKind::Polled(Arc::new(WeatherAction { kind, base: base.clone() }) as Arc<dyn PolledAction>),
         );
     }
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 /// WMO codes meaning liquid precipitation: drizzle (51–57), rain (61–67), rain showers (80–82),

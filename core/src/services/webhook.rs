@@ -27,7 +27,7 @@ pub const ID: &str = "webhook";
 pub fn service() -> Service {
     let mut actions = BTreeMap::new();
     actions.insert("received", ActionKind::Pushed(Arc::new(Received) as Arc<dyn PushedAction>));
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 fn manifest() -> ServiceManifest {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { render, screen, waitFor } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import Services from "./Services.svelte";
-import { fakeCore } from "../test/fakeCore";
+import { apiError, fakeCore } from "../test/fakeCore";
 
 describe("services page", () => {
   test("connects a token service, shows its status, and disconnects after confirming", async () => {
@@ -30,5 +30,31 @@ describe("services page", () => {
     await user.click(screen.getByTestId("disconnect-confirm-github"));
     await waitFor(() => expect(core.called("disconnect")[0]?.args).toEqual({ service: "github" }));
     await waitFor(() => expect(screen.queryByTestId("connection-status-github")).toBeNull());
+  });
+
+  test("a token the service refuses shows under the token field and nothing is connected", async () => {
+    const core = fakeCore({
+      connect_token: () => {
+        throw apiError("invalid", "GitHub refused this token (HTTP 401). Copy the whole token again, or create a new one, then connect.", "token");
+      },
+    });
+    const user = userEvent.setup();
+    render(Services, { props: {} });
+    await user.click(await screen.findByTestId("connect-github"));
+    // The check is announced before it happens.
+    expect(screen.getByTestId("token-help").textContent).toMatch(/checked with GitHub when you connect/i);
+    const input = screen.getByTestId("token-input");
+    await user.type(input, "x");
+    await user.click(screen.getByTestId("token-submit"));
+    const err = await screen.findByTestId("token-error");
+    expect(err.textContent).toMatch(/GitHub refused this token/);
+    expect(input.getAttribute("aria-invalid")).toBe("true");
+    expect(input.getAttribute("aria-describedby") ?? "").toContain(err.id);
+    expect(screen.getByTestId("connect-error").textContent).toBe("");
+    expect(screen.queryByTestId("connection-status-github")).toBeNull();
+    expect(core.connections).toHaveLength(0);
+    // Editing the token clears the refusal.
+    await user.type(input, "y");
+    expect(screen.queryByTestId("token-error")).toBeNull();
   });
 });

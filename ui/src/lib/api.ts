@@ -25,6 +25,7 @@ import type {
   SampleEvent,
   ServiceEntry_Serialize,
   ServiceManifest_Serialize,
+  TestSent,
   TrustSummary,
   User,
 } from "../bindings";
@@ -48,7 +49,7 @@ export type ReactionManifest = ReactionManifest_Serialize;
 export type RunRecord = RunRecord_Serialize;
 export type ServiceEntry = ServiceEntry_Serialize;
 export type ServiceManifest = ServiceManifest_Serialize;
-export type { AppEvent, ErrorCode, SampleEvent, TrustSummary, User, OAuthVia };
+export type { AppEvent, ErrorCode, SampleEvent, TestSent, TrustSummary, User, OAuthVia };
 export type {
   AreaStatus,
   Availability,
@@ -130,6 +131,8 @@ export const api = {
   uiReady: (): Promise<void> => plain(commands.uiReady()),
 
   sessionUser: (): Promise<User | null> => run(commands.sessionUser()),
+  /** Whether any account exists on this device (a fresh install has none), or null when the core cannot say. */
+  hasAccounts: (): Promise<boolean | null> => run(commands.hasAccounts()).catch(() => null),
   signUp: (email: string, password: string): Promise<User> => run(commands.signUp(email, password)),
   signIn: (email: string, password: string): Promise<User> => run(commands.signIn(email, password)),
   signInWith: (provider: "github" | "google"): Promise<User> => run(commands.signInWith(provider)),
@@ -180,6 +183,7 @@ export const api = {
 
   runs: (areaId: number | null, limit: number): Promise<RunRecord[]> => run(commands.runs(areaId, limit)),
   rerun: (runId: number): Promise<null> => run(commands.rerun(runId)),
+  sendTest: (id: number): Promise<TestSent> => run(commands.sendTest(id)),
 
   engineStatus: (): Promise<EngineStatus> => plain(commands.engineStatus()),
   setPaused: (paused: boolean): Promise<EngineStatus> => run(commands.setPaused(paused)),

@@ -42,6 +42,7 @@ export const FAKE_SERVICES = [
     sample_actions: ["new_item"],
     // not the real default: shows the wizard takes the core's figure, not its own
     default_intervals: [{ action: "new_item", secs: 420 }],
+    checks_token: false,
   },
   {
     manifest: {
@@ -64,6 +65,7 @@ export const FAKE_SERVICES = [
     connection_id: null,
     sample_actions: [],
     default_intervals: [],
+    checks_token: false,
   },
   {
     manifest: {
@@ -90,6 +92,7 @@ export const FAKE_SERVICES = [
     connection_id: null,
     sample_actions: [],
     default_intervals: [],
+    checks_token: false,
   },
   {
     manifest: {
@@ -115,6 +118,7 @@ export const FAKE_SERVICES = [
     connection_id: "github",
     sample_actions: [],
     default_intervals: [{ action: "new_issue", secs: 300 }],
+    checks_token: true,
   },
   {
     manifest: {
@@ -130,6 +134,7 @@ export const FAKE_SERVICES = [
     connection_id: null,
     sample_actions: [],
     default_intervals: [],
+    checks_token: false,
   },
 ] as unknown as ServiceEntry[];
 
@@ -157,6 +162,8 @@ export function fakeCore(overrides: Record<string, Handler> = {}) {
   });
   const handlers: Record<string, Handler> = {
     session_user: () => null,
+    // A fresh install: no account on this device yet (tests of sign-in override it with true).
+    has_accounts: () => false,
     startup_error: () => null,
     ui_ready: () => null,
     app_version: () => "0.1.0",

@@ -60,7 +60,7 @@ pub fn service(settings: &Settings) -> Service {
     actions.insert("new_mail", ActionKind::Polled(Arc::new(NewMail { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
     reactions.insert("send_mail", Arc::new(SendMail { base: base.clone() }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions)
 }
 
 fn manifest() -> ServiceManifest {

@@ -49,7 +49,7 @@ pub fn service(settings: &Settings) -> Service {
     actions.insert("new_file", ActionKind::Polled(Arc::new(NewFile { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
     reactions.insert("create_text_file", Arc::new(CreateTextFile { base: base.clone() }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions)
 }
 
 fn folder_param() -> ParamSpec {

@@ -49,7 +49,7 @@ pub fn service(settings: &Settings) -> Service {
     actions.insert("new_video", ActionKind::Polled(Arc::new(NewVideo { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
     reactions.insert("add_to_playlist", Arc::new(AddToPlaylist { base: base.clone() }) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions)
 }
 
 fn manifest() -> ServiceManifest {

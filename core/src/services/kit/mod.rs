@@ -9,13 +9,16 @@
 //!   URLs from a configured base), JSON bodies, base64.
 //! - [`threshold`]: "fires when a value crosses a limit" triggers (crypto prices, weather).
 //! - [`ingredient`]: the one-line ingredient builder every manifest uses.
+//! - [`account`]: [`WhoAmI`], the token check of a connection (one "who am I" `GET`).
 
+pub mod account;
 pub mod errors;
 pub mod http;
 pub mod params;
 pub mod prelude;
 pub mod threshold;
 
+pub use account::WhoAmI;
 pub use errors::{bad_response, excerpt, status_error, Detail, ErrorTable, Outcome, Retry, ERROR_EXCERPT_CHARS};
 pub use http::{accept_json, base64_std, base64_url, bearer, json_post, parse_url, reaction_credential, send};
 pub use params::{bad_param, http_url_param, number_param, opt_bool, opt_str, req_str};

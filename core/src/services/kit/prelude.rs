@@ -9,7 +9,7 @@
 pub use super::{
     accept_json, bad_param, bad_response, base64_std, base64_url, bearer, crossing_step, excerpt, http_url_param,
     ingredient, json_post, number_param, opt_bool, opt_str, parse_url, reaction_credential, req_str, send,
-    status_error, truncate_chars, CrossingState, Detail, ErrorTable, Outcome, Retry,
+    status_error, truncate_chars, CrossingState, Detail, ErrorTable, Outcome, Retry, WhoAmI,
 };
 pub use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, OAuthProvider, ParamSpec, ParamType,

@@ -77,7 +77,7 @@ pub fn service() -> Service {
     reactions.insert("send", Arc::new(SendMail) as Arc<dyn Reaction>);
     reactions.insert("flag", Arc::new(FlagMessage) as Arc<dyn Reaction>);
     reactions.insert("move", Arc::new(MoveMessage) as Arc<dyn Reaction>);
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions)
 }
 
 fn manifest() -> ServiceManifest {

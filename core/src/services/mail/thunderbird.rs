@@ -30,5 +30,6 @@ pub fn service() -> Service {
         },
         actions: BTreeMap::new(),
         reactions: BTreeMap::new(),
+        account_check: None,
     }
 }

@@ -47,7 +47,7 @@ pub const MAX_ITEMS: usize = 200;
 pub fn service() -> Service {
     let mut actions = BTreeMap::new();
     actions.insert("new_alert_item", ActionKind::Fetched(Arc::new(NewAlertItem) as Arc<dyn FetchedAction>));
-    Service { manifest: manifest(), actions, reactions: BTreeMap::new() }
+    Service::new(manifest(), actions, BTreeMap::new())
 }
 
 fn manifest() -> ServiceManifest {

@@ -70,7 +70,7 @@ pub fn service(settings: &Settings) -> Service {
         Arc::new(PostWorkflowWebhook { overridden_base: settings.service(ID, "BASE_URL").map(str::to_string) })
             as Arc<dyn Reaction>,
     );
-    Service { manifest: manifest(), actions, reactions }
+    Service::new(manifest(), actions, reactions)
 }
 
 fn manifest() -> ServiceManifest {
