@@ -57,6 +57,15 @@ pub enum Command {
     /// Manage your areas (automations: when an action happens, run reactions).
     #[command(subcommand)]
     Areas(AreasCommand),
+    /// Ready-made areas: list them, or create one from a recipe with the values it asks for.
+    Recipes {
+        /// A recipe's id (as the list shows it) to create an area from it.
+        #[arg(long = "use", value_name = "ID")]
+        use_recipe: Option<String>,
+        /// The values the recipe asks for, in the order the list shows them.
+        #[arg(requires = "use_recipe")]
+        values: Vec<String>,
+    },
     /// Connect a service account: an API key/token (from a no-echo prompt or --token-stdin), or
     /// OAuth2 in the browser. Mail accounts (mail, vinted) also take their servers and user
     /// name as flags: the password is only ever sent to those servers. Connecting again

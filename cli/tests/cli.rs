@@ -194,3 +194,20 @@ fn corrupt_database_is_a_one_line_error() {
     std::fs::write(data.join("area.db"), b"garbage garbage garbage garbage".repeat(200)).unwrap();
     one_line_error(area.run(&["user", "list"], ""), "not a valid Area database");
 }
+
+#[test]
+fn recipes_are_listed_and_one_becomes_an_area_with_the_values_it_asks_for() {
+    let area = Area::new();
+    let listed = area.json(&["recipes"], "");
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().filter_map(|r| r["id"].as_str()).collect();
+    assert!(ids.len() >= 20 && ids.contains(&"rss-to-notification"), "{ids:?}");
+    area.run(&["recipes"], "").success().stdout(predicate::str::contains("area recipes --use ID"));
+    area.add_user("ada@example.com", "correct horse");
+    area.login("ada@example.com", "correct horse");
+    one_line_error(area.run(&["recipes", "--use", "rss-to-notification"], ""), "action.params.url");
+    let created = area.json(&["recipes", "--use", "rss-to-notification", "https://blog.rust-lang.org/feed.xml"], "");
+    assert_eq!(created["name"], "New blog post → notification");
+    let shown = area.json(&["areas", "show", &created["id"].to_string()], "");
+    assert_eq!(shown["spec"]["action"]["params"]["url"], "https://blog.rust-lang.org/feed.xml");
+    assert_eq!(shown["enabled"], true);
+}

@@ -654,3 +654,24 @@ async fn send_a_test_runs_the_reactions_once_with_the_newest_item_or_examples() 
     assert!(err.message.contains("turn it on"), "{}", err.message);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn every_recipe_filled_with_its_examples_is_a_valid_area() {
+    let (_dir, app) = signed_in().await;
+    let recipes = app.recipes();
+    assert!(recipes.len() >= 20, "{} recipes", recipes.len());
+    let mut services = std::collections::BTreeSet::new();
+    for recipe in &recipes {
+        let values: Vec<String> = recipe.asks.iter().map(|a| a.example.clone()).collect();
+        let form = app.recipe_form(&recipe.id, &values).expect("filled");
+        app.validate_area(form).unwrap_or_else(|e| panic!("{}: {} ({:?})", recipe.id, e.message, e.field));
+        services.extend(recipe.services.iter().cloned());
+    }
+    assert!(services.len() >= 15, "recipes across the services: {services:?}");
+    // A recipe with the wrong number of values says what it needs.
+    let err = app.recipe_form("github-release-to-discord", &[]).expect_err("values missing");
+    assert_eq!(err.field.as_deref(), Some("action.params.repo"));
+    assert!(err.message.contains("rust-lang/rust"), "{}", err.message);
+    assert_eq!(app.recipe_form("nope", &[]).expect_err("unknown").code, "not_found");
+    app.shutdown().await;
+}

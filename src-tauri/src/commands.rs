@@ -11,8 +11,8 @@ use tauri_specta::{collect_commands, collect_events, Event};
 
 use area_core::accounts::{User, MIN_PASSWORD_CHARS};
 use area_core::app::{
-    self as core_app, ApiError, App, AreaCard, AreaForm, AreaView, EngineStatus, OAuthVia, SampleEvent, ServiceEntry,
-    TestSent,
+    self as core_app, ApiError, App, AreaCard, AreaForm, AreaView, EngineStatus, OAuthVia, Recipe, SampleEvent,
+    ServiceEntry, TestSent,
 };
 use area_core::areas::{AreaSummary, ImportedArea, TrustSummary};
 use area_core::condition::Condition;
@@ -109,6 +109,13 @@ async fn sign_in_with(app: State<'_, App>, provider: String) -> Res<User> {
 #[specta::specta]
 async fn sign_out(app: State<'_, App>) -> Res<()> {
     app.sign_out().await.map(|_| ())
+}
+
+/// Ready-made areas, for the gallery of an empty dashboard.
+#[tauri::command]
+#[specta::specta]
+fn recipes(app: State<'_, App>) -> Vec<Recipe> {
+    app.recipes()
 }
 
 /// Every service, with its connection id and sampleable actions.
@@ -328,6 +335,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             sign_in_with,
             sign_out,
             services,
+            recipes,
             connections,
             connect_token,
             connect_mail,

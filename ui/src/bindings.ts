@@ -34,6 +34,8 @@ export const commands = {
 	signOut: () => typedError<null, ApiError_Serialize>(__TAURI_INVOKE("sign_out")),
 	/**  Every service, with its connection id and sampleable actions. */
 	services: () => __TAURI_INVOKE<ServiceEntry_Serialize[]>("services"),
+	/**  Ready-made areas, for the gallery of an empty dashboard. */
+	recipes: () => __TAURI_INVOKE<Recipe_Serialize[]>("recipes"),
 	/**  The user's connections (never their secrets). */
 	connections: () => typedError<ConnectionInfo_Serialize[], ApiError_Serialize>(__TAURI_INVOKE("connections")),
 	/**  Saves an API key or token for a service. */
@@ -856,6 +858,49 @@ export type ReactionManifest_Serialize = {
 	name: string,
 	description: string,
 	params: ParamSpec_Serialize[],
+};
+
+/**  A ready-made area. */
+export type Recipe = Recipe_Serialize | Recipe_Deserialize;
+
+/**  A field a recipe leaves open for the user. */
+export type RecipeAsk = {
+	/**  The form field (`action.params.repo`, `reactions[0].params.webhook_url`). */
+	field: string,
+	/**  What a value looks like, shown as the field's placeholder. */
+	example: string,
+};
+
+/**  A ready-made area. */
+export type Recipe_Deserialize = {
+	/**  Stable id (`github-release-to-discord`), for `area recipes show ID` and links. */
+	id: string,
+	/**  "New GitHub release → Discord message". */
+	title: string,
+	/**  One sentence on what it does. */
+	description: string,
+	/**  The area, its open fields empty. */
+	form: AreaForm_Deserialize,
+	/**  The fields to fill before it can be saved, in form order. */
+	asks: RecipeAsk[],
+	/**  Every service it uses (trigger first), for logos and the connections it needs. */
+	services: string[],
+};
+
+/**  A ready-made area. */
+export type Recipe_Serialize = {
+	/**  Stable id (`github-release-to-discord`), for `area recipes show ID` and links. */
+	id: string,
+	/**  "New GitHub release → Discord message". */
+	title: string,
+	/**  One sentence on what it does. */
+	description: string,
+	/**  The area, its open fields empty. */
+	form: AreaForm_Serialize,
+	/**  The fields to fill before it can be saved, in form order. */
+	asks: RecipeAsk[],
+	/**  Every service it uses (trigger first), for logos and the connections it needs. */
+	services: string[],
 };
 
 /**  How many runs of an area are in each state. */

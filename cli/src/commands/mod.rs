@@ -5,6 +5,7 @@ mod areas;
 mod auth;
 mod connect;
 mod engine;
+mod recipes;
 mod services;
 mod user;
 
@@ -49,6 +50,11 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
         Command::Services { id } => services::services(&app, out, id.as_deref()),
         Command::About => services::about(&app),
         Command::Areas(cmd) => areas::run(&app, out, cmd).await,
+        Command::Recipes { use_recipe: None, .. } => {
+            recipes::list(&app, out);
+            Ok(())
+        }
+        Command::Recipes { use_recipe: Some(id), values } => recipes::create(&app, out, &id, &values).await,
         Command::Connect { service, token_stdin, mail, label, port } => {
             connect::connect(&app, out, &service, token_stdin, &mail, label.as_deref(), port).await
         }

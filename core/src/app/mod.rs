@@ -12,6 +12,7 @@ mod cards;
 mod error;
 mod form;
 mod oauth_flow;
+mod recipes;
 mod sample;
 pub mod session;
 mod test_send;
@@ -46,6 +47,7 @@ pub use cards::{AreaCard, Fix, LastRun};
 pub use error::{ApiError, ErrorCode};
 pub use form::{AreaForm, FormStep};
 pub use oauth_flow::{open_in_browser, parse_deep_link, OAuthVia, BROWSER_ENV, DEEP_LINK_REDIRECT};
+pub use recipes::{Recipe, RecipeAsk};
 pub use sample::{SampleEvent, SampleValue};
 pub use test_send::TestSent;
 

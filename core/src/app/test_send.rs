@@ -34,7 +34,11 @@ impl App {
             return Err(ApiError::new(ErrorCode::NotFound, format!("unknown action {}.{}", action.service, action.id)));
         };
         let examples = || -> Ingredients {
-            manifest.ingredients.iter().map(|i| (i.id.to_string(), serde_json::Value::String(i.example.into()))).collect()
+            manifest
+                .ingredients
+                .iter()
+                .map(|i| (i.id.to_string(), serde_json::Value::String(i.example.into())))
+                .collect()
         };
         let (ingredients, source, note) = if matches!(kind, ActionKind::Polled(_) | ActionKind::Fetched(_)) {
             let sample = self
@@ -53,13 +57,13 @@ impl App {
             (examples(), "examples", None)
         };
         let now = chrono::Utc::now().timestamp_millis();
-        let run_id = history::queue_test(self.inner.store.pool(), user.id, area_id, &ingredients, now)
-            .await
-            .map_err(|e| match e {
+        let run_id = history::queue_test(self.inner.store.pool(), user.id, area_id, &ingredients, now).await.map_err(
+            |e| match e {
                 TestRunError::NotFound(_) => ApiError::new(ErrorCode::NotFound, e.to_string()),
                 TestRunError::NotRunning => ApiError::new(ErrorCode::Conflict, e.to_string()),
                 TestRunError::Database(e) => ApiError::from(e),
-            })?;
+            },
+        )?;
         self.changed(ChangeKind::Runs);
         Ok(TestSent { run_id, source: source.into(), note })
     }
