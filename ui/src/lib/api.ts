@@ -21,6 +21,7 @@ import type {
   OAuthVia,
   ParamSpec_Serialize,
   ReactionManifest_Serialize,
+  Recipe_Serialize,
   RunRecord_Serialize,
   SampleEvent,
   ServiceEntry_Serialize,
@@ -47,6 +48,7 @@ export type ParamSpec = ParamSpec_Serialize;
 export type ActionManifest = ActionManifest_Serialize;
 export type ReactionManifest = ReactionManifest_Serialize;
 export type RunRecord = RunRecord_Serialize;
+export type Recipe = Recipe_Serialize;
 export type ServiceEntry = ServiceEntry_Serialize;
 export type ServiceManifest = ServiceManifest_Serialize;
 export type { AppEvent, ErrorCode, SampleEvent, TestSent, TrustSummary, User, OAuthVia };
@@ -139,6 +141,7 @@ export const api = {
   signOut: (): Promise<null> => run(commands.signOut()),
 
   services: (): Promise<ServiceEntry[]> => plain(commands.services()),
+  recipes: (): Promise<Recipe[]> => plain(commands.recipes()),
   connections: (): Promise<ConnectionInfo[]> => run(commands.connections()),
   connectToken: (service: string, token: string, label: string | null): Promise<ConnectionInfo> =>
     run(commands.connectToken(service, token, label)),

@@ -1,6 +1,6 @@
 // A small fake of the Rust core behind mockIPC: a four-service catalog and recorded calls.
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { ApiError, ErrorCode, ServiceEntry, ConnectionInfo, AreaSummary, AreaForm } from "../lib/api";
+import type { ApiError, ErrorCode, ServiceEntry, ConnectionInfo, AreaSummary, AreaForm, Recipe } from "../lib/api";
 
 const text = (id: string, label: string, extra: Partial<Record<string, unknown>> = {}) => ({
   id,
@@ -142,6 +142,42 @@ export type Call = { cmd: string; args: Record<string, unknown> };
 type Handler = (args: Record<string, unknown>) => unknown;
 
 /** Installs the fake core; `overrides` replace single commands (throw/reject an ApiError to fail). */
+/** Two recipes over the fake services: one open field in the trigger, one in the reaction. */
+export const FAKE_RECIPES = [
+  {
+    id: "rss-to-notification",
+    title: "New blog post → notification",
+    description: "A desktop notification for each new post.",
+    form: {
+      name: "New blog post → notification",
+      action: { service: "rss", id: "new_item", params: { url: "" } },
+      reactions: [{ service: "notify", id: "send", params: { title: "{{ title }}" } }],
+      condition: null,
+      enabled: true,
+      interval_secs: null,
+      allow_private_network: false,
+    },
+    asks: [{ field: "action.params.url", example: "https://blog.rust-lang.org/feed.xml" }],
+    services: ["rss", "notify"],
+  },
+  {
+    id: "github-issue-to-notification",
+    title: "New GitHub issue → notification",
+    description: "A notification for each new issue.",
+    form: {
+      name: "New GitHub issue → notification",
+      action: { service: "github", id: "new_issue", params: { repo: "" } },
+      reactions: [{ service: "notify", id: "send", params: { title: "New issue: {{ title }}" } }],
+      condition: null,
+      enabled: true,
+      interval_secs: null,
+      allow_private_network: false,
+    },
+    asks: [{ field: "action.params.repo", example: "octocat/hello-world" }],
+    services: ["github", "notify"],
+  },
+] as Recipe[];
+
 export function fakeCore(overrides: Record<string, Handler> = {}) {
   const calls: Call[] = [];
   const connections: ConnectionInfo[] = [];
@@ -169,6 +205,7 @@ export function fakeCore(overrides: Record<string, Handler> = {}) {
     app_version: () => "0.1.0",
     data_dir: () => "/tmp/area-test",
     services: () => FAKE_SERVICES,
+    recipes: () => FAKE_RECIPES,
     connections: () => connections,
     connect_token: (a) => {
       const c = { connection_id: String(a.service), kind: "api_key", account_label: null, status: "ok", reason: null, expires_at: null };

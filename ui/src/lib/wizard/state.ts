@@ -7,7 +7,7 @@
 // the trigger's and each reaction's settings (and the condition) before moving past them — that
 // part is async and lives in Wizard.svelte, which calls `after…` here once the core agreed.
 import { ApiFailure, errorMessage } from "../api";
-import type { AreaForm, SampleEvent } from "../api";
+import type { AreaForm, Recipe, SampleEvent } from "../api";
 import { conditionFields, intervalFields } from "./form";
 import type { ConditionFields, IntervalFields } from "./form";
 
@@ -45,6 +45,13 @@ export type WizardState = {
   customIngredients: string[];
   /** The trigger's sample event, once loaded: its values show in the ingredient picker. */
   sample: SampleEvent | null;
+  /** Example values by form field (a recipe's open fields), shown as placeholders. */
+  examples: Record<string, string>;
+  /**
+   * Opened from a recipe: "Next" goes only through the steps with an open field, then to the
+   * review (the other steps stay one click away in the step list).
+   */
+  recipe: boolean;
 };
 
 /** Display names of actions and reactions (from the catalog), for the suggested area name. */
@@ -86,7 +93,27 @@ export function newWizard(): WizardState {
     condition: conditionFields(null),
     customIngredients: [],
     sample: null,
+    examples: {},
+    recipe: false,
   };
+}
+
+/**
+ * A recipe opened in the wizard: its choices are made, so it opens on the settings of the first
+ * step with an open field (the trigger's, or a reaction's), or on the review when it asks for
+ * nothing; every step can be reopened, and the open fields show their examples.
+ */
+export function recipeWizard(recipe: Recipe): WizardState {
+  const s = { ...editWizard(recipe.form, [], [], "review"), recipe: true };
+  const first = recipe.asks[0]?.field ?? "";
+  const reaction = /^reactions\[(\d+)\]/.exec(first);
+  const examples = Object.fromEntries(recipe.asks.map((a) => [a.field, a.example]));
+  if (first.startsWith("action.")) return { ...s, step: "action-config", examples };
+  if (reaction) {
+    const ri = Number(reaction[1]);
+    return { ...s, step: "reaction-config", ri, reactionService: s.form.reactions[ri]?.service ?? "", examples };
+  }
+  return { ...s, examples };
 }
 
 /**
@@ -113,6 +140,8 @@ export function editWizard(stored: AreaForm, reads: string[], declared: string[]
     condition,
     customIngredients: reads.filter((name) => !declared.includes(name)),
     sample: null,
+    examples: {},
+    recipe: false,
   };
 }
 
@@ -195,14 +224,31 @@ export function forward(s: WizardState): WizardState {
   }
 }
 
+/** The first reaction from `from` on with a field a recipe left open, if any. */
+function nextAsked(s: WizardState, from: number): number | undefined {
+  for (let ri = from; ri < s.form.reactions.length; ri++) {
+    if (Object.keys(s.examples).some((f) => f.startsWith(`reactions[${ri}].`))) return ri;
+  }
+  return undefined;
+}
+
+/** In a recipe, the settings of the next reaction with an open field, else the review. */
+function nextInRecipe(s: WizardState, from: number): WizardState {
+  const ri = nextAsked(s, from);
+  if (ri === undefined) return goTo(s, "review");
+  return goTo(s, "reaction-config", { ri, reactionService: s.form.reactions[ri].service });
+}
+
 /** After the core accepted the trigger's settings: the first reaction (its settings when it exists). */
 export function afterActionSettings(s: WizardState): WizardState {
+  if (s.recipe) return nextInRecipe(s, 0);
   if (s.form.reactions.length > 0) return goTo(s, "reaction-config", { ri: 0, reactionService: s.form.reactions[0].service });
   return goTo(s, "reaction-service", { ri: 0 });
 }
 
 /** After the core accepted reaction `ri`'s settings: the next reaction's settings, or the condition. */
 export function afterReactionSettings(s: WizardState): WizardState {
+  if (s.recipe) return nextInRecipe(s, s.ri + 1);
   if (s.ri + 1 < s.form.reactions.length) {
     const ri = s.ri + 1;
     return goTo(s, "reaction-config", { ri, reactionService: s.form.reactions[ri].service });
