@@ -286,3 +286,29 @@ test("a polling interval below the service's minimum shows core's message on the
     assert.equal(await exists(browser, "field-error-interval_secs"), false);
   });
 });
+
+test("a recipe becomes a working area in three clicks from the first screen", async () => {
+  const feed = await startFeed({ title: "E2E recipe feed" });
+  servers.push(feed);
+  feed.addItem({ title: "Already there" });
+  await withApp("recipe", async ({ browser }) => {
+    await signUp(browser, "e2e-recipe@example.com", PASSWORD);
+    // The empty dashboard leads with recipes.
+    let clicks = 0;
+    await click(browser, "recipe-rss-to-notification");
+    clicks++;
+    await fill(browser, "param-url", feed.url);
+    await click(browser, "wizard-next");
+    clicks++;
+    await click(browser, "wizard-save");
+    clicks++;
+    assert.ok(clicks <= 6, `${clicks} clicks`);
+    // Saved and on: its page says what it watches once the engine has looked.
+    const watching = await waitText(browser, "area-watching", (t) => /Watching — \d+ existing items? recorded/.test(t), {
+      timeout: 20000,
+      message: "the area page to say it is watching",
+    });
+    assert.match(watching, /Watching — 1 existing item recorded; the next new one fires/);
+  });
+});
+
