@@ -18,6 +18,7 @@ import {
   advanceUntil,
   signUp,
   submitSignIn,
+  horizontalOverflow,
   nav,
   sel,
 } from "./lib/ui.mjs";
@@ -309,6 +310,36 @@ test("a recipe becomes a working area in three clicks from the first screen", as
       message: "the area page to say it is watching",
     });
     assert.match(watching, /Watching — 1 existing item recorded; the next new one fires/);
+  });
+});
+
+test("every page fits a 360 px wide window without horizontal scrolling, and a 1280 px one", async () => {
+  await withApp("narrow", async ({ browser }) => {
+    const fits = async (where) => {
+      await sleep(300); // layout settles after navigation
+      const o = await horizontalOverflow(browser);
+      assert.ok(o.scrollWidth <= o.width, `${where} at ${o.width} px scrolls sideways to ${o.scrollWidth}: ${o.culprits.join(", ")}`);
+    };
+    await browser.setWindowSize(360, 740);
+    await byId(browser, "auth-email");
+    await fits("the sign-up screen");
+    await signUp(browser, "e2e-narrow@example.com", PASSWORD);
+    await byId(browser, "empty-dashboard");
+    await fits("the empty dashboard with recipes");
+    for (const page of ["services", "activity"]) {
+      await nav(browser, page);
+      await fits(`the ${page} page`);
+    }
+    await nav(browser, "dashboard");
+    await click(browser, "recipe-webhook-to-notification");
+    await byId(browser, "area-name");
+    await fits("the wizard's review");
+    await click(browser, "wizard-save");
+    await byId(browser, "area-send-test");
+    await fits("an area's page");
+    await browser.setWindowSize(1280, 800);
+    await nav(browser, "dashboard");
+    await fits("the dashboard at 1280 px");
   });
 });
 

@@ -161,3 +161,21 @@ export async function submitSignIn(browser, email, password) {
 export async function nav(browser, page) {
   await click(browser, `nav-${page}`);
 }
+
+/**
+ * What sticks out of the window sideways: the page's scroll width beyond the viewport, and the
+ * elements whose right edge passes it (tag, test id or class, right edge), for the message.
+ */
+export async function horizontalOverflow(browser) {
+  return browser.execute(() => {
+    const width = window.innerWidth;
+    const culprits = [];
+    for (const el of document.querySelectorAll("body *")) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > width + 1 && getComputedStyle(el).position !== "fixed") {
+        culprits.push(`${el.tagName.toLowerCase()}${el.dataset.testid ? `[${el.dataset.testid}]` : el.className ? `.${String(el.className).split(" ")[0]}` : ""}→${Math.round(r.right)}`);
+      }
+    }
+    return { width, scrollWidth: document.documentElement.scrollWidth, culprits: culprits.slice(0, 8) };
+  });
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { conditionText, desktopMessage, runCountsText, runItemTitle, watchingText } from "./format";
+import { conditionText, desktopMessage, runCountsText, runItemTitle, splitDetail, watchingText } from "./format";
 
 const names: Record<string, string> = { github: "GitHub" };
 const nameOf = (id: string) => names[id] ?? id;
@@ -64,5 +64,21 @@ describe("watchingText", () => {
     expect(watchingText({ ...area, webhook_url: "http://127.0.0.1:8787/hooks/t" })).toMatch(/first event/);
     expect(watchingText({ ...area, action: { service: "timer" } })).toMatch(/next scheduled time/);
     expect(watchingText({ ...area, enabled: false })).toBe("No runs yet.");
+  });
+});
+
+describe("splitDetail", () => {
+  it("puts an upstream's raw body behind the sentence", () => {
+    expect(splitDetail('Reaction 1 (Send an HTTP request): http answered HTTP 400: {"error": "bad"}')).toEqual({
+      summary: "Reaction 1 (Send an HTTP request): http answered HTTP 400",
+      detail: '{"error": "bad"}',
+    });
+    expect(splitDetail("the feed answered: <html><body>503</body></html>").detail).toBe("<html><body>503</body></html>");
+  });
+  it("keeps short messages whole and cuts long ones", () => {
+    expect(splitDetail("Connection refused")).toEqual({ summary: "Connection refused", detail: "" });
+    const long = "x".repeat(300);
+    expect(splitDetail(long).summary.length).toBeLessThan(200);
+    expect(splitDetail(long).detail).toBe(long);
   });
 });

@@ -207,3 +207,16 @@ export function watchingText(d: WatchState): string {
   const n = d.seen_items;
   return `Watching — ${n} existing item${n === 1 ? "" : "s"} recorded; the next new one fires.`;
 }
+
+/**
+ * An error for people: the sentence, and the upstream's raw answer (a JSON or HTML body, or a
+ * very long text) apart, for a Details toggle — "GitHub answered HTTP 400" reads first.
+ */
+export function splitDetail(message: string, max = 200): { summary: string; detail: string } {
+  const raw = /:\s*([{[<])/.exec(message);
+  if (raw && raw.index > 0) {
+    return { summary: message.slice(0, raw.index).trim(), detail: message.slice(raw.index + 1).trim() };
+  }
+  if (message.length > max) return { summary: `${message.slice(0, max - 40).trimEnd()}…`, detail: message };
+  return { summary: message, detail: "" };
+}

@@ -18,6 +18,7 @@ import {
   pickReactionService,
   pickTriggerService,
   placeFailure,
+  fieldLabel,
   progress,
   removeReaction,
   reopen,
@@ -302,8 +303,22 @@ describe("where the core's errors show", () => {
     expect([onField.state.step, onField.state.ri, onField.field, onField.formError]).toEqual(["reaction-config", 1, "reactions[1].params.url", ""]);
     expect(placeFailure(s, new ApiFailure({ code: "invalid", field: "reactions[1].params.url", message: "m" }), false).state).toBe(s);
     const onStep = placeFailure(s, new ApiFailure({ code: "invalid", field: "reactions[0].id", message: "no such reaction" }), true);
-    expect([onStep.state.step, onStep.formError]).toEqual(["reaction", "no such reaction"]);
+    expect([onStep.state.step, onStep.formError]).toEqual(["reaction", "Reaction 1: no such reaction"]);
     const other = placeFailure(s, new Error("network down"), true);
     expect([other.state, other.field, other.formError]).toEqual([s, null, "network down"]);
+  });
+
+  test("an error away from its field names where it is, with the catalog's labels", () => {
+    const s = editWizard(stored, storedReads, []);
+    const label = (_service: string, _id: string, param: string) => (param === "url" ? "URL" : undefined);
+    expect(fieldLabel("reactions[1].params.url", s.form, label)).toBe("Reaction 2 › URL");
+    expect(fieldLabel("reactions[1].params.body", s.form, label)).toBe("Reaction 2 › body");
+    expect(fieldLabel("action.params.url", s.form, label)).toBe("Trigger › URL");
+    expect(fieldLabel("condition.value", s.form, label)).toBe("Condition");
+    expect(fieldLabel("name", s.form, label)).toBe("Name");
+    const away = placeFailure(s, new ApiFailure({ code: "invalid", field: "reactions[1].params.url", message: "not a valid URL" }), false, label);
+    expect(away.formError).toBe("");
+    const local = placeFailure(s, new ApiFailure({ code: "invalid", field: "allow_private_network", message: "not allowed" }), false, label);
+    expect(local.formError).toBe("Local network access: not allowed");
   });
 });

@@ -426,9 +426,36 @@ export type Placed = { state: WizardState; field: string | null; message: string
  * that owns it when `jump` — and on the form's error line when no step shows that field; any
  * other failure is the form's error.
  */
-export function placeFailure(s: WizardState, e: unknown, jump: boolean): Placed {
+export function placeFailure(s: WizardState, e: unknown, jump: boolean, label: ParamLabel = () => undefined): Placed {
   if (!(e instanceof ApiFailure && e.code === "invalid" && e.field)) return { state: s, field: null, message: errorMessage(e), formError: errorMessage(e) };
   const where = stepOf(e.field);
   const shown = !!where && fieldShownOn(e.field, where.step);
-  return { state: where && jump ? showField(s, e.field) : s, field: e.field, message: e.message, formError: shown ? "" : e.message };
+  const formError = shown ? "" : `${fieldLabel(e.field, s.form, label)}: ${e.message}`;
+  return { state: where && jump ? showField(s, e.field) : s, field: e.field, message: e.message, formError };
+}
+
+/** A parameter's label from the catalog (`service`, step `id`, parameter `param`), if known. */
+export type ParamLabel = (service: string, id: string, param: string) => string | undefined;
+
+/**
+ * Where a form field is, in the words of the wizard ("Reaction 1 › URL", "Trigger › Feed URL"),
+ * for an error shown away from its field.
+ */
+export function fieldLabel(field: string, form: AreaForm, label: ParamLabel): string {
+  if (field === "name") return "Name";
+  if (field.startsWith("condition")) return "Condition";
+  if (field.startsWith("interval_secs")) return "Trigger › Check every";
+  if (field === "allow_private_network") return "Local network access";
+  const action = /^action\.params\.(.+)$/.exec(field);
+  if (action) return `Trigger › ${label(form.action.service, form.action.id, action[1]) ?? action[1]}`;
+  const reaction = /^reactions\[(\d+)\](?:\.params\.(.+))?/.exec(field);
+  if (reaction) {
+    const i = Number(reaction[1]);
+    const step = form.reactions[i];
+    const param = reaction[2];
+    if (!param) return `Reaction ${i + 1}`;
+    return `Reaction ${i + 1} › ${(step && label(step.service, step.id, param)) ?? param}`;
+  }
+  if (field.startsWith("action")) return "Trigger";
+  return field;
 }
