@@ -292,15 +292,25 @@ test("a recipe becomes a working area in three clicks from the first screen", as
   const feed = await startFeed({ title: "E2E recipe feed" });
   servers.push(feed);
   feed.addItem({ title: "Already there" });
-  await withApp("recipe", async ({ browser }) => {
+  await withApp("recipe", async (app) => {
+    const { browser } = app;
+    await browser.setWindowSize(1280, 800);
+    await byId(browser, "auth-email");
+    await app.screenshot("1-create-account");
     await signUp(browser, "e2e-recipe@example.com", PASSWORD);
     // The empty dashboard leads with recipes.
+    await byId(browser, "recipe-rss-to-notification");
+    await sleep(500); // logos and names drawn
+    await app.screenshot("2-recipes");
     let clicks = 0;
     await click(browser, "recipe-rss-to-notification");
     clicks++;
     await fill(browser, "param-url", feed.url);
+    await app.screenshot("3-recipe-asks-its-one-field");
     await click(browser, "wizard-next");
     clicks++;
+    await byId(browser, "area-name");
+    await app.screenshot("4-review");
     await click(browser, "wizard-save");
     clicks++;
     assert.ok(clicks <= 6, `${clicks} clicks`);
@@ -310,11 +320,13 @@ test("a recipe becomes a working area in three clicks from the first screen", as
       message: "the area page to say it is watching",
     });
     assert.match(watching, /Watching — 1 existing item recorded; the next new one fires/);
+    await app.screenshot("5-watching");
   });
 });
 
 test("every page fits a 360 px wide window without horizontal scrolling, and a 1280 px one", async () => {
-  await withApp("narrow", async ({ browser }) => {
+  await withApp("narrow", async (app) => {
+    const { browser } = app;
     const fits = async (where) => {
       await sleep(300); // layout settles after navigation
       const o = await horizontalOverflow(browser);
@@ -326,6 +338,7 @@ test("every page fits a 360 px wide window without horizontal scrolling, and a 1
     await signUp(browser, "e2e-narrow@example.com", PASSWORD);
     await byId(browser, "empty-dashboard");
     await fits("the empty dashboard with recipes");
+    await app.screenshot("6-recipes-at-360px");
     for (const page of ["services", "activity"]) {
       await nav(browser, page);
       await fits(`the ${page} page`);

@@ -121,6 +121,24 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
     env,
     browser: null,
     failed: false,
+    /**
+     * With E2E_SCREENSHOTS set to a folder (docs/screenshots), saves the app's window as
+     * `<name>.png` there: an X-level capture cropped to the window (WebDriver's are stale).
+     */
+    async screenshot(name) {
+      const out = process.env.E2E_SCREENSHOTS;
+      if (!out || !app.browser) return;
+      mkdirSync(out, { recursive: true });
+      const { x, y, width, height } = await app.browser.getWindowRect();
+      try {
+        execFileSync("import", ["-window", "root", "-crop", `${width}x${height}+${x}+${y}`, "+repage", join(out, `${name}.png`)], {
+          stdio: "ignore",
+          timeout: 10000,
+        });
+      } catch {
+        console.error(`screenshot ${name}: ImageMagick's import could not capture the display`);
+      }
+    },
     /** Prints the tail of the app/driver log and takes an X-level screenshot (WebDriver's are stale). */
     dumpLogs() {
       const shot = join(dir, "screen.png");
