@@ -344,7 +344,10 @@ test("every page fits a 360 px wide window without horizontal scrolling, and a 1
       await fits(`the ${page} page`);
     }
     await nav(browser, "dashboard");
-    await click(browser, "recipe-webhook-to-notification");
+    await click(browser, "recipe-rss-to-notification");
+    await fill(browser, "param-url", "https://example.com/feed.xml");
+    await fits("the wizard's trigger settings");
+    await click(browser, "wizard-next");
     await byId(browser, "area-name");
     await fits("the wizard's review");
     await click(browser, "wizard-save");

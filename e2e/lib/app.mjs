@@ -129,6 +129,7 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
       const out = process.env.E2E_SCREENSHOTS;
       if (!out || !app.browser) return;
       mkdirSync(out, { recursive: true });
+      await new Promise((r) => setTimeout(r, 1500)); // the X framebuffer trails WebKit's last paint
       const { x, y, width, height } = await app.browser.getWindowRect();
       try {
         execFileSync("import", ["-window", "root", "-crop", `${width}x${height}+${x}+${y}`, "+repage", join(out, `${name}.png`)], {
