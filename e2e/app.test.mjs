@@ -55,12 +55,11 @@ async function wizardWebhookToHttp(browser) {
   await click(browser, "new-area");
   // The searchable grid: searching narrows it to the service.
   await fill(browser, "service-search", "webhook");
+  // Webhook has one trigger and HTTP one reaction: choosing the service opens its settings.
   await click(browser, "pick-service-webhook");
-  await click(browser, "pick-action-received");
   // The reaction's service grid (the trigger has no parameters to fill).
   await advanceUntil(browser, "pick-service-http");
   await click(browser, "pick-service-http");
-  await click(browser, "pick-reaction-request");
   await byId(browser, "param-url");
 }
 
@@ -229,8 +228,7 @@ async function wizardFeed(browser, feed) {
   await nav(browser, "dashboard");
   await click(browser, "new-area");
   await fill(browser, "service-search", "rss");
-  await click(browser, "pick-service-rss");
-  await click(browser, "pick-action-new_item");
+  await click(browser, "pick-service-rss"); // its one trigger's settings open
   await fill(browser, "param-url", feed.url);
 }
 
@@ -247,7 +245,6 @@ test("a sample event from a local feed shows its values, also in the ingredient 
 
     await advanceUntil(browser, "pick-service-http");
     await click(browser, "pick-service-http");
-    await click(browser, "pick-reaction-request");
     await fill(browser, "param-url", "http://127.0.0.1:9/unused");
     await click(browser, "ingredient-picker-body");
     await waitText(browser, "ingredient-sample-title", (t) => t.includes(item.title), {

@@ -10,7 +10,6 @@ async function pickTrigger(user: ReturnType<typeof userEvent.setup>) {
   // the search narrows the grid
   expect(screen.queryByTestId("pick-service-github")).toBeNull();
   await user.click(screen.getByTestId("pick-service-rss"));
-  await user.click(await screen.findByTestId("pick-action-new_item"));
   await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
   await user.click(screen.getByTestId("wizard-next"));
 }
@@ -19,7 +18,6 @@ async function pickTrigger(user: ReturnType<typeof userEvent.setup>) {
 async function toConditionStep(user: ReturnType<typeof userEvent.setup>) {
   await pickTrigger(user);
   await user.click(await screen.findByTestId("pick-service-notify"));
-  await user.click(await screen.findByTestId("pick-reaction-send"));
   await user.type(await screen.findByTestId("param-title"), "Hi");
   await user.click(screen.getByTestId("wizard-next"));
 }
@@ -32,7 +30,6 @@ describe("create-area wizard", () => {
 
     await pickTrigger(user);
     await user.click(await screen.findByTestId("pick-service-notify"));
-    await user.click(await screen.findByTestId("pick-reaction-send"));
 
     const title = (await screen.findByTestId("param-title")) as HTMLInputElement;
     await user.type(title, "New: ");
@@ -69,14 +66,12 @@ describe("create-area wizard", () => {
     render(Wizard, { props: {} });
     await user.type(await screen.findByTestId("service-search"), "rss");
     await user.click(screen.getByTestId("pick-service-rss"));
-    await user.click(await screen.findByTestId("pick-action-new_item"));
     await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
     await user.clear(screen.getByTestId("interval-value"));
     await user.type(screen.getByTestId("interval-value"), "15");
     await user.selectOptions(screen.getByTestId("interval-unit"), "min");
     await user.click(screen.getByTestId("wizard-next"));
     await user.click(await screen.findByTestId("pick-service-notify"));
-    await user.click(await screen.findByTestId("pick-reaction-send"));
     await user.type(await screen.findByTestId("param-title"), "hi");
     await user.click(screen.getByTestId("wizard-next"));
     await user.click(await screen.findByTestId("wizard-next"));
@@ -98,7 +93,6 @@ describe("create-area wizard", () => {
     render(Wizard, { props: {} });
     await pickTrigger(user);
     await user.click(await screen.findByTestId("pick-service-http"));
-    await user.click(await screen.findByTestId("pick-reaction-request"));
     await user.type(await screen.findByTestId("param-url"), "not a url");
     expect(screen.queryByTestId("field-error-url")).toBeNull();
     await user.click(screen.getByTestId("wizard-next"));
@@ -119,7 +113,6 @@ describe("create-area wizard", () => {
     render(Wizard, { props: {} });
     await pickTrigger(user);
     await user.click(await screen.findByTestId("pick-service-http"));
-    await user.click(await screen.findByTestId("pick-reaction-request"));
     await user.type(await screen.findByTestId("param-url"), "ftp://x");
     await user.click(screen.getByTestId("wizard-next"));
     await user.click(await screen.findByTestId("wizard-next"));
@@ -135,7 +128,6 @@ describe("create-area wizard", () => {
     const user = userEvent.setup();
     render(Wizard, { props: {} });
     await user.click(await screen.findByTestId("pick-service-github"));
-    await user.click(await screen.findByTestId("pick-action-new_issue"));
     await user.type(await screen.findByTestId("param-repo"), "rust-lang/rust");
     await user.click(screen.getByTestId("wizard-next"));
     expect(screen.getByTestId("wizard-error").textContent).toMatch(/Connect GitHub first/);
@@ -177,7 +169,6 @@ describe("create-area wizard", () => {
     render(Wizard, { props: {} });
     await user.type(await screen.findByTestId("service-search"), "rss");
     await user.click(screen.getByTestId("pick-service-rss"));
-    await user.click(await screen.findByTestId("pick-action-new_item"));
     await screen.findByTestId("interval-value");
     expect(screen.getByText(/Leave empty for the default/).textContent).toContain("(7 min)");
   });

@@ -91,11 +91,14 @@ describe("the wizard's steps", () => {
     expect(canNext(s)).toBe(false); // the review saves instead
   });
 
-  test("a service with one action still shows the action to pick (the UI tests click it)", () => {
-    const s = pickTriggerService(newWizard(), "rss");
-    expect(s.step).toBe("action");
-    expect(s.form.action.id).toBe("");
-    expect(canNext(s)).toBe(false);
+  test("a service with one action or reaction goes straight to its settings", () => {
+    const s = pickTriggerService(newWizard(), "rss", "new_item");
+    expect([s.step, s.form.action.id]).toEqual(["action-config", "new_item"]);
+    const r = pickReactionService(afterActionSettings(s), "http", "request");
+    expect([r.step, r.form.reactions[0]]).toEqual(["reaction-config", { service: "http", id: "request", params: {} }]);
+    // Several actions: the choice stays a step.
+    const several = pickTriggerService(newWizard(), "github");
+    expect([several.step, several.form.action.id]).toEqual(["action", ""]);
   });
 
   test("transitions are pure: the state passed in is left as it was", () => {

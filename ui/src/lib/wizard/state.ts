@@ -157,12 +157,17 @@ function chose(s: WizardState, step: Step, changed: boolean, patch: Partial<Wiza
 
 // ---- choices ------------------------------------------------------------------------------------
 
-export function pickTriggerService(s: WizardState, service: string): WizardState {
+/**
+ * Chooses the trigger's service. A service with one action (`onlyAction`) has nothing to choose
+ * on the next step: its action is taken and its settings open.
+ */
+export function pickTriggerService(s: WizardState, service: string, onlyAction?: string): WizardState {
   const changed = service !== s.form.action.service;
   const patch: Partial<WizardState> = changed
     ? { form: { ...s.form, action: { service, id: "", params: {} } }, sample: null, customIngredients: [] }
     : {};
-  return chose(s, "action", changed, patch);
+  const next = chose(s, "action", changed, patch);
+  return onlyAction ? pickAction(next, onlyAction) : next;
 }
 
 export function pickAction(s: WizardState, id: string): WizardState {
@@ -173,8 +178,10 @@ export function pickAction(s: WizardState, id: string): WizardState {
   return chose(s, "action-config", changed, patch);
 }
 
-export function pickReactionService(s: WizardState, service: string): WizardState {
-  return goTo(s, "reaction", { reactionService: service });
+/** Chooses reaction `ri`'s service; one with a single reaction (`onlyReaction`) takes it at once. */
+export function pickReactionService(s: WizardState, service: string, onlyReaction?: string): WizardState {
+  const next = goTo(s, "reaction", { reactionService: service });
+  return onlyReaction ? pickReaction(next, onlyReaction) : next;
 }
 
 /** Chooses reaction `id` of the chosen service for reaction `ri` (a new one: added). */
