@@ -54,8 +54,15 @@ pub(super) async fn load(
             let ctx = PollContext { params: &params, cursor: None, credential: credential.as_ref() };
             let request = polled.request(&ctx).map_err(fail)?;
             let options = RequestOptions { allow_private_network, ..RequestOptions::default() };
-            let response = http.send(&request, &options).await.map_err(|e| {
-                ApiError::new(ErrorCode::Connection, format!("{} could not be reached: {e}", manifest.name))
+            let response = http.send(&request, &options).await.map_err(|e| match e {
+                // Said on the area's one switch, so the editor can offer to turn it on.
+                crate::net::NetError::Refused { host, .. } => ApiError::invalid(
+                    "allow_private_network",
+                    format!(
+                        "{host} is on this computer or your local network: allow local addresses for this area to                          read from it"
+                    ),
+                ),
+                e => ApiError::new(ErrorCode::Connection, format!("{} could not be reached: {e}", manifest.name)),
             })?;
             if !(200..300).contains(&response.status) {
                 return Err(fail(polled.error_for(service, &ctx, &response)));

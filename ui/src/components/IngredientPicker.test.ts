@@ -3,7 +3,7 @@ import { render, screen, waitFor } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import ParamField from "./ParamField.svelte";
 import Wizard from "./Wizard.svelte";
-import { fakeCore } from "../test/fakeCore";
+import { apiError, fakeCore } from "../test/fakeCore";
 import type { ParamSpec } from "../lib/api";
 
 const body = {
@@ -84,5 +84,37 @@ describe("ingredient picker", () => {
     await user.click(await screen.findByTestId("ingredient-picker-title"));
     expect((await screen.findByTestId("ingredient-sample-title")).textContent).toContain("Sampled title");
     expect(screen.getByTestId("ingredient-sample-link").textContent).toContain("https://example.org/s");
+  });
+
+  test("a local feed is refused in words, and one click allows local addresses for the area and retries", async () => {
+    let calls = 0;
+    const core = fakeCore({
+      sample_event: (a) => {
+        calls++;
+        if (!a.allowPrivateNetwork) {
+          throw apiError("invalid", "127.0.0.1 is on this computer or your local network: allow local addresses for this area to read from it", "allow_private_network");
+        }
+        return { ingredients: [{ id: "title", value: "Local title" }], items: 1 };
+      },
+    });
+    const user = userEvent.setup();
+    render(Wizard, { props: {} });
+    await user.click(await screen.findByTestId("pick-service-rss"));
+    await user.type(await screen.findByTestId("param-url"), "http://127.0.0.1:8080/feed.xml");
+    await user.click(screen.getByTestId("load-sample"));
+    const allow = await screen.findByTestId("allow-local");
+    expect(screen.getByText(/127\.0\.0\.1 is on this computer or your local network/)).toBeTruthy();
+    expect(screen.queryByText(/AREA_ALLOW_PRIVATE_NETWORK/)).toBeNull();
+    await user.click(allow);
+    expect((await screen.findByTestId("sample-values")).textContent).toContain("Local title");
+    expect(calls).toBe(2);
+    expect(core.called("sample_event")[1].args.allowPrivateNetwork).toBe(true);
+    // The same switch is the review's.
+    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("pick-service-notify"));
+    await user.type(await screen.findByTestId("param-title"), "t");
+    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(await screen.findByTestId("wizard-next"));
+    expect(((await screen.findByTestId("area-private-network")) as HTMLInputElement).checked).toBe(true);
   });
 });
