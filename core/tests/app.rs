@@ -675,3 +675,16 @@ async fn every_recipe_filled_with_its_examples_is_a_valid_area() {
     assert_eq!(app.recipe_form("nope", &[]).expect_err("unknown").code, "not_found");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_sample_from_a_local_address_is_refused_on_the_areas_switch_in_words() {
+    let (_dir, app) = signed_in().await;
+    let err = app
+        .sample_event("rss", "new_item", params(&[("url", "http://127.0.0.1:9/feed.xml")]), false)
+        .await
+        .expect_err("a local address needs the area's permission");
+    assert_eq!((err.code.as_str(), err.field.as_deref()), ("invalid", Some("allow_private_network")));
+    assert!(err.message.starts_with("127.0.0.1 is on this computer or your local network"), "{}", err.message);
+    assert!(!err.message.contains("AREA_ALLOW_PRIVATE_NETWORK"), "{}", err.message);
+    app.shutdown().await;
+}
