@@ -12,7 +12,6 @@ type User = ReturnType<typeof userEvent.setup>;
 /** The RSS trigger's settings step, with `url` typed into the feed URL (none when empty). */
 async function toTriggerSettings(user: User, url: string) {
   await user.click(await screen.findByTestId("pick-service-rss"));
-  await user.click(await screen.findByTestId("pick-action-new_item"));
   const field = await screen.findByTestId("param-url");
   if (url) await user.type(field, url);
 }
@@ -22,7 +21,6 @@ async function toRequestSettings(user: User, url: string) {
   await toTriggerSettings(user, "https://blog.example.org/feed.xml");
   await user.click(screen.getByTestId("wizard-next"));
   await user.click(await screen.findByTestId("pick-service-http"));
-  await user.click(await screen.findByTestId("pick-reaction-request"));
   await user.type(await screen.findByTestId("param-url"), url);
 }
 

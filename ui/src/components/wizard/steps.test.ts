@@ -34,10 +34,9 @@ describe("wizard steps", () => {
     const user = userEvent.setup();
     render(Wizard, { props: {} });
     await user.click(await screen.findByTestId("pick-service-rss"));
-    // only the steps reached are offered
+    // only the steps reached are offered (RSS's one trigger was taken: its settings are open)
     expect(screen.getByTestId("wizard-goto-trigger")).toBeTruthy();
-    expect(screen.queryByTestId("wizard-goto-action-config")).toBeNull();
-    await user.click(screen.getByTestId("pick-action-new_item"));
+    expect(screen.queryByTestId("wizard-goto-reaction-service")).toBeNull();
     await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
     await user.click(screen.getByTestId("wizard-next"));
     await screen.findByTestId("pick-service-notify");
@@ -56,7 +55,6 @@ describe("wizard steps", () => {
     const user = userEvent.setup();
     render(Wizard, { props: {} });
     await user.click(await screen.findByTestId("pick-service-rss"));
-    await user.click(screen.getByTestId("pick-action-new_item"));
     await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
     await user.click(screen.getByTestId("wizard-next"));
     await screen.findByTestId("pick-service-notify");
@@ -123,7 +121,6 @@ describe("wizard steps", () => {
     const user = userEvent.setup();
     render(Wizard, { props: {} });
     await user.click(await screen.findByTestId("pick-service-rss"));
-    await user.click(await screen.findByTestId("pick-action-new_item"));
     await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
     await user.type(screen.getByTestId("interval-value"), "5");
     await user.selectOptions(screen.getByTestId("interval-unit"), "s");
@@ -142,7 +139,6 @@ describe("wizard steps", () => {
     const user = userEvent.setup();
     render(Wizard, { props: {} });
     await user.click(await screen.findByTestId("pick-service-rss"));
-    await user.click(await screen.findByTestId("pick-action-new_item"));
     await user.click(await screen.findByTestId("wizard-next"));
     expect(await screen.findByText("Feed URL is required.")).toBeTruthy();
     expect(core.called("validate_area")).toHaveLength(0);
