@@ -1036,7 +1036,7 @@ async fn disable_skips_pending_runs_and_enable_baselines_again() {
 // own status, error and summary.
 #[tokio::test(flavor = "current_thread")]
 async fn runs_finished_in_one_batch_keep_their_order() {
-    use area_core::engine::writer::{NewEvent, RunStatus, WriteOp, Writer};
+    use area_core::engine::writer::{NewEvent, RunEnd, RunStatus, WriteOp, Writer};
     let env = Env::new().await;
     let area = env.add(json_area("batch", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
     let (writer, _task) = Writer::spawn(env.store.pool().clone());
@@ -1053,7 +1053,7 @@ async fn runs_finished_in_one_batch_keep_their_order() {
     ];
     // No await between the sends: the writer takes them as one batch.
     for (run, (status, error)) in queued.iter().zip(ends) {
-        assert!(writer.send(WriteOp::Finish {
+        let end = RunEnd {
             run_id: run.run_id,
             area_id: area,
             status,
@@ -1061,8 +1061,8 @@ async fn runs_finished_in_one_batch_keep_their_order() {
             error: error.map(str::to_string),
             summary: Some(format!("summary of {}", run.event_key)),
             now_ms: Utc::now().timestamp_millis(),
-            pause_after: 2,
-        }));
+        };
+        assert!(writer.send(WriteOp::Finish { end, pause_after: 2 }));
     }
     writer.flush().await;
 

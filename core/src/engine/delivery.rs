@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::registry::CompiledArea;
-use super::writer::{QueuedRun, RunStatus, WriteOp};
+use super::writer::{QueuedRun, RunEnd, RunStatus, WriteOp};
 use super::Shared;
 use crate::connector::{ConnectorError, ErrorClass, ReactionContext};
 use crate::net::backoff_delay;
@@ -181,16 +181,9 @@ fn finish(
     if let Some(e) = &error {
         tracing::warn!(area = run.area_id, run = run.run_id, error = %e, "run failed");
     }
-    shared.writer.send(WriteOp::Finish {
-        run_id: run.run_id,
-        area_id: run.area_id,
-        status,
-        reactions_done,
-        error,
-        summary,
-        now_ms: now_ms(),
-        pause_after: shared.config.pause_after,
-    });
+    let end =
+        RunEnd { run_id: run.run_id, area_id: run.area_id, status, reactions_done, error, summary, now_ms: now_ms() };
+    shared.writer.send(WriteOp::Finish { end, pause_after: shared.config.pause_after });
 }
 
 fn retry(shared: &Shared, run: &QueuedRun, reactions_done: u32, delay: Duration, error: String, count_attempt: bool) {

@@ -88,6 +88,19 @@ impl RunStatus {
     }
 }
 
+/// How a run ended, for [`WriteOp::Finish`].
+#[derive(Debug)]
+pub struct RunEnd {
+    pub run_id: i64,
+    pub area_id: i64,
+    pub status: RunStatus,
+    /// Reactions that succeeded (the run resumes after them if it is re-run).
+    pub reactions_done: u32,
+    pub error: Option<String>,
+    pub summary: Option<String>,
+    pub now_ms: i64,
+}
+
 /// One change for the writer.
 #[derive(Debug)]
 pub enum WriteOp {
@@ -106,17 +119,9 @@ pub enum WriteOp {
     /// Marks that reaction `index` of a run is about to be sent (non-idempotent reactions only),
     /// so a crash turns the run into `unknown outcome` instead of a blind re-send.
     InFlight { run_id: i64, index: u32, now_ms: i64, reply: oneshot::Sender<Result<(), String>> },
-    /// A run reached a final state.
-    Finish {
-        run_id: i64,
-        area_id: i64,
-        status: RunStatus,
-        reactions_done: u32,
-        error: Option<String>,
-        summary: Option<String>,
-        now_ms: i64,
-        pause_after: u32,
-    },
+    /// A run reached a final state; a failure counts against its area, which is paused past
+    /// `pause_after` failures in a row.
+    Finish { end: RunEnd, pause_after: u32 },
     /// A run failed in a retryable way and is queued again for `next_attempt_at`.
     Retry { run_id: i64, reactions_done: u32, next_attempt_ms: i64, error: String, count_attempt: bool },
     /// Waits until everything sent before it is committed.
@@ -379,13 +384,14 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
                 .await?;
                 replies.push(Reply::Unit(reply));
             }
-            WriteOp::Finish { run_id, area_id, status, reactions_done, error, summary, now_ms, pause_after } => {
-                if finished.holds(run_id) {
+            WriteOp::Finish { end, pause_after } => {
+                if finished.holds(end.run_id) {
                     finished.record(&mut tx).await?;
                 }
-                let failure = if fails_area(status, &error) { error.clone() } else { None };
-                finished.push(FinishedRun { run_id, area_id, status, reactions_done, error, summary, now_ms });
-                if let Some(error) = failure {
+                let failure =
+                    fails_area(&end).then(|| (end.area_id, end.error.clone().unwrap_or_default(), end.now_ms));
+                finished.push(end);
+                if let Some((area_id, error, now_ms)) = failure {
                     finished.record(&mut tx).await?;
                     record_area_failure(&mut tx, area_id, &error, pause_after, PauseCause::Failures, now_ms).await?;
                 }
@@ -413,27 +419,17 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
 
 /// Whether a run's end counts against its area (a failure with an error): the area's failure
 /// count goes up, and may pause it, right after the run is recorded.
-fn fails_area(status: RunStatus, error: &Option<String>) -> bool {
-    status == RunStatus::Failed && error.is_some()
+fn fails_area(end: &RunEnd) -> bool {
+    end.status == RunStatus::Failed && end.error.is_some()
 }
 
-/// A run's final state, waiting in [`FinishedRuns`].
-struct FinishedRun {
-    run_id: i64,
-    area_id: i64,
-    status: RunStatus,
-    reactions_done: u32,
-    error: Option<String>,
-    summary: Option<String>,
-    now_ms: i64,
-}
-
-/// Runs that reached a final state without failing their area, recorded together: one
-/// multi-row `UPDATE … FROM` per [`CHUNK`] runs rather than two statements per run (this is the
-/// second write of every webhook event; bench/README.md has the figures).
+/// Runs that reached a final state, recorded together: one multi-row `UPDATE … FROM` per
+/// [`CHUNK`] runs rather than two statements per run (this is the second write of every webhook
+/// event; bench/README.md has the figures). A run that fails its area is recorded before the
+/// area's failure, so changes keep the order they were sent in.
 #[derive(Default)]
 struct FinishedRuns {
-    runs: Vec<FinishedRun>,
+    runs: Vec<RunEnd>,
     ids: HashSet<i64>,
 }
 
@@ -445,7 +441,7 @@ impl FinishedRuns {
     }
 
     /// Adds a run to record with the others.
-    fn push(&mut self, run: FinishedRun) {
+    fn push(&mut self, run: RunEnd) {
         self.ids.insert(run.run_id);
         self.runs.push(run);
     }
