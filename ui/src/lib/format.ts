@@ -121,8 +121,12 @@ export function desktopMessage(
     .replace(/\s*\(run `area connect ([\w-]+)`\)/g, (_m, id: string) => ` (reconnect ${nameOf(id)} on the Services page)`)
     .replace(/([:;,]?)\s*run `area connect ([\w-]+)`/g, (_m, sep: string, id: string) => `${sep || ":"} reconnect ${nameOf(id)} on the Services page`)
     .replace(/\b(the|no) ([a-z][\w-]*) (connection|access)\b/g, (_m, w: string, id: string, what: string) => `${w} ${nameOf(id)} ${what}`);
-  t = t.trim();
-  return t ? t.charAt(0).toUpperCase() + t.slice(1) : t;
+  return capitalized(t.trim());
+}
+
+/** Text as the start of a sentence: its first letter upper-case (core's messages start lower-case). */
+export function capitalized(text: string): string {
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
 }
 
 const OP_LABELS: Record<string, string> = {
