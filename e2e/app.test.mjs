@@ -321,6 +321,75 @@ test("a recipe becomes a working area in three clicks from the first screen", as
   });
 });
 
+test("from scratch a feed → HTTP area takes 6 clicks over 4 screens; a filter that does not match skips the run and says why", async () => {
+  const feed = await startFeed({ title: "E2E scratch feed" });
+  servers.push(feed);
+  feed.addItem({ title: "Already there" });
+  await withApp("scratch", async (app) => {
+    const { browser } = app;
+    await browser.setWindowSize(1280, 800);
+    await signUp(browser, "e2e-scratch@example.com", PASSWORD);
+    const screens = new Set();
+    const seeScreen = async () => screens.add(await (await browser.$('[aria-current="step"]')).getText());
+    let clicks = 0;
+    await click(browser, "new-area");
+    clicks++;
+    await seeScreen();
+    await click(browser, "pick-service-rss"); // one trigger: its settings open on the same If screen
+    clicks++;
+    await fill(browser, "param-url", feed.url);
+    await app.screenshot("7-scratch-if");
+    await click(browser, "wizard-next");
+    clicks++;
+    await click(browser, "pick-service-http"); // one reaction: its settings open on the Then screen
+    clicks++;
+    await seeScreen();
+    await fill(browser, "param-url", "http://127.0.0.1:9/unused");
+    await app.screenshot("8-scratch-then");
+    await click(browser, "wizard-next");
+    clicks++;
+    await byId(browser, "area-name");
+    await seeScreen();
+    await app.screenshot("9-scratch-review");
+    await click(browser, "wizard-save");
+    clicks++;
+    await waitText(browser, "area-watching", (t) => /Watching — 1 existing item recorded/.test(t), {
+      timeout: 20000,
+      message: "the new area's page to say it is watching",
+    });
+    screens.add("area page");
+    assert.deepEqual([...screens], ["If", "Then", "Filter & review", "area page"]);
+    assert.equal(clicks, 6);
+
+    // A webhook area with a filter on its review: an event that does not match is skipped, in words.
+    await wizardWebhookToHttp(browser);
+    await fill(browser, "param-url", "http://127.0.0.1:9/unused");
+    await click(browser, "wizard-next");
+    await click(browser, "open-filter");
+    await fill(browser, "condition-ingredient", "msg");
+    await (await byId(browser, "condition-op")).selectByAttribute("value", "contains");
+    await fill(browser, "condition-value", "Release");
+    await fill(browser, "area-name", "E2E filtered hook");
+    await click(browser, "wizard-save");
+    const hookUrl = await waitText(browser, "webhook-url", (t) => /^https?:\/\/\S+\/hooks\/\S+$/.test(t), {
+      message: "webhook-url to show the area's URL",
+    });
+    const posted = await postJson(hookUrl, { msg: "Weekly notes" }, { "Idempotency-Key": `e2e-${randomUUID()}` });
+    assert.ok(posted.status >= 200 && posted.status < 300, `webhook answered ${posted.status}`);
+    const summary = await waitFor(
+      async () => {
+        await nav(browser, "activity");
+        const row = await browser.$(`${sel("run-row")}[data-status="skipped"]`);
+        if (!(await row.isExisting())) return false;
+        return (await row.$(sel("run-summary"))).getText();
+      },
+      { timeout: 20000, interval: 500, message: "a skipped run-row in Activity" },
+    );
+    assert.match(summary, /msg does not contain .Release. \(it is .Weekly notes.\)/i);
+    await app.screenshot("10-skipped-run-says-why");
+  });
+});
+
 test("every page fits a 360 px wide window without horizontal scrolling, and a 1280 px one", async () => {
   await withApp("narrow", async (app) => {
     const { browser } = app;

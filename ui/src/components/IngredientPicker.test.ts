@@ -114,7 +114,6 @@ describe("ingredient picker", () => {
     await user.click(await screen.findByTestId("pick-service-notify"));
     await user.type(await screen.findByTestId("param-title"), "t");
     await user.click(screen.getByTestId("wizard-next"));
-    await user.click(await screen.findByTestId("wizard-next"));
     expect(((await screen.findByTestId("area-private-network")) as HTMLInputElement).checked).toBe(true);
   });
 });

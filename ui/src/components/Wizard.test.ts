@@ -4,6 +4,7 @@ import userEvent from "@testing-library/user-event";
 import Wizard from "./Wizard.svelte";
 import { apiError, fakeCore } from "../test/fakeCore";
 import type { AreaForm } from "../lib/api";
+import { nav } from "../lib/state.svelte";
 
 async function pickTrigger(user: ReturnType<typeof userEvent.setup>) {
   await user.type(await screen.findByTestId("service-search"), "rss");
@@ -14,8 +15,8 @@ async function pickTrigger(user: ReturnType<typeof userEvent.setup>) {
   await user.click(screen.getByTestId("wizard-next"));
 }
 
-/** A new area from the RSS trigger to a notification titled "Hi", up to the condition step. */
-async function toConditionStep(user: ReturnType<typeof userEvent.setup>) {
+/** A new area from the RSS trigger to a notification titled "Hi", up to the review (and its filter). */
+async function toReview(user: ReturnType<typeof userEvent.setup>) {
   await pickTrigger(user);
   await user.click(await screen.findByTestId("pick-service-notify"));
   await user.type(await screen.findByTestId("param-title"), "Hi");
@@ -23,6 +24,40 @@ async function toConditionStep(user: ReturnType<typeof userEvent.setup>) {
 }
 
 describe("create-area wizard", () => {
+  test("from scratch, RSS → HTTP is 6 clicks over 4 screens (If, Then, Filter & review, the area's page)", async () => {
+    const core = fakeCore();
+    const user = userEvent.setup();
+    let clicks = 1; // "New area" on the dashboard
+    const screens = new Set<string>();
+    const seeScreen = () => screens.add(within(screen.getByRole("list", { name: "Steps" })).getByRole("button", { current: "step" }).textContent ?? "");
+    render(Wizard, { props: {} });
+    await screen.findByTestId("pick-service-rss");
+    seeScreen();
+    await user.click(screen.getByTestId("pick-service-rss"));
+    clicks++;
+    seeScreen();
+    await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
+    await user.click(screen.getByTestId("wizard-next"));
+    clicks++;
+    await user.click(await screen.findByTestId("pick-service-http"));
+    clicks++;
+    seeScreen();
+    await user.type(await screen.findByTestId("param-url"), "https://hooks.example/new");
+    await user.click(screen.getByTestId("wizard-next"));
+    clicks++;
+    await screen.findByTestId("area-name");
+    seeScreen();
+    await user.click(screen.getByTestId("wizard-save"));
+    clicks++;
+    await waitFor(() => expect(core.called("create_area")).toHaveLength(1));
+    expect(nav.route.name).toBe("area");
+    screens.add("area page");
+    expect([...screens]).toEqual(["If", "Then", "Filter & review", "area page"]);
+    expect(clicks).toBe(6);
+    const form = core.called("create_area")[0].args.form as AreaForm;
+    expect([form.action.service, form.reactions[0].service, form.name]).toEqual(["rss", "http", "New feed item → Send an HTTP request"]);
+  });
+
   test("service → action → params → reaction → ingredient picker → save sends the spec", async () => {
     const core = fakeCore();
     const user = userEvent.setup();
@@ -39,16 +74,15 @@ describe("create-area wizard", () => {
     await user.click(option);
     expect(title.value).toBe("New: {{ title }}");
 
-    await user.click(screen.getByTestId("wizard-next")); // → condition
-    await user.click(await screen.findByTestId("wizard-next")); // → review
+    await user.click(screen.getByTestId("wizard-next")); // → review (the filter is on it)
     const name = (await screen.findByTestId("area-name")) as HTMLInputElement;
-    expect(name.value).toBe("When New feed item then Show a notification");
+    expect(name.value).toBe("New feed item → Show a notification");
     await user.click(screen.getByTestId("wizard-save"));
 
     await waitFor(() => expect(core.called("create_area")).toHaveLength(1));
     const form = core.called("create_area")[0].args.form as AreaForm;
     expect(form).toEqual({
-      name: "When New feed item then Show a notification",
+      name: "New feed item → Show a notification",
       action: { service: "rss", id: "new_item", params: { url: "https://blog.example.org/feed.xml" } },
       reactions: [{ service: "notify", id: "send", params: { title: "New: {{ title }}" } }],
       condition: null,
@@ -74,7 +108,6 @@ describe("create-area wizard", () => {
     await user.click(await screen.findByTestId("pick-service-notify"));
     await user.type(await screen.findByTestId("param-title"), "hi");
     await user.click(screen.getByTestId("wizard-next"));
-    await user.click(await screen.findByTestId("wizard-next"));
     await user.click(await screen.findByTestId("wizard-save"));
     await waitFor(() => expect(core.called("create_area")).toHaveLength(1));
     expect((core.called("create_area")[0].args.form as AreaForm).interval_secs).toBe(900);
@@ -115,7 +148,6 @@ describe("create-area wizard", () => {
     await user.click(await screen.findByTestId("pick-service-http"));
     await user.type(await screen.findByTestId("param-url"), "ftp://x");
     await user.click(screen.getByTestId("wizard-next"));
-    await user.click(await screen.findByTestId("wizard-next"));
     await user.click(await screen.findByTestId("wizard-save"));
     const err = await screen.findByTestId("field-error-url");
     expect(err.textContent).toContain("must start with http");
@@ -151,13 +183,15 @@ describe("create-area wizard", () => {
     const core = fakeCore();
     const user = userEvent.setup();
     render(Wizard, { props: {} });
-    await toConditionStep(user);
-    await user.click(await screen.findByTestId("condition-enabled"));
+    await toReview(user);
+    // no filter until one is added, on the review itself
+    expect(screen.queryByTestId("condition-ingredient")).toBeNull();
+    await user.click(await screen.findByTestId("open-filter"));
     await user.selectOptions(screen.getByTestId("condition-ingredient"), "title");
     await user.selectOptions(screen.getByTestId("condition-op"), "contains");
     await user.type(screen.getByTestId("condition-value"), "Rust");
-    await user.click(screen.getByTestId("wizard-next"));
-    await user.click(await screen.findByTestId("wizard-save"));
+    expect(screen.getByTestId("filter-summary").textContent).toBe("title contains “Rust”");
+    await user.click(screen.getByTestId("wizard-save"));
     await waitFor(() => expect(core.called("create_area")).toHaveLength(1));
     const form = core.called("create_area")[0].args.form as AreaForm;
     expect(form.condition).toEqual({ ingredient: "title", op: "contains", value: "Rust" });
@@ -184,21 +218,20 @@ describe("create-area wizard", () => {
     });
     const user = userEvent.setup();
     render(Wizard, { props: {} });
-    await toConditionStep(user);
-    await user.click(await screen.findByTestId("condition-enabled"));
+    await toReview(user);
+    await user.click(await screen.findByTestId("open-filter"));
     await user.click(screen.getByText("Advanced (JSON)"));
     const json = (await screen.findByTestId("condition-json")) as HTMLTextAreaElement;
     await user.clear(json);
     await user.click(json);
     await user.paste('{"ingredient": "title", "op": "bigger", "value": 1}');
-    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(screen.getByTestId("wizard-save"));
     expect((await screen.findByTestId("field-error-condition")).textContent).toContain("unknown variant `bigger` (core)");
     expect(core.called("read_condition")).toHaveLength(1);
     await user.clear(json);
     await user.click(json);
     await user.paste('{"any": [{"ingredient": "title", "op": "contains", "value": "Rust"}]}');
-    await user.click(screen.getByTestId("wizard-next"));
-    await user.click(await screen.findByTestId("wizard-save"));
+    await user.click(screen.getByTestId("wizard-save"));
     await waitFor(() => expect(core.called("create_area")).toHaveLength(1));
     expect((core.called("create_area")[0].args.form as AreaForm).condition).toEqual({ any: [{ ingredient: "title", op: "contains", value: "Rust" }] });
   });

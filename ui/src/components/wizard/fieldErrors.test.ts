@@ -80,18 +80,17 @@ describe("wizard field errors", () => {
     render(Wizard, { props: {} });
     await toRequestSettings(user, "https://hooks.example/x");
     await user.click(screen.getByTestId("wizard-next"));
-    await user.click(await screen.findByTestId("condition-enabled"));
+    await user.click(await screen.findByTestId("open-filter"));
     await user.click(screen.getByText("Advanced (JSON)"));
     const json = screen.getByTestId("condition-json");
     await user.click(json);
     await user.paste('{"ingredient": "title", "op": "bigger", "value": 1}');
-    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(screen.getByTestId("wizard-save"));
     expect(await screen.findByTestId("field-error-condition")).toBeTruthy();
     await user.type(json, " ");
     expect(screen.queryByTestId("field-error-condition")).toBeNull();
 
     await user.click(screen.getByTestId("condition-enabled"));
-    await user.click(screen.getByTestId("wizard-next"));
     const name = await screen.findByTestId("area-name");
     await user.clear(name);
     await user.click(screen.getByTestId("wizard-save"));
@@ -121,7 +120,6 @@ describe("wizard field errors", () => {
     render(Wizard, { props: {} });
     await toRequestSettings(user, "ftp://x");
     await user.click(screen.getByTestId("wizard-next"));
-    await user.click(await screen.findByTestId("wizard-next"));
     await user.click(await screen.findByTestId("wizard-save"));
     await screen.findByTestId("field-error-url");
     await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId("param-url")));
@@ -143,11 +141,11 @@ describe("wizard field errors", () => {
     render(Wizard, { props: {} });
     await toRequestSettings(user, "https://hooks.example/x");
     await user.click(screen.getByTestId("wizard-next"));
-    await user.click(await screen.findByTestId("condition-enabled"));
+    await user.click(await screen.findByTestId("open-filter"));
     await user.click(screen.getByText("Advanced (JSON)"));
     await user.click(screen.getByTestId("condition-json"));
     await user.paste('{"ingredient": "title", "op": "bigger", "value": 1}');
-    await user.click(screen.getByTestId("wizard-next"));
+    await user.click(screen.getByTestId("wizard-save"));
     await screen.findByTestId("field-error-condition");
     await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId("condition-json")));
   });

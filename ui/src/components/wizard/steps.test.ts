@@ -29,63 +29,73 @@ function editing(overrides = {}) {
 }
 
 describe("wizard steps", () => {
-  test("a finished step reopens from the step list and keeps what was filled in", async () => {
+  test("a finished screen reopens from the step list and keeps what was filled in", async () => {
     fakeCore();
     const user = userEvent.setup();
     render(Wizard, { props: {} });
     await user.click(await screen.findByTestId("pick-service-rss"));
-    // only the steps reached are offered (RSS's one trigger was taken: its settings are open)
-    expect(screen.getByTestId("wizard-goto-trigger")).toBeTruthy();
-    expect(screen.queryByTestId("wizard-goto-reaction-service")).toBeNull();
+    // only the screens reached are offered (RSS's one trigger was taken: its settings are open)
+    expect(screen.getByTestId("wizard-goto-if")).toBeTruthy();
+    expect(screen.queryByTestId("wizard-goto-then")).toBeNull();
     await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
     await user.click(screen.getByTestId("wizard-next"));
     await screen.findByTestId("pick-service-notify");
 
-    await user.click(screen.getByTestId("wizard-goto-trigger"));
-    expect(screen.getByTestId("pick-service-rss").className).toContain("selected");
-    // reaching the reaction service was finished too: back there in one click
-    await user.click(screen.getByTestId("wizard-goto-action-config"));
+    // the If screen reopens where it was left: the trigger's settings, as filled in
+    await user.click(screen.getByTestId("wizard-goto-if"));
     expect((screen.getByTestId("param-url") as HTMLInputElement).value).toBe("https://blog.example.org/feed.xml");
-    expect(screen.getByTestId("wizard-goto-reaction-service")).toBeTruthy();
     expect(document.activeElement?.tagName).toBe("H2");
+    // the choice stays in view and can be made again
+    await user.click(screen.getByTestId("chosen-trigger-change"));
+    expect(screen.getByTestId("pick-service-rss").className).toContain("selected");
+    // reaching the Then screen was finished too: back there in one click
+    await user.click(screen.getByTestId("wizard-goto-then"));
+    expect(await screen.findByTestId("pick-service-notify")).toBeTruthy();
   });
 
-  test("the step pills are buttons up to the furthest step reached, the current one marked, and work from the keyboard", async () => {
+  test("three screens: the pills are buttons up to the furthest reached, the current one marked, and work from the keyboard", async () => {
     fakeCore();
     const user = userEvent.setup();
     render(Wizard, { props: {} });
+    const pills = within(screen.getByRole("list", { name: "Steps" }));
+    expect(pills.getAllByRole("listitem").map((li) => li.textContent?.trim())).toEqual(["If", "Then", "Filter & review"]);
+    await user.click(await screen.findByTestId("pick-service-github"));
+    // a service with several triggers: the choice is on the same If screen, under the chosen service
+    expect(screen.getByTestId("chosen-trigger").textContent).toContain("GitHub");
+    expect(pills.getByRole("button", { current: "step" }).textContent).toBe("If");
+    await user.click(screen.getByTestId("chosen-trigger-change"));
     await user.click(await screen.findByTestId("pick-service-rss"));
     await user.type(await screen.findByTestId("param-url"), "https://blog.example.org/feed.xml");
     await user.click(screen.getByTestId("wizard-next"));
     await screen.findByTestId("pick-service-notify");
 
-    const pills = within(screen.getByRole("list", { name: "Steps" }));
     const current = pills.getByRole("button", { current: "step" });
-    expect(current.textContent).toBe("Reaction service");
-    expect(pills.getAllByRole("button").map((b) => b.textContent)).toEqual(["Trigger service", "Trigger", "Trigger settings", "Reaction service"]);
-    // steps not reached yet are plain text
-    expect(pills.queryByRole("button", { name: "Reaction" })).toBeNull();
-    expect(pills.getByText("Review").closest("button")).toBeNull();
+    expect(current.textContent).toBe("Then");
+    // the Then screen says what it continues
+    expect(screen.getByTestId("chosen-trigger").textContent).toContain("New feed item");
+    expect(pills.getAllByRole("button").map((b) => b.textContent)).toEqual(["If", "Then"]);
+    // screens not reached yet are plain text
+    expect(pills.getByText("Filter & review").closest("button")).toBeNull();
 
-    const trigger = pills.getByRole("button", { name: "Trigger" });
-    expect(trigger.getAttribute("aria-current")).toBeNull();
-    trigger.focus();
+    const back = pills.getByRole("button", { name: "If" });
+    expect(back.getAttribute("aria-current")).toBeNull();
+    back.focus();
     await user.keyboard("{Enter}");
-    expect(await screen.findByTestId("pick-action-new_item")).toBeTruthy();
+    expect(await screen.findByTestId("param-url")).toBeTruthy();
     const reopened = pills.getByRole("button", { current: "step" });
-    expect(reopened.textContent).toBe("Trigger");
-    // the current step's pill takes the focus to the step itself
+    expect(reopened.textContent).toBe("If");
+    // the current screen's pill takes the focus to the step itself
     await user.click(reopened);
-    expect(document.activeElement?.textContent).toContain("What should RSS feeds watch for?");
+    expect(document.activeElement?.textContent).toContain("Settings");
   });
 
   test("editing opens on the step asked for; every step can be reopened", async () => {
     editing();
     const user = userEvent.setup();
-    render(Wizard, { props: { id: 7, startStep: "condition" } });
-    expect(await screen.findByTestId("condition-enabled")).toBeTruthy();
-    await user.click(screen.getByTestId("wizard-goto-reaction-config"));
+    render(Wizard, { props: { id: 7, startStep: "reaction-config" } });
     expect((await screen.findByTestId("param-title") as HTMLInputElement).value).toBe("{{ title }}");
+    await user.click(screen.getByTestId("wizard-goto-if"));
+    expect((await screen.findByTestId("param-url") as HTMLInputElement).value).toBe("https://a.example/feed");
     await user.click(screen.getByTestId("wizard-goto-review"));
     expect(((await screen.findByTestId("area-name")) as HTMLInputElement).value).toBe("Feed to phone");
   });
@@ -147,8 +157,8 @@ describe("wizard steps", () => {
   test("the JSON condition editor starts from the simple one and is sent as written", async () => {
     const core = editing();
     const user = userEvent.setup();
-    render(Wizard, { props: { id: 7, startStep: "condition" } });
-    await user.click(await screen.findByTestId("condition-enabled"));
+    render(Wizard, { props: { id: 7 } });
+    await user.click(await screen.findByTestId("open-filter"));
     await user.selectOptions(screen.getByTestId("condition-ingredient"), "title");
     await user.type(screen.getByTestId("condition-value"), "Rust");
     await user.click(screen.getByRole("button", { name: "Advanced (JSON)" }));
@@ -157,8 +167,7 @@ describe("wizard steps", () => {
     await user.clear(json);
     await user.click(json);
     await user.paste('{"not": {"ingredient": "title", "op": "contains", "value": "beta"}}');
-    await user.click(screen.getByTestId("wizard-next"));
-    expect(await screen.findByText("custom condition")).toBeTruthy();
+    expect(screen.getByTestId("filter-summary").textContent).toBe("custom condition");
     await user.click(screen.getByTestId("wizard-save"));
     await waitFor(() => expect(core.called("update_area")).toHaveLength(1));
     expect((core.called("update_area")[0].args.form as AreaForm).condition).toEqual({ not: { ingredient: "title", op: "contains", value: "beta" } });

@@ -4,7 +4,6 @@ import type { AreaForm } from "../api";
 import {
   addReaction,
   afterActionSettings,
-  afterCondition,
   afterReactionSettings,
   back,
   canNext,
@@ -20,6 +19,9 @@ import {
   placeFailure,
   fieldLabel,
   progress,
+  screens,
+  screenOf,
+  chooseAgain,
   removeReaction,
   reopen,
   showField,
@@ -65,7 +67,7 @@ const reachable = (s: WizardState) => progress(s).filter((p) => p.reachable).map
 const done = (s: WizardState) => progress(s).filter((p) => p.status === "done").map((p) => p.step);
 
 describe("the wizard's steps", () => {
-  test("a new area walks trigger → action → settings → reaction service → reaction → settings → condition → review", () => {
+  test("a new area walks trigger → action → settings → reaction service → reaction → settings → review (with the filter)", () => {
     const seen: Step[] = [];
     let s = newWizard();
     seen.push(s.step);
@@ -81,12 +83,11 @@ describe("the wizard's steps", () => {
     seen.push(s.step);
     s = pickReaction(s, "send");
     seen.push(s.step);
-    s = afterReactionSettings(s);
+    s = afterReactionSettings(s, names);
     seen.push(s.step);
-    s = afterCondition(s, names);
-    seen.push(s.step);
-    expect(seen).toEqual(["trigger", "action", "action-config", "reaction-service", "reaction", "reaction-config", "condition", "review"]);
-    expect(s.form.name).toBe("When New feed item then Show a notification");
+    expect(seen).toEqual(["trigger", "action", "action-config", "reaction-service", "reaction", "reaction-config", "review"]);
+    expect(seen.map(screenOf)).toEqual(["if", "if", "if", "then", "then", "then", "review"]);
+    expect(s.form.name).toBe("New feed item → Show a notification");
     expect(s.form.reactions).toEqual([{ service: "notify", id: "send", params: {} }]);
     expect(canNext(s)).toBe(false); // the review saves instead
   });
@@ -108,7 +109,8 @@ describe("the wizard's steps", () => {
     pickReaction(before, "other");
     removeReaction(before, 0, names);
     back(before);
-    afterCondition(before, names);
+    afterReactionSettings(before, names);
+    chooseAgain(before, "trigger");
     expect(before).toEqual(copy);
   });
 
@@ -144,10 +146,10 @@ describe("the wizard's steps", () => {
     s = afterActionSettings(s);
     expect(s.step).toBe("reaction-config");
     expect(s.ri).toBe(0);
-    s = afterReactionSettings(s);
+    s = afterReactionSettings(s, names);
     expect([s.step, s.ri, s.reactionService]).toEqual(["reaction-config", 1, "http"]);
-    s = afterReactionSettings(s);
-    expect(s.step).toBe("condition");
+    s = afterReactionSettings(s, names);
+    expect(s.step).toBe("review");
   });
 
   test("back retraces the steps, through every reaction", () => {
@@ -157,7 +159,7 @@ describe("the wizard's steps", () => {
       s = back(s);
       seen.push(s.step === "reaction-config" ? `${s.step}#${s.ri}` : s.step);
     }
-    expect(seen).toEqual(["condition", "reaction-config#1", "reaction-config#0", "reaction", "reaction-service", "action-config", "action", "trigger"]);
+    expect(seen).toEqual(["reaction-config#1", "reaction-config#0", "reaction", "reaction-service", "action-config", "action", "trigger"]);
   });
 
   test("adding a reaction, then giving up, returns to the review", () => {
@@ -182,11 +184,11 @@ describe("the wizard's steps", () => {
   });
 
   test("removing a reaction renames an area whose name was suggested, not one the user typed", () => {
-    const suggested = afterCondition(afterReactionSettings(toFirstReaction()), names);
+    const suggested = afterReactionSettings(toFirstReaction(), names);
     const two = pickReaction(pickReactionService(addReaction(suggested), "http"), "request");
-    const renamed = afterCondition({ ...two, step: "condition" }, names);
-    expect(renamed.form.name).toBe("When New feed item then Show a notification and Send an HTTP request");
-    expect(removeReaction(renamed, 1, names).form.name).toBe("When New feed item then Show a notification");
+    const renamed = afterReactionSettings(two, names);
+    expect(renamed.form.name).toBe("New feed item → Show a notification and Send an HTTP request");
+    expect(removeReaction(renamed, 1, names).form.name).toBe("New feed item → Show a notification");
     const typed = editWizard(stored, storedReads, []);
     expect(removeReaction(typed, 0, names).form.name).toBe("Feed to phone");
     expect(removeReaction(typed, 0, names).form.reactions.map((r) => r.id)).toEqual(["request"]);
@@ -206,7 +208,7 @@ describe("progress and reopening", () => {
     expect(s.step).toBe("reaction-config");
     expect(done(s)).toEqual(["trigger", "action", "action-config", "reaction-service", "reaction"]);
     expect(reachable(s)).toEqual(["trigger", "action", "action-config", "reaction-service", "reaction"]);
-    expect(reopen(s, "condition", names)).toBe(s); // not reached yet
+    expect(reopen(s, "review", names)).toBe(s); // not reached yet
     expect(reopen(s, "reaction-config", names)).toBe(s); // the current step
   });
 
@@ -215,7 +217,7 @@ describe("progress and reopening", () => {
     let s = reopen(review, "action", names);
     expect(s.step).toBe("action");
     expect(reachable(s)).toContain("review");
-    expect(done(s)).toContain("condition");
+    expect(done(s)).toContain("reaction-config");
     s = reopen(s, "review", names);
     expect(s.step).toBe("review");
     expect(s.form).toEqual(review.form);
@@ -240,21 +242,44 @@ describe("progress and reopening", () => {
     expect(reachable(same)).toContain("review");
   });
 
-  test("re-picking a reaction must be configured again before the condition and review", () => {
+  test("re-picking a reaction must be configured again before the review", () => {
     let s = reopen(editWizard(stored, storedReads, []), "reaction", names);
     s = pickReaction(pickReactionService(s, "notify"), "send"); // same reaction: kept
     expect(reachable(s)).toContain("review");
     s = pickReaction(pickReactionService(back(s), "http"), "request"); // a different one
-    expect(reachable(s)).not.toContain("condition");
     expect(reachable(s)).not.toContain("review");
   });
 
   test("reopening the review suggests a name unless one was typed", () => {
-    const atReview = afterCondition(afterReactionSettings(toFirstReaction()), names);
-    const unnamed = { ...atReview, step: "condition" as const, form: { ...atReview.form, name: "" } };
-    expect(reopen(unnamed, "review", names).form.name).toBe("When New feed item then Show a notification");
+    const atReview = afterReactionSettings(toFirstReaction(), names);
+    const unnamed = { ...atReview, step: "reaction-config" as const, form: { ...atReview.form, name: "" } };
+    expect(reopen(unnamed, "review", names).form.name).toBe("New feed item → Show a notification");
     const typed = { ...unnamed, nameTouched: true, form: { ...unnamed.form, name: "Mine" } };
     expect(reopen(typed, "review", names).form.name).toBe("Mine");
+  });
+});
+
+describe("screens", () => {
+  const pills = (s: WizardState) => screens(s).map((p) => `${p.label}:${p.status}${p.reachable ? `>${p.opens}` : ""}`);
+
+  test("three screens, If · Then · Filter & review, each reopening where the user left it", () => {
+    let s = newWizard();
+    expect(pills(s)).toEqual(["If:current", "Then:todo", "Filter & review:todo"]);
+    s = pickTriggerService(s, "rss", "new_item");
+    expect(pills(s)).toEqual(["If:current", "Then:todo", "Filter & review:todo"]);
+    s = afterActionSettings(s);
+    expect(pills(s)).toEqual(["If:done>action-config", "Then:current", "Filter & review:todo"]);
+    s = pickReactionService(s, "http", "request");
+    s = afterReactionSettings(s, names);
+    expect(pills(s)).toEqual(["If:done>action-config", "Then:done>reaction-config", "Filter & review:current"]);
+  });
+
+  test("choosing again goes back to the screen's service choice and keeps the rest reachable", () => {
+    const review = editWizard(stored, storedReads, []);
+    const s = chooseAgain(reopen(review, "reaction-config", names), "reaction-service");
+    expect([s.step, s.ri]).toEqual(["reaction-service", 0]);
+    expect(screens(s).find((p) => p.screen === "review")?.reachable).toBe(true);
+    expect(chooseAgain(review, "trigger").step).toBe("trigger");
   });
 });
 
@@ -262,11 +287,13 @@ describe("editing a stored area", () => {
   test("opens on the review with every step finished, or on the step asked for", () => {
     const s = editWizard(stored, storedReads, ["title", "link"]);
     expect(s.step).toBe("review");
-    expect(done(s)).toHaveLength(7);
+    expect(done(s)).toHaveLength(6);
     expect(s.interval).toEqual({ value: "15", unit: "min" });
     expect(s.condition).toMatchObject({ on: true, ingredient: "title", op: "contains", value: "Rust", advanced: false });
     expect(s.customIngredients).toEqual(["msg"]);
-    expect(editWizard(stored, storedReads, [], "condition").step).toBe("condition");
+    expect(editWizard(stored, storedReads, [], "reaction-config").step).toBe("reaction-config");
+    // the filter is on the review (an old link to the condition step opens it)
+    expect(editWizard(stored, storedReads, [], "condition").step).toBe("review");
     expect(editWizard(stored, storedReads, [], "nonsense").step).toBe("review");
   });
 
@@ -280,7 +307,7 @@ describe("editing a stored area", () => {
 describe("where the core's errors show", () => {
   test("fields map to their steps", () => {
     expect(stepOf("name")).toEqual({ step: "review" });
-    expect(stepOf("condition.all[1].value")).toEqual({ step: "condition" });
+    expect(stepOf("condition.all[1].value")).toEqual({ step: "review" });
     expect(stepOf("action.service")).toEqual({ step: "trigger" });
     expect(stepOf("action.id")).toEqual({ step: "action" });
     expect(stepOf("action.params.url")).toEqual({ step: "action-config" });

@@ -3,15 +3,20 @@
 // argument alone). The step components bind their inputs into the draft; everything that moves
 // between steps or changes the draft's shape goes through a function here.
 //
-// Steps 1–6 pick and configure the trigger and the reactions; the wizard asks the core to check
-// the trigger's and each reaction's settings (and the condition) before moving past them — that
-// part is async and lives in Wizard.svelte, which calls `after…` here once the core agreed.
+// The steps are grouped into three screens, IFTTT-style: "If" (the trigger's service, its action
+// and settings), "Then" (each reaction's service, reaction and settings) and "Filter & review"
+// (the optional condition, the name, the switches). A step inside a screen replaces the part
+// below what was already chosen; the screen's heading and choices stay in view.
+//
+// The wizard asks the core to check the trigger's and each reaction's settings before moving past
+// them — that part is async and lives in Wizard.svelte, which calls `after…` here once the core
+// agreed; the condition is checked with the whole area on Save.
 import { ApiFailure, errorMessage } from "../api";
 import type { AreaForm, Recipe, SampleEvent } from "../api";
 import { conditionFields, intervalFields } from "./form";
 import type { ConditionFields, IntervalFields } from "./form";
 
-export type Step = "trigger" | "action" | "action-config" | "reaction-service" | "reaction" | "reaction-config" | "condition" | "review";
+export type Step = "trigger" | "action" | "action-config" | "reaction-service" | "reaction" | "reaction-config" | "review";
 
 export const STEPS: readonly { step: Step; label: string }[] = [
   { step: "trigger", label: "Trigger service" },
@@ -20,9 +25,22 @@ export const STEPS: readonly { step: Step; label: string }[] = [
   { step: "reaction-service", label: "Reaction service" },
   { step: "reaction", label: "Reaction" },
   { step: "reaction-config", label: "Reaction settings" },
-  { step: "condition", label: "Condition" },
   { step: "review", label: "Review" },
 ];
+
+/** A screen of the wizard: the steps it shows one below the other. */
+export type Screen = "if" | "then" | "review";
+
+export const SCREENS: readonly { screen: Screen; label: string; steps: readonly Step[] }[] = [
+  { screen: "if", label: "If", steps: ["trigger", "action", "action-config"] },
+  { screen: "then", label: "Then", steps: ["reaction-service", "reaction", "reaction-config"] },
+  { screen: "review", label: "Filter & review", steps: ["review"] },
+];
+
+/** The screen that shows `step`. */
+export function screenOf(step: Step): Screen {
+  return SCREENS.find((sc) => sc.steps.includes(step))?.screen ?? "review";
+}
 
 export type WizardState = {
   step: Step;
@@ -194,6 +212,14 @@ export function pickReaction(s: WizardState, id: string): WizardState {
   return chose(s, "reaction-config", true, { form: { ...s.form, reactions } });
 }
 
+/**
+ * Back to the service choice of the current screen (the trigger's, or this reaction's) to choose
+ * again; what was filled in stays until another service is chosen.
+ */
+export function chooseAgain(s: WizardState, step: "trigger" | "reaction-service"): WizardState {
+  return goTo(s, step);
+}
+
 // ---- next & back --------------------------------------------------------------------------------
 
 /** Whether "Next" can be pressed: a choice step needs its choice. */
@@ -253,18 +279,16 @@ export function afterActionSettings(s: WizardState): WizardState {
   return goTo(s, "reaction-service", { ri: 0 });
 }
 
-/** After the core accepted reaction `ri`'s settings: the next reaction's settings, or the condition. */
-export function afterReactionSettings(s: WizardState): WizardState {
+/**
+ * After the core accepted reaction `ri`'s settings: the next reaction's settings, or the review
+ * (with its filter and a suggested name unless one was typed).
+ */
+export function afterReactionSettings(s: WizardState, names: Names): WizardState {
   if (s.recipe) return nextInRecipe(s, s.ri + 1);
   if (s.ri + 1 < s.form.reactions.length) {
     const ri = s.ri + 1;
     return goTo(s, "reaction-config", { ri, reactionService: s.form.reactions[ri].service });
   }
-  return goTo(s, "condition");
-}
-
-/** After the core accepted the condition: the review, with a suggested name unless one was typed. */
-export function afterCondition(s: WizardState, names: Names): WizardState {
   return toReview(s, names);
 }
 
@@ -289,10 +313,8 @@ export function back(s: WizardState): WizardState {
     case "reaction-config":
       if (s.ri > 0) return goTo(s, "reaction-config", { ri: s.ri - 1, reactionService: s.form.reactions[s.ri - 1].service });
       return goTo(s, "reaction");
-    case "condition":
-      return goTo(s, "reaction-config", { ri: last, reactionService: s.form.reactions[last]?.service ?? "" });
     case "review":
-      return goTo(s, "condition");
+      return goTo(s, "reaction-config", { ri: last, reactionService: s.form.reactions[last]?.service ?? "" });
     default:
       return s;
   }
@@ -315,11 +337,11 @@ export function removeReaction(s: WizardState, i: number, names: Names): WizardS
   return { ...s, form, ri: Math.min(s.ri, Math.max(0, reactions.length - 1)) };
 }
 
-/** "When New feed item then Show a notification and …" */
+/** "New feed item → Show a notification and …": the trigger, then what it does, short enough for a card. */
 export function defaultName(form: AreaForm, names: Names): string {
   const a = names.action(form.action.service, form.action.id) ?? form.action.id;
   const rs = form.reactions.map((r) => names.reaction(r.service, r.id) ?? r.id);
-  return `When ${a} then ${rs.join(" and ")}`;
+  return `${a} → ${rs.join(" and ")}`;
 }
 
 // ---- the trigger's ingredients --------------------------------------------------------------------
@@ -353,7 +375,6 @@ function ready(s: WizardState, step: Step): boolean {
     case "reaction":
       return !!(r?.service || s.reactionService);
     case "reaction-config":
-    case "condition":
     case "review":
       return !!r;
     default:
@@ -370,6 +391,32 @@ export function progress(s: WizardState): StepStatus[] {
     status: i === current ? "current" : i < Math.max(current, s.reached) && ready(s, step) ? "done" : "todo",
     reachable: i !== current && i <= s.reached && ready(s, step),
   }));
+}
+
+export type ScreenStatus = {
+  screen: Screen;
+  label: string;
+  status: "done" | "current" | "todo";
+  reachable: boolean;
+  /** The step a click on the screen opens: its furthest one reached. */
+  opens: Step;
+};
+
+/** Each screen as the progress list shows it: one reached (and not current) can be reopened. */
+export function screens(s: WizardState): ScreenStatus[] {
+  const steps = progress(s);
+  return SCREENS.map(({ screen, label, steps: own }) => {
+    const mine = steps.filter((p) => own.includes(p.step));
+    const current = mine.some((p) => p.status === "current");
+    const furthest = [...mine].reverse().find((p) => p.reachable);
+    return {
+      screen,
+      label,
+      status: current ? "current" : mine.every((p) => p.status === "done") ? "done" : "todo",
+      reachable: !current && !!furthest,
+      opens: current ? s.step : (furthest?.step ?? own[0]),
+    };
+  });
 }
 
 /** Reopens a step already reached (anything else is ignored). */
@@ -390,7 +437,7 @@ export function reopen(s: WizardState, step: Step, names: Names): WizardState {
 export function stepOf(field: string | null): { step: Step; ri?: number } | null {
   if (!field) return null;
   if (field === "name") return { step: "review" };
-  if (field.startsWith("condition")) return { step: "condition" };
+  if (field.startsWith("condition")) return { step: "review" };
   if (field === "action.service") return { step: "trigger" };
   if (field === "action.id") return { step: "action" };
   if (field.startsWith("action") || field.startsWith("interval_secs") || field === "allow_private_network") return { step: "action-config" };
