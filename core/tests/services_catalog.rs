@@ -177,3 +177,15 @@ fn token_services_check_tokens_with_their_documented_who_am_i_call() {
     checked.sort_unstable();
     assert_eq!(checked, ["discord", "github", "ntfy", "postman"]);
 }
+
+/// The catalog is read in the app as well as in the terminal: its words never tell the user to run
+/// a command or mention the daemon (each shell says how to connect in its own way).
+#[test]
+fn catalog_text_speaks_to_every_shell() {
+    for s in services::all(&Settings::empty()) {
+        let text = serde_json::to_string(&s.manifest).expect("a manifest serialises");
+        for shell_words in ["area connect", "--token", "`area ", "daemon"] {
+            assert!(!text.contains(shell_words), "{}: its catalog text says {shell_words:?}", s.manifest.id);
+        }
+    }
+}

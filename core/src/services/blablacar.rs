@@ -57,8 +57,8 @@ fn manifest() -> ServiceManifest {
         id: ID,
         name: "BlaBlaCar",
         description: "Watch a carpool route for new BlaBlaCar trips on a given day (search only: booking is not \
-                      possible through the API). Needs a BlaBlaCar API key from dev.blablacar.com, connected \
-                      with `area connect blablacar --token-stdin`.",
+                      possible through the API). Needs a BlaBlaCar API key from dev.blablacar.com, pasted as \
+                      the connection's token.",
         auth: AuthKind::ApiKey,
         credential_hosts: vec!["public-api.blablacar.com"],
         oauth: None,

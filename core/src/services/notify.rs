@@ -29,7 +29,7 @@ fn manifest() -> ServiceManifest {
         id: ID,
         name: "Notifications",
         description:
-            "Show a notification on this device (desktop notification, or a line in the daemon's log when headless).",
+            "Show a notification on this device (a desktop notification, or a line in Area's log when it runs without a screen).",
         auth: AuthKind::None,
         credential_hosts: vec![],
         oauth: None,

@@ -284,7 +284,7 @@ pub const ERRORS: ErrorTable = ErrorTable {
             403,
             Outcome::Status(
                 403,
-                "{resource} is protected: it needs an access token allowed to use it (area connect ntfy){detail}",
+                "{resource} is protected: it needs an access token allowed to use it: connect ntfy with one{detail}",
             ),
             Retry::No,
         ),

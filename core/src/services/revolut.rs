@@ -71,7 +71,7 @@ fn manifest() -> ServiceManifest {
         description: "Watch a Revolut Business account for new transactions (read-only: Area never moves money). \
                       Connect with a Business API access token: Revolut Business app → Settings → API, \
                       upload your certificate, then exchange the consent code for an access token \
-                      and paste it with `area connect revolut --token-stdin`. Revolut expires access tokens after \
+                      and paste it as the connection's token. Revolut expires access tokens after \
                       40 minutes, after which the connection asks to be reconnected.",
         auth: AuthKind::ApiKey,
         credential_hosts: vec!["b2b.revolut.com", "sandbox-b2b.revolut.com"],

@@ -1,10 +1,28 @@
 import { describe, expect, test } from "vitest";
-import { render, screen, waitFor } from "@testing-library/svelte";
+import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import Services from "./Services.svelte";
-import { apiError, fakeCore } from "../test/fakeCore";
+import { apiError, fakeCore, FAKE_SERVICES } from "../test/fakeCore";
 
 describe("services page", () => {
+  test("a limited service leads with its one-line description; its caveat is behind the Limited detail", async () => {
+    const limited = structuredClone(FAKE_SERVICES.find((s) => s.manifest.id === "github")!);
+    limited.manifest.availability = { status: "limited", reason: "needs a paid plan for more than 60 calls an hour" };
+    fakeCore({ services: () => FAKE_SERVICES.map((s) => (s.manifest.id === "github" ? limited : s)) });
+    const user = userEvent.setup();
+    render(Services, { props: {} });
+    const card = await screen.findByTestId("service-card-github");
+    expect(card.textContent).toContain("Issues and releases");
+    const detail = within(card).getByTestId("avail-detail") as HTMLDetailsElement;
+    expect(detail.open).toBe(false);
+    expect(within(detail).getByText("Limited")).toBeTruthy();
+    await user.click(within(detail).getByText("Limited"));
+    expect(detail.open).toBe(true);
+    expect(detail.textContent).toContain("needs a paid plan for more than 60 calls an hour");
+    // an unavailable service says why at once
+    expect((await screen.findByTestId("service-card-thunderbird")).textContent).toContain("no web API");
+  });
+
   test("connects a token service, shows its status, and disconnects after confirming", async () => {
     const core = fakeCore({
       disconnect: (a) => {

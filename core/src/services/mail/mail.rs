@@ -166,7 +166,7 @@ fn manifest() -> ServiceManifest {
                 id: "send",
                 name: "Send a mail",
                 description: "Sends a plain-text mail through the SMTP submission server of your mail connection \
-                              (`area connect mail --smtp-host …`).",
+                              (connect it with an SMTP server).",
                 params: vec![
                     ParamSpec::new("from", "From", "Sender, e.g. Ada <ada@example.com>.", ParamType::String),
                     ParamSpec::new(
@@ -401,7 +401,7 @@ impl Reaction for SendMail {
 
         let account = mail_account(ctx.credential, ID)?;
         let smtp = account.smtp.as_ref().ok_or_else(|| {
-            bad_param("smtp_host", "the mail connection has no SMTP server: run `area connect mail --smtp-host …`")
+            bad_param("smtp_host", "the mail connection has no SMTP server: connect Mail again with one (its SMTP host)")
         })?;
         let security = check_security(smtp.security, ctx.allow_private_network)?;
         let (host, port) = (smtp.host.clone(), smtp.port);

@@ -56,8 +56,7 @@ fn manifest() -> ServiceManifest {
         name: "Vinted",
         description: "New items of your Vinted saved searches, read from the alert e-mails Vinted sends you. Turn \
                       on e-mail alerts for a saved search in Vinted, then connect the mailbox that receives them \
-                      with `area connect vinted` (IMAP server, user name and password or app password, as for \
-                      Mail (IMAP/SMTP)).",
+                      (IMAP server, user name and password or app password, as for Mail (IMAP/SMTP)).",
         auth: AuthKind::MailAccount,
         credential_hosts: vec![],
         oauth: None,
