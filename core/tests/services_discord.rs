@@ -165,7 +165,8 @@ async fn poll_request_uses_the_bot_token() {
         req.headers,
         vec![
             ("Authorization".to_string(), "Bot bot_test_token".to_string()),
-            ("Accept".to_string(), "application/json".to_string())
+            ("Accept".to_string(), "application/json".to_string()),
+            ("User-Agent".to_string(), format!("DiscordBot (https://github.com/area, {})", env!("CARGO_PKG_VERSION")))
         ]
     );
     match action().request(&PollContext { params: &p, cursor: None, credential: None }) {
@@ -471,4 +472,38 @@ fn error_for_reads_discords_float_retry_after() {
     );
     let no_hint = HttpResponseData { status: 429, headers: vec![], body: b"".to_vec() };
     assert_eq!(discord::error_for(&no_hint, "channel 1", true).class(), ErrorClass::Retryable { retry_after: None });
+}
+
+/// Discord's API reference ("User Agent") asks every client for
+/// `User-Agent: DiscordBot ($url, $versionNumber)` and may block others: the fake refuses any
+/// other agent, on the poll, both reactions and the token check.
+#[tokio::test]
+async fn every_discord_request_names_itself_as_a_discordbot() {
+    let srv = server().await;
+    let agent = regex::Regex::new(r"^DiscordBot \(https?://[^,]+, [0-9.]+\)$").unwrap();
+    let seen = Mock::given(wiremock::matchers::path_regex(
+        r"^/api/(v10/channels/1100000000000000077/|v10/users/@me|webhooks/77/)",
+    ))
+    .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1", "username": "bot"})))
+    .mount_as_scoped(srv)
+    .await;
+    let cred = bot();
+    let client = kit::client();
+
+    let p = params(json!({"channel_id": "1100000000000000077"}));
+    let poll = action().request(&PollContext { params: &p, cursor: None, credential: Some(&cred) }).unwrap();
+    client.send(&poll, &Default::default()).await.unwrap();
+    run("send_message", Some(&cred), json!({"channel_id": "1100000000000000077", "content": "hi"})).await.unwrap();
+    let hook = format!("{}/api/webhooks/77/agent-token", srv.uri());
+    run("send_webhook", None, json!({"webhook_url": hook, "content": "hi"})).await.unwrap();
+    let check = discord::service(&settings()).account_check.expect("discord checks tokens");
+    client.send(&check.request(&cred).unwrap(), &Default::default()).await.unwrap();
+
+    let received = seen.received_requests().await;
+    assert_eq!(received.len(), 4, "poll, bot message, webhook and token check");
+    for r in &received {
+        let ua = r.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert!(agent.is_match(ua), "{} {}: User-Agent {ua:?}", r.method, r.url.path());
+        assert_eq!(r.headers.get_all("user-agent").iter().count(), 1, "one User-Agent, not the client's too");
+    }
 }

@@ -31,6 +31,10 @@
 //!   A 2xx whose body is an error object (`{"message", "code"}`) → [`ConnectorError::BadResponse`].
 //! - Connecting checks the bot token with `GET /api/v10/users/@me` (a 401 refuses it; the bot's
 //!   `username` names the connection).
+//! - Every request (poll, both reactions, the token check) sends
+//!   `User-Agent: DiscordBot (https://github.com/area, <crate version>)` ([`user_agent`]):
+//!   Discord's API reference requires that form and may block other agents, so it replaces the
+//!   shared client's default agent.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,6 +55,9 @@ pub const DEFAULT_BASE_URL: &str = "https://discord.com";
 pub const CONTENT_MAX_CHARS: usize = 2000;
 /// Longest `nonce` Discord accepts.
 pub const NONCE_MAX_CHARS: usize = 25;
+
+/// The project URL named in the `User-Agent` Discord requires.
+pub const USER_AGENT_URL: &str = "https://github.com/area";
 
 /// Hosts a webhook URL may point at.
 const WEBHOOK_HOSTS: [&str; 5] =
@@ -74,7 +81,7 @@ pub fn service(settings: &Settings) -> Service {
     Service::new(manifest(), actions, reactions).with_account_check(WhoAmI::new(
         ID,
         format!("{base}/api/v10/users/@me"),
-        |c| vec![auth_header(c)],
+        |c| vec![auth_header(c), user_agent()],
         "/username",
     ))
 }
@@ -209,6 +216,13 @@ pub fn auth_header(credential: &Credential) -> (String, String) {
     ("Authorization".into(), format!("Bot {}", credential.secret()))
 }
 
+/// The `User-Agent: DiscordBot ($url, $versionNumber)` header Discord's API reference requires
+/// of every client ("clients may be blocked" otherwise); set on the request, it replaces the
+/// shared client's default agent.
+pub fn user_agent() -> (String, String) {
+    ("User-Agent".into(), format!("DiscordBot ({USER_AGENT_URL}, {})", env!("CARGO_PKG_VERSION")))
+}
+
 /// An error object's message (`{"message": "Unknown Channel", "code": 10003}`), if the body is one.
 fn error_message(v: &Value) -> Option<String> {
     let message = v.get("message")?.as_str()?;
@@ -293,7 +307,7 @@ impl PolledAction for NewMessage {
         let channel = snowflake_param(ctx.params, "channel_id")?;
         let credential = ctx.require_credential(ID)?;
         let mut req = HttpRequestSpec::get(format!("{}/api/v10/channels/{channel}/messages?limit=50", self.base));
-        req.headers = vec![auth_header(credential), ("Accept".into(), "application/json".into())];
+        req.headers = vec![auth_header(credential), accept_json(), user_agent()];
         Ok(req)
     }
 
@@ -418,6 +432,7 @@ async fn post_message(
     bot: bool,
 ) -> Result<Option<String>, ConnectorError> {
     headers.push(("Content-Type".into(), "application/json".into()));
+    headers.push(user_agent());
     let spec = HttpRequestSpec { method: "POST".into(), url, headers, body: Some(body.to_string().into_bytes()) };
     let opts = RequestOptions { allow_private_network: ctx.allow_private_network, ..Default::default() };
     let response = ctx.http.send(&spec, &opts).await?;
