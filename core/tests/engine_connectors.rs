@@ -337,7 +337,48 @@ async fn coingecko_price_above_end_to_end() {
     assert_eq!(shown.len(), 1);
     assert_eq!(shown[0].0, "bitcoin is at 70123.5 usd");
     // Keyless: no credential is sent.
-    assert!(received(&server).await.iter().all(|r| r.headers.get("authorization").is_none()));
+    assert!(received(&server)
+        .await
+        .iter()
+        .all(|r| r.headers.get("authorization").is_none() && r.headers.get("x-cg-demo-api-key").is_none()));
+}
+
+/// With a CoinGecko Demo key connected, the engine sends it on every poll in the documented
+/// `x-cg-demo-api-key` header (docs.coingecko.com/v3.0.1/reference/authentication), never in the URL.
+#[tokio::test]
+async fn coingecko_demo_key_end_to_end() {
+    let env = Env::new().await;
+    save_api_key(&env, "coingecko", "CG-e2e-demo-key").await;
+    let server = MockServer::start().await;
+    let settings = Settings::from_pairs([("AREA_COINGECKO_BASE_URL", server.uri())]);
+    let answer = Answer::new();
+    Mock::given(method("GET"))
+        .and(path("/simple/price"))
+        .and(header("x-cg-demo-api-key", "CG-e2e-demo-key"))
+        .respond_with(answer.clone())
+        .mount(&server)
+        .await;
+    let area = env
+        .add(spec(json!({
+            "name": "btc with a key",
+            "action": {"service": "coingecko", "id": "price_above", "params": {"coin": "bitcoin", "threshold": 70000}},
+            "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ coin }} at {{ price }}"}}]
+        })))
+        .await;
+    let shown = three_polls(
+        &env,
+        &settings,
+        area,
+        &server,
+        &answer,
+        bitcoin(69_500.25, 1_711_356_300),
+        bitcoin(70_123.5, 1_711_356_360),
+    )
+    .await;
+    assert_eq!(shown.len(), 1);
+    for request in received(&server).await {
+        assert!(!request.url.as_str().contains("CG-e2e-demo-key"), "{}", request.url);
+    }
 }
 
 fn forecast(time: &str, temperature: f64) -> Value {

@@ -60,14 +60,18 @@ fn run_sequence(id: &str, p: &Params, bodies: &[String]) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn manifest_is_keyless_with_three_polled_actions() {
+fn manifest_takes_an_optional_demo_key_with_three_polled_actions() {
     let s = coingecko::service(&area_core::settings::Settings::from_env());
     assert_eq!(s.manifest.id, "coingecko");
-    assert_eq!(s.manifest.auth, AuthKind::None);
+    assert_eq!(s.manifest.auth, AuthKind::ApiKey, "a Demo API key may be connected");
+    assert_eq!(s.manifest.credential_hosts, ["api.coingecko.com"]);
     for id in ["price_above", "price_below", "change_24h"] {
         let m = s.manifest.actions.iter().find(|a| a.id == id).unwrap();
         assert_eq!(m.min_interval_secs, Some(60), "{id}");
-        assert!(matches!(s.actions[id], ActionKind::Polled(_)));
+        match &s.actions[id] {
+            ActionKind::Polled(a) => assert!(!a.needs_credential(), "{id}: the key is optional"),
+            _ => panic!("{id} is not polled"),
+        }
     }
     assert!(s.manifest.reactions.is_empty());
 }
@@ -354,5 +358,46 @@ proptest::proptest! {
         let cursor = holds.map(|h| json!({"holds": h, "crossings": 3}));
         let resp = HttpResponseData { status, headers: vec![], body: body.into_bytes() };
         let _ = read(id, &p, cursor.as_ref(), &resp);
+    }
+}
+
+/// CoinGecko's Demo authentication (docs.coingecko.com/v3.0.1/reference/authentication): the key
+/// goes in the `x-cg-demo-api-key` header, never in the URL; without a key the public API still
+/// answers. The fake refuses a key in the query and records the headers it got.
+#[tokio::test]
+async fn a_connected_demo_key_travels_in_its_header_only() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/simple/price"))
+        .and(wiremock::matchers::query_param_contains("x_cg_demo_api_key", ""))
+        .respond_with(ResponseTemplate::new(400))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/simple/price"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(price_body(71000.0, Some(2.0), 99)))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let settings = area_core::settings::Settings::from_pairs([("AREA_COINGECKO_BASE_URL", server.uri())]);
+    let client = kit::client();
+    let p = params(json!({"coin": "bitcoin", "threshold": 70000}));
+    let key = area_core::connector::Credential::ApiKey("CG-demoKey123".into());
+    for credential in [Some(&key), None] {
+        let ctx = PollContext { params: &p, cursor: None, credential };
+        let req = action_with(&settings, "price_above").request(&ctx).unwrap();
+        let resp = client.send(&req, &RequestOptions::default()).await.unwrap();
+        assert_eq!(resp.status, 200, "{credential:?}");
+        action_with(&settings, "price_above").read(&ctx, &resp).unwrap();
+    }
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(received.len(), 2);
+    let demo_key = |i: usize| received[i].headers.get("x-cg-demo-api-key").map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(demo_key(0).as_deref(), Some("CG-demoKey123"), "with a key connected");
+    assert_eq!(demo_key(1), None, "without a key, no such header");
+    for r in &received {
+        assert!(!r.url.as_str().contains("CG-demoKey123"), "never in the URL: {}", r.url);
+        assert!(r.headers.get("authorization").is_none());
     }
 }

@@ -1,4 +1,4 @@
-//! `coingecko`: crypto prices from CoinGecko's public API (keyless; the Demo key is not needed).
+//! `coingecko`: crypto prices from CoinGecko's public API (keyless, or with an optional Demo key).
 //!
 //! One endpoint serves all three actions: `GET /simple/price?ids=<coin>&vs_currencies=<cur>
 //! &include_24hr_change=true&include_last_updated_at=true`, answering
@@ -24,6 +24,12 @@
 //!   errors even with HTTP 200; non-2xx answers map per issue 4 (401 → reconnect, 403/404 →
 //!   permanent naming the coin, 429 → retry with `Retry-After`).
 //! - Minimum interval 60 s: CoinGecko refreshes simple prices every 60 s on the public plan.
+//! - Auth is optional, like ntfy's: the public API answers without a key, but a free Demo API
+//!   key (coingecko.com → Developer Dashboard) gets a steadier rate limit. When the user saved
+//!   one as the `coingecko` connection it is sent in the `x-cg-demo-api-key` header, the method
+//!   CoinGecko recommends (docs.coingecko.com/v3.0.1/reference/authentication) — never as the
+//!   `x_cg_demo_api_key` query parameter, which would put it in URLs and logs.
+//!   [`PolledAction::needs_credential`] is `false`, so the engine polls without a connection.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +43,9 @@ pub const ID: &str = "coingecko";
 
 /// The real API (overridable with `AREA_COINGECKO_BASE_URL`).
 pub const DEFAULT_BASE_URL: &str = "https://api.coingecko.com/api/v3";
+
+/// The header CoinGecko's Demo plan reads its API key from.
+pub const DEMO_KEY_HEADER: &str = "x-cg-demo-api-key";
 
 /// Lowest poll interval: CoinGecko's public data refreshes every 60 s.
 pub const MIN_INTERVAL_SECS: u32 = 60;
@@ -104,9 +113,10 @@ fn manifest() -> ServiceManifest {
     ServiceManifest {
         id: ID,
         name: "CoinGecko",
-        description: "Cryptocurrency prices from CoinGecko's public API: react when a coin crosses a price or moves a lot in a day.",
-        auth: AuthKind::None,
-        credential_hosts: vec![],
+        description: "Cryptocurrency prices from CoinGecko's public API: react when a coin crosses a price or moves a lot in a day. \
+                      No key needed; a free Demo API key from coingecko.com may be connected for steadier rate limits.",
+        auth: AuthKind::ApiKey,
+        credential_hosts: vec!["api.coingecko.com"],
         oauth: None,
         availability: Availability::Available,
         actions: vec![
@@ -240,6 +250,12 @@ fn error_in_body(root: &Value, response: &HttpResponseData) -> Option<ConnectorE
     }
 }
 
+/// The connected Demo API key as its documented header, if a non-blank key is connected.
+fn demo_key_header(credential: Option<&Credential>) -> Option<(String, String)> {
+    let key = credential.map(|c| c.secret().trim()).filter(|k| !k.is_empty())?;
+    Some((DEMO_KEY_HEADER.into(), key.to_string()))
+}
+
 fn finite(v: Option<&Value>) -> Option<f64> {
     v.and_then(Value::as_f64).filter(|n| n.is_finite())
 }
@@ -262,8 +278,16 @@ impl PolledAction for PriceAction {
             .append_pair("include_24hr_change", "true")
             .append_pair("include_last_updated_at", "true");
         let mut req = HttpRequestSpec::get(url.as_str());
-        req.headers.push(("Accept".into(), "application/json".into()));
+        req.headers.push(accept_json());
+        if let Some(header) = demo_key_header(ctx.credential) {
+            req.headers.push(header);
+        }
         Ok(req)
+    }
+
+    /// The Demo key is optional: the public API answers without one.
+    fn needs_credential(&self) -> bool {
+        false
     }
 
     fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
