@@ -88,16 +88,23 @@ fn request_takes_the_key_from_the_connection() {
     assert_eq!(url.host_str(), Some("api.nasa.gov"));
     assert_eq!(url.path(), "/planetary/apod");
     let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    assert_eq!(q, [("api_key".to_string(), KEY.to_string()), ("thumbs".to_string(), "true".to_string())]);
-    assert!(req.headers.iter().all(|(_, v)| !v.contains(KEY)), "the key travels in the query only");
+    assert_eq!(q, [("thumbs".to_string(), "true".to_string())], "the key is never in the URL");
+    assert!(req.headers.contains(&("X-Api-Key".to_string(), KEY.to_string())), "{:?}", req.headers);
 
-    // DEMO_KEY works like any other key; odd characters are encoded.
+    // DEMO_KEY works like any other key.
     let demo = Credential::ApiKey("DEMO_KEY".into());
     let req = action().request(&PollContext { params: &p, cursor: None, credential: Some(&demo) }).unwrap();
-    assert!(req.url.contains("api_key=DEMO_KEY"), "{}", req.url);
-    let odd = Credential::ApiKey("a&b=c".into());
-    let req = action().request(&PollContext { params: &p, cursor: None, credential: Some(&odd) }).unwrap();
-    assert!(req.url.contains("api_key=a%26b%3Dc"), "{}", req.url);
+    assert!(!req.url.contains("DEMO_KEY"), "{}", req.url);
+    assert!(req.headers.contains(&("X-Api-Key".to_string(), "DEMO_KEY".to_string())));
+}
+
+/// The manifest says what DEMO_KEY allows (api.nasa.gov, "DEMO_KEY Rate Limits").
+#[test]
+fn the_catalog_states_demo_key_limits() {
+    let s = nasa::service(&area_core::settings::Settings::from_env());
+    let text = serde_json::to_string(&s.manifest).unwrap();
+    assert!(text.contains("DEMO_KEY"), "{text}");
+    assert!(text.contains("50 requests a day") && text.contains("30 an hour"), "{text}");
 }
 
 #[test]
@@ -223,14 +230,24 @@ fn error_bodies_and_statuses_map_per_issue_4_without_leaking_the_key() {
     }
 }
 
+/// The api.data.gov gateway in front of api.nasa.gov reads the key from the `X-Api-Key` header
+/// (api.data.gov/docs/developer-manual): the fake refuses any request with `api_key` in its query
+/// and answers only when the header carries the key.
 #[tokio::test]
 async fn round_trip_against_a_fake_server() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
+        .and(wiremock::matchers::query_param_contains("api_key", ""))
+        .respond_with(ResponseTemplate::new(400).set_body_string("the key must not be in the URL"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
         .and(path("/planetary/apod"))
-        .and(query_param("api_key", "DEMO_KEY"))
+        .and(wiremock::matchers::header("x-api-key", "DEMO_KEY"))
         .and(query_param("thumbs", "true"))
         .respond_with(ResponseTemplate::new(200).set_body_string(VIDEO))
+        .with_priority(2)
         .expect(1)
         .mount(&server)
         .await;
@@ -241,11 +258,14 @@ async fn round_trip_against_a_fake_server() {
     // Keep path and query, aim at the fake server (the env override would race other tests
     // in this binary that assert the default host).
     let real = url::Url::parse(&req.url).unwrap();
-    req.url = format!("{}{}?{}", server.uri(), real.path(), real.query().unwrap());
+    req.url = format!("{}{}?{}", server.uri(), real.path(), real.query().unwrap_or(""));
     let client = HttpClient::new(NetConfig { allow_private_network: true, ..Default::default() }).unwrap();
     let response = client.send(&req, &RequestOptions::default()).await.unwrap();
+    assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
     let out = action().read(&ctx, &response).unwrap();
     assert_eq!(out.events[0].key, "2024-03-26");
+    let received = server.received_requests().await.unwrap();
+    assert!(received.iter().all(|r| !r.url.query_pairs().any(|(k, _)| k == "api_key")));
 }
 
 proptest::proptest! {

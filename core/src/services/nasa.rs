@@ -1,15 +1,17 @@
 //! `nasa`: NASA's open APIs through the api.nasa.gov gateway — the Astronomy Picture of the Day.
 //!
-//! `new_apod` polls `GET /planetary/apod?api_key=KEY&thumbs=true`, which answers one object
+//! `new_apod` polls `GET /planetary/apod?thumbs=true` with `X-Api-Key: KEY`, which answers one object
 //! (`{"date", "title", "explanation", "url", "hdurl"?, "media_type", "thumbnail_url"?,
 //! "copyright"?, "service_version"}`); an array (the `start_date` form) is read too.
 //!
 //! Decisions:
-//! - Auth: the user's api.nasa.gov key (or the documented shared `DEMO_KEY`, 30 requests an hour
-//!   per IP) is a connection of kind API key, sent as the `api_key` query parameter because that
-//!   is the only place the gateway reads it. It never appears in an error message: the shared
-//!   client redacts query strings, and this module masks the key in any text it copies from a
-//!   response.
+//! - Auth: the user's api.nasa.gov key (or the documented shared `DEMO_KEY`: 30 requests an hour
+//!   and 50 a day, per IP) is a connection of kind API key, sent in the `X-Api-Key` header, which
+//!   the api.data.gov gateway in front of api.nasa.gov reads (api.data.gov/docs/developer-manual,
+//!   "Ways to Pass Your API Key") — never as the `api_key` query parameter, so it stays out of
+//!   URLs, logs and redirects (the shared client drops `X-Api-Key` when a redirect leaves the
+//!   host). It never appears in an error message either: this module masks the key in any text it
+//!   copies from a response.
 //! - Event key: the picture's `date` (YYYY-MM-DD), one picture per day; the engine's baseline
 //!   keeps today's picture from firing when the area is created.
 //! - `explanation` is cut to [`EXPLANATION_MAX_CHARS`]; `copyright` is trimmed (NASA often wraps it
@@ -20,7 +22,8 @@
 //!   with `Retry-After` when given; APOD's own `{"code": 400, "msg": "…"}` → that status; both
 //!   count as errors even inside an HTTP 200. 401 → reconnect; 403/404 → permanent, naming APOD.
 //! - Minimum interval one hour: the picture changes once a day, and `DEMO_KEY` allows 30 calls an
-//!   hour for everything behind that IP.
+//!   hour and 50 a day for everything behind that IP (api.nasa.gov, "DEMO_KEY Rate Limits"); the
+//!   manifest says so.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,6 +37,9 @@ pub const ID: &str = "nasa";
 
 /// The real API gateway (overridable with `AREA_NASA_BASE_URL`).
 pub const DEFAULT_BASE_URL: &str = "https://api.nasa.gov";
+
+/// The header the api.data.gov gateway reads the key from.
+pub const KEY_HEADER: &str = "X-Api-Key";
 
 /// Lowest poll interval: the picture changes daily and `DEMO_KEY` allows 30 calls an hour.
 pub const MIN_INTERVAL_SECS: u32 = 3600;
@@ -54,7 +60,8 @@ fn manifest() -> ServiceManifest {
         id: ID,
         name: "NASA",
         description: "NASA's open data through api.nasa.gov. Connect with your free API key from api.nasa.gov \
-                      (or DEMO_KEY, limited to 30 requests an hour).",
+                      (or DEMO_KEY, which allows only 50 requests a day and 30 an hour, counted per IP address \
+                      and shared with every DEMO_KEY user there).",
         auth: AuthKind::ApiKey,
         credential_hosts: vec!["api.nasa.gov"],
         oauth: None,
@@ -212,12 +219,12 @@ impl PolledAction for NewApod {
             return Err(ConnectorError::AuthExpired { service: ID.into() });
         }
         let base = self.base.clone();
-        // Never format the URL (it holds the key) into an error: only the parse error.
         let mut url = url::Url::parse(&format!("{base}/planetary/apod"))
             .map_err(|e| bad_response(ID, format!("the base URL is not valid ({e})")))?;
-        url.query_pairs_mut().append_pair("api_key", key).append_pair("thumbs", "true");
+        url.query_pairs_mut().append_pair("thumbs", "true");
         let mut req = HttpRequestSpec::get(url.as_str());
-        req.headers.push(("Accept".into(), "application/json".into()));
+        req.headers.push(accept_json());
+        req.headers.push((KEY_HEADER.into(), key.to_string()));
         Ok(req)
     }
 
