@@ -262,3 +262,45 @@ fn poll_errors_follow_google_rules() {
     assert_eq!(e.class(), ErrorClass::Permanent);
     assert!(e.to_string().contains("0BxFolder"), "{e}");
 }
+
+/// Drive's files.list and files.create only see shared drives with `supportsAllDrives=true`
+/// (and, for listing, `includeItemsFromAllDrives=true`): developers.google.com/workspace/drive/api/
+/// guides/enable-shareddrives. The fake answers only requests carrying them.
+#[tokio::test]
+async fn list_and_upload_reach_shared_drives() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files"))
+        .and(query_param("supportsAllDrives", "true"))
+        .and(query_param("includeItemsFromAllDrives", "true"))
+        .and(header("Authorization", "Bearer ya29.test"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"files": [
+            {"id": "1shared", "name": "Budget.xlsx", "mimeType": "application/vnd.ms-excel",
+             "createdTime": "2024-03-05T10:30:00.000Z"}
+        ]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/upload/drive/v3/files"))
+        .and(query_param("uploadType", "multipart"))
+        .and(query_param("supportsAllDrives", "true"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1new", "name": "n.txt"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let p = params(json!({"folder_id": "0ASharedDriveFolder"}));
+    let req = google_drive::list_request(&server.uri(), &p, &token()).unwrap();
+    let response = client().send(&req, &Default::default()).await.unwrap();
+    assert_eq!(response.status, 200, "the list must ask for all drives: {}", req.url);
+    let cred = token();
+    let events = poll_action()
+        .read(&PollContext { params: &p, cursor: None, credential: Some(&cred) }, &response)
+        .unwrap()
+        .events;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].key, "1shared");
+
+    let out = create(&server.uri(), json!({"folder_id": "0ASharedDriveFolder", "name": "n.txt", "content": "x"})).await;
+    assert!(out.is_ok(), "the upload must support all drives: {out:?}");
+}

@@ -17,6 +17,10 @@
 //!   404. `drive.readonly` would fix listing only; both it and `drive` are "restricted" scopes
 //!   (same verification burden, fine for an app in Testing status that the user registers), so
 //!   the one scope that makes both features work on any folder is chosen.
+//! - Shared drives: files.list sends `supportsAllDrives=true&includeItemsFromAllDrives=true` and
+//!   the upload (files.create) `supportsAllDrives=true`. Without them Drive answers 404 for a
+//!   folder on a shared drive and lists none of its files ("Implement shared drive support",
+//!   developers.google.com/workspace/drive/api/guides/enable-shareddrives).
 //! - Errors map like every Google API (see [`super::gmail::google_error`]), naming the folder.
 
 use std::collections::BTreeMap;
@@ -145,7 +149,9 @@ pub fn list_request(base: &str, params: &Params, credential: &Credential) -> Res
         .append_pair("q", &format!("{} in parents and trashed=false", quote_query_string(&folder)))
         .append_pair("orderBy", "createdTime desc")
         .append_pair("pageSize", "50")
-        .append_pair("fields", LIST_FIELDS);
+        .append_pair("fields", LIST_FIELDS)
+        .append_pair("supportsAllDrives", "true")
+        .append_pair("includeItemsFromAllDrives", "true");
     let mut req = HttpRequestSpec::get(url.as_str());
     req.headers = vec![bearer(credential), accept_json()];
     Ok(req)
@@ -240,7 +246,10 @@ pub fn upload_request(base: &str, params: &Params, credential: &Credential) -> R
          --{BOUNDARY}\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{content}\r\n--{BOUNDARY}--\r\n"
     );
     let mut url = parse_url(ID, &format!("{}/upload/drive/v3/files", base.trim_end_matches('/')))?;
-    url.query_pairs_mut().append_pair("uploadType", "multipart").append_pair("fields", "id,name,webViewLink");
+    url.query_pairs_mut()
+        .append_pair("uploadType", "multipart")
+        .append_pair("fields", "id,name,webViewLink")
+        .append_pair("supportsAllDrives", "true");
     Ok(HttpRequestSpec {
         method: "POST".into(),
         url: url.to_string(),
