@@ -259,7 +259,7 @@ async fn youtube_new_video_end_to_end() {
     Mock::given(method("GET"))
         .and(path("/youtube/v3/playlistItems"))
         .and(query_param("playlistId", "UUuAXFkgsw1L7xaCfnd5JJOw"))
-        .and(query_param("part", "snippet,contentDetails"))
+        .and(query_param("part", "snippet,contentDetails,status"))
         .and(header("authorization", "Bearer ya29.youtube-token"))
         .respond_with(answer.clone())
         .mount(&server)

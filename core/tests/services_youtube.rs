@@ -140,7 +140,7 @@ fn poll_request_reads_the_uploads_playlist() {
         assert_eq!(req.method, "GET");
         assert_eq!(
             req.url,
-            "http://127.0.0.1:9/youtube/v3/playlistItems?part=snippet%2CcontentDetails&playlistId=UUuAXFkgsw1L7xaCfnd5JJOw&maxResults=20"
+            "http://127.0.0.1:9/youtube/v3/playlistItems?part=snippet%2CcontentDetails%2Cstatus&playlistId=UUuAXFkgsw1L7xaCfnd5JJOw&maxResults=20"
         );
         assert!(req.headers.contains(&("Authorization".into(), "Bearer ya29.test".into())));
     }
@@ -267,4 +267,38 @@ fn poll_errors_follow_google_rules() {
     assert!(e.to_string().contains("quota") && e.to_string().contains(CHANNEL), "{e}");
     let e = youtube::poll_error(&p, &HttpResponseData { status: 401, headers: vec![], body: vec![] });
     assert_eq!(e.class(), ErrorClass::NeedsReconnect);
+}
+
+/// Privacy comes from `status.privacyStatus`, which playlistItems returns with `part=status`
+/// (developers.google.com/youtube/v3/docs/playlistItems), not from missing thumbnails: a public
+/// video whose thumbnails are not ready yet fires, a private one with thumbnails does not. The
+/// fake answers only a request that asks for the `status` part.
+#[tokio::test]
+async fn privacy_is_read_from_the_status_part() {
+    let server = MockServer::start().await;
+    let mut public_without_thumbnails = item("pub1", "Just uploaded", json!({}));
+    public_without_thumbnails["status"] = json!({"privacyStatus": "public"});
+    let mut private_with_thumbnails =
+        item("priv1", "Members only", json!({"default": {"url": "https://i.ytimg.com/vi/priv1/default.jpg"}}));
+    private_with_thumbnails["status"] = json!({"privacyStatus": "private"});
+    let mut unspecified = item("gone1", "Deleted video", json!({}));
+    unspecified["status"] = json!({"privacyStatus": "privacyStatusUnspecified"});
+    Mock::given(method("GET"))
+        .and(path("/youtube/v3/playlistItems"))
+        .and(query_param("part", "snippet,contentDetails,status"))
+        .and(header("Authorization", "Bearer ya29.test"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "kind": "youtube#playlistItemListResponse",
+            "items": [public_without_thumbnails, private_with_thumbnails, unspecified]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let req = youtube::list_request(&server.uri(), &params(json!({ "channel_id": CHANNEL })), &token()).unwrap();
+    let response = client().send(&req, &Default::default()).await.unwrap();
+    assert_eq!(response.status, 200, "the request must ask for part=status: {}", req.url);
+    let events = read(&response).unwrap();
+    let keys: Vec<_> = events.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["pub1"], "public fires without thumbnails; private and deleted do not");
+    assert_eq!(events[0].ingredients["thumbnail"], json!(""));
 }

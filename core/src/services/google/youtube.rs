@@ -3,11 +3,16 @@
 //! Decisions:
 //! - `new_video` reads the channel's uploads playlist, the cheapest documented way through the
 //!   API (1 quota unit; `search.list` costs 100 and has its own tiny bucket):
-//!   `GET /youtube/v3/playlistItems?part=snippet,contentDetails&playlistId=UU<id without UC>
+//!   `GET /youtube/v3/playlistItems?part=snippet,contentDetails,status&playlistId=UU<id without UC>
 //!   &maxResults=20`. `channel_id` is a `UC…` id or a `youtube.com/channel/UC…` link; handles
 //!   (`@name`) need a `channels.list` lookup and are refused with a hint. The key is the video id
 //!   (`contentDetails.videoId`, else `snippet.resourceId.videoId`). Private and deleted videos
-//!   show up as placeholders without thumbnails and are skipped. `published_at` is
+//!   stay in the playlist and are skipped: whether an item is one is read from its
+//!   `status.privacyStatus` (`private`, or `privacyStatusUnspecified` for a deleted video), which
+//!   the `status` part returns (developers.google.com/youtube/v3/docs/playlistItems) — not from
+//!   missing thumbnails, which a public video may lack while they are generated. Only an answer
+//!   without `status` (a proxy that drops the part) falls back to "no thumbnail = placeholder".
+//!   `published_at` is
 //!   `contentDetails.videoPublishedAt` (the real publish time), else `snippet.publishedAt` (when
 //!   it joined the playlist). The description is cut to [`DESCRIPTION_CHARS`] characters.
 //! - `add_to_playlist`: `POST /youtube/v3/playlistItems?part=snippet` with
@@ -160,7 +165,7 @@ pub fn list_request(base: &str, params: &Params, credential: &Credential) -> Res
     let channel = channel_id(params)?;
     let mut url = parse_url(ID, &format!("{}/youtube/v3/playlistItems", base.trim_end_matches('/')))?;
     url.query_pairs_mut()
-        .append_pair("part", "snippet,contentDetails")
+        .append_pair("part", "snippet,contentDetails,status")
         .append_pair("playlistId", &uploads_playlist(&channel))
         .append_pair("maxResults", &MAX_RESULTS.to_string());
     let mut req = HttpRequestSpec::get(url.as_str());
@@ -179,6 +184,25 @@ struct ItemList {
 struct PlaylistItem {
     snippet: Option<Snippet>,
     content_details: Option<ContentDetails>,
+    status: Option<ItemStatus>,
+}
+
+/// The `status` part of a playlist item.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ItemStatus {
+    /// `public`, `unlisted`, `private`, or `privacyStatusUnspecified` (a deleted video).
+    privacy_status: Option<String>,
+}
+
+/// Whether an item is one nobody else can watch (private or deleted). Read from
+/// `status.privacyStatus`; an item without it is judged by the old placeholder sign, no
+/// thumbnail at all.
+fn hidden(status: Option<&ItemStatus>, thumbnail: Option<&str>) -> bool {
+    match status.and_then(|s| s.privacy_status.as_deref()) {
+        Some(privacy) => matches!(privacy, "private" | "privacyStatusUnspecified"),
+        None => thumbnail.is_none(),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -247,8 +271,10 @@ pub fn read_videos(params: &Params, response: &HttpResponseData) -> Result<Vec<E
             .filter(|s| !s.trim().is_empty());
         let Some(video_id) = video_id else { continue };
         let thumbnail = snippet.thumbnails.as_ref().and_then(best_thumbnail);
-        // Private and deleted videos stay in the playlist as placeholders without thumbnails.
-        let Some(thumbnail) = thumbnail else { continue };
+        if hidden(item.status.as_ref(), thumbnail.as_deref()) {
+            continue;
+        }
+        let thumbnail = thumbnail.unwrap_or_default();
         let title = snippet.title.unwrap_or_default();
         let published_at = details.video_published_at.or(snippet.published_at).unwrap_or_default();
         let channel_title = snippet.video_owner_channel_title.or(snippet.channel_title).unwrap_or_default();
