@@ -362,3 +362,66 @@ async fn engine_fires_a_new_post_once() {
     assert_eq!(env.statuses(area).await, ["succeeded"]);
     assert_eq!(env.state(area).await.last_error, None);
 }
+
+/// A timeline that ignores `since_id` (a proxy, a cache, an API change): it always answers every
+/// post it holds, newest first.
+#[derive(Clone, Default)]
+struct IgnoresSinceId(std::sync::Arc<std::sync::Mutex<Vec<Value>>>);
+
+impl wiremock::Respond for IgnoresSinceId {
+    fn respond(&self, _request: &wiremock::Request) -> ResponseTemplate {
+        let tweets = self.0.lock().unwrap().clone();
+        ResponseTemplate::new(200).set_body_json(timeline(tweets))
+    }
+}
+
+/// Defence in depth: the connector does not trust the server's `since_id` filter. After the
+/// lookup and the priming read, a server that returns the old posts again fires only the post
+/// that is genuinely new, once.
+#[tokio::test]
+async fn a_server_ignoring_since_id_fires_only_new_posts() {
+    let env = Env::new().await;
+    let server = MockServer::start().await;
+    let settings = Settings::from_pairs([("AREA_TWITTER_BASE_URL", server.uri())]);
+    let key = MasterKey::load(env.store.dir()).unwrap();
+    let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
+    let far = chrono::Utc::now().timestamp() + 86_400 * 365;
+    let secret = Secret::Oauth2 { access_token: "x-access".into(), refresh_token: None, scope: None };
+    conns.save(env.user_id, "twitter", &secret, None, Some(far)).await.unwrap();
+    let area = env
+        .add(spec(json!({
+            "name": "esa posts",
+            "action": {"service": "twitter", "id": "new_post", "params": {"username": "esa"}},
+            "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ post_id }}: {{ text }}"}}]
+        })))
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/2/users/by/username/esa"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"id": "21436663", "username": "esa"}})))
+        .mount(&server)
+        .await;
+    let posts = IgnoresSinceId::default();
+    *posts.0.lock().unwrap() = vec![tweet("300", "third"), tweet("200", "second"), tweet("100", "first")];
+    Mock::given(method("GET")).and(path("/2/users/21436663/tweets")).respond_with(posts.clone()).mount(&server).await;
+
+    let notifier = RecordingNotifier::new();
+    for _ in 0..3 {
+        // Lookup, priming read, then a read where the server answers the same posts again.
+        Engine::run_once(&env.store, config_with(true, &settings), notifier.clone()).await.unwrap();
+    }
+    assert_eq!(notifier.count(), 0, "old posts never fire: {:?}", notifier.shown.lock().unwrap());
+    posts.0.lock().unwrap().insert(0, tweet("400", "fourth"));
+    for _ in 0..2 {
+        Engine::run_once(&env.store, config_with(true, &settings), notifier.clone()).await.unwrap();
+    }
+    let shown: Vec<String> = notifier.shown.lock().unwrap().iter().map(|(title, _)| title.clone()).collect();
+    assert_eq!(shown, ["400: fourth"], "only the genuinely new post, once");
+    assert_eq!(env.state(area).await.last_error, None);
+    let received = server.received_requests().await.unwrap();
+    let timeline_reads: Vec<_> = received.iter().filter(|r| r.url.path().ends_with("/tweets")).collect();
+    assert_eq!(timeline_reads.len(), 4);
+    assert!(
+        timeline_reads[1..].iter().all(|r| r.url.query_pairs().any(|(k, _)| k == "since_id")),
+        "the connector still asks the server to filter"
+    );
+}

@@ -15,6 +15,11 @@
 //!   read). The first timeline read ("priming") asks for 5 posts only, fires nothing and just
 //!   records `since_id`; it would otherwise re-fire the recent posts after a lookup baseline.
 //!   Later reads ask for up to 100 posts. Key = the post id (kept as a string: ids exceed 2^53).
+//! - The `since_id` filter is not trusted (defence in depth): a read also drops every post whose
+//!   id is not above the mark the previous read recorded — the priming read's posts included,
+//!   which the engine never saw as events. Post ids are Snowflakes, time-ordered, so "not above
+//!   the mark" is exactly what `since_id` asks the server to leave out; a server (or proxy) that
+//!   ignores the parameter and answers older posts again fires nothing twice.
 //!   Replies and reposts are excluded unless `include_replies` is set.
 //! - An empty timeline is `{"meta": {"result_count": 0}}` with no `data`: no events, not an
 //!   error. A 200 with `errors` and no `data` (unknown or suspended user, protected account) is
@@ -330,6 +335,12 @@ fn target_resource(params: &Params) -> String {
     }
 }
 
+/// Whether a post was read by an earlier poll: its id is not above the recorded `mark` (the
+/// `since_id` the server was asked to filter on, which it may ignore).
+fn already_read(id: &str, mark: Option<&str>) -> bool {
+    mark.is_some_and(|mark| !id_greater(id, mark))
+}
+
 /// Numeric comparison of two decimal id strings.
 fn id_greater(a: &str, b: &str) -> bool {
     let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
@@ -450,6 +461,8 @@ pub fn read_poll(
         .and_then(Value::as_str)
         .map(str::to_string)
         .or_else(|| next.since_id.clone());
+    // What the previous reads recorded: posts at or below it were read already.
+    let mark = next.since_id.clone().filter(|_| next.primed);
     let mut events = Vec::new();
     for tweet in tweets {
         let Some(id) = tweet.id.filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit())) else {
@@ -457,6 +470,10 @@ pub fn read_poll(
         };
         if newest.as_deref().is_none_or(|n| id_greater(&id, n)) {
             newest = Some(id.clone());
+        }
+        if already_read(&id, mark.as_deref()) {
+            tracing::debug!(service = ID, post = %id, "the server answered a post at or below since_id; skipped");
+            continue;
         }
         let author = tweet.author_id.as_deref().and_then(|a| users.iter().find(|u| u.id.as_deref() == Some(a)));
         let handle = author.and_then(|u| u.username.clone()).or_else(|| next.handle.clone());
