@@ -493,3 +493,62 @@ async fn new_match_by_riot_id_under_the_daemon_replans_after_the_lookup() {
     assert_eq!(titles, ["KR_42"]);
     assert_eq!(lookup.received_requests().await.len(), 1, "the Riot ID is looked up once");
 }
+
+/// Defence in depth: the connector does not trust the server's `startTime` filter. A match list
+/// that ignores it (answering the player's whole recent history) fires nothing at the priming
+/// read after the lookup, nothing when answered again, then only the genuinely new match, once.
+#[tokio::test]
+async fn a_server_ignoring_start_time_fires_only_new_matches() {
+    use area_core::engine::Engine;
+    let srv = server().await;
+    let env = engine_env("RGAPI-nofilter").await;
+    let _lookup = Mock::given(method("GET"))
+        .and(path("/riot/account/v1/accounts/by-riot-id/Chovy/KR1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"puuid": "nofilter-puuid", "gameName": "Chovy", "tagLine": "KR1"})),
+        )
+        .mount_as_scoped(srv)
+        .await;
+    let history = Arc::new(std::sync::Mutex::new(vec!["KR_300", "KR_200", "KR_100"]));
+    let answer = {
+        let history = history.clone();
+        move |_: &wiremock::Request| ResponseTemplate::new(200).set_body_json(json!(*history.lock().unwrap()))
+    };
+    let ids = Mock::given(method("GET"))
+        .and(path("/lol/match/v5/matches/by-puuid/nofilter-puuid/ids"))
+        .and(header("x-riot-token", "RGAPI-nofilter"))
+        .respond_with(answer)
+        .mount_as_scoped(srv)
+        .await;
+    let area = env
+        .add(support::spec(json!({
+            "name": "no filter",
+            "action": {"service": "riot", "id": "new_match", "params": {"riot_id": "Chovy#KR1", "region": "asia"}},
+            "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ match_id }}"}}]
+        })))
+        .await;
+    let recorder = support::RecordingNotifier::new();
+    let poll = || async {
+        let report =
+            Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+    };
+    for _ in 0..3 {
+        // The lookup, the priming read, and the same (old) history again.
+        poll().await;
+    }
+    assert_eq!(recorder.count(), 0, "old matches never fire: {:?}", recorder.shown.lock().unwrap());
+    history.lock().unwrap().insert(0, "KR_400");
+    poll().await;
+    poll().await;
+    let titles: Vec<String> = recorder.shown.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
+    assert_eq!(titles, ["KR_400"], "only the genuinely new match, once");
+    assert_eq!(env.state(area).await.last_error, None);
+    let asked = ids.received_requests().await;
+    assert_eq!(asked.len(), 4);
+    assert!(
+        asked.iter().all(|r| r.url.query_pairs().any(|(k, _)| k == "startTime")),
+        "still asks the server to filter"
+    );
+}

@@ -34,7 +34,14 @@
 //! - `new_match`: key = the match id. After a lookup, the match list is asked with
 //!   `startTime` = the lookup time, so matches played before the area existed never fire (the
 //!   engine's own baseline was the lookup poll). With a `puuid` parameter the engine's baseline
-//!   applies as usual. `url` links to the match on League of Graphs (a third-party site: Riot
+//!   applies as usual.
+//! - `startTime` is not trusted (defence in depth): the first match list read after a lookup is a
+//!   priming read — it fires nothing and records the ids it saw in the cursor (`primed`, at most
+//!   [`MATCH_COUNT`]); later reads skip those ids (the engine dedupes the ids it has seen as events
+//!   itself). A server or proxy that ignores `startTime` and answers the whole recent history
+//!   therefore fires only matches that are genuinely new. Match ids carry no time to compare, so
+//!   the price is the engine's usual one: a match finished between the lookup and the priming
+//!   read (one poll interval after the area is created) does not fire. `url` links to the match on League of Graphs (a third-party site: Riot
 //!   has no public match page).
 //! - `rank_changed`: a state trigger through the cursor (`ranks`: per queue tier, rank, LP,
 //!   wins, losses). The first entries read records them and fires nothing; afterwards a queue
@@ -440,6 +447,31 @@ pub fn read_match_ids(root: &Value, riot_id: &RiotId) -> Result<Vec<Event>, Conn
         .collect())
 }
 
+/// The match ids a lookup cursor's priming read recorded, if it happened.
+fn primed_ids(cursor: Option<&Value>) -> Option<Vec<&str>> {
+    let ids = cursor?.get("primed")?.as_array()?;
+    Some(ids.iter().filter_map(Value::as_str).collect())
+}
+
+/// A match list read after a lookup (pure). The first one primes: it fires nothing and records
+/// the ids in the cursor, because `startTime` may have been ignored and they may be old. Later
+/// ones drop the primed ids, which the engine never saw as events.
+pub fn after_lookup(cursor: Option<&Value>, events: Vec<Event>) -> PollOutput {
+    match primed_ids(cursor) {
+        Some(primed) => {
+            let fresh: Vec<Event> = events.into_iter().filter(|e| !primed.contains(&e.key.as_str())).collect();
+            PollOutput { events: fresh, cursor: None }
+        }
+        None => {
+            let mut next = cursor.and_then(Value::as_object).cloned().unwrap_or_default();
+            let ids: Vec<&str> = events.iter().take(MATCH_COUNT as usize).map(|e| e.key.as_str()).collect();
+            tracing::debug!(service = ID, matches = ids.len(), "priming read after the lookup; nothing fires");
+            next.insert("primed".into(), json!(ids));
+            PollOutput { events: Vec::new(), cursor: Some(Value::Object(next)) }
+        }
+    }
+}
+
 /// `new_match`: the player's latest match ids.
 struct NewMatch {
     /// `AREA_RIOT_BASE_URL`, when the settings set it.
@@ -475,7 +507,13 @@ impl PolledAction for NewMatch {
         if let Some(cursor) = lookup_cursor(ctx, &riot_id, &root, now_secs()) {
             return Ok(PollOutput { events: Vec::new(), cursor: Some(cursor?) });
         }
-        Ok(PollOutput { events: read_match_ids(&root, &riot_id)?, cursor: None })
+        let events = read_match_ids(&root, &riot_id)?;
+        match stage(ctx, &riot_id)? {
+            // After a lookup: prime once, then skip what the priming read saw.
+            Stage::Resolved { since: Some(_), .. } => Ok(after_lookup(ctx.cursor, events)),
+            // A `puuid` parameter: the engine's own baseline recorded the first list.
+            _ => Ok(PollOutput { events, cursor: None }),
+        }
     }
 
     fn error_for(&self, _service: &str, ctx: &PollContext<'_>, response: &HttpResponseData) -> ConnectorError {
