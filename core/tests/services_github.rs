@@ -588,3 +588,102 @@ async fn new_issue_to_discord_webhook_end_to_end() {
     assert_eq!(hook.received_requests().await.len(), 1);
     drop(later);
 }
+
+/// The stargazers of a repository with 150 stars, oldest first, 100 a page, with GitHub's
+/// `Link` header; the test appends new stars at the end.
+#[derive(Clone)]
+struct Stargazers {
+    stars: Arc<std::sync::Mutex<Vec<Value>>>,
+    base: String,
+}
+
+impl wiremock::Respond for Stargazers {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let q: std::collections::HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        assert_eq!(q.get("per_page").map(String::as_str), Some("100"), "{}", request.url);
+        let page: usize = q.get("page").map_or(Ok(1), |p| p.parse()).expect("a numeric page");
+        let stars = self.stars.lock().unwrap().clone();
+        let last = stars.len().div_ceil(100).max(1);
+        let items: Vec<Value> = stars.iter().skip((page - 1) * 100).take(100).cloned().collect();
+        let link = |p: usize, rel: &str| format!("<{}?per_page=100&page={p}>; rel=\"{rel}\"", self.base);
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(link(page - 1, "prev"));
+            links.push(link(1, "first"));
+        }
+        if page < last {
+            links.push(link(page + 1, "next"));
+            links.push(link(last, "last"));
+        }
+        let mut answer = ResponseTemplate::new(200).set_body_json(items);
+        if !links.is_empty() {
+            answer = answer.insert_header("link", links.join(", ").as_str());
+        }
+        answer
+    }
+}
+
+fn stargazer(login: &str, starred_at: &str) -> Value {
+    json!({"starred_at": starred_at, "user": {"login": login, "id": 1, "html_url": format!("https://github.com/{login}")}})
+}
+
+/// GitHub lists stargazers oldest first (docs.github.com/rest/activity/starring), so on a
+/// repository with more than 100 stars a new star is on the last page: the action follows
+/// `Link: rel="last"` there. Through the engine: the baseline, the old stars of the last page
+/// (never fired), one new star at the end fired exactly once, then nothing twice.
+#[tokio::test]
+async fn new_star_reads_the_last_page_of_a_large_repository() {
+    use area_core::connections::{Connections, MasterKey, Secret};
+    use area_core::engine::Engine;
+
+    let srv = server().await;
+    let env = support::Env::new().await;
+    let connections = Connections::new(
+        env.store.clone(),
+        MasterKey::load(env.store.dir()).unwrap(),
+        area_core::services::catalog(&settings()),
+    );
+    connections.save(env.user_id, "github", &Secret::ApiKey { key: "ghp_stars".into() }, None, None).await.unwrap();
+    let stars_path = "/repos/octo-org/popular/stargazers";
+    let stars: Vec<Value> = (0..150)
+        .map(|i| stargazer(&format!("fan{i}"), &format!("2020-01-01T{:02}:{:02}:00Z", i / 60, i % 60)))
+        .collect();
+    let fake = Stargazers { stars: Arc::new(std::sync::Mutex::new(stars)), base: format!("{}{stars_path}", srv.uri()) };
+    let listing = Mock::given(method("GET"))
+        .and(path(stars_path))
+        .and(header("authorization", "Bearer ghp_stars"))
+        .and(header("accept", "application/vnd.github.star+json"))
+        .respond_with(fake.clone())
+        .mount_as_scoped(srv)
+        .await;
+    let area = env
+        .add(support::spec(json!({
+            "name": "stars",
+            "action": {"service": "github", "id": "new_star", "params": {"repo": "octo-org/popular"}},
+            "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ user }}"}}]
+        })))
+        .await;
+    let recorder = support::RecordingNotifier::new();
+    let poll = || async {
+        let report =
+            Engine::run_once(&env.store, support::config_with(true, &settings()), recorder.clone()).await.unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+    };
+    poll().await;
+    poll().await;
+    assert_eq!(recorder.count(), 0, "old stars never fire: {:?}", recorder.shown.lock().unwrap());
+    let now = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    fake.stars.lock().unwrap().push(stargazer("newfan", &now));
+    poll().await;
+    poll().await;
+    let titles: Vec<String> = recorder.shown.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
+    assert_eq!(titles, ["newfan"], "the new star on page 2 fires exactly once");
+    assert_eq!(env.state(area).await.last_error, None);
+    let pages: Vec<String> = listing
+        .received_requests()
+        .await
+        .iter()
+        .map(|r| r.url.query_pairs().find(|(k, _)| k == "page").map(|(_, v)| v.into_owned()).unwrap_or_default())
+        .collect();
+    assert_eq!(pages.last().map(String::as_str), Some("2"), "the last page is read: {pages:?}");
+}

@@ -17,10 +17,19 @@
 //!   issues API lists both). Key = the issue's global `id`.
 //! - `new_release` skips drafts (only visible to tokens with push access, and not published yet);
 //!   key = release `id`; `name` falls back to the tag when the release has no title.
-//! - `new_star` reads ONE page of stargazers (100, with `application/vnd.github.star+json` for
-//!   `starred_at`). GitHub lists stargazers oldest first, so on a repository with more than 100
-//!   stars new stars land on later pages and are not seen: the action suits repositories below
-//!   100 stars. Key = the user's login.
+//! - `new_star` reads one page of stargazers per poll (100, with
+//!   `application/vnd.github.star+json` for `starred_at`). GitHub lists stargazers oldest first
+//!   (docs.github.com/rest/activity/starring), so new stars land at the end of the LAST page. The
+//!   cursor (`{"page", "since"}`) says which page to ask: the first poll reads page 1 (the
+//!   engine's baseline) and, when its `Link` header has `rel="last"`, the next polls read that
+//!   page. The page then follows the list ([`next_star_page`]): to `rel="last"` when the list grew
+//!   past the page, to the next page when the read page is full (the next star starts a new
+//!   page), back one page when it came back empty (unstars shrank the list). A page that was
+//!   never read holds old stars the engine did not record at its baseline, so a star only fires
+//!   when its `starred_at` is after `since`, the `Date` of the first answer (GitHub's clock; the
+//!   local one if it has none). Asking the page directly keeps one request per poll and the
+//!   engine's ETag conditional requests meaningful (the page asked is the one that changes).
+//!   Key = the user's login. More than 100 new stars within one poll interval may skip a page.
 //! - Every field is optional and may be `null` (missing → empty text); an item whose fields
 //!   have unexpected types is skipped with a warning rather than failing the whole read.
 //! - Bodies are cut to [`BODY_MAX_CHARS`] characters; labels become a comma-separated list.
@@ -44,6 +53,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::services::kit::link_target;
 use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
@@ -153,9 +163,7 @@ fn manifest() -> ServiceManifest {
             ActionManifest {
                 id: "new_star",
                 name: "New star",
-                description:
-                    "Fires when someone stars a repository. GitHub lists stargazers oldest first and one page \
-                              holds 100, so this works for repositories with fewer than 100 stars.",
+                description: "Fires when someone stars a repository.",
                 params: vec![repo_param_spec(false)],
                 ingredients: vec![
                     ingredient("user", "Login of the person who starred.", "octocat"),
@@ -490,7 +498,61 @@ impl PolledAction for NewRelease {
     }
 }
 
-/// `new_star`: the first page (100, oldest first) of stargazers with their star date.
+/// Stargazers per page (GitHub's maximum).
+const STARS_PER_PAGE: usize = 100;
+
+/// The `new_star` cursor: the page to ask, and when the area started watching.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+struct StarCursor {
+    page: u32,
+    /// RFC 3339; stars up to it are older than the area and never fire.
+    since: String,
+}
+
+fn star_cursor(cursor: Option<&Value>) -> Option<StarCursor> {
+    cursor.and_then(|c| serde_json::from_value(c.clone()).ok()).filter(|c: &StarCursor| c.page >= 1)
+}
+
+/// The `page` query parameter of a `Link` target.
+fn link_page(response: &HttpResponseData, rel: &str) -> Option<u32> {
+    let target = url::Url::parse(&link_target(response, rel)?).ok()?;
+    let page = target.query_pairs().find(|(k, _)| k == "page")?.1.parse().ok()?;
+    Some(page).filter(|p| *p >= 1)
+}
+
+/// Which page holds the next new star, after reading `page` with `items` stargazers: the last
+/// one when the list now runs past it, the next one when it is full, the previous one when it
+/// came back empty, else the same.
+pub fn next_star_page(response: &HttpResponseData, page: u32, items: usize) -> u32 {
+    match link_page(response, "last") {
+        Some(last) if last != page => last,
+        _ if items >= STARS_PER_PAGE => page.saturating_add(1),
+        _ if items == 0 && page > 1 => page - 1,
+        _ => page,
+    }
+}
+
+/// When the first answer was made, by GitHub's clock (`Date`), else by ours: the `since` mark.
+fn answer_time(response: &HttpResponseData) -> chrono::DateTime<chrono::Utc> {
+    response
+        .header("date")
+        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d.trim()).ok())
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .unwrap_or_else(chrono::Utc::now)
+}
+
+/// Whether a star is older than the area (a stargazer on a page the baseline did not read). A
+/// star without a readable date is kept: the engine still dedupes it by login.
+fn starred_before(event: &Event, since: &chrono::DateTime<chrono::Utc>) -> bool {
+    event
+        .ingredients
+        .get("starred_at")
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .is_some_and(|t| t.with_timezone(&chrono::Utc) <= *since)
+}
+
+/// `new_star`: the page of stargazers (100, oldest first) where new stars appear.
 struct NewStar {
     /// The API base URL (the settings' override or the real API).
     base: String,
@@ -499,11 +561,35 @@ struct NewStar {
 impl PolledAction for NewStar {
     fn request(&self, ctx: &PollContext<'_>) -> Result<HttpRequestSpec, ConnectorError> {
         let repo = parse_repo(req_str(ctx.params, "repo")?)?;
-        get(&self.base, ctx, format!("/repos/{}/{}/stargazers?per_page=100", repo.owner, repo.name), ACCEPT_STAR)
+        let mut path = format!("/repos/{}/{}/stargazers?per_page={STARS_PER_PAGE}", repo.owner, repo.name);
+        if let Some(cursor) = star_cursor(ctx.cursor) {
+            path.push_str(&format!("&page={}", cursor.page));
+        }
+        get(&self.base, ctx, path, ACCEPT_STAR)
     }
 
-    fn read(&self, _ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
-        Ok(PollOutput { events: read_stargazers(&response.body)?, cursor: None })
+    fn read(&self, ctx: &PollContext<'_>, response: &HttpResponseData) -> Result<PollOutput, ConnectorError> {
+        let mut events = read_stargazers(&response.body)?;
+        let items = events.len();
+        let (page, since) = match star_cursor(ctx.cursor) {
+            Some(c) => {
+                let since = chrono::DateTime::parse_from_rfc3339(&c.since)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .unwrap_or_else(|_| answer_time(response));
+                events.retain(|e| !starred_before(e, &since));
+                (c.page, since)
+            }
+            // The first read is the engine's baseline (or a sample): everything it sees is kept.
+            None => (1, answer_time(response)),
+        };
+        let next = StarCursor {
+            page: next_star_page(response, page, items),
+            since: since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        };
+        if next.page != page {
+            tracing::debug!(service = ID, from = page, to = next.page, "new stars are on another page");
+        }
+        Ok(PollOutput { events, cursor: serde_json::to_value(next).ok() })
     }
 
     fn error_for(&self, _service: &str, ctx: &PollContext<'_>, response: &HttpResponseData) -> ConnectorError {

@@ -47,6 +47,20 @@ pub async fn send(ctx: &ReactionContext<'_>, spec: &HttpRequestSpec) -> Result<H
     Ok(ctx.http.send(spec, &opts).await?)
 }
 
+/// The target of the `rel` link in a response's `Link` header (RFC 8288), e.g. GitHub's
+/// `<https://api.github.com/…&page=5>; rel="last"`, for paginated APIs.
+pub fn link_target(response: &HttpResponseData, rel: &str) -> Option<String> {
+    let header = response.header("link")?;
+    header.split(',').find_map(|link| {
+        let (target, params) = link.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let named = params.split(';').any(|p| {
+            p.trim().strip_prefix("rel=").is_some_and(|v| v.trim_matches('"').split_whitespace().any(|r| r == rel))
+        });
+        named.then(|| target.to_string())
+    })
+}
+
 /// Standard base64 (RFC 4648 §4), padded.
 pub fn base64_std(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -60,6 +74,22 @@ pub fn base64_url(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_targets_are_found_by_rel() {
+        let response = HttpResponseData {
+            status: 200,
+            headers: vec![(
+                "Link".into(),
+                r#"<https://api.github.com/r?page=2>; rel="next", <https://api.github.com/r?page=5>; rel="last""#
+                    .into(),
+            )],
+            body: Vec::new(),
+        };
+        assert_eq!(link_target(&response, "last").as_deref(), Some("https://api.github.com/r?page=5"));
+        assert_eq!(link_target(&response, "next").as_deref(), Some("https://api.github.com/r?page=2"));
+        assert_eq!(link_target(&response, "prev"), None);
+    }
 
     #[test]
     fn base64_vectors() {

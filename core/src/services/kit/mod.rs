@@ -6,7 +6,7 @@
 //!   contract), [`bad_response`], excerpts of upstream messages, and [`ErrorTable`] — one table
 //!   per provider saying what each error status means, instead of one hand-written mapper each.
 //! - [`http`]: building and sending requests (`Authorization: Bearer`, `Accept: application/json`,
-//!   URLs from a configured base), JSON bodies, base64.
+//!   URLs from a configured base), JSON bodies, base64, `Link` header targets (pagination).
 //! - [`threshold`]: "fires when a value crosses a limit" triggers (crypto prices, weather).
 //! - [`ingredient`]: the one-line ingredient builder every manifest uses.
 //! - [`account`]: [`WhoAmI`], the token check of a connection (one "who am I" `GET`).
@@ -20,7 +20,9 @@ pub mod threshold;
 
 pub use account::WhoAmI;
 pub use errors::{bad_response, excerpt, status_error, Detail, ErrorTable, Outcome, Retry, ERROR_EXCERPT_CHARS};
-pub use http::{accept_json, base64_std, base64_url, bearer, json_post, parse_url, reaction_credential, send};
+pub use http::{
+    accept_json, base64_std, base64_url, bearer, json_post, link_target, parse_url, reaction_credential, send,
+};
 pub use params::{bad_param, http_url_param, number_param, opt_bool, opt_str, req_str};
 pub use threshold::{crossing_step, CrossingState};
 
