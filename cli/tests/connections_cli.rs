@@ -6,7 +6,7 @@ mod support;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use support::{github_user, serve_with};
+use support::{github_user, json_ok, serve_with};
 
 const CANARY: &str = "ghp_CANARYtoken0123456789abcdefXYZ";
 
@@ -235,9 +235,9 @@ fn oauth_connect_reads_app_from_area_conf_prints_url_and_checks_state() {
 #[test]
 fn an_oauth2_access_token_can_be_pasted_when_no_loopback_redirect_is_possible() {
     let (_tmp, dir, mut logs) = signed_in();
-    ok(&dir, &["connect", "instagram", "--token-stdin"], "IGQVJcanarytoken\n", &mut logs);
+    ok(&dir, &["connect", "pinterest", "--token-stdin"], "IGQVJcanarytoken\n", &mut logs);
     let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
-    assert_eq!(list[0]["connection_id"], "instagram");
+    assert_eq!(list[0]["connection_id"], "pinterest");
     assert_eq!(list[0]["kind"], "oauth2");
     assert_eq!(list[0]["status"], "ok");
     assert!(!contains(&logs, "IGQVJcanarytoken"));
@@ -308,4 +308,27 @@ fn mail_servers_belong_to_the_connection_and_area_files_cannot_name_them() {
         }
     }
     assert!(!contains(&logs, MAIL_CANARY));
+}
+
+/// Instagram's long-lived token is pasted (Meta's sign-in needs an https redirect): it is checked
+/// with `GET /me?fields=user_id,username`, labelled with the account, and its first renewal is due
+/// a little over a day later (Instagram renews no token younger than 24 hours).
+#[test]
+fn a_pasted_instagram_token_is_checked_and_planned_for_renewal() {
+    let (_tmp, dir, mut logs) = signed_in();
+    let (instagram, seen) = serve_with(|head| {
+        if head.starts_with("GET /me?fields=user_id,username ") && head.contains("Bearer IGAAT-pasted") {
+            json_ok(r#"{"user_id":"17841405309211844","username":"jane.doe"}"#)
+        } else {
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+        }
+    });
+    let env = [("AREA_INSTAGRAM_BASE_URL", format!("http://127.0.0.1:{instagram}"))];
+    ok_env(&dir, &env, &["connect", "instagram", "--token-stdin"], "IGAAT-pasted\n", &mut logs);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
+    assert_eq!((list[0]["connection_id"].as_str(), list[0]["kind"].as_str()), (Some("instagram"), Some("api_key")));
+    assert_eq!(list[0]["account_label"], "jane.doe");
+    let due = list[0]["expires_at"].as_i64().expect("a renewal date") - chrono::Utc::now().timestamp();
+    assert!((due - (50 * 86_400 + 25 * 3600)).abs() < 120, "{due}");
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::connector::{
     AccountCheck, Credential, FetchedAction, Params, PolledAction, PushedAction, Reaction, ScheduledAction,
+    TokenRenewal,
 };
 use crate::net::{AllowedHosts, CredentialBinding};
 use crate::settings::Settings;
@@ -287,6 +288,9 @@ pub struct Service {
     /// How a token is checked when connecting; `None`: saved, not checked (the service has no
     /// cheap call that identifies its owner).
     pub account_check: Option<Arc<dyn AccountCheck>>,
+    /// How a pasted token is renewed before it expires; `None`: it lasts until the user
+    /// connects again.
+    pub token_renewal: Option<Arc<dyn TokenRenewal>>,
 }
 
 impl Service {
@@ -297,12 +301,18 @@ impl Service {
         actions: BTreeMap<&'static str, ActionKind>,
         reactions: BTreeMap<&'static str, Arc<dyn Reaction>>,
     ) -> Service {
-        Service { manifest, actions, reactions, account_check: None }
+        Service { manifest, actions, reactions, account_check: None, token_renewal: None }
     }
 
     /// Checks tokens with `check` when connecting.
     pub fn with_account_check(mut self, check: impl AccountCheck + 'static) -> Service {
         self.account_check = Some(Arc::new(check));
+        self
+    }
+
+    /// Renews pasted tokens with `renewal` before they expire.
+    pub fn with_token_renewal(mut self, renewal: impl TokenRenewal + 'static) -> Service {
+        self.token_renewal = Some(Arc::new(renewal));
         self
     }
 }

@@ -246,6 +246,39 @@ pub trait AccountCheck: Send + Sync {
     fn account(&self, response: &HttpResponseData) -> Result<String, ConnectorError>;
 }
 
+/// A pasted token that the provider renews before it expires (Instagram's long-lived tokens last
+/// 60 days and are renewed with `GET /refresh_access_token`), so an area keeps running instead of
+/// stopping the day the token dies. Like [`AccountCheck`] it only describes the request and reads
+/// the answer; the engine sends it through the shared client with the token bound to the
+/// service's hosts, once the token is within [`TokenRenewal::renew_within`] of its expiry.
+pub trait TokenRenewal: Send + Sync {
+    /// How long before its expiry a token is renewed. Long enough that a device that was off for
+    /// weeks still finds a live token to renew.
+    fn renew_within(&self) -> Duration;
+    /// When a freshly pasted token is first renewed, counted from when it was connected: the
+    /// provider does not say how old a pasted token is, nor may it renew one too young.
+    fn first_renewal_after(&self) -> Duration;
+    /// The request that renews `credential`.
+    fn request(&self, credential: &Credential) -> Result<HttpRequestSpec, ConnectorError>;
+    /// The new token of a 2xx answer, with its lifetime.
+    fn read(&self, response: &HttpResponseData) -> Result<RenewedToken, ConnectorError>;
+}
+
+/// A token a [`TokenRenewal`] obtained.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RenewedToken {
+    /// The new token (it replaces the connection's).
+    pub token: String,
+    /// How long it lasts.
+    pub expires_in: Duration,
+}
+
+impl std::fmt::Debug for RenewedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenewedToken").field("token", &"<redacted>").field("expires_in", &self.expires_in).finish()
+    }
+}
+
 /// Shows a notification to the user; the daemon and the desktop app plug in their own.
 pub trait Notifier: Send + Sync {
     /// Shows `title`/`body`; an error string says why it could not be shown.

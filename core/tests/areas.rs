@@ -152,6 +152,7 @@ fn lab_catalog() -> Catalog {
         actions: BTreeMap::from([("poll", rss.actions["new_item"].clone())]),
         reactions: BTreeMap::from([("do", notify.reactions["send"].clone())]),
         account_check: None,
+        token_renewal: None,
     };
     let gone = Service {
         manifest: ServiceManifest {
@@ -168,6 +169,7 @@ fn lab_catalog() -> Catalog {
         actions: BTreeMap::new(),
         reactions: BTreeMap::from([("do", notify.reactions["send"].clone())]),
         account_check: None,
+        token_renewal: None,
     };
     Catalog::new(vec![lab, gone, notify])
 }

@@ -30,6 +30,7 @@ fn service(id: &'static str, auth: AuthKind, oauth: Option<OAuthProvider>) -> Se
         actions: BTreeMap::new(),
         reactions: BTreeMap::from([("send", notify.reactions["send"].clone())]),
         account_check: None,
+        token_renewal: None,
     }
 }
 

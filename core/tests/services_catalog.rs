@@ -158,6 +158,13 @@ fn token_services_check_tokens_with_their_documented_who_am_i_call() {
             r#"{"username":"phil","role":"user"}"#,
             "phil",
         ),
+        (
+            "instagram",
+            "https://graph.instagram.com/me?fields=user_id,username",
+            ("Authorization", "Bearer tok"),
+            r#"{"user_id":"17841405309211844","username":"jane.doe"}"#,
+            "jane.doe",
+        ),
     ];
     let all = services::all(&Settings::empty());
     for (id, url, (name, value), body, account) in cases {
@@ -175,7 +182,7 @@ fn token_services_check_tokens_with_their_documented_who_am_i_call() {
     }
     let mut checked: Vec<_> = all.iter().filter(|s| s.account_check.is_some()).map(|s| s.manifest.id).collect();
     checked.sort_unstable();
-    assert_eq!(checked, ["discord", "github", "ntfy", "postman"]);
+    assert_eq!(checked, ["discord", "github", "instagram", "ntfy", "postman"]);
 }
 
 /// The catalog is read in the app as well as in the terminal: its words never tell the user to run

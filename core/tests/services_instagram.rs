@@ -59,7 +59,12 @@ fn media(id: &str, caption: Option<&str>) -> Value {
 fn manifest_names_the_accounts_that_work() {
     let m = instagram::service(&Settings::empty()).manifest;
     assert_eq!(m.id, "instagram");
-    assert_eq!(m.auth, AuthKind::OAuth2);
+    // a pasted long-lived token, checked when connected and renewed before it expires; no
+    // OAuth2 sign-in, which could only yield a 1-hour token
+    assert_eq!(m.auth, AuthKind::ApiKey);
+    assert!(m.oauth.is_none());
+    let service = instagram::service(&Settings::empty());
+    assert!(service.account_check.is_some() && service.token_renewal.is_some());
     assert_eq!(m.connection_id(), Some("instagram"));
     match &m.availability {
         Availability::Limited(reason) => {
@@ -69,10 +74,6 @@ fn manifest_names_the_accounts_that_work() {
         }
         other => panic!("unexpected availability {other:?}"),
     }
-    let oauth = m.oauth.unwrap();
-    assert_eq!(oauth.auth_url, "https://www.instagram.com/oauth/authorize");
-    assert_eq!(oauth.token_url, "https://api.instagram.com/oauth/access_token");
-    assert_eq!(oauth.scopes, ["instagram_business_basic", "instagram_business_content_publish"]);
     assert!(!instagram::service(&Settings::empty()).reactions["publish_photo"].idempotent());
 }
 
@@ -331,4 +332,141 @@ async fn engine_fires_new_media_once() {
     let shown = recorder.shown.lock().unwrap().clone();
     assert_eq!(shown, [("Nouveau ☕".to_string(), "https://www.instagram.com/p/C2/".to_string())]);
     assert_eq!(env.statuses(area).await, ["succeeded"]);
+}
+
+// ---- renewing the long-lived token ----------------------------------------------------------------
+
+const RENEWED_LIFETIME: i64 = 5_183_944; // what Instagram's documentation shows for `expires_in`
+
+fn connections(env: &Env, settings: &Settings) -> Connections {
+    let key = MasterKey::load(env.store.dir()).unwrap();
+    Connections::new(env.store.clone(), key, area_core::services::catalog(settings))
+}
+
+async fn paste(conns: &Connections, env: &Env, token: &str, expires_in_days: i64) {
+    let expires = chrono::Utc::now().timestamp() + 86_400 * expires_in_days;
+    conns.save(env.user_id, "instagram", &Secret::ApiKey { key: token.into() }, None, Some(expires)).await.unwrap();
+}
+
+/// Instagram's documented renewal: `GET /refresh_access_token?grant_type=ig_refresh_token` with
+/// the token; answers the new one.
+async fn renewal_answers(server: &MockServer, old: &str, answer: ResponseTemplate, times: u64) {
+    Mock::given(method("GET"))
+        .and(path("/refresh_access_token"))
+        .and(query_param("grant_type", "ig_refresh_token"))
+        .and(header("authorization", format!("Bearer {old}").as_str()))
+        .respond_with(answer)
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+/// A token within 50 days of its expiry is renewed when the engine starts; the areas go on with
+/// the new one, and it is not renewed again until its own window.
+#[tokio::test]
+async fn the_engine_renews_a_long_lived_token_before_it_expires_and_the_area_keeps_running() {
+    let env = Env::new().await;
+    let server = MockServer::start().await;
+    let settings = Settings::from_pairs([("AREA_INSTAGRAM_BASE_URL", server.uri())]);
+    let conns = connections(&env, &settings);
+    paste(&conns, &env, "IGAAT-old", 10).await;
+    renewal_answers(
+        &server,
+        "IGAAT-old",
+        ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "IGAAT-new", "token_type": "bearer", "expires_in": RENEWED_LIFETIME}),
+        ),
+        1,
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/me/media"))
+        .and(header("authorization", "Bearer IGAAT-new"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [media("1", Some("old"))]})))
+        .mount(&server)
+        .await;
+    env.add(spec(json!({
+        "name": "new posts",
+        "action": {"service": "instagram", "id": "new_media", "params": {}},
+        "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ caption }}"}}]
+    })))
+    .await;
+    let recorder = RecordingNotifier::new();
+    for _ in 0..2 {
+        let report = Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+    }
+    let stored = conns.get(env.user_id, "instagram").await.unwrap().unwrap();
+    assert_eq!(stored.secret, Secret::ApiKey { key: "IGAAT-new".into() });
+    assert_eq!(stored.info.status, "ok");
+    let expected = chrono::Utc::now().timestamp() + RENEWED_LIFETIME;
+    assert!((stored.info.expires_at.unwrap() - expected).abs() < 120, "{:?}", stored.info.expires_at);
+    // the polls used the new token (the old one would have matched no mock)
+    let polls = server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/me/media").count();
+    assert!(polls >= 1);
+}
+
+/// A token far from its expiry is left alone: no request at all.
+#[tokio::test]
+async fn a_token_outside_its_renewal_window_is_not_renewed() {
+    let env = Env::new().await;
+    let server = MockServer::start().await;
+    let settings = Settings::from_pairs([("AREA_INSTAGRAM_BASE_URL", server.uri())]);
+    let conns = connections(&env, &settings);
+    paste(&conns, &env, "IGAAT-fresh", 55).await;
+    renewal_answers(&server, "IGAAT-fresh", ResponseTemplate::new(200), 0).await;
+    assert_eq!(conns.renew_pasted_tokens(&client()).await.unwrap(), 0);
+}
+
+/// Instagram refusing the renewal (code 190: expired or revoked) marks the connection for
+/// reconnecting, in words, and pauses its areas instead of failing them poll after poll; a
+/// temporary failure leaves it as it is, to be tried again.
+#[tokio::test]
+async fn a_refused_renewal_asks_for_a_new_token_and_a_temporary_failure_is_retried() {
+    let env = Env::new().await;
+    let server = MockServer::start().await;
+    let settings = Settings::from_pairs([("AREA_INSTAGRAM_BASE_URL", server.uri())]);
+    let conns = connections(&env, &settings);
+    paste(&conns, &env, "IGAAT-busy", 20).await;
+    renewal_answers(
+        &server,
+        "IGAAT-busy",
+        ResponseTemplate::new(500)
+            .set_body_json(json!({"error": {"message": "Please retry", "type": "OAuthException", "code": 2}})),
+        1,
+    )
+    .await;
+    assert_eq!(conns.renew_pasted_tokens(&client()).await.unwrap(), 0);
+    let stored = conns.get(env.user_id, "instagram").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.info.status.as_str(), stored.secret.clone()),
+        ("ok", Secret::ApiKey { key: "IGAAT-busy".into() })
+    );
+
+    server.reset().await;
+    renewal_answers(
+        &server,
+        "IGAAT-busy",
+        ResponseTemplate::new(400).set_body_json(
+            json!({"error": {"message": "Error validating access token: Session has expired", "type": "OAuthException", "code": 190}}),
+        ),
+        1,
+    )
+    .await;
+    assert_eq!(conns.renew_pasted_tokens(&client()).await.unwrap(), 0);
+    let info = conns.get(env.user_id, "instagram").await.unwrap().unwrap().info;
+    assert_eq!(info.status, "needs_reconnect");
+    assert!(info.reason.as_deref().unwrap_or_default().contains("connect Instagram again"), "{:?}", info.reason);
+}
+
+/// A pasted token's age is unknown and Instagram will not renew one younger than a day: its first
+/// renewal is due a little over a day after it was connected.
+#[tokio::test]
+async fn a_freshly_pasted_token_is_first_renewed_after_a_day() {
+    let env = Env::new().await;
+    let conns = connections(&env, &Settings::empty());
+    let due = conns.pasted_token_expiry("instagram").unwrap() - chrono::Utc::now().timestamp();
+    let renew_within = 50 * 86_400;
+    assert!((due - renew_within - 25 * 3600).abs() < 60, "{due}");
+    assert_eq!(conns.pasted_token_expiry("github"), None);
 }

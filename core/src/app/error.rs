@@ -201,9 +201,10 @@ impl From<ConnectionError> for ApiError {
             ConnectionError::UnknownService(_) => ErrorCode::NotFound,
             ConnectionError::EmptySecret => ErrorCode::Invalid,
             ConnectionError::OAuth(_) => ErrorCode::Oauth,
-            ConnectionError::NoAuthNeeded(_) | ConnectionError::NotConnected(_) | ConnectionError::Crypto(_) => {
-                ErrorCode::Connection
-            }
+            ConnectionError::NoAuthNeeded(_)
+            | ConnectionError::NotConnected(_)
+            | ConnectionError::Crypto(_)
+            | ConnectionError::Renewal { .. } => ErrorCode::Connection,
             ConnectionError::Store(_) => ErrorCode::Internal,
         };
         let cli = e.to_string();

@@ -688,7 +688,12 @@ impl App {
             None => None,
         };
         let label = label.map(str::trim).filter(|l| !l.is_empty()).or(account.as_deref());
-        let info = connections.save(user.id, connection_id, &secret, label, None).await?;
+        // A token the service renews is first renewed once it may be (see `TokenRenewal`).
+        let expires_at = match &secret {
+            Secret::ApiKey { .. } => connections.pasted_token_expiry(manifest.id),
+            _ => None,
+        };
+        let info = connections.save(user.id, connection_id, &secret, label, expires_at).await?;
         self.changed(ChangeKind::Connections);
         self.areas_changed().await;
         Ok(info)

@@ -6,6 +6,8 @@
 //! were refused is marked `needs_reconnect`, and the areas that use it are paused with that
 //! reason; connecting again repairs it and the areas resume (re-enabling them baselines again).
 
+mod renewal;
+
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -34,7 +36,8 @@ pub struct ConnectionInfo {
     pub status: String,
     /// Why it needs reconnecting.
     pub reason: Option<String>,
-    /// Unix seconds, for OAuth2 access tokens.
+    /// Unix seconds: when an OAuth2 access token expires, or when a pasted token the service
+    /// renews is due for renewal at the latest.
     pub expires_at: Option<i64>,
 }
 
@@ -98,6 +101,8 @@ pub enum ConnectionError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     OAuth(#[from] crate::oauth::OAuthError),
+    #[error("could not renew the {service} token: {reason}")]
+    Renewal { service: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

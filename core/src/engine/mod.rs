@@ -206,14 +206,23 @@ impl Shared {
     }
 }
 
-/// Renews OAuth2 access tokens before they expire. One task per engine, and the
-/// connections' refresh lock, make refreshes single-flight.
-async fn refresh_tokens_forever(connections: crate::connections::Connections, mut stop: watch::Receiver<bool>) {
+/// Renews OAuth2 access tokens and pasted tokens (services with a `TokenRenewal`) before they
+/// expire. One task per engine, and the connections' refresh lock, make renewals single-flight.
+async fn refresh_tokens_forever(
+    connections: crate::connections::Connections,
+    http: HttpClient,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         match connections.refresh_expiring().await {
             Ok(n) if n > 0 => tracing::info!(refreshed = n, "renewed expiring access tokens"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "looking for expiring tokens failed"),
+        }
+        match connections.renew_pasted_tokens(&http).await {
+            Ok(n) if n > 0 => tracing::info!(renewed = n, "renewed pasted tokens"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for pasted tokens to renew failed"),
         }
         tokio::select! {
             _ = stop.changed() => return,
@@ -325,6 +334,9 @@ impl Engine {
             if let Err(e) = connections.refresh_expiring().await {
                 tracing::warn!(error = %e, "renewing access tokens at start failed");
             }
+            if let Err(e) = connections.renew_pasted_tokens(&shared.http).await {
+                tracing::warn!(error = %e, "renewing pasted tokens at start failed");
+            }
         }
         let mut scheduler = scheduler::Scheduler::new(shared.clone());
         scheduler.reload().await?;
@@ -336,7 +348,7 @@ impl Engine {
         shared.tasks.spawn(scheduler.run(stop_rx.clone()));
         shared.tasks.spawn(history::prune_forever(shared.pool.clone(), stop_rx.clone()));
         if let Some(connections) = shared.connections.clone() {
-            shared.tasks.spawn(refresh_tokens_forever(connections, stop_rx));
+            shared.tasks.spawn(refresh_tokens_forever(connections, shared.http.clone(), stop_rx));
         }
         Ok(Engine { shared, stop, writer_task, webhook_addr, _lock: lock })
     }
@@ -381,6 +393,9 @@ impl Engine {
         if let Some(connections) = &shared.connections {
             if let Err(e) = connections.refresh_expiring().await {
                 report.errors.push(format!("renewing access tokens failed: {e}"));
+            }
+            if let Err(e) = connections.renew_pasted_tokens(&shared.http).await {
+                report.errors.push(format!("renewing pasted tokens failed: {e}"));
             }
         }
         let mut scheduler = scheduler::Scheduler::new(shared.clone());

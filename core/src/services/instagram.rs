@@ -8,6 +8,14 @@
 //!   `instagram_business_content_publish` (the pre-2025 `business_*` names are gone).
 //! - Requests go to `https://graph.instagram.com` (override `AREA_INSTAGRAM_BASE_URL`) with the
 //!   token as `Authorization: Bearer`, never in the query string, so URLs never carry it.
+//! - The connection is a pasted long-lived token (App Dashboard → Instagram → API setup with
+//!   Instagram login → Generate token), not an OAuth2 sign-in: Meta wants an https redirect,
+//!   which a desktop loopback cannot offer, and its code exchange yields a 1-hour token that only
+//!   the app secret can make long-lived. A long-lived token lasts 60 days;
+//!   [`RefreshLongLivedToken`] renews it with `GET /refresh_access_token?grant_type=ig_refresh_token`
+//!   (the token must be at least 24 hours old and still valid) once it is within 50 days of its
+//!   expiry — so about ten days after each renewal, leaving weeks of slack for a device that was
+//!   off. Connecting checks the token with `GET /me?fields=user_id,username`.
 //! - `new_media` reads `GET /me/media?fields=id,caption,media_type,media_url,permalink,thumbnail_url,timestamp`
 //!   (newest first, 25 per page). Key = the media id. `image_url` is the picture to show: the
 //!   `media_url` of images and albums, the `thumbnail_url` of videos.
@@ -25,6 +33,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -36,7 +45,7 @@ use crate::services::kit::prelude::*;
 pub const ID: &str = "instagram";
 /// The real API's base URL (overridable with `AREA_INSTAGRAM_BASE_URL`).
 pub const DEFAULT_BASE_URL: &str = "https://graph.instagram.com";
-/// Scopes this service asks Instagram for.
+/// The permissions the pasted token must carry (the pre-2025 `business_*` names are gone).
 pub const SCOPES: [&str; 2] = ["instagram_business_basic", "instagram_business_content_publish"];
 /// Fields `new_media` asks for.
 pub const MEDIA_FIELDS: &str = "id,caption,media_type,media_url,permalink,thumbnail_url,timestamp";
@@ -52,22 +61,25 @@ pub fn service(settings: &Settings) -> Service {
     let mut reactions = BTreeMap::new();
     reactions.insert("publish_photo", Arc::new(PublishPhoto { base: base.clone() }) as Arc<dyn Reaction>);
     Service::new(manifest(), actions, reactions)
+        .with_account_check(WhoAmI::new(
+            ID,
+            format!("{base}/me?fields=user_id,username"),
+            |c| vec![bearer(c)],
+            "/username",
+        ))
+        .with_token_renewal(RefreshLongLivedToken { base })
 }
 
 fn manifest() -> ServiceManifest {
     ServiceManifest {
         id: ID,
         name: "Instagram",
-        description: "Watch your Instagram professional account for new posts, or publish a photo from a URL.",
-        auth: AuthKind::OAuth2,
+        description: "Watch your Instagram professional account for new posts, or publish a photo from a URL. \
+                      Connect with a long-lived token from your Meta app's dashboard; Area renews it before its \
+                      60 days run out.",
+        auth: AuthKind::ApiKey,
         credential_hosts: vec!["graph.instagram.com"],
-        oauth: Some(OAuthProvider {
-            id: "instagram",
-            auth_url: "https://www.instagram.com/oauth/authorize",
-            token_url: "https://api.instagram.com/oauth/access_token",
-            scopes: SCOPES.to_vec(),
-            extra_auth_params: vec![],
-        }),
+        oauth: None,
         availability: Availability::Limited(
             "Business or Creator Instagram accounts only; personal accounts cannot use the API (Meta shut it down \
              in December 2024). The account needs a role on your Meta app."
@@ -299,6 +311,57 @@ impl PolledAction for NewMedia {
 
     fn error_for(&self, _service: &str, _ctx: &PollContext<'_>, response: &HttpResponseData) -> ConnectorError {
         poll_error(response)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// renewing the long-lived token
+
+/// How long a long-lived token lasts when Instagram does not say (documented: 60 days).
+pub const LONG_LIVED_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 24 * 3600);
+
+/// Renews the connection's long-lived token (see the module doc).
+pub struct RefreshLongLivedToken {
+    base: String,
+}
+
+#[derive(Deserialize)]
+struct Refreshed {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl TokenRenewal for RefreshLongLivedToken {
+    fn renew_within(&self) -> Duration {
+        Duration::from_secs(50 * 24 * 3600)
+    }
+
+    fn first_renewal_after(&self) -> Duration {
+        // Instagram refuses to renew a token younger than 24 hours; a pasted one may be brand new.
+        Duration::from_secs(25 * 3600)
+    }
+
+    fn request(&self, credential: &Credential) -> Result<HttpRequestSpec, ConnectorError> {
+        let mut url = parse_url(ID, &format!("{}/refresh_access_token", self.base.trim_end_matches('/')))?;
+        url.query_pairs_mut().append_pair("grant_type", "ig_refresh_token");
+        let mut request = HttpRequestSpec::get(url.to_string());
+        request.headers = vec![bearer(credential), accept_json()];
+        Ok(request)
+    }
+
+    fn read(&self, response: &HttpResponseData) -> Result<RenewedToken, ConnectorError> {
+        if !(200..300).contains(&response.status) {
+            return Err(meta_error("the token renewal", response));
+        }
+        let refreshed: Refreshed = meta_json("the token renewal", response)?;
+        if refreshed.access_token.trim().is_empty() {
+            return Err(bad_response(ID, "the token renewal answered an empty access_token"));
+        }
+        Ok(RenewedToken {
+            token: refreshed.access_token,
+            expires_in: refreshed.expires_in.map(Duration::from_secs).unwrap_or(LONG_LIVED_TOKEN_LIFETIME),
+        })
     }
 }
 

@@ -401,7 +401,10 @@ impl Reaction for SendMail {
 
         let account = mail_account(ctx.credential, ID)?;
         let smtp = account.smtp.as_ref().ok_or_else(|| {
-            bad_param("smtp_host", "the mail connection has no SMTP server: connect Mail again with one (its SMTP host)")
+            bad_param(
+                "smtp_host",
+                "the mail connection has no SMTP server: connect Mail again with one (its SMTP host)",
+            )
         })?;
         let security = check_security(smtp.security, ctx.allow_private_network)?;
         let (host, port) = (smtp.host.clone(), smtp.port);

@@ -13,8 +13,8 @@ pub const ID: &str = "thunderbird";
 
 /// The `thunderbird` catalog entry: no actions or reactions.
 pub fn service() -> Service {
-    Service {
-        manifest: ServiceManifest {
+    Service::new(
+        ServiceManifest {
             id: ID,
             name: "Thunderbird",
             description: "Mozilla's mail client. Its mailboxes are reachable through the Mail (IMAP/SMTP) service, \
@@ -28,8 +28,7 @@ pub fn service() -> Service {
             actions: Vec::new(),
             reactions: Vec::new(),
         },
-        actions: BTreeMap::new(),
-        reactions: BTreeMap::new(),
-        account_check: None,
-    }
+        BTreeMap::new(),
+        BTreeMap::new(),
+    )
 }
