@@ -200,6 +200,31 @@ pub struct ReactionManifest {
     pub params: Vec<ParamSpec>,
 }
 
+/// The host of the loopback redirect URI a provider is sent (`http://<host>:<port>/callback`).
+/// Providers compare the registered redirect with the one sent, the port aside (RFC 8252 §7.3):
+/// the host must be the one the user registered, and providers differ in what they let users
+/// register.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum LoopbackHost {
+    /// `127.0.0.1`, as RFC 8252 §8.3 recommends (Google, Spotify, X, Pinterest).
+    #[default]
+    Ip,
+    /// `localhost`: Microsoft Entra ID lets users register `http://localhost/callback` in the
+    /// portal, while an `http://127.0.0.1` redirect needs the app manifest edited by hand.
+    Localhost,
+}
+
+impl LoopbackHost {
+    /// The host as written in the redirect URI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoopbackHost::Ip => "127.0.0.1",
+            LoopbackHost::Localhost => "localhost",
+        }
+    }
+}
+
 /// How a service's OAuth2 provider is reached. Services of one provider (Gmail, Drive and
 /// YouTube are all Google) share one connection, named by `id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -215,6 +240,8 @@ pub struct OAuthProvider {
     pub scopes: Vec<&'static str>,
     /// Extra authorization parameters as `key=value` (e.g. `access_type=offline`).
     pub extra_auth_params: Vec<&'static str>,
+    /// The host of the loopback redirect the user registers with the provider.
+    pub loopback_host: LoopbackHost,
 }
 
 /// Everything a user needs to know about one service.

@@ -37,7 +37,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::catalog::OAuthProvider;
+use crate::catalog::{LoopbackHost, OAuthProvider};
 use crate::settings::{setting_name, Settings};
 
 /// How long a [`PendingAuth`] stays valid: a callback arriving later is rejected.
@@ -153,6 +153,8 @@ pub struct OAuthClientConfig {
     /// The RFC 9207 issuer. When set, the callback must carry `iss` equal to it; when unset, an
     /// `iss` in the callback is accepted unchecked. Only set it for providers that send `iss`.
     pub issuer: Option<String>,
+    /// The host of the loopback redirect this provider expects (see [`LoopbackHost`]).
+    pub loopback_host: LoopbackHost,
 }
 
 impl fmt::Debug for OAuthClientConfig {
@@ -205,6 +207,7 @@ impl OAuthClientConfig {
             scopes,
             extra_auth_params,
             issuer: value("ISSUER"),
+            loopback_host: provider.loopback_host,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -563,11 +566,14 @@ fn token_error(cfg: &OAuthClientConfig, error: TokenRequestError, secrets: &[&st
     }
 }
 
-/// A one-shot HTTP listener on `127.0.0.1` with an OS-chosen port that catches the provider's
-/// redirect (RFC 8252 §7.3).
+/// A one-shot HTTP listener on the loopback interface with an OS-chosen port that catches the
+/// provider's redirect (RFC 8252 §7.3). It listens on `127.0.0.1` and, when the machine has IPv6,
+/// on `[::1]` at the same port, because a browser may resolve a `localhost` redirect to either.
 #[derive(Debug)]
 pub struct LoopbackListener {
     listener: TcpListener,
+    /// `[::1]` at the same port, when it could be bound.
+    v6: Option<TcpListener>,
     port: u16,
 }
 
@@ -588,7 +594,9 @@ impl LoopbackListener {
             .await
             .map_err(|e| OAuthError::Listener(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
         let port = listener.local_addr().map_err(|e| OAuthError::Listener(e.to_string()))?.port();
-        Ok(LoopbackListener { listener, port })
+        // Best effort: without IPv6 (or with the port taken there), `localhost` reaches 127.0.0.1.
+        let v6 = TcpListener::bind(("::1", port)).await.ok();
+        Ok(LoopbackListener { listener, v6, port })
     }
 
     /// The port the listener got.
@@ -598,7 +606,12 @@ impl LoopbackListener {
 
     /// `http://127.0.0.1:<port>/callback`: give it to [`start`].
     pub fn redirect_uri(&self) -> String {
-        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
+        self.redirect_uri_for(LoopbackHost::Ip)
+    }
+
+    /// `http://<host>:<port>/callback` for a provider that wants `host` (see [`LoopbackHost`]).
+    pub fn redirect_uri_for(&self, host: LoopbackHost) -> String {
+        format!("http://{}:{}{CALLBACK_PATH}", host.as_str(), self.port)
     }
 
     /// Waits for the one `GET /callback…` request that carries `pending`'s `state`, answers it
@@ -614,6 +627,13 @@ impl LoopbackListener {
         timeout: Duration,
     ) -> impl std::future::Future<Output = Result<String, OAuthError>> + Send + 'static {
         let expected: Arc<str> = pending.state.as_str().into();
+        // The callback as the browser reached it: the redirect's origin (its host may be
+        // `localhost`) with the request's target.
+        let origin = pending
+            .redirect_uri
+            .strip_suffix(CALLBACK_PATH)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port));
         async move {
             let (tx, mut rx) = mpsc::channel::<String>(1);
             let taken = Arc::new(AtomicBool::new(false));
@@ -624,9 +644,9 @@ impl LoopbackListener {
                 tokio::select! {
                     _ = &mut deadline => return Err(OAuthError::Timeout { secs: timeout.as_secs().max(1) }),
                     Some(target) = rx.recv() => {
-                        return Ok(format!("http://127.0.0.1:{}{target}", self.port));
+                        return Ok(format!("{origin}{target}"));
                     }
-                    accepted = self.listener.accept() => match accepted {
+                    accepted = accept_either(&self.listener, self.v6.as_ref()) => match accepted {
                         // Bounded: a local program opening connections in a loop costs nothing more.
                         Ok(_) if connections.len() >= MAX_LOOPBACK_CONNECTIONS => {}
                         Ok((stream, _)) => {
@@ -641,6 +661,20 @@ impl LoopbackListener {
                 }
             }
         }
+    }
+}
+
+/// The next connection on either listener.
+async fn accept_either(
+    v4: &TcpListener,
+    v6: Option<&TcpListener>,
+) -> std::io::Result<(TcpStream, std::net::SocketAddr)> {
+    match v6 {
+        Some(v6) => tokio::select! {
+            accepted = v4.accept() => accepted,
+            accepted = v6.accept() => accepted,
+        },
+        None => v4.accept().await,
     }
 }
 
@@ -730,6 +764,7 @@ mod tests {
             scopes: vec!["read".into(), "write".into()],
             extra_auth_params: vec![("access_type".into(), "offline".into())],
             issuer: None,
+            loopback_host: LoopbackHost::Ip,
         }
     }
 
@@ -954,6 +989,7 @@ mod tests {
             token_url: "https://auth.example.test/token",
             scopes: vec!["read"],
             extra_auth_params: vec!["access_type=offline", "prompt=consent"],
+            loopback_host: LoopbackHost::Ip,
         };
         let err =
             OAuthClientConfig::from_settings(&Settings::empty(), &provider("oauth-unit-missing"), vec![]).unwrap_err();

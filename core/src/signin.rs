@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::accounts::{AccountError, Accounts, Session, User};
-use crate::catalog::OAuthProvider;
+use crate::catalog::{LoopbackHost, OAuthProvider};
 use crate::connector::HttpRequestSpec;
 use crate::net::{HttpClient, RequestOptions};
 use crate::settings::Settings;
@@ -81,6 +81,7 @@ pub fn provider(id: &str) -> Result<IdentityProvider, SignInError> {
                 token_url: "https://github.com/login/oauth/access_token",
                 scopes: vec!["read:user", "user:email"],
                 extra_auth_params: vec![],
+                loopback_host: LoopbackHost::Ip,
             },
             api_id: "github",
             api_base: "https://api.github.com",
@@ -94,6 +95,7 @@ pub fn provider(id: &str) -> Result<IdentityProvider, SignInError> {
                 token_url: "https://oauth2.googleapis.com/token",
                 scopes: vec!["openid", "email"],
                 extra_auth_params: vec![],
+                loopback_host: LoopbackHost::Ip,
             },
             api_id: "google_openid",
             api_base: "https://openidconnect.googleapis.com",

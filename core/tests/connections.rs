@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use area_core::accounts::{Accounts, PasswordHasher};
-use area_core::catalog::{AuthKind, Availability, Catalog, OAuthProvider, ReactionManifest, Service, ServiceManifest};
+use area_core::catalog::{
+    AuthKind, Availability, Catalog, LoopbackHost, OAuthProvider, ReactionManifest, Service, ServiceManifest,
+};
 use area_core::connections::{ConnectionError, Connections, MasterKey, Secret};
 use area_core::connector::Credential;
 use area_core::store::{Store, DB_FILE};
@@ -41,6 +43,7 @@ fn provider() -> OAuthProvider {
         token_url: "https://a/token",
         scopes: vec![],
         extra_auth_params: vec![],
+        loopback_host: LoopbackHost::Ip,
     }
 }
 

@@ -12,11 +12,14 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use area_core::catalog::LoopbackHost;
 use area_core::oauth::{self, LoopbackListener, OAuthClientConfig, OAuthError, OAuthTokens, PendingAuth};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command};
 
 const PUBLIC_CLIENT: &str = "area-test";
+/// A public client registered like an Entra ID desktop app: `http://localhost/callback`.
+const ENTRA_LIKE_CLIENT: &str = "area-test-entra";
 const CONFIDENTIAL_CLIENT: &str = "area-test-confidential";
 const CONFIDENTIAL_SECRET: &str = "test-only-secret";
 
@@ -128,6 +131,7 @@ impl OidcServer {
             scopes: vec!["openid".into(), "email".into()],
             extra_auth_params: vec![],
             issuer: Some(self.issuer.clone()),
+            loopback_host: LoopbackHost::Ip,
         }
     }
 }
@@ -188,7 +192,7 @@ async fn callback_for(auth_url: &str, redirect_uri: &str) -> String {
 /// start → browser → loopback listener → callback URL (nothing exchanged yet).
 async fn authorize(cfg: &OAuthClientConfig) -> (PendingAuth, String) {
     let listener = LoopbackListener::bind().await.unwrap();
-    let redirect_uri = listener.redirect_uri();
+    let redirect_uri = listener.redirect_uri_for(cfg.loopback_host);
     let (auth_url, pending) = oauth::start(cfg, &redirect_uri).unwrap();
     assert_eq!(pending.redirect_uri, redirect_uri);
     let waiting = tokio::spawn(listener.wait(&pending, Duration::from_secs(30)));
@@ -425,4 +429,42 @@ async fn confidential_client_keeps_its_refresh_token() {
     let err = oauth::refresh(&wrong, &rt).await.unwrap_err();
     assert!(matches!(&err, OAuthError::TokenEndpoint { error, .. } if error == "invalid_client"), "{err:?}");
     assert!(!err.to_string().contains(&rt) && !err.to_string().contains("not-the-secret"));
+}
+
+/// Microsoft Entra ID compares a loopback redirect with the registered one ignoring only the
+/// port: host and path must match (AADSTS50011 otherwise), and its portal lets users register
+/// `http://localhost/callback`. The test server's `area-test-entra` client is registered that way
+/// and matches the same way: a `localhost` redirect signs in, the `127.0.0.1` one is refused.
+#[tokio::test]
+async fn a_provider_registered_with_localhost_is_sent_a_localhost_redirect() {
+    let server = spawn_server().await;
+    let mut cfg = server.config(ENTRA_LIKE_CLIENT, None);
+    cfg.loopback_host = LoopbackHost::Localhost;
+    let (pending, callback) = authorize(&cfg).await;
+    assert!(pending.redirect_uri.starts_with("http://localhost:"), "{}", pending.redirect_uri);
+    assert!(pending.redirect_uri.ends_with("/callback"));
+    let tokens = oauth::finish(&cfg, &pending, &callback).await.unwrap();
+    assert!(!tokens.access_token.is_empty());
+
+    let listener = LoopbackListener::bind().await.unwrap();
+    let (auth_url, _) = oauth::start(&cfg, &listener.redirect_uri()).unwrap();
+    match browse(&auth_url, &listener.redirect_uri()).await {
+        Outcome::Stopped(status, body) => {
+            assert_eq!(status, 400);
+            assert!(body.contains("redirect_uri"), "{body}");
+        }
+        other => panic!("a 127.0.0.1 redirect was accepted for a localhost registration: {other:?}"),
+    }
+}
+
+/// Microsoft's provider asks for the `localhost` redirect its users can register.
+#[test]
+fn microsoft_is_sent_localhost_and_the_others_the_loopback_ip() {
+    let catalog = area_core::services::catalog(&area_core::settings::Settings::empty());
+    for manifest in catalog.manifests() {
+        if let Some(provider) = &manifest.oauth {
+            let expected = if provider.id == "microsoft" { LoopbackHost::Localhost } else { LoopbackHost::Ip };
+            assert_eq!(provider.loopback_host, expected, "{}", manifest.id);
+        }
+    }
 }

@@ -14,6 +14,9 @@
 //   rotated refresh token revokes the whole grant (RFC 9700 §4.14).
 // - `area-test-confidential` / secret `test-only-secret` (client_secret_basic): refresh returns
 //   the same refresh token (no rotation), like Google.
+// - `area-test-entra`: public native client registered like a Microsoft Entra ID desktop app,
+//   with `http://localhost/callback`: only the port of a loopback redirect is ignored, so the
+//   host (`localhost`, not `127.0.0.1`) and the path must match.
 import http from 'node:http';
 
 const nodeMajor = Number.parseInt(process.versions.node.split('.')[0], 10);
@@ -42,6 +45,12 @@ const common = {
 const provider = new Provider(issuer, {
   clients: [
     { ...common, client_id: 'area-test', token_endpoint_auth_method: 'none' },
+    {
+      ...common,
+      client_id: 'area-test-entra',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['http://localhost/callback'],
+    },
     {
       ...common,
       client_id: 'area-test-confidential',

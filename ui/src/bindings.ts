@@ -502,7 +502,10 @@ export type ConnectionInfo_Deserialize = {
 	status: string,
 	/**  Why it needs reconnecting. */
 	reason?: string | null,
-	/**  Unix seconds, for OAuth2 access tokens. */
+	/**
+	 *  Unix seconds: when an OAuth2 access token expires, or when a pasted token the service
+	 *  renews is due for renewal at the latest.
+	 */
 	expires_at?: number | null,
 };
 
@@ -518,7 +521,10 @@ export type ConnectionInfo_Serialize = {
 	status: string,
 	/**  Why it needs reconnecting. */
 	reason: string | null,
-	/**  Unix seconds, for OAuth2 access tokens. */
+	/**
+	 *  Unix seconds: when an OAuth2 access token expires, or when a pasted token the service
+	 *  renews is due for renewal at the latest.
+	 */
 	expires_at: number | null,
 };
 
@@ -655,6 +661,21 @@ export type LastRun_Serialize = {
 };
 
 /**
+ *  The host of the loopback redirect URI a provider is sent (`http://<host>:<port>/callback`).
+ *  Providers compare the registered redirect with the one sent, the port aside (RFC 8252 §7.3):
+ *  the host must be the one the user registered, and providers differ in what they let users
+ *  register.
+ */
+export type LoopbackHost = 
+/**  `127.0.0.1`, as RFC 8252 §8.3 recommends (Google, Spotify, X, Pinterest). */
+"ip" | 
+/**
+ *  `localhost`: Microsoft Entra ID lets users register `http://localhost/callback` in the
+ *  portal, while an `http://127.0.0.1` redirect needs the app manifest edited by hand.
+ */
+"localhost";
+
+/**
  *  What a user enters to connect a mailbox (besides the password, which comes from a no-echo
  *  prompt or standard input): validated into a [`crate::connector::MailAccount`].
  */
@@ -720,6 +741,8 @@ export type OAuthProvider = {
 	scopes: string[],
 	/**  Extra authorization parameters as `key=value` (e.g. `access_type=offline`). */
 	extra_auth_params: string[],
+	/**  The host of the loopback redirect the user registers with the provider. */
+	loopback_host: LoopbackHost,
 };
 
 /**  How the browser comes back to Area after the user approves. */

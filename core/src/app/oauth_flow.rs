@@ -134,7 +134,7 @@ impl Flows {
         match via {
             OAuthVia::Loopback => {
                 let listener = LoopbackListener::bind_port(port.unwrap_or(0)).await?;
-                let (url, pending) = oauth::start(client, &listener.redirect_uri())?;
+                let (url, pending) = oauth::start(client, &listener.redirect_uri_for(client.loopback_host))?;
                 let (id, cancel) = self.register(&pending.state, None);
                 opener(&url);
                 let result = tokio::select! {

@@ -64,6 +64,7 @@ fn manifest() -> ServiceManifest {
             token_url: "https://api.pinterest.com/v5/oauth/token",
             scopes: SCOPES.to_vec(),
             extra_auth_params: vec![],
+            loopback_host: LoopbackHost::Ip,
         }),
         availability: Availability::Limited(
             "needs your own Pinterest app (created from a Pinterest business account); until Pinterest reviews it \

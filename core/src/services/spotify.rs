@@ -60,6 +60,7 @@ fn manifest() -> ServiceManifest {
             token_url: "https://accounts.spotify.com/api/token",
             scopes: SCOPES.to_vec(),
             extra_auth_params: vec![],
+            loopback_host: LoopbackHost::Ip,
         }),
         availability: Availability::Limited(
             "Spotify apps in development mode need a Premium owner and serve at most 5 users: register your own \

@@ -78,6 +78,7 @@ fn manifest() -> ServiceManifest {
             token_url: "https://api.x.com/2/oauth2/token",
             scopes: SCOPES.to_vec(),
             extra_auth_params: vec![],
+            loopback_host: LoopbackHost::Ip,
         }),
         availability: Availability::Limited(
             "needs a paid X developer account (pay-per-use credits, or a legacy Basic/Pro plan): the free tier is \

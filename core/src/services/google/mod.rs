@@ -29,6 +29,7 @@ pub fn google_provider(scopes: Vec<&'static str>) -> OAuthProvider {
         token_url: "https://oauth2.googleapis.com/token",
         scopes,
         extra_auth_params: vec!["access_type=offline", "prompt=consent"],
+        loopback_host: LoopbackHost::Ip,
     }
 }
 

@@ -17,6 +17,7 @@ pub fn microsoft_provider(scopes: Vec<&'static str>) -> OAuthProvider {
         token_url: "https://login.microsoftonline.com/organizations/oauth2/v2.0/token",
         scopes,
         extra_auth_params: vec![],
+        loopback_host: LoopbackHost::Localhost,
     }
 }
 
