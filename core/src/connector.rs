@@ -44,8 +44,9 @@ pub struct PollOutput {
 pub enum Credential {
     /// An API key or personal access token, as the user gave it.
     ApiKey(String),
-    /// An OAuth2 access token (kept fresh by the engine).
-    OAuth2 { access_token: String },
+    /// An OAuth2 access token (kept fresh by the engine), with the account it belongs to when
+    /// the provider named it (its OpenID Connect ID token): the login of SASL XOAUTH2.
+    OAuth2 { access_token: String, account: Option<String> },
     /// A mailbox password together with the servers it was given for (entered when connecting,
     /// sealed with it): areas cannot name another server.
     Mail { password: String, account: MailAccount },
@@ -61,6 +62,18 @@ pub enum MailSecurity {
     StartTls,
     /// No encryption (local test servers only).
     Plain,
+}
+
+/// How a mail connection logs in to its servers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailAuth {
+    /// IMAP `LOGIN` and SMTP `AUTH PLAIN`/`LOGIN` with the connection's password (or app password).
+    #[default]
+    Password,
+    /// SASL XOAUTH2 with an OAuth2 access token, for providers that refuse passwords to
+    /// third-party apps (Outlook.com): the secret is the token, the login the account it names.
+    XOAuth2,
 }
 
 /// One mail server recorded with a mail connection.
@@ -81,6 +94,9 @@ pub struct MailAccount {
     pub imap: MailServer,
     /// Needed only to send mail.
     pub smtp: Option<MailServer>,
+    /// How to log in (connections recorded before it existed used passwords).
+    #[serde(default)]
+    pub auth: MailAuth,
 }
 
 impl Credential {
@@ -88,7 +104,7 @@ impl Credential {
     pub fn secret(&self) -> &str {
         match self {
             Credential::ApiKey(k) => k,
-            Credential::OAuth2 { access_token } => access_token,
+            Credential::OAuth2 { access_token, .. } => access_token,
             Credential::Mail { password, .. } => password,
         }
     }

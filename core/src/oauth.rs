@@ -323,6 +323,25 @@ pub struct OAuthTokens {
     pub id_token: Option<String>,
 }
 
+impl OAuthTokens {
+    /// The account the tokens belong to, as the OpenID Connect ID token names it (`email`, else
+    /// `preferred_username`): the mailbox that SASL XOAUTH2 logs in as, and a label for the
+    /// connection. The ID token came straight from the token endpoint over TLS, so its claims are
+    /// read without checking its signature (OpenID Connect Core §3.1.3.7).
+    pub fn account(&self) -> Option<String> {
+        use base64::Engine;
+        let payload = self.id_token.as_deref()?.split('.').nth(1)?;
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
+        ["email", "preferred_username"]
+            .iter()
+            .filter_map(|claim| claims.get(*claim).and_then(serde_json::Value::as_str))
+            .map(str::trim)
+            .find(|value| !value.is_empty() && value.len() <= 320 && !value.contains(['\r', '\n', '\0']))
+            .map(str::to_string)
+    }
+}
+
 impl fmt::Debug for OAuthTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OAuthTokens")
@@ -979,6 +998,29 @@ mod tests {
         assert_eq!(sanitize("a\nb\u{7}c", &[]), "a b c");
         assert_eq!(sanitize(&"x".repeat(300), &[]).chars().count(), 201);
         assert_eq!(sanitize("code abcd1234 bad", &["abcd1234"]), "code <redacted> bad");
+    }
+
+    #[test]
+    fn the_account_is_read_from_the_id_token() {
+        use base64::Engine;
+        let jwt = |claims: &str| {
+            let part = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            format!("{}.{}.sig", part(r#"{"alg":"RS256"}"#), part(claims))
+        };
+        let tokens = |id_token: Option<String>| OAuthTokens {
+            access_token: "a".into(),
+            refresh_token: None,
+            expires_at: None,
+            scope: None,
+            id_token,
+        };
+        let both = jwt(r#"{"email":"ada@outlook.com","preferred_username":"ada@contoso.com"}"#);
+        assert_eq!(tokens(Some(both)).account().as_deref(), Some("ada@outlook.com"));
+        let upn = jwt(r#"{"preferred_username":"ada@contoso.com"}"#);
+        assert_eq!(tokens(Some(upn)).account().as_deref(), Some("ada@contoso.com"));
+        assert_eq!(tokens(Some(jwt(r#"{"email":"a\r\nb"}"#))).account(), None);
+        assert_eq!(tokens(Some("not a jwt".into())).account(), None);
+        assert_eq!(tokens(None).account(), None);
     }
 
     #[test]

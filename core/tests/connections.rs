@@ -96,6 +96,7 @@ async fn secrets_are_sealed_and_never_stored_in_plaintext() {
         access_token: CANARY_ACCESS.into(),
         refresh_token: Some(CANARY_REFRESH.into()),
         scope: Some("read".into()),
+        account: None,
     };
     f.connections.save(f.user, "acme", &oauth, None, Some(chrono::Utc::now().timestamp() + 3600)).await.unwrap();
     // Replacing rewrites the row: the old ciphertext must not leave plaintext either.
@@ -287,9 +288,10 @@ async fn services_without_auth_or_unknown_are_refused_and_empty_keys_rejected() 
     ));
     // An OAuth2 connection expiring soon without a refresh token shows as `expires`.
     let soon = chrono::Utc::now().timestamp() + 60;
-    let secret = Secret::Oauth2 { access_token: "a".into(), refresh_token: None, scope: None };
+    let secret = Secret::Oauth2 { access_token: "a".into(), refresh_token: None, scope: None, account: None };
     assert_eq!(f.connections.save(f.user, "acme", &secret, None, Some(soon)).await.unwrap().status, "expires");
-    let refreshable = Secret::Oauth2 { access_token: "a".into(), refresh_token: Some("r".into()), scope: None };
+    let refreshable =
+        Secret::Oauth2 { access_token: "a".into(), refresh_token: Some("r".into()), scope: None, account: None };
     assert_eq!(f.connections.save(f.user, "acme", &refreshable, None, Some(soon)).await.unwrap().status, "ok");
     // Deleting the user deletes the connection.
     sqlx::query("DELETE FROM users WHERE id = ?").bind(f.user).execute(f.store.pool()).await.unwrap();

@@ -107,7 +107,12 @@ async fn oauth_tokens_are_renewed_before_expiry_and_a_dead_grant_needs_reconnect
     ]);
     let conns = connections(&env);
     let expiring = chrono::Utc::now().timestamp() + 60;
-    let secret = Secret::Oauth2 { access_token: "old-access".into(), refresh_token: Some("rt-1".into()), scope: None };
+    let secret = Secret::Oauth2 {
+        access_token: "old-access".into(),
+        refresh_token: Some("rt-1".into()),
+        scope: None,
+        account: None,
+    };
     conns.save(env.user_id, "spotify", &secret, None, Some(expiring)).await.unwrap();
     let area = env
         .add(spec(json!({
@@ -232,7 +237,12 @@ async fn refused_reaction_child() {
     let mut env = Env::new().await;
     let conns = connections(&env);
     let later = chrono::Utc::now().timestamp() + 3600;
-    let secret = Secret::Oauth2 { access_token: "revoked".into(), refresh_token: Some("rt-1".into()), scope: None };
+    let secret = Secret::Oauth2 {
+        access_token: "revoked".into(),
+        refresh_token: Some("rt-1".into()),
+        scope: None,
+        account: None,
+    };
     conns.save(env.user_id, "spotify", &secret, None, Some(later)).await.unwrap();
     let (_feed_server, feed, feed_url) = feed_server(items(&[1]), false).await;
     let area = env

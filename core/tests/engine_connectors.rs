@@ -40,7 +40,7 @@ async fn save_api_key(env: &Env, connection_id: &str, key: &str) {
 }
 
 async fn save_google_token(env: &Env, access_token: &str) {
-    let secret = Secret::Oauth2 { access_token: access_token.into(), refresh_token: None, scope: None };
+    let secret = Secret::Oauth2 { access_token: access_token.into(), refresh_token: None, scope: None, account: None };
     connections(env).save(env.user_id, "google", &secret, None, Some(FAR_FUTURE)).await.unwrap();
 }
 

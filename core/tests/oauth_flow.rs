@@ -457,13 +457,15 @@ async fn a_provider_registered_with_localhost_is_sent_a_localhost_redirect() {
     }
 }
 
-/// Microsoft's provider asks for the `localhost` redirect its users can register.
+/// The Microsoft identity platform's providers (Teams, Outlook.com mail) ask for the `localhost`
+/// redirect their users can register; every other provider for the loopback IP.
 #[test]
 fn microsoft_is_sent_localhost_and_the_others_the_loopback_ip() {
     let catalog = area_core::services::catalog(&area_core::settings::Settings::empty());
     for manifest in catalog.manifests() {
         if let Some(provider) = &manifest.oauth {
-            let expected = if provider.id == "microsoft" { LoopbackHost::Localhost } else { LoopbackHost::Ip };
+            let microsoft = provider.auth_url.starts_with("https://login.microsoftonline.com/");
+            let expected = if microsoft { LoopbackHost::Localhost } else { LoopbackHost::Ip };
             assert_eq!(provider.loopback_host, expected, "{}", manifest.id);
         }
     }

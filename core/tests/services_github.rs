@@ -340,7 +340,7 @@ async fn comment_issue_posts_the_body_on_the_numbered_issue() {
         .expect(2)
         .mount_as_scoped(server().await)
         .await;
-    let cred = Credential::OAuth2 { access_token: "ghp_test".into() };
+    let cred = Credential::OAuth2 { access_token: "ghp_test".into(), account: None };
     for number in [json!("#42"), json!(42)] {
         let out = run(
             "comment_issue",

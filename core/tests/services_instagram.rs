@@ -27,7 +27,7 @@ use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn token() -> Credential {
-    Credential::OAuth2 { access_token: "IGAAT-test".into() }
+    Credential::OAuth2 { access_token: "IGAAT-test".into(), account: None }
 }
 
 fn ok(body: Value) -> HttpResponseData {
@@ -299,7 +299,7 @@ async fn engine_fires_new_media_once() {
     let key = MasterKey::load(env.store.dir()).unwrap();
     let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     let far = chrono::Utc::now().timestamp() + 86_400 * 50;
-    let secret = Secret::Oauth2 { access_token: "IGAAT-e2e".into(), refresh_token: None, scope: None };
+    let secret = Secret::Oauth2 { access_token: "IGAAT-e2e".into(), refresh_token: None, scope: None, account: None };
     conns.save(env.user_id, "instagram", &secret, None, Some(far)).await.unwrap();
     let area = env
         .add(spec(json!({

@@ -29,7 +29,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const BOARD: &str = "549755885175";
 
 fn token() -> Credential {
-    Credential::OAuth2 { access_token: "pina_test".into() }
+    Credential::OAuth2 { access_token: "pina_test".into(), account: None }
 }
 
 fn ok(body: Value) -> HttpResponseData {
@@ -253,7 +253,12 @@ async fn engine_fires_a_new_pin_once() {
     let key = MasterKey::load(env.store.dir()).unwrap();
     let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     let far = chrono::Utc::now().timestamp() + 86_400 * 365;
-    let secret = Secret::Oauth2 { access_token: "pina_e2e".into(), refresh_token: Some("pinr".into()), scope: None };
+    let secret = Secret::Oauth2 {
+        access_token: "pina_e2e".into(),
+        refresh_token: Some("pinr".into()),
+        scope: None,
+        account: None,
+    };
     conns.save(env.user_id, "pinterest", &secret, None, Some(far)).await.unwrap();
     let area = env
         .add(spec(json!({

@@ -21,7 +21,7 @@ use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn token() -> Credential {
-    Credential::OAuth2 { access_token: "ya29.test".into() }
+    Credential::OAuth2 { access_token: "ya29.test".into(), account: None }
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {

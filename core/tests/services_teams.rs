@@ -29,7 +29,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const CHAT: &str = "19:2da4c29f6d7041eca70b638b43d45437@thread.v2";
 
 fn token() -> Credential {
-    Credential::OAuth2 { access_token: "eyJ0eXAi.test".into() }
+    Credential::OAuth2 { access_token: "eyJ0eXAi.test".into(), account: None }
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {
@@ -374,7 +374,12 @@ async fn engine_fires_a_new_chat_message_once() {
     let key = MasterKey::load(env.store.dir()).unwrap();
     let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     let far = chrono::Utc::now().timestamp() + 86_400 * 365;
-    let secret = Secret::Oauth2 { access_token: "graph-token".into(), refresh_token: Some("rt".into()), scope: None };
+    let secret = Secret::Oauth2 {
+        access_token: "graph-token".into(),
+        refresh_token: Some("rt".into()),
+        scope: None,
+        account: None,
+    };
     conns.save(env.user_id, "microsoft", &secret, None, Some(far)).await.unwrap();
     let webhook = format!("{}/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=S", server.uri());
     let area = env

@@ -30,7 +30,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const BASE: &str = "http://127.0.0.1:9";
 
 fn token() -> Credential {
-    Credential::OAuth2 { access_token: "x-token".into() }
+    Credential::OAuth2 { access_token: "x-token".into(), account: None }
 }
 
 fn ok(body: Value) -> HttpResponseData {
@@ -305,7 +305,12 @@ async fn engine_fires_a_new_post_once() {
     let key = MasterKey::load(env.store.dir()).unwrap();
     let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     let far = chrono::Utc::now().timestamp() + 86_400 * 365;
-    let secret = Secret::Oauth2 { access_token: "x-access".into(), refresh_token: Some("rt".into()), scope: None };
+    let secret = Secret::Oauth2 {
+        access_token: "x-access".into(),
+        refresh_token: Some("rt".into()),
+        scope: None,
+        account: None,
+    };
     conns.save(env.user_id, "twitter", &secret, None, Some(far)).await.unwrap();
     let area = env
         .add(spec(json!({
@@ -386,7 +391,7 @@ async fn a_server_ignoring_since_id_fires_only_new_posts() {
     let key = MasterKey::load(env.store.dir()).unwrap();
     let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
     let far = chrono::Utc::now().timestamp() + 86_400 * 365;
-    let secret = Secret::Oauth2 { access_token: "x-access".into(), refresh_token: None, scope: None };
+    let secret = Secret::Oauth2 { access_token: "x-access".into(), refresh_token: None, scope: None, account: None };
     conns.save(env.user_id, "twitter", &secret, None, Some(far)).await.unwrap();
     let area = env
         .add(spec(json!({

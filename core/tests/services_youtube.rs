@@ -21,7 +21,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const CHANNEL: &str = "UCuAXFkgsw1L7xaCfnd5JJOw";
 
 fn token() -> Credential {
-    Credential::OAuth2 { access_token: "ya29.test".into() }
+    Credential::OAuth2 { access_token: "ya29.test".into(), account: None }
 }
 
 fn poll_action() -> std::sync::Arc<dyn PolledAction> {

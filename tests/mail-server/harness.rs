@@ -16,6 +16,9 @@ use serde_json::{json, Value};
 /// The one account of the test servers.
 pub const USER: &str = "ada@example.com";
 pub const PASS: &str = "app-password";
+/// The OAuth2 access token the servers accept for [`USER`] over SASL XOAUTH2.
+#[allow(dead_code)] // not every test binary that includes the harness signs in with OAuth2
+pub const TOKEN: &str = "oauth-access-token";
 
 /// A running mail server process; killed when dropped.
 pub struct MailServer {
@@ -56,6 +59,7 @@ impl MailServer {
             .current_dir(&dir)
             .env("MAIL_USER", USER)
             .env("MAIL_PASS", PASS)
+            .env("MAIL_TOKEN", "oauth-access-token")
             .env("MAIL_NO_MOVE", if no_move { "1" } else { "0" })
             .stdin(Stdio::piped()) // the server exits when this closes, even if the test is killed
             .stdout(Stdio::piped())

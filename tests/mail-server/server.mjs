@@ -2,9 +2,11 @@
 // Test-only: plaintext, one mailbox account, nothing written to disk.
 //
 // - IMAP: hoodiecrow-imap (IMAP4rev1 + MOVE, UIDPLUS, IDLE; MAIL_NO_MOVE=1 drops MOVE and
-//   UIDPLUS), user MAIL_USER / MAIL_PASS, folders INBOX, Archive, Vinted.
-// - SMTP: smtp-server (nodemailer's), AUTH PLAIN/LOGIN without TLS, same credentials; every
-//   accepted message is kept in memory.
+//   UIDPLUS), user MAIL_USER / MAIL_PASS, folders INBOX, Archive, Vinted. The same user may also
+//   log in with SASL XOAUTH2 (with SASL-IR, as Gmail and Outlook.com offer it) and the access
+//   token MAIL_TOKEN: the plugin checks the `user=…^Aauth=Bearer …^A^A` format and the token.
+// - SMTP: smtp-server (nodemailer's), AUTH PLAIN/LOGIN with the password and AUTH XOAUTH2 with
+//   MAIL_TOKEN, without TLS; every accepted message is kept in memory.
 // - HTTP control endpoint (JSON):
 //     POST /append?mailbox=INBOX[&date=ISO] body = raw RFC 5322 message → {"uid": n}
 //                                          (date = INTERNALDATE, default now)
@@ -24,11 +26,16 @@ const hoodiecrow = require("hoodiecrow-imap");
 
 const USER = process.env.MAIL_USER || "ada@example.com";
 const PASS = process.env.MAIL_PASS || "app-password";
+const TOKEN = process.env.MAIL_TOKEN || "oauth-access-token";
 
 const imap = hoodiecrow({
   // MAIL_NO_MOVE=1 leaves out MOVE and UIDPLUS, so clients must fall back to COPY + EXPUNGE.
-  plugins: process.env.MAIL_NO_MOVE === "1" ? ["ID", "IDLE", "UNSELECT", "ENABLE"] : ["ID", "IDLE", "UNSELECT", "UIDPLUS", "MOVE", "ENABLE"],
-  users: { [USER]: { password: PASS } },
+  plugins: [
+    ...(process.env.MAIL_NO_MOVE === "1" ? ["ID", "IDLE", "UNSELECT", "ENABLE"] : ["ID", "IDLE", "UNSELECT", "UIDPLUS", "MOVE", "ENABLE"]),
+    "SASL-IR",
+    "XOAUTH2",
+  ],
+  users: { [USER]: { password: PASS, xoauth2: { accessToken: TOKEN } } },
   storage: {
     INBOX: { messages: [], uidvalidity: 1000 },
     "": { separator: "/", folders: { Archive: { uidvalidity: 2000 }, Vinted: { uidvalidity: 3000 } } },
@@ -56,11 +63,15 @@ const received = [];
 const smtp = new SMTPServer({
   secure: false,
   allowInsecureAuth: true,
-  authMethods: ["PLAIN", "LOGIN"],
+  authMethods: ["PLAIN", "LOGIN", "XOAUTH2"],
   disabledCommands: ["STARTTLS"],
   logger: false,
   size: 10 * 1024 * 1024,
   onAuth(auth, _session, callback) {
+    if (auth.method === "XOAUTH2") {
+      if (auth.username === USER && auth.accessToken === TOKEN) return callback(null, { user: USER });
+      return callback(null, { data: { status: "401", schemes: "bearer" } });
+    }
     if (auth.username === USER && auth.password === PASS) return callback(null, { user: USER });
     return callback(new Error("Invalid username or password"));
   },

@@ -668,7 +668,9 @@ impl App {
         }
         let secret = match manifest.auth {
             AuthKind::ApiKey => Secret::ApiKey { key: token.to_string() },
-            AuthKind::OAuth2 => Secret::Oauth2 { access_token: token.to_string(), refresh_token: None, scope: None },
+            AuthKind::OAuth2 => {
+                Secret::Oauth2 { access_token: token.to_string(), refresh_token: None, scope: None, account: None }
+            }
             AuthKind::MailAccount => {
                 return Err(ApiError::invalid(
                     "token",
@@ -746,7 +748,9 @@ impl App {
         })?;
         let client = connections.oauth_client(provider.id)?;
         let tokens = self.browser_flow(&client, options.via, options.port).await?;
-        let label = options.label.as_deref().map(str::trim).filter(|l| !l.is_empty());
+        // The account the provider named (its ID token) labels the connection unless one is given.
+        let named = tokens.account();
+        let label = options.label.as_deref().map(str::trim).filter(|l| !l.is_empty()).or(named.as_deref());
         let info = connections.save_tokens(user.id, provider.id, &tokens, label).await?;
         self.changed(ChangeKind::Connections);
         self.areas_changed().await;

@@ -52,6 +52,9 @@ pub enum Secret {
         access_token: String,
         refresh_token: Option<String>,
         scope: Option<String>,
+        /// The account the provider's ID token named (see `OAuthTokens::account`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
     /// A mailbox password sealed together with the servers it may be sent to.
     Mail {
@@ -71,7 +74,9 @@ impl Secret {
     pub fn credential(&self) -> Credential {
         match self {
             Secret::ApiKey { key } => Credential::ApiKey(key.clone()),
-            Secret::Oauth2 { access_token, .. } => Credential::OAuth2 { access_token: access_token.clone() },
+            Secret::Oauth2 { access_token, account, .. } => {
+                Credential::OAuth2 { access_token: access_token.clone(), account: account.clone() }
+            }
             Secret::Mail { password, account } => {
                 Credential::Mail { password: password.clone(), account: account.clone() }
             }
@@ -172,10 +177,19 @@ impl Connections {
         tokens: &crate::oauth::OAuthTokens,
         account_label: Option<&str>,
     ) -> Result<ConnectionInfo, ConnectionError> {
+        // A refresh's answer may carry no ID token: the account named at sign-in stays.
+        let account = match tokens.account() {
+            Some(account) => Some(account),
+            None => match self.get(user_id, connection_id).await? {
+                Some(StoredConnection { secret: Secret::Oauth2 { account, .. }, .. }) => account,
+                _ => None,
+            },
+        };
         let secret = Secret::Oauth2 {
             access_token: tokens.access_token.clone(),
             refresh_token: tokens.refresh_token.clone(),
             scope: tokens.scope.clone(),
+            account,
         };
         self.save(user_id, connection_id, &secret, account_label, tokens.expires_at).await
     }

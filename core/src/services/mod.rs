@@ -81,6 +81,7 @@ pub fn all(settings: &Settings) -> Vec<Service> {
         instagram::service(settings),
         pinterest::service(settings),
         mail::mail::service(),
+        mail::outlook::service(settings),
         mail::thunderbird::service(),
         mail::vinted::service(),
     ]

@@ -63,6 +63,7 @@ const GLYPHS: Record<string, string> = {
   http: GLOBE,
   notify: BELL,
   mail: ENVELOPE,
+  outlook: ENVELOPE,
   weather: CLOUD,
   webhook: BOLT,
 };

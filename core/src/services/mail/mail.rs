@@ -4,7 +4,7 @@
 //! - Auth is the account's password or, better, an app password (Gmail, Outlook.com, iCloud,
 //!   Fastmail and Yahoo require one when 2-step verification is on), stored as the `mail`
 //!   connection (`area connect mail`) and sent with IMAP `LOGIN` / SMTP `AUTH` inside TLS.
-//!   SASL XOAUTH2 is not offered yet.
+//!   Outlook.com refuses passwords: its mailboxes are the `outlook` service (SASL XOAUTH2).
 //! - The servers belong to the connection, not to areas (ARCHITECTURE.md "Trust rules": a
 //!   credential goes only where it was given for): `area connect mail` records the user name, the
 //!   IMAP server and, for sending, the SMTP server (host, port, security) sealed with the password
@@ -64,10 +64,7 @@ use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
 pub const ID: &str = "mail";
-/// Bytes of each message fetched by `new_message` (headers + the start of the body).
-pub const MAIL_FETCH_BYTES: usize = 64 * 1024;
-/// Longest snippet, in characters.
-pub const SNIPPET_CHARS: usize = 500;
+pub use super::{matches_filters, message_event, MAIL_FETCH_BYTES, SNIPPET_CHARS};
 
 /// The `mail` service: manifest, one fetched action and three reactions.
 pub fn service() -> Service {
@@ -81,25 +78,6 @@ pub fn service() -> Service {
 }
 
 fn manifest() -> ServiceManifest {
-    let mut new_message_params = imap_param_specs(false);
-    new_message_params.push(
-        ParamSpec::new(
-            "from_contains",
-            "From contains",
-            "Only messages whose sender name or address contains this text (case-insensitive).",
-            ParamType::String,
-        )
-        .optional(None),
-    );
-    new_message_params.push(
-        ParamSpec::new(
-            "subject_contains",
-            "Subject contains",
-            "Only messages whose subject contains this text (case-insensitive).",
-            ParamType::String,
-        )
-        .optional(None),
-    );
     let uid_spec = || {
         ParamSpec::new(
             "uid",
@@ -137,52 +115,16 @@ fn manifest() -> ServiceManifest {
         credential_hosts: vec![],
         oauth: None,
         availability: Availability::Available,
-        actions: vec![ActionManifest {
-            id: "new_message",
-            name: "New message in a folder",
-            description: "Fires when a message arrives in an IMAP folder, optionally only from a sender or with a \
-                          subject. The folder is checked every area interval (no IMAP IDLE push yet); at most \
-                          50 new messages are read per check.",
-            params: new_message_params,
-            ingredients: vec![
-                ingredient(
-                    "from",
-                    "Sender as \"Name <address>\" (or the address alone).",
-                    "Ada Lovelace <ada@example.com>",
-                ),
-                ingredient("from_address", "Sender's e-mail address.", "ada@example.com"),
-                ingredient("subject", "Decoded subject.", "Déjeuner vendredi ?"),
-                ingredient("date", "The message's Date header (RFC 3339).", "2026-11-28T10:30:00+01:00"),
-                ingredient("message_id", "The Message-ID header, without angle brackets.", "CAF1234@mail.example.com"),
-                ingredient("snippet", "Start of the plain-text body (500 characters at most).", "Hi, are you free on…"),
-                ingredient("uid", "The message's IMAP UID in this folder (for the flag and move reactions).", "4211"),
-                ingredient("folder", "The folder it arrived in.", "INBOX"),
-            ],
-            dynamic_ingredients: false,
-            min_interval_secs: None,
-        }],
+        actions: vec![new_message_manifest(
+            "Fires when a message arrives in an IMAP folder, optionally only from a sender or with a subject. The \
+             folder is checked every area interval (no IMAP IDLE push yet); at most 50 new messages are read per \
+             check.",
+        )],
         reactions: vec![
-            ReactionManifest {
-                id: "send",
-                name: "Send a mail",
-                description: "Sends a plain-text mail through the SMTP submission server of your mail connection \
-                              (connect it with an SMTP server).",
-                params: vec![
-                    ParamSpec::new("from", "From", "Sender, e.g. Ada <ada@example.com>.", ParamType::String),
-                    ParamSpec::new(
-                        "to",
-                        "To",
-                        "Recipients, comma-separated; may use ingredients, each giving one address.",
-                        ParamType::String,
-                    )
-                    .templated_as(TextContext::AddressList),
-                    ParamSpec::new("subject", "Subject", "May use ingredients.", ParamType::String)
-                        .templated_as(TextContext::Header),
-                    ParamSpec::new("body", "Body", "Plain text; may use ingredients.", ParamType::String)
-                        .optional(Some(json!("")))
-                        .templated(),
-                ],
-            },
+            send_manifest(
+                "Sends a plain-text mail through the SMTP submission server of your mail connection (connect it \
+                 with an SMTP server).",
+            ),
             ReactionManifest {
                 id: "flag",
                 name: "Flag a message",
@@ -199,45 +141,13 @@ fn manifest() -> ServiceManifest {
     }
 }
 
-/// The event of one message (pure, for tests on saved messages).
-pub fn message_event(uidvalidity: u32, uid: u32, folder: &str, raw: &[u8]) -> Event {
-    let mail = parse_mail(raw);
-    let mut ing = Ingredients::new();
-    ing.insert("from".into(), Value::String(mail.from));
-    ing.insert("from_address".into(), Value::String(mail.from_address));
-    ing.insert("subject".into(), Value::String(mail.subject));
-    ing.insert("date".into(), Value::String(mail.date));
-    ing.insert("message_id".into(), Value::String(mail.message_id));
-    ing.insert("snippet".into(), Value::String(snippet(&mail.text, SNIPPET_CHARS)));
-    ing.insert("uid".into(), Value::from(uid));
-    ing.insert("folder".into(), Value::String(folder.to_string()));
-    Event { key: format!("{uidvalidity}:{uid}"), ingredients: ing }
-}
-
-/// Whether an event passes the `from_contains` / `subject_contains` filters.
-pub fn matches_filters(event: &Event, from_contains: Option<&str>, subject_contains: Option<&str>) -> bool {
-    let field = |k: &str| event.ingredients.get(k).and_then(Value::as_str).unwrap_or("");
-    from_contains.is_none_or(|f| contains_ci(field("from"), f))
-        && subject_contains.is_none_or(|s| contains_ci(field("subject"), s))
-}
-
 /// `mail.new_message`.
 pub struct NewMessage;
 
 #[async_trait]
 impl FetchedAction for NewMessage {
     async fn fetch(&self, ctx: &FetchContext<'_>) -> Result<PollOutput, ConnectorError> {
-        let from_contains = opt_str(ctx.params, "from_contains");
-        let subject_contains = opt_str(ctx.params, "subject_contains");
-        let check = check_folder(ctx, ID, MAIL_FETCH_BYTES).await?;
-        let folder = opt_str(ctx.params, "folder").unwrap_or("INBOX");
-        let events = check
-            .messages
-            .iter()
-            .map(|m| message_event(check.uidvalidity, m.uid, folder, &m.raw))
-            .filter(|e| matches_filters(e, from_contains, subject_contains))
-            .collect();
-        Ok(PollOutput { events, cursor: Some(check.cursor) })
+        new_messages(ctx, ID).await
     }
 }
 
@@ -271,12 +181,6 @@ async fn open_message(
         return Err(bad_param("uid", format!("no message with UID {uid} in {:?}", settings.folder)));
     }
     Ok((session, settings, uid))
-}
-
-async fn bounded<T>(work: impl std::future::Future<Output = Result<T, ConnectorError>>) -> Result<T, ConnectorError> {
-    tokio::time::timeout(OVERALL_TIMEOUT, work)
-        .await
-        .unwrap_or(Err(ConnectorError::Net(NetError::Timeout { after: OVERALL_TIMEOUT })))
 }
 
 /// `mail.flag`.
@@ -363,30 +267,6 @@ impl Reaction for MoveMessage {
 /// `mail.send`.
 pub struct SendMail;
 
-fn mailbox_param(id: &str, value: &str) -> Result<lettre::message::Mailbox, ConnectorError> {
-    no_line_breaks(id, value)?
-        .trim()
-        .parse::<lettre::message::Mailbox>()
-        .map_err(|e| bad_param(id, format!("not a valid address ({e}): {value:?}")))
-}
-
-fn smtp_error(settings_host: &str, e: lettre::transport::smtp::Error) -> ConnectorError {
-    let code = e.status().map(|c| c.to_string());
-    if matches!(code.as_deref(), Some("535" | "534" | "530")) {
-        return ConnectorError::AuthExpired { service: ID.into() };
-    }
-    if e.is_timeout() {
-        return ConnectorError::Net(NetError::Timeout { after: CONNECT_TIMEOUT });
-    }
-    let message = truncate_chars(&format!("SMTP server {settings_host}: {e}"), 300);
-    if e.is_permanent() {
-        ConnectorError::BadResponse { service: ID.into(), message }
-    } else {
-        // Transient (4xx) answers, lost connections, TLS failures: worth another try.
-        ConnectorError::Net(NetError::Connect(message))
-    }
-}
-
 #[async_trait]
 impl Reaction for SendMail {
     fn idempotent(&self) -> bool {
@@ -394,69 +274,7 @@ impl Reaction for SendMail {
     }
 
     async fn run(&self, ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
-        use lettre::message::header::ContentType;
-        use lettre::transport::smtp::authentication::Credentials;
-        use lettre::transport::smtp::client::{Tls, TlsParameters};
-        use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-
-        let account = mail_account(ctx.credential, ID)?;
-        let smtp = account.smtp.as_ref().ok_or_else(|| {
-            bad_param(
-                "smtp_host",
-                "the mail connection has no SMTP server: connect Mail again with one (its SMTP host)",
-            )
-        })?;
-        let security = check_security(smtp.security, ctx.allow_private_network)?;
-        let (host, port) = (smtp.host.clone(), smtp.port);
-        let username = account.username.clone();
-        let password = connection_password(ctx.credential, ID, &host, port)?.to_string();
-        let from = mailbox_param("from", req_str(params, "from")?)?;
-        let subject = no_line_breaks("subject", params.get("subject").and_then(Value::as_str).unwrap_or(""))?;
-        let body = params.get("body").and_then(Value::as_str).unwrap_or("").to_string();
-        let to_raw = req_str(params, "to")?;
-        let mut builder = Message::builder().from(from.clone()).subject(subject);
-        let mut recipients = 0;
-        for part in to_raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            builder = builder.to(mailbox_param("to", part)?);
-            recipients += 1;
-        }
-        if recipients == 0 {
-            return Err(bad_param("to", "needs at least one address"));
-        }
-        // A Message-ID derived from the run's idempotency key: a re-sent copy carries the same id.
-        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(ctx.idempotency_key.as_bytes()));
-        let domain = from.email.domain().to_string();
-        let message = builder
-            .message_id(Some(format!("<area.{}@{domain}>", &digest[..32])))
-            .header(ContentType::TEXT_PLAIN)
-            .body(body)
-            .map_err(|e| bad_param("to", format!("cannot build the message: {e}")))?;
-
-        bounded(async {
-            let addr = vetted_addrs(&host, port, ctx.allow_private_network).await?[0];
-            let tls = match security {
-                Security::Plain => Tls::None,
-                Security::Tls | Security::StartTls => {
-                    let parameters = TlsParameters::new(host.clone())
-                        .map_err(|e| bad_param("smtp_host", format!("cannot use TLS with {host:?}: {e}")))?;
-                    if security == Security::Tls {
-                        Tls::Wrapper(parameters)
-                    } else {
-                        Tls::Required(parameters)
-                    }
-                }
-            };
-            // Connect to the vetted address; TLS still verifies the certificate for `host`.
-            let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-                .port(addr.port())
-                .tls(tls)
-                .credentials(Credentials::new(username, password))
-                .timeout(Some(CONNECT_TIMEOUT))
-                .build();
-            let response = transport.send(message).await.map_err(|e| smtp_error(&host, e))?;
-            Ok(ReactionOutput { summary: format!("sent to {recipients} recipient(s), SMTP {}", response.code()) })
-        })
-        .await
+        send_mail(ctx, ctx.credential, params, ID).await
     }
 }
 

@@ -1,11 +1,13 @@
-//! Mail: the [`mail`] service (any mailbox over IMAP and SMTP), [`vinted`] (alert mails read
-//! from a mailbox) and [`thunderbird`] (listed, unavailable), and what they share — the mail
+//! Mail: the [`mail`] service (any mailbox over IMAP and SMTP), [`outlook`] (Outlook.com over
+//! IMAP and SMTP with SASL XOAUTH2), [`vinted`] (alert mails read from a mailbox) and
+//! [`thunderbird`] (listed, unavailable), and what they share — the mail
 //! connection's servers and password ([`MailAccountInput`], [`connection_password`]), IMAP and
 //! SMTP connections through the SSRF guard, checking a folder for new messages
 //! ([`check_folder`]) and decoding messages ([`parse_mail`]). See [`mail`] for the decisions.
 
 #[allow(clippy::module_inception)]
 pub mod mail;
+pub mod outlook;
 pub mod thunderbird;
 pub mod vinted;
 
@@ -49,6 +51,7 @@ pub(crate) fn imap_param_specs(folder_templated: bool) -> Vec<ParamSpec> {
 
 /// How the connection is secured (recorded with the connection).
 pub use crate::connector::MailSecurity as Security;
+use crate::connector::{MailAccount, MailAuth, MailServer};
 
 /// Refuses `plain` (the password in clear) unless the area may reach private networks.
 fn check_security(security: Security, allow_private: bool) -> Result<Security, ConnectorError> {
@@ -93,7 +96,6 @@ pub struct MailAccountInput {
 impl MailAccountInput {
     /// Checks host names, user name and security modes, and fills default ports.
     pub fn account(&self) -> Result<crate::connector::MailAccount, MailAccountError> {
-        use crate::connector::{MailAccount, MailServer};
         let invalid = |field: &'static str, message: String| MailAccountError::Invalid { field, message };
         let security = |field: &'static str, value: Option<&str>, default: Security| match value
             .map(|v| v.trim().to_ascii_lowercase())
@@ -134,7 +136,7 @@ impl MailAccountInput {
                 })
             }
         };
-        Ok(MailAccount { username: username.to_string(), imap, smtp })
+        Ok(MailAccount { username: username.to_string(), imap, smtp, auth: MailAuth::Password })
     }
 }
 
@@ -165,6 +167,8 @@ pub(crate) struct ImapSettings {
     pub username: String,
     pub folder: String,
     pub allow_private: bool,
+    /// How to log in: `LOGIN` with the password, or SASL XOAUTH2 with an access token.
+    pub auth: MailAuth,
 }
 
 impl ImapSettings {
@@ -184,6 +188,7 @@ impl ImapSettings {
             username: account.username.clone(),
             folder: no_line_breaks("folder", opt_str(params, "folder").unwrap_or("INBOX"))?.to_string(),
             allow_private,
+            auth: account.auth,
         })
     }
 }
@@ -385,7 +390,16 @@ pub(crate) async fn imap_login(
         let MailStream::Plain(tcp) = client.into_inner() else { unreachable!("STARTTLS starts from a plain stream") };
         client = async_imap::Client::new(tls_wrap(tcp, &settings.host, settings.port).await?);
     }
-    match client.login(&settings.username, password).await {
+    let login = match settings.auth {
+        MailAuth::Password => client.login(&settings.username, password).await,
+        // With SASL-IR (RFC 4959) the whole exchange is one line, as Gmail and Outlook.com accept.
+        MailAuth::XOAuth2 => {
+            let initial =
+                base64_std(format!("user={}\x01auth=Bearer {password}\x01\x01", settings.username).as_bytes());
+            client.authenticate(format!("XOAUTH2 {initial}"), XOAuth2Refused).await
+        }
+    };
+    match login {
         Ok(session) => Ok(session),
         // RFC 5530: `[UNAVAILABLE]` is a temporary server problem, not refused credentials.
         Err((async_imap::error::Error::No(message), _)) if message.to_ascii_uppercase().contains("UNAVAILABLE") => Err(
@@ -393,6 +407,47 @@ pub(crate) async fn imap_login(
         ),
         Err((async_imap::error::Error::No(_), _)) => Err(ConnectorError::AuthExpired { service: service.into() }),
         Err((e, _)) => Err(imap_error(settings, e)),
+    }
+}
+
+/// Answers an XOAUTH2 error challenge (a JSON status the server sends instead of accepting the
+/// token) with the empty response the protocol asks for; the server then says `NO`.
+struct XOAuth2Refused;
+
+impl async_imap::Authenticator for XOAuth2Refused {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, _challenge: &[u8]) -> Self::Response {
+        Vec::new()
+    }
+}
+
+/// The fixed servers of a mail provider reached with OAuth2 (SASL XOAUTH2) instead of a password.
+#[derive(Debug, Clone)]
+pub(crate) struct OAuthMailServers {
+    pub imap: MailServer,
+    pub smtp: MailServer,
+}
+
+/// The mail credential of an OAuth2 connection to a provider with fixed servers: the access token
+/// is the secret, the account its sign-in named is the login, and only these servers may receive
+/// it. A connection whose sign-in named no account must be made again.
+pub(crate) fn oauth_mail_credential(
+    credential: Option<&Credential>,
+    servers: &OAuthMailServers,
+    service: &str,
+) -> Result<Credential, ConnectorError> {
+    match credential {
+        Some(Credential::OAuth2 { access_token, account: Some(account) }) => Ok(Credential::Mail {
+            password: access_token.clone(),
+            account: MailAccount {
+                username: account.clone(),
+                imap: servers.imap.clone(),
+                smtp: Some(servers.smtp.clone()),
+                auth: MailAuth::XOAuth2,
+            },
+        }),
+        _ => Err(ConnectorError::AuthExpired { service: service.into() }),
     }
 }
 
@@ -620,6 +675,230 @@ pub(crate) fn snippet(text: &str, max: usize) -> String {
 
 fn contains_ci(haystack: &str, needle: &str) -> bool {
     haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the mail services' actions and reactions share: new messages as events, sending
+
+/// Bytes of each message fetched by `new_message` (headers + the start of the body).
+pub const MAIL_FETCH_BYTES: usize = 64 * 1024;
+/// Longest snippet, in characters.
+pub const SNIPPET_CHARS: usize = 500;
+
+/// The event of one message (pure, for tests on saved messages).
+pub fn message_event(uidvalidity: u32, uid: u32, folder: &str, raw: &[u8]) -> Event {
+    let mail = parse_mail(raw);
+    let mut ing = Ingredients::new();
+    ing.insert("from".into(), Value::String(mail.from));
+    ing.insert("from_address".into(), Value::String(mail.from_address));
+    ing.insert("subject".into(), Value::String(mail.subject));
+    ing.insert("date".into(), Value::String(mail.date));
+    ing.insert("message_id".into(), Value::String(mail.message_id));
+    ing.insert("snippet".into(), Value::String(snippet(&mail.text, SNIPPET_CHARS)));
+    ing.insert("uid".into(), Value::from(uid));
+    ing.insert("folder".into(), Value::String(folder.to_string()));
+    Event { key: format!("{uidvalidity}:{uid}"), ingredients: ing }
+}
+
+/// Whether an event passes the `from_contains` / `subject_contains` filters.
+pub fn matches_filters(event: &Event, from_contains: Option<&str>, subject_contains: Option<&str>) -> bool {
+    let field = |k: &str| event.ingredients.get(k).and_then(Value::as_str).unwrap_or("");
+    from_contains.is_none_or(|f| contains_ci(field("from"), f))
+        && subject_contains.is_none_or(|s| contains_ci(field("subject"), s))
+}
+
+/// The `new_message` trigger of a mail service: the folder, optional sender and subject filters,
+/// and one ingredient per decoded header.
+pub(crate) fn new_message_manifest(description: &'static str) -> ActionManifest {
+    let mut params = imap_param_specs(false);
+    params.push(
+        ParamSpec::new(
+            "from_contains",
+            "From contains",
+            "Only messages whose sender name or address contains this text (case-insensitive).",
+            ParamType::String,
+        )
+        .optional(None),
+    );
+    params.push(
+        ParamSpec::new(
+            "subject_contains",
+            "Subject contains",
+            "Only messages whose subject contains this text (case-insensitive).",
+            ParamType::String,
+        )
+        .optional(None),
+    );
+    ActionManifest {
+        id: "new_message",
+        name: "New message in a folder",
+        description,
+        params,
+        ingredients: vec![
+            ingredient(
+                "from",
+                "Sender as \"Name <address>\" (or the address alone).",
+                "Ada Lovelace <ada@example.com>",
+            ),
+            ingredient("from_address", "Sender's e-mail address.", "ada@example.com"),
+            ingredient("subject", "Decoded subject.", "Déjeuner vendredi ?"),
+            ingredient("date", "The message's Date header (RFC 3339).", "2026-11-28T10:30:00+01:00"),
+            ingredient("message_id", "The Message-ID header, without angle brackets.", "CAF1234@mail.example.com"),
+            ingredient("snippet", "Start of the plain-text body (500 characters at most).", "Hi, are you free on…"),
+            ingredient("uid", "The message's IMAP UID in this folder (for the flag and move reactions).", "4211"),
+            ingredient("folder", "The folder it arrived in.", "INBOX"),
+        ],
+        dynamic_ingredients: false,
+        min_interval_secs: None,
+    }
+}
+
+/// The `send` reaction of a mail service: a plain-text message from, to, subject, body.
+pub(crate) fn send_manifest(description: &'static str) -> ReactionManifest {
+    ReactionManifest {
+        id: "send",
+        name: "Send a mail",
+        description,
+        params: vec![
+            ParamSpec::new("from", "From", "Sender, e.g. Ada <ada@example.com>.", ParamType::String),
+            ParamSpec::new(
+                "to",
+                "To",
+                "Recipients, comma-separated; may use ingredients, each giving one address.",
+                ParamType::String,
+            )
+            .templated_as(TextContext::AddressList),
+            ParamSpec::new("subject", "Subject", "May use ingredients.", ParamType::String)
+                .templated_as(TextContext::Header),
+            ParamSpec::new("body", "Body", "Plain text; may use ingredients.", ParamType::String)
+                .optional(Some(json!("")))
+                .templated(),
+        ],
+    }
+}
+
+/// The new messages of the area's folder as events, filtered by `from_contains` /
+/// `subject_contains`: the body of `new_message` actions.
+pub(crate) async fn new_messages(ctx: &FetchContext<'_>, service: &str) -> Result<PollOutput, ConnectorError> {
+    let from_contains = opt_str(ctx.params, "from_contains");
+    let subject_contains = opt_str(ctx.params, "subject_contains");
+    let check = check_folder(ctx, service, MAIL_FETCH_BYTES).await?;
+    let folder = opt_str(ctx.params, "folder").unwrap_or("INBOX");
+    let events = check
+        .messages
+        .iter()
+        .map(|m| message_event(check.uidvalidity, m.uid, folder, &m.raw))
+        .filter(|e| matches_filters(e, from_contains, subject_contains))
+        .collect();
+    Ok(PollOutput { events, cursor: Some(check.cursor) })
+}
+
+fn mailbox_param(id: &str, value: &str) -> Result<lettre::message::Mailbox, ConnectorError> {
+    no_line_breaks(id, value)?
+        .trim()
+        .parse::<lettre::message::Mailbox>()
+        .map_err(|e| bad_param(id, format!("not a valid address ({e}): {value:?}")))
+}
+
+fn smtp_error(service: &str, settings_host: &str, e: lettre::transport::smtp::Error) -> ConnectorError {
+    let code = e.status().map(|c| c.to_string());
+    if matches!(code.as_deref(), Some("535" | "534" | "530")) {
+        return ConnectorError::AuthExpired { service: service.into() };
+    }
+    if e.is_timeout() {
+        return ConnectorError::Net(NetError::Timeout { after: CONNECT_TIMEOUT });
+    }
+    let message = truncate_chars(&format!("SMTP server {settings_host}: {e}"), 300);
+    if e.is_permanent() {
+        ConnectorError::BadResponse { service: service.into(), message }
+    } else {
+        // Transient (4xx) answers, lost connections, TLS failures: worth another try.
+        ConnectorError::Net(NetError::Connect(message))
+    }
+}
+
+/// Runs `work` within [`OVERALL_TIMEOUT`].
+pub(crate) async fn bounded<T>(
+    work: impl std::future::Future<Output = Result<T, ConnectorError>>,
+) -> Result<T, ConnectorError> {
+    tokio::time::timeout(OVERALL_TIMEOUT, work)
+        .await
+        .unwrap_or(Err(ConnectorError::Net(NetError::Timeout { after: OVERALL_TIMEOUT })))
+}
+
+/// Sends one message through the SMTP server of `credential` (a mail connection's, or one made
+/// for an OAuth2 provider's servers by [`oauth_mail_credential`]): the body of `send` reactions.
+pub(crate) async fn send_mail(
+    ctx: &ReactionContext<'_>,
+    credential: Option<&Credential>,
+    params: &Params,
+    service: &str,
+) -> Result<ReactionOutput, ConnectorError> {
+    use lettre::message::header::ContentType;
+    use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+    use lettre::transport::smtp::client::{Tls, TlsParameters};
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    let account = mail_account(credential, service)?;
+    let smtp = account.smtp.as_ref().ok_or_else(|| {
+        bad_param("smtp_host", "the mail connection has no SMTP server: connect Mail again with one (its SMTP host)")
+    })?;
+    let security = check_security(smtp.security, ctx.allow_private_network)?;
+    let (host, port) = (smtp.host.clone(), smtp.port);
+    let username = account.username.clone();
+    let password = connection_password(credential, service, &host, port)?.to_string();
+    let mechanisms = match account.auth {
+        MailAuth::Password => vec![Mechanism::Plain, Mechanism::Login],
+        MailAuth::XOAuth2 => vec![Mechanism::Xoauth2],
+    };
+    let from = mailbox_param("from", req_str(params, "from")?)?;
+    let subject = no_line_breaks("subject", params.get("subject").and_then(Value::as_str).unwrap_or(""))?;
+    let body = params.get("body").and_then(Value::as_str).unwrap_or("").to_string();
+    let to_raw = req_str(params, "to")?;
+    let mut builder = Message::builder().from(from.clone()).subject(subject);
+    let mut recipients = 0;
+    for part in to_raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        builder = builder.to(mailbox_param("to", part)?);
+        recipients += 1;
+    }
+    if recipients == 0 {
+        return Err(bad_param("to", "needs at least one address"));
+    }
+    // A Message-ID derived from the run's idempotency key: a re-sent copy carries the same id.
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(ctx.idempotency_key.as_bytes()));
+    let domain = from.email.domain().to_string();
+    let message = builder
+        .message_id(Some(format!("<area.{}@{domain}>", &digest[..32])))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| bad_param("to", format!("cannot build the message: {e}")))?;
+
+    bounded(async {
+        let addr = vetted_addrs(&host, port, ctx.allow_private_network).await?[0];
+        let tls = match security {
+            Security::Plain => Tls::None,
+            Security::Tls | Security::StartTls => {
+                let parameters = TlsParameters::new(host.clone())
+                    .map_err(|e| bad_param("smtp_host", format!("cannot use TLS with {host:?}: {e}")))?;
+                if security == Security::Tls {
+                    Tls::Wrapper(parameters)
+                } else {
+                    Tls::Required(parameters)
+                }
+            }
+        };
+        // Connect to the vetted address; TLS still verifies the certificate for `host`.
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+            .port(addr.port())
+            .tls(tls)
+            .credentials(Credentials::new(username, password))
+            .authentication(mechanisms)
+            .timeout(Some(CONNECT_TIMEOUT))
+            .build();
+        let response = transport.send(message).await.map_err(|e| smtp_error(service, &host, e))?;
+        Ok(ReactionOutput { summary: format!("sent to {recipients} recipient(s), SMTP {}", response.code()) })
+    })
+    .await
 }
 
 #[cfg(test)]
