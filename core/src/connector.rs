@@ -217,6 +217,29 @@ pub struct FetchContext<'a> {
 pub trait FetchedAction: Send + Sync {
     /// Fetches the current items (and next cursor).
     async fn fetch(&self, ctx: &FetchContext<'_>) -> Result<PollOutput, ConnectorError>;
+
+    /// Waits, at most about `max_wait`, until the source may hold something new (IMAP IDLE's
+    /// `EXISTS`), so that the engine fetches at once instead of at the next interval. Only a hint:
+    /// the fetch still decides what is new, so a wake-up that finds nothing costs one check and a
+    /// missed one delays to the interval. The default says the source cannot push.
+    async fn wait_for_change(
+        &self,
+        _ctx: &FetchContext<'_>,
+        _max_wait: Duration,
+    ) -> Result<SourceWait, ConnectorError> {
+        Ok(SourceWait::Unsupported)
+    }
+}
+
+/// What [`FetchedAction::wait_for_change`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceWait {
+    /// Something may have changed: fetch now.
+    Changed,
+    /// Nothing happened within the wait; wait again.
+    Quiet,
+    /// The source cannot tell (no push, or the server lacks it): the interval alone decides.
+    Unsupported,
 }
 
 /// An action that fires at instants computed from its parameters (timers).

@@ -18,12 +18,13 @@ use area_core::catalog::ActionKind;
 use area_core::connections::{Connections, MasterKey, Secret};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, FetchContext, FetchedAction, Params, PollOutput, Reaction, ReactionContext,
-    ReactionOutput,
+    ReactionOutput, SourceWait,
 };
 use area_core::engine::Engine;
 use area_core::net::{HttpClient, NetConfig, NetError};
 use mail_server::{message, MailServer, PASS, USER};
 use serde_json::{json, Value};
+use std::time::Duration;
 use support::*;
 
 fn params(v: Value) -> Params {
@@ -531,4 +532,79 @@ async fn an_area_naming_another_server_never_gets_the_password() {
 
     assert_eq!(evil.connection_count(), 0, "the evil server was contacted");
     assert!(!evil.saw_login());
+}
+
+// ---- IMAP IDLE -------------------------------------------------------------------------------------
+
+async fn wait_for_change(server: &MailServer, cursor: Option<&Value>) -> Result<SourceWait, ConnectorError> {
+    let (p, cred) = mail_server::split_connection(&params(server.imap_params("INBOX")), PASS);
+    let ctx = FetchContext { params: &p, cursor, credential: Some(&cred), allow_private_network: true };
+    new_message().wait_for_change(&ctx, Duration::from_secs(20)).await
+}
+
+/// IDLE reports a message arriving while it waits; a folder already past the cursor is a change
+/// at once; a server without IDLE says so, and the interval polls it.
+#[tokio::test]
+async fn idle_waits_for_a_new_message_and_servers_without_it_are_polled() {
+    let server = server_with_three().await;
+    let (p, cred) = mail_server::split_connection(&params(server.imap_params("INBOX")), PASS);
+    let ctx = FetchContext { params: &p, cursor: None, credential: Some(&cred), allow_private_network: true };
+    let cursor = new_message().fetch(&ctx).await.unwrap().cursor.unwrap();
+
+    let waiting = {
+        let cursor = cursor.clone();
+        let server = &server;
+        async move { wait_for_change(server, Some(&cursor)).await }
+    };
+    let arrive = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        server.append("INBOX", &message("bob@example.org", "now", "x", "idle1@example.org"), None).await;
+    };
+    let (outcome, ()) = tokio::join!(waiting, arrive);
+    assert_eq!(outcome.unwrap(), SourceWait::Changed);
+    // The message is now past the cursor: the next wait says so without idling.
+    assert_eq!(wait_for_change(&server, Some(&cursor)).await.unwrap(), SourceWait::Changed);
+
+    let plain = MailServer::start_without_idle().await;
+    assert_eq!(wait_for_change(&plain, None).await.unwrap(), SourceWait::Unsupported);
+}
+
+/// Through the engine: an area checked once an hour fires a new message within seconds of its
+/// arrival, because the watcher's IDLE brings the check forward.
+#[tokio::test]
+async fn with_idle_a_new_message_fires_within_seconds_not_at_the_next_interval() {
+    let env = Env::new().await;
+    let server = server_with_three().await;
+    let conns = Connections::new(
+        env.store.clone(),
+        MasterKey::load(env.store.dir()).unwrap(),
+        area_core::services::catalog(&area_core::settings::Settings::from_env()),
+    );
+    conns.save(env.user_id, "mail", &server.connection(PASS), None, None).await.unwrap();
+    let area = env
+        .add(spec(json!({
+            "name": "instant mail",
+            "allow_private_network": true,
+            "interval_secs": 3600,
+            "action": {"service": "mail", "id": "new_message", "params": server.area_params("INBOX")},
+            "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ subject }}"}}]
+        })))
+        .await;
+    let recorder = RecordingNotifier::new();
+    let engine = Engine::start(&env.store, config(false), recorder.clone()).await.unwrap();
+    {
+        let env = &env;
+        wait_for("the baseline", Duration::from_secs(10), || async move { env.state(area).await.baselined }).await;
+    }
+    let arrived = std::time::Instant::now();
+    server.append("INBOX", &message("bob@example.org", "Ping ⚡", "x", "idle2@example.org"), None).await;
+    {
+        let recorder = &recorder;
+        wait_for("the new message to fire", Duration::from_secs(15), || async move { recorder.count() == 1 }).await;
+    }
+    let latency = arrived.elapsed();
+    engine.shutdown().await;
+    eprintln!("IMAP IDLE: message on the server → reaction fired in {latency:?} (polling: up to the 3600 s interval)");
+    assert_eq!(recorder.shown.lock().unwrap()[0].0, "Ping ⚡");
+    assert!(latency < Duration::from_secs(10), "{latency:?}");
 }

@@ -47,6 +47,16 @@ impl MailServer {
 
     /// Starts the servers; with `no_move` the IMAP server offers neither MOVE nor UIDPLUS.
     pub async fn start_with(no_move: bool) -> MailServer {
+        MailServer::start_with_options(no_move, false).await
+    }
+
+    /// Starts the servers without IMAP IDLE: clients must poll.
+    #[allow(dead_code)] // used by the mail tests only
+    pub async fn start_without_idle() -> MailServer {
+        MailServer::start_with_options(false, true).await
+    }
+
+    async fn start_with_options(no_move: bool, no_idle: bool) -> MailServer {
         let dir = server_dir();
         assert!(
             dir.join("node_modules/hoodiecrow-imap/package.json").is_file()
@@ -61,6 +71,7 @@ impl MailServer {
             .env("MAIL_PASS", PASS)
             .env("MAIL_TOKEN", "oauth-access-token")
             .env("MAIL_NO_MOVE", if no_move { "1" } else { "0" })
+            .env("MAIL_NO_IDLE", if no_idle { "1" } else { "0" })
             .stdin(Stdio::piped()) // the server exits when this closes, even if the test is killed
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -2,7 +2,7 @@
 // Test-only: plaintext, one mailbox account, nothing written to disk.
 //
 // - IMAP: hoodiecrow-imap (IMAP4rev1 + MOVE, UIDPLUS, IDLE; MAIL_NO_MOVE=1 drops MOVE and
-//   UIDPLUS), user MAIL_USER / MAIL_PASS, folders INBOX, Archive, Vinted. The same user may also
+//   UIDPLUS; MAIL_NO_IDLE=1 drops IDLE), user MAIL_USER / MAIL_PASS, folders INBOX, Archive, Vinted. The same user may also
 //   log in with SASL XOAUTH2 (with SASL-IR, as Gmail and Outlook.com offer it) and the access
 //   token MAIL_TOKEN: the plugin checks the `user=…^Aauth=Bearer …^A^A` format and the token.
 // - SMTP: smtp-server (nodemailer's), AUTH PLAIN/LOGIN with the password and AUTH XOAUTH2 with
@@ -31,7 +31,9 @@ const TOKEN = process.env.MAIL_TOKEN || "oauth-access-token";
 const imap = hoodiecrow({
   // MAIL_NO_MOVE=1 leaves out MOVE and UIDPLUS, so clients must fall back to COPY + EXPUNGE.
   plugins: [
-    ...(process.env.MAIL_NO_MOVE === "1" ? ["ID", "IDLE", "UNSELECT", "ENABLE"] : ["ID", "IDLE", "UNSELECT", "UIDPLUS", "MOVE", "ENABLE"]),
+    ...(process.env.MAIL_NO_MOVE === "1" ? ["ID", "UNSELECT", "ENABLE"] : ["ID", "UNSELECT", "UIDPLUS", "MOVE", "ENABLE"]),
+    // MAIL_NO_IDLE=1 leaves out IDLE (RFC 2177), so clients must poll.
+    ...(process.env.MAIL_NO_IDLE === "1" ? [] : ["IDLE"]),
     "SASL-IR",
     "XOAUTH2",
   ],

@@ -147,7 +147,8 @@ pub struct Shared {
     pub area_errors: Mutex<Vec<String>>,
     /// Set when an area's cursor changed the request it needs: the scheduler re-plans polls.
     pub replan: std::sync::atomic::AtomicBool,
-    /// Reloads asked for by [`Engine::reload_areas`] (a counter), the wake-up that starts them,
+    /// Reloads asked for by [`Engine::reload_areas`] (a counter), the wake-up that starts them (and
+    /// brings forward a fetch its source signalled),
     /// and the last request the scheduler has served.
     pub reload_requested: AtomicU64,
     pub reload_wake: tokio::sync::Notify,

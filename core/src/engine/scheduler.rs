@@ -13,7 +13,8 @@
 //! share one read), and dedupes against its own seen keys — first in memory (so an unchanged
 //! feed costs no database write), then in the store (the source of truth, in the writer's
 //! transaction). Fetched actions (IMAP) run per area on the same schedule and are then handled
-//! like a poll's read.
+//! like a poll's read; when their source can push (IMAP IDLE), a watcher task per area waits for
+//! its signal and brings the next fetch forward (`watch_area`), the interval staying the fallback.
 //!
 //! [`EngineConfig::reload_every`]: super::EngineConfig::reload_every
 
@@ -36,7 +37,7 @@ use crate::areas::PauseCause;
 use crate::catalog::{ActionKind, Catalog};
 use crate::connector::{
     ConnectorError, Credential, ErrorClass, Event, FetchContext, HttpRequestSpec, HttpResponseData, PollContext,
-    PollOutput,
+    PollOutput, SourceWait,
 };
 use crate::net::{backoff_delay, host_key, RequestOptions};
 
@@ -44,6 +45,11 @@ use crate::net::{backoff_delay, host_key, RequestOptions};
 const MAX_POLL_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// How often queued retries are looked for.
 const RETRY_SCAN_EVERY: Duration = Duration::from_secs(1);
+/// Longest wait for a pushing source's signal before asking again (IMAP IDLE: RFC 2177 asks
+/// clients to re-issue it within 29 minutes).
+const WATCH_MAX_WAIT: Duration = Duration::from_secs(25 * 60);
+/// Longest pause between attempts of a watcher whose source keeps failing.
+const MAX_WATCH_BACKOFF: Duration = Duration::from_secs(5 * 60);
 
 /// One shared read: the events, or the error's class and message.
 type ReadResult = Result<Arc<PollOutput>, (ErrorClass, String)>;
@@ -100,6 +106,19 @@ struct FetchJob {
     interval: Duration,
     next_due: Option<Instant>,
     busy: Arc<AtomicBool>,
+    /// Set by the area's watcher when its source signalled a change: fetch now.
+    poke: Arc<AtomicBool>,
+    /// The watcher task, once started (it ends by itself when the source cannot push).
+    watcher: Option<Watcher>,
+}
+
+/// A watcher task, stopped when its job is dropped (the area changed or went away).
+struct Watcher(tokio::task::AbortHandle);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Owns the schedule of one engine.
@@ -170,13 +189,20 @@ impl Scheduler {
                 }
                 ActionKind::Fetched(_) => {
                     let interval = self.effective_interval(&area);
-                    let (next_due, busy) = match self.fetchers.remove(&row.id) {
+                    let job = match self.fetchers.remove(&row.id) {
                         Some(old) if old.runtime.area.fingerprint == runtime.area.fingerprint => {
-                            (old.next_due, old.busy)
+                            FetchJob { runtime, interval, ..old }
                         }
-                        _ => (None, Arc::new(AtomicBool::new(false))),
+                        _ => FetchJob {
+                            runtime,
+                            interval,
+                            next_due: None,
+                            busy: Arc::new(AtomicBool::new(false)),
+                            poke: Arc::new(AtomicBool::new(false)),
+                            watcher: None,
+                        },
                     };
-                    fetchers.insert(row.id, FetchJob { runtime, interval, next_due, busy });
+                    fetchers.insert(row.id, job);
                 }
                 ActionKind::Scheduled(_) => {
                     let (next, busy) = match self.timers.remove(&row.id) {
@@ -373,6 +399,14 @@ impl Scheduler {
                 }
             }
             for job in self.fetchers.values_mut() {
+                if job.watcher.is_none() {
+                    let (shared, runtime, poke) = (self.shared.clone(), job.runtime.clone(), job.poke.clone());
+                    let task = self.shared.tasks.spawn(watch_area(shared, runtime, poke, stop.clone()));
+                    job.watcher = Some(Watcher(task.abort_handle()));
+                }
+                if job.poke.swap(false, Ordering::AcqRel) {
+                    job.next_due = Some(now);
+                }
                 let due_at = *job.next_due.get_or_insert(now);
                 if due_at <= now && !job.busy.load(Ordering::Acquire) {
                     let next = due_at + job.interval;
@@ -736,6 +770,50 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutp
         }
         Err(e) => {
             tracing::error!(area = area_id, error = %e, "recording events failed; they will be seen again next poll")
+        }
+    }
+}
+
+/// Waits for a fetched area's source to signal a change ([`FetchedAction::wait_for_change`]) and
+/// pokes the area's job to fetch now, until the engine stops or the area changes (the job's
+/// [`Watcher`] aborts it). A source that cannot push ends it at once; failures (the server is
+/// down, the connection dropped) are retried with backoff and never fail the area: the regular
+/// fetch reports those.
+///
+/// [`FetchedAction::wait_for_change`]: crate::connector::FetchedAction::wait_for_change
+async fn watch_area(shared: Arc<Shared>, rt: Arc<AreaRuntime>, poke: Arc<AtomicBool>, mut stop: watch::Receiver<bool>) {
+    let ActionKind::Fetched(action) = &rt.area.action else { return };
+    let mut failures: u32 = 0;
+    loop {
+        let cursor = rt.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let ctx = FetchContext {
+            params: &rt.area.action_params,
+            cursor: cursor.as_ref(),
+            credential: rt.area.credential.as_deref(),
+            allow_private_network: rt.area.allow_private_network || shared.config.net.allow_private_network,
+        };
+        let outcome = tokio::select! {
+            _ = stop.changed() => return,
+            outcome = action.wait_for_change(&ctx, WATCH_MAX_WAIT) => outcome,
+        };
+        match outcome {
+            Ok(SourceWait::Unsupported) => return,
+            Ok(SourceWait::Changed) => {
+                failures = 0;
+                tracing::debug!(area = rt.area.id, "the source signalled a change: fetching now");
+                poke.store(true, Ordering::Release);
+                shared.reload_wake.notify_one();
+            }
+            Ok(SourceWait::Quiet) => failures = 0,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let delay = Duration::from_secs(1u64 << failures.min(9)).min(MAX_WATCH_BACKOFF);
+                tracing::debug!(area = rt.area.id, error = %rt.area.scrub(&e.to_string()), ?delay, "waiting for the source failed");
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ pub use crate::catalog::{
 pub use crate::connector::{
     ConnectorError, Credential, Event, FetchContext, FetchedAction, HttpRequestSpec, HttpResponseData, Ingredients,
     Params, PollContext, PollOutput, PolledAction, PushRejected, PushedAction, Reaction, ReactionContext,
-    ReactionOutput, RenewedToken, ScheduledAction, TokenRenewal,
+    ReactionOutput, RenewedToken, ScheduledAction, SourceWait, TokenRenewal,
 };
 pub use crate::net::{NetError, RequestOptions, MAX_RETRY_AFTER};
 pub use crate::settings::Settings;

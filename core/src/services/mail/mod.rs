@@ -777,6 +777,51 @@ pub(crate) fn send_manifest(description: &'static str) -> ReactionManifest {
     }
 }
 
+/// Waits in IMAP IDLE (RFC 2177) on the area's folder until the server reports a change
+/// (`EXISTS`, `EXPUNGE`…) or `max_wait` passes: the `wait_for_change` of mail actions. A folder
+/// that already holds messages past the cursor (`UIDNEXT`) is a change at once. A server without
+/// the IDLE capability gets [`SourceWait::Unsupported`] (the interval polls it).
+pub(crate) async fn idle_wait(
+    ctx: &FetchContext<'_>,
+    service: &str,
+    max_wait: Duration,
+) -> Result<SourceWait, ConnectorError> {
+    let settings = ImapSettings::new(ctx.credential, ctx.params, ctx.allow_private_network, service)?;
+    let mut session = bounded(imap_login(&settings, ctx.credential, service)).await?;
+    let capabilities = bounded(async { session.capabilities().await.map_err(|e| imap_error(&settings, e)) }).await?;
+    if !capabilities.has_str("IDLE") {
+        let _ = session.logout().await;
+        return Ok(SourceWait::Unsupported);
+    }
+    drop(capabilities);
+    let (uidvalidity, uid_next) = bounded(imap_select(&mut session, &settings, "folder", &settings.folder)).await?;
+    // A message that arrived since the last check (before this IDLE began) would not be
+    // signalled: the folder's UIDNEXT says so at once.
+    if let Some(seen) = MailCursor::from_value(ctx.cursor) {
+        let unseen =
+            seen.uidvalidity != uidvalidity || uid_next.is_some_and(|next| next > seen.last_uid.saturating_add(1));
+        if unseen {
+            let _ = session.logout().await;
+            return Ok(SourceWait::Changed);
+        }
+    }
+    let mut idle = session.idle();
+    bounded(async { idle.init().await.map_err(|e| imap_error(&settings, e)) }).await?;
+    let seen = {
+        let (wait, _interrupt) = idle.wait_with_timeout(max_wait);
+        // Keep-alives restart the library's timer: this bounds the whole wait.
+        match tokio::time::timeout(max_wait + CONNECT_TIMEOUT, wait).await {
+            Ok(Ok(async_imap::extensions::idle::IdleResponse::NewData(_))) => SourceWait::Changed,
+            Ok(Ok(_)) | Err(_) => SourceWait::Quiet,
+            Ok(Err(e)) => return Err(imap_error(&settings, e)),
+        }
+    };
+    if let Ok(Ok(mut session)) = tokio::time::timeout(CONNECT_TIMEOUT, idle.done()).await {
+        let _ = tokio::time::timeout(CONNECT_TIMEOUT, session.logout()).await;
+    }
+    Ok(seen)
+}
+
 /// The new messages of the area's folder as events, filtered by `from_contains` /
 /// `subject_contains`: the body of `new_message` actions.
 pub(crate) async fn new_messages(ctx: &FetchContext<'_>, service: &str) -> Result<PollOutput, ConnectorError> {

@@ -26,7 +26,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{new_message_manifest, new_messages, oauth_mail_credential, send_mail, send_manifest, OAuthMailServers};
+use super::{
+    idle_wait, new_message_manifest, new_messages, oauth_mail_credential, send_mail, send_manifest, OAuthMailServers,
+};
 use crate::connector::{MailSecurity, MailServer};
 use crate::services::kit::prelude::*;
 
@@ -111,7 +113,8 @@ fn manifest() -> ServiceManifest {
         availability: Availability::Available,
         actions: vec![new_message_manifest(
             "Fires when a message arrives in a folder of your Outlook.com mailbox, optionally only from a sender \
-             or with a subject; checked every area interval, at most 50 new messages per check.",
+             or with a subject: at once (IMAP IDLE), the area interval being the fallback; at most 50 new \
+             messages per check.",
         )],
         reactions: vec![send_manifest("Sends a plain-text mail from your Outlook.com mailbox.")],
     }
@@ -128,6 +131,16 @@ impl FetchedAction for NewMessage {
         let credential = oauth_mail_credential(ctx.credential, &self.servers, ID)?;
         let ctx = FetchContext { credential: Some(&credential), ..*ctx };
         new_messages(&ctx, ID).await
+    }
+
+    async fn wait_for_change(
+        &self,
+        ctx: &FetchContext<'_>,
+        max_wait: std::time::Duration,
+    ) -> Result<SourceWait, ConnectorError> {
+        let credential = oauth_mail_credential(ctx.credential, &self.servers, ID)?;
+        let ctx = FetchContext { credential: Some(&credential), ..*ctx };
+        idle_wait(&ctx, ID, max_wait).await
     }
 }
 

@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use regex::Regex;
 use serde_json::Value;
 
-use super::{check_folder, imap_param_specs, parse_mail};
+use super::{check_folder, idle_wait, imap_param_specs, parse_mail};
 use crate::services::kit::prelude::*;
 
 /// The service id, as used in area files.
@@ -323,6 +323,14 @@ pub struct NewAlertItem;
 
 #[async_trait]
 impl FetchedAction for NewAlertItem {
+    async fn wait_for_change(
+        &self,
+        ctx: &FetchContext<'_>,
+        max_wait: std::time::Duration,
+    ) -> Result<SourceWait, ConnectorError> {
+        idle_wait(ctx, ID, max_wait).await
+    }
+
     async fn fetch(&self, ctx: &FetchContext<'_>) -> Result<PollOutput, ConnectorError> {
         let check = check_folder(ctx, ID, ALERT_FETCH_BYTES).await?;
         let mut events: Vec<Event> = Vec::new();
