@@ -332,3 +332,40 @@ fn a_pasted_instagram_token_is_checked_and_planned_for_renewal() {
     let due = list[0]["expires_at"].as_i64().expect("a renewal date") - chrono::Utc::now().timestamp();
     assert!((due - (50 * 86_400 + 25 * 3600)).abs() < 120, "{due}");
 }
+
+/// `area connections` shows what the enabled areas plan to spend of a service's documented quota,
+/// and an area that would go over it is refused with the figures.
+#[test]
+fn connections_show_the_planned_quota_and_an_area_over_it_is_refused() {
+    let (tmp, dir, mut logs) = signed_in();
+    ok(&dir, &["connect", "ratp", "--token-stdin"], "prim-token\n", &mut logs);
+    let area_file = |line: &str| {
+        let file = tmp.path().join(format!("{line}.json"));
+        std::fs::write(
+            &file,
+            serde_json::json!({
+                "name": format!("line {line}"),
+                "interval_secs": 120,
+                "action": {"service": "ratp", "id": "disruption", "params": {"line": line}},
+                "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ title }}"}}]
+            })
+            .to_string(),
+        )
+        .unwrap();
+        file
+    };
+    let first = area_file("C01742");
+    ok(&dir, &["areas", "add", "--enable", "--file", first.to_str().unwrap()], "", &mut logs);
+    let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
+    let planned = &list[0]["planned"];
+    assert_eq!((planned["planned"].as_u64(), planned["limit"].as_u64()), (Some(720), Some(1_000)), "{list}");
+    assert_eq!(planned["window"], "day");
+    let text = ok(&dir, &["connections"], "", &mut logs);
+    assert!(text.contains("planned: 720 of 1000 calls a day per PRIM token"), "{text}");
+
+    let second = area_file("C01743");
+    let refused = area(&dir, &["areas", "add", "--enable", "--file", second.to_str().unwrap()], "");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("1440 calls a day, over the 1000 allowed a day per PRIM token"), "{stderr}");
+}

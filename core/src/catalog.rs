@@ -225,6 +225,58 @@ impl LoopbackHost {
     }
 }
 
+/// The window a [`Quota`] is counted over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaWindow {
+    Hour,
+    Day,
+    /// 30 days, the shortest calendar month being the one that matters.
+    Month,
+}
+
+impl QuotaWindow {
+    /// Its length in seconds.
+    pub fn secs(self) -> u64 {
+        match self {
+            QuotaWindow::Hour => 3_600,
+            QuotaWindow::Day => 86_400,
+            QuotaWindow::Month => 30 * 86_400,
+        }
+    }
+
+    /// "an hour", "a day", "a month".
+    pub fn per(self) -> &'static str {
+        match self {
+            QuotaWindow::Hour => "an hour",
+            QuotaWindow::Day => "a day",
+            QuotaWindow::Month => "a month",
+        }
+    }
+}
+
+/// A documented limit of a service's API (PRIM's 1,000 general-message calls a day per token,
+/// YouTube's 10,000 units a day), so that areas are planned within it instead of discovering it
+/// as 429s after a day: adding or enabling an area that would exceed it is refused with the
+/// figures (`areas::quota`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// Calls (or cost units) allowed per window.
+    pub limit: u64,
+    pub window: QuotaWindow,
+    /// What the limit is counted against, in the user's words ("per PRIM token").
+    pub counted_per: &'static str,
+    /// The cost of one poll of each action the limit counts (actions not listed are free of it).
+    pub costs: Vec<(&'static str, u64)>,
+}
+
+impl Quota {
+    /// What one poll of `action` costs against this quota (0: not counted).
+    pub fn cost(&self, action: &str) -> u64 {
+        self.costs.iter().find(|(a, _)| *a == action).map_or(0, |(_, c)| *c)
+    }
+}
+
 /// How a service's OAuth2 provider is reached. Services of one provider (Gmail, Drive and
 /// YouTube are all Google) share one connection, named by `id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -318,6 +370,8 @@ pub struct Service {
     /// How a pasted token is renewed before it expires; `None`: it lasts until the user
     /// connects again.
     pub token_renewal: Option<Arc<dyn TokenRenewal>>,
+    /// The documented limit its polls are planned within, if it has one.
+    pub quota: Option<Quota>,
 }
 
 impl Service {
@@ -328,12 +382,18 @@ impl Service {
         actions: BTreeMap<&'static str, ActionKind>,
         reactions: BTreeMap<&'static str, Arc<dyn Reaction>>,
     ) -> Service {
-        Service { manifest, actions, reactions, account_check: None, token_renewal: None }
+        Service { manifest, actions, reactions, account_check: None, token_renewal: None, quota: None }
     }
 
     /// Checks tokens with `check` when connecting.
     pub fn with_account_check(mut self, check: impl AccountCheck + 'static) -> Service {
         self.account_check = Some(Arc::new(check));
+        self
+    }
+
+    /// Plans its areas' polls within `quota`.
+    pub fn with_quota(mut self, quota: Quota) -> Service {
+        self.quota = Some(quota);
         self
     }
 

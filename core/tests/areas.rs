@@ -153,6 +153,7 @@ fn lab_catalog() -> Catalog {
         reactions: BTreeMap::from([("do", notify.reactions["send"].clone())]),
         account_check: None,
         token_renewal: None,
+        quota: None,
     };
     let gone = Service {
         manifest: ServiceManifest {
@@ -170,6 +171,7 @@ fn lab_catalog() -> Catalog {
         reactions: BTreeMap::from([("do", notify.reactions["send"].clone())]),
         account_check: None,
         token_renewal: None,
+        quota: None,
     };
     Catalog::new(vec![lab, gone, notify])
 }

@@ -33,6 +33,7 @@ fn service(id: &'static str, auth: AuthKind, oauth: Option<OAuthProvider>) -> Se
         reactions: BTreeMap::from([("send", notify.reactions["send"].clone())]),
         account_check: None,
         token_renewal: None,
+        quota: None,
     }
 }
 

@@ -507,6 +507,11 @@ export type ConnectionInfo_Deserialize = {
 	 *  renews is due for renewal at the latest.
 	 */
 	expires_at?: number | null,
+	/**
+	 *  What the enabled areas plan to spend of the service's documented quota, for services
+	 *  that have one (filled by the use-case API).
+	 */
+	planned?: QuotaUse | null,
 };
 
 /**  A connection as shown to its owner — never the secret. */
@@ -526,6 +531,11 @@ export type ConnectionInfo_Serialize = {
 	 *  renews is due for renewal at the latest.
 	 */
 	expires_at: number | null,
+	/**
+	 *  What the enabled areas plan to spend of the service's documented quota, for services
+	 *  that have one (filled by the use-case API).
+	 */
+	planned: QuotaUse | null,
 };
 
 /**  The poll interval a polled action gets when its area names none. */
@@ -863,6 +873,27 @@ export type PauseCause =
 "credentials" | 
 /**  It kept failing, or cannot run as written: switching it on again resumes it. */
 "failures";
+
+/**  What the areas plan to spend of one service's quota. */
+export type QuotaUse = {
+	/**  The service (its connection). */
+	service: string,
+	/**  Calls (or units) the enabled areas plan per window. */
+	planned: number,
+	/**  The documented limit per window. */
+	limit: number,
+	/**  `hour`, `day` or `month`. */
+	window: QuotaWindow,
+	/**  What the limit is counted against ("per PRIM token"). */
+	counted_per: string,
+	/**  Enabled areas counted. */
+	areas: number,
+};
+
+/**  The window a [`Quota`] is counted over. */
+export type QuotaWindow = "hour" | "day" | 
+/**  30 days, the shortest calendar month being the one that matters. */
+"month";
 
 /**  Description of something a service does. */
 export type ReactionManifest = ReactionManifest_Serialize | ReactionManifest_Deserialize;

@@ -115,7 +115,14 @@ pub async fn list(app: &App, out: Output) -> Result<(), CliError> {
             .map(|c| {
                 let label = c.account_label.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
                 let reason = c.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
-                format!("{}{label}\t{}\t{}{reason}", c.connection_id, c.kind, c.status.replace('_', " "))
+                let planned = c
+                    .planned
+                    .as_ref()
+                    .map(|p| {
+                        format!("\tplanned: {} of {} calls {} {}", p.planned, p.limit, p.window.per(), p.counted_per)
+                    })
+                    .unwrap_or_default();
+                format!("{}{label}\t{}\t{}{reason}{planned}", c.connection_id, c.kind, c.status.replace('_', " "))
             })
             .collect::<Vec<_>>()
             .join("\n")

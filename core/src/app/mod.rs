@@ -645,10 +645,16 @@ impl App {
         Ok(manifest.clone())
     }
 
-    /// The signed-in user's connections (never their secrets).
+    /// The signed-in user's connections (never their secrets), each with what the enabled areas
+    /// plan to spend of its service's quota.
     pub async fn list_connections(&self) -> Result<Vec<ConnectionInfo>, ApiError> {
         let user = self.user().await?;
-        Ok(self.connections()?.list(user.id).await?)
+        let mut list = self.connections()?.list(user.id).await?;
+        let planned = self.inner.areas.quota_use(user.id).await?;
+        for info in &mut list {
+            info.planned = planned.iter().find(|p| p.service == info.connection_id).cloned();
+        }
+        Ok(list)
     }
 
     /// Saves an API key or token (or a pasted OAuth2 access token) for a service.

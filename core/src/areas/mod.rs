@@ -34,6 +34,7 @@
 
 mod import;
 mod parse;
+pub mod quota;
 pub mod secrets;
 pub mod spec;
 mod store;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
+use super::quota::{self, PlannedPoll, QuotaUse};
 use super::secrets::{self, SecretsNeeded};
 use super::spec::AreaSpec;
 use super::validate::{validate, ValidatedArea};
@@ -298,10 +299,54 @@ impl Areas {
         &self.catalog
     }
 
+    /// The polls of the user's enabled, running areas but `except` (the quota planner's input).
+    async fn enabled_polls(&self, user_id: i64, except: Option<i64>) -> Result<Vec<PlannedPoll>, AreaError> {
+        let rows = sqlx::query(
+            "SELECT action_service, action_id, action_fingerprint, interval_secs FROM areas
+             WHERE user_id = ? AND enabled AND paused_reason IS NULL AND id != ?",
+        )
+        .bind(user_id)
+        .bind(except.unwrap_or(-1))
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PlannedPoll {
+                service: r.get("action_service"),
+                action: r.get("action_id"),
+                fingerprint: r.get("action_fingerprint"),
+                interval_secs: r.get::<i64, _>("interval_secs").clamp(1, i64::from(u32::MAX)) as u32,
+            })
+            .collect())
+    }
+
+    /// What the user's enabled areas plan to spend of each service's documented quota.
+    pub async fn quota_use(&self, user_id: i64) -> Result<Vec<QuotaUse>, AreaError> {
+        Ok(quota::usage(&self.catalog, &self.enabled_polls(user_id, None).await?))
+    }
+
+    /// Refuses an enabled area that would take its service over its quota, with the user's other
+    /// enabled areas (and `batch`, areas added with it) — see [`quota::check`].
+    async fn check_quota(
+        &self,
+        user_id: i64,
+        except: Option<i64>,
+        area: &ValidatedArea,
+        batch: &[PlannedPoll],
+    ) -> Result<(), AreaError> {
+        if !area.spec().enabled {
+            return Ok(());
+        }
+        let mut others = self.enabled_polls(user_id, except).await?;
+        others.extend_from_slice(batch);
+        quota::check(&self.catalog, &others, &planned_poll(area))
+    }
+
     /// Validates and stores one area for `user_id`.
     pub async fn add(&self, user_id: i64, spec: AreaSpec) -> Result<AreaSummary, AreaError> {
         self.require_secrets(&spec)?;
         let validated = validate(&self.catalog, &spec)?;
+        self.check_quota(user_id, None, &validated, &[]).await?;
         let mut tx = self.store.pool().begin().await?;
         let summary = self.insert(&mut tx, user_id, &validated).await?;
         tx.commit().await?;
@@ -320,6 +365,13 @@ impl Areas {
                     .map_err(|e| e.within(&format!("[{i}]")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut batch = Vec::new();
+        for (i, area) in validated.iter().enumerate() {
+            self.check_quota(user_id, None, area, &batch).await.map_err(|e| e.within(&format!("[{i}]")))?;
+            if area.spec().enabled {
+                batch.push(planned_poll(area));
+            }
+        }
         let mut tx = self.store.pool().begin().await?;
         let mut out = Vec::with_capacity(validated.len());
         for area in &validated {
@@ -442,6 +494,24 @@ impl Areas {
     pub async fn set_enabled(&self, user_id: i64, id: i64, enabled: bool) -> Result<AreaSummary, AreaError> {
         let now = now_ms();
         if enabled {
+            let row = sqlx::query(
+                "SELECT action_service, action_id, action_fingerprint, interval_secs FROM areas
+                 WHERE id = ? AND user_id = ?",
+            )
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(self.store.pool())
+            .await?
+            .ok_or(AreaError::NotFound(id))?;
+            let candidate = PlannedPoll {
+                service: row.get("action_service"),
+                action: row.get("action_id"),
+                fingerprint: row.get("action_fingerprint"),
+                interval_secs: row.get::<i64, _>("interval_secs").clamp(1, i64::from(u32::MAX)) as u32,
+            };
+            quota::check(&self.catalog, &self.enabled_polls(user_id, Some(id)).await?, &candidate)?;
+        }
+        if enabled {
             sqlx::query(concat!(
                 "UPDATE areas SET enabled = ?, paused_reason = NULL, paused_cause = NULL, consecutive_failures = 0,
                  last_error = NULL,
@@ -483,6 +553,7 @@ impl Areas {
         }
         self.require_secrets(&spec)?;
         let validated = validate(&self.catalog, &spec)?;
+        self.check_quota(user_id, Some(id), &validated, &[]).await?;
         let spec = validated.spec();
         let definition = self.sealed_definition(id, spec)?;
         let fingerprint = validated.action_fingerprint();
@@ -675,4 +746,15 @@ fn new_webhook_token() -> Result<String, AreaError> {
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// An area's polls as the quota planner counts them.
+fn planned_poll(area: &ValidatedArea) -> PlannedPoll {
+    let spec = area.spec();
+    PlannedPoll {
+        service: spec.action.service.clone(),
+        action: spec.action.id.clone(),
+        fingerprint: area.action_fingerprint(),
+        interval_secs: area.interval_secs(),
+    }
 }

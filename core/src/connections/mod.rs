@@ -39,6 +39,10 @@ pub struct ConnectionInfo {
     /// Unix seconds: when an OAuth2 access token expires, or when a pasted token the service
     /// renews is due for renewal at the latest.
     pub expires_at: Option<i64>,
+    /// What the enabled areas plan to spend of the service's documented quota, for services
+    /// that have one (filled by the use-case API).
+    #[serde(default)]
+    pub planned: Option<crate::areas::quota::QuotaUse>,
 }
 
 /// The sealed payload of a connection.
@@ -357,7 +361,15 @@ impl Connections {
                 status = "expires".into();
             }
         }
-        ConnectionInfo { connection_id, kind: r.get(1), account_label: r.get(2), status, reason: r.get(4), expires_at }
+        ConnectionInfo {
+            connection_id,
+            kind: r.get(1),
+            account_label: r.get(2),
+            status,
+            reason: r.get(4),
+            expires_at,
+            planned: None,
+        }
     }
 
     /// The decrypted connection, if the user has one.

@@ -64,7 +64,13 @@ pub fn service(settings: &Settings) -> Service {
         "next_departure",
         ActionKind::Polled(Arc::new(NextDeparture { base: base.clone() }) as Arc<dyn PolledAction>),
     );
-    Service::new(manifest(), actions, BTreeMap::new())
+    Service::new(manifest(), actions, BTreeMap::new()).with_quota(Quota {
+        // PRIM's "Messages Info Trafic" (general-message) subscription: 1,000 calls a day per token.
+        limit: 1_000,
+        window: QuotaWindow::Day,
+        counted_per: "per PRIM token",
+        costs: vec![("disruption", 1)],
+    })
 }
 
 const LINE_HELP: &str = "The line's IDFM id, e.g. C01742 (RER A), C01371 (metro 1) or STIF:Line::C01742:. Find it in \

@@ -84,7 +84,13 @@ pub fn service(settings: &Settings) -> Service {
         "rank_changed",
         ActionKind::Polled(Arc::new(RankChanged { overridden_base: overridden_base.clone() }) as Arc<dyn PolledAction>),
     );
-    Service::new(manifest(), actions, BTreeMap::new())
+    Service::new(manifest(), actions, BTreeMap::new()).with_quota(Quota {
+        // A development key: 100 requests every 2 minutes (and 20 a second).
+        limit: 3_000,
+        window: QuotaWindow::Hour,
+        counted_per: "per Riot development key",
+        costs: vec![("new_match", 1), ("rank_changed", 1)],
+    })
 }
 
 fn riot_id_param() -> ParamSpec {

@@ -75,4 +75,20 @@ describe("services page", () => {
     await user.type(input, "y");
     expect(screen.queryByTestId("token-error")).toBeNull();
   });
+
+  test("a connection shows what the enabled areas plan of its service's quota", async () => {
+    const core = fakeCore();
+    core.connections.push({
+      connection_id: "github",
+      kind: "api_key",
+      account_label: null,
+      status: "ok",
+      reason: null,
+      expires_at: null,
+      planned: { service: "github", planned: 720, limit: 1000, window: "day", counted_per: "per PRIM token", areas: 1 },
+    });
+    render(Services, { props: {} });
+    const planned = await screen.findByTestId("connection-planned-github");
+    expect(planned.textContent?.trim()).toBe("Planned: 720 of 1,000 calls a day per PRIM token (1 area)");
+  });
 });

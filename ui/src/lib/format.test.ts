@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { conditionText, desktopMessage, runCountsText, runItemTitle, splitDetail, watchingText } from "./format";
+import { conditionText, desktopMessage, quotaText, runCountsText, runItemTitle, splitDetail, watchingText } from "./format";
 
 const names: Record<string, string> = { github: "GitHub" };
 const nameOf = (id: string) => names[id] ?? id;
@@ -82,3 +82,15 @@ describe("splitDetail", () => {
     expect(splitDetail(long).detail).toBe(long);
   });
 });
+
+describe("quotaText", () => {
+  it("says what the areas plan of the quota, with thousands separated", () => {
+    expect(quotaText({ planned: 720, limit: 1000, window: "day", counted_per: "per PRIM token", areas: 1 })).toBe(
+      "Planned: 720 of 1,000 calls a day per PRIM token (1 area)",
+    );
+    expect(quotaText({ planned: 3000, limit: 3000, window: "hour", counted_per: "per key", areas: 2 })).toBe(
+      "Planned: 3,000 of 3,000 calls an hour per key (2 areas)",
+    );
+  });
+});
+

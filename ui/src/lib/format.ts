@@ -224,3 +224,14 @@ export function splitDetail(message: string, max = 200): { summary: string; deta
   if (message.length > max) return { summary: `${message.slice(0, max - 40).trimEnd()}…`, detail: message };
   return { summary: message, detail: "" };
 }
+
+/** What the enabled areas plan of a service's quota, as the core counts it (`QuotaUse`). */
+export type QuotaPlan = { planned: number; limit: number; window: "hour" | "day" | "month"; counted_per: string; areas: number };
+
+/** "Planned: 720 of 1,000 calls a day per PRIM token (1 area)". */
+export function quotaText(q: QuotaPlan): string {
+  const n = (v: number) => v.toLocaleString("en-US");
+  const areas = `${q.areas} area${q.areas === 1 ? "" : "s"}`;
+  const per = { hour: "an hour", day: "a day", month: "a month" }[q.window];
+  return `Planned: ${n(q.planned)} of ${n(q.limit)} calls ${per} ${q.counted_per} (${areas})`;
+}

@@ -208,7 +208,7 @@ export function fakeCore(overrides: Record<string, Handler> = {}) {
     recipes: () => FAKE_RECIPES,
     connections: () => connections,
     connect_token: (a) => {
-      const c = { connection_id: String(a.service), kind: "api_key", account_label: null, status: "ok", reason: null, expires_at: null };
+      const c = { connection_id: String(a.service), kind: "api_key", account_label: null, status: "ok", reason: null, expires_at: null, planned: null };
       connections.push(c);
       return c;
     },

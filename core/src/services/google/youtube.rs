@@ -54,7 +54,13 @@ pub fn service(settings: &Settings) -> Service {
     actions.insert("new_video", ActionKind::Polled(Arc::new(NewVideo { base: base.clone() }) as Arc<dyn PolledAction>));
     let mut reactions = BTreeMap::new();
     reactions.insert("add_to_playlist", Arc::new(AddToPlaylist { base: base.clone() }) as Arc<dyn Reaction>);
-    Service::new(manifest(), actions, reactions)
+    Service::new(manifest(), actions, reactions).with_quota(Quota {
+        // The YouTube Data API's default: 10,000 units a day; playlistItems.list costs 1.
+        limit: 10_000,
+        window: QuotaWindow::Day,
+        counted_per: "per Google Cloud project (your OAuth app)",
+        costs: vec![("new_video", 1)],
+    })
 }
 
 fn manifest() -> ServiceManifest {

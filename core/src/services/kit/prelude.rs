@@ -13,7 +13,7 @@ pub use super::{
 };
 pub use crate::catalog::{
     ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, LoopbackHost, OAuthProvider, ParamSpec,
-    ParamType, ReactionManifest, Service, ServiceManifest, TextContext,
+    ParamType, Quota, QuotaWindow, ReactionManifest, Service, ServiceManifest, TextContext,
 };
 pub use crate::connector::{
     ConnectorError, Credential, Event, FetchContext, FetchedAction, HttpRequestSpec, HttpResponseData, Ingredients,
