@@ -1085,3 +1085,24 @@ async fn runs_finished_in_one_batch_keep_their_order() {
     assert!(runs.iter().all(|r| r.finished_at.is_some() && r.attempts == 1), "{runs:?}");
     assert!(runs.iter().all(|r| r.summary.as_deref() == Some(&format!("summary of {}", r.event_key))), "{runs:?}");
 }
+
+// 7d. A provider that keeps answering 429 slows the poll down and the area says so in words;
+// unlike other failures, rate limiting never pauses the area.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_answering_429_is_polled_less_often_and_never_pauses_the_area() {
+    let env = Env::new().await;
+    let notifier = RecordingNotifier::new();
+    let limited = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(429)).mount(&limited).await;
+    let (_sink_server, sink_url) = sink(200).await;
+    let area = env.add(json_area("limited", &format!("{}/feed", limited.uri()), &sink_url)).await;
+    let config = || EngineConfig { pause_after: 2, ..config(true) };
+    for _ in 0..4 {
+        run_once(&env, config(), &notifier).await;
+    }
+    let state = env.state(area).await;
+    assert_eq!(state.paused_reason, None, "a rate-limited area was paused");
+    let error = state.last_error.unwrap_or_default();
+    assert!(error.contains("is rate-limiting these requests: Area checks less often for now"), "{error}");
+    assert!(error.contains("429"), "{error}");
+}

@@ -671,10 +671,14 @@ impl PollGroup {
     fn failed(&self, shared: &Shared, error: ConnectorError, host: Option<&str>) {
         let class = error.class();
         // An upstream may echo a request's secret header or URL path: cut them out.
-        let message = self.members.iter().fold(error.to_string(), |m, member| member.area.scrub(&m));
+        let mut message = self.members.iter().fold(error.to_string(), |m, member| member.area.scrub(&m));
         tracing::warn!(url_host = host.unwrap_or("?"), error = %message, areas = self.members.len(), "poll failed");
+        // A provider that still answers 429 is not the area's fault: the poll slows down and the
+        // area says so, but it is never paused for it.
+        let rate_limited = matches!(&error, ConnectorError::Status { status: 429, .. });
         let pause_after = match class {
             ErrorClass::NeedsReconnect => 1,
+            _ if rate_limited => u32::MAX,
             _ => shared.config.pause_after,
         };
         {
@@ -684,10 +688,16 @@ impl PollGroup {
                 let delay = backoff_delay(st.failures, self.interval, MAX_POLL_BACKOFF, retry_after, &mut rand::rng())
                     .max(self.interval);
                 st.next_due = Some(Instant::now() + delay);
-                if let (Some(host), Some(wait), ConnectorError::Status { status: 429, .. }) =
-                    (host, retry_after, &error)
-                {
+                if let (Some(host), Some(wait), true) = (host, retry_after, rate_limited) {
                     shared.limiter.block_for(host, wait);
+                }
+                if rate_limited {
+                    let service = self.members.first().map(|m| m.area.action_service.as_str()).unwrap_or_default();
+                    let name = shared.config.catalog.service(service).map_or(service, |s| s.manifest.name);
+                    message = format!(
+                        "{name} is rate-limiting these requests: Area checks less often for now (next check in {}s). {message}",
+                        delay.as_secs().max(1)
+                    );
                 }
             }
         }
