@@ -186,6 +186,7 @@ describe("create-area wizard", () => {
     await toReview(user);
     // no filter until one is added, on the review itself
     expect(screen.queryByTestId("condition-ingredient")).toBeNull();
+    expect(screen.getByTestId("filter-summary").textContent).toBe("every new event (no filter)");
     await user.click(await screen.findByTestId("open-filter"));
     await user.selectOptions(screen.getByTestId("condition-ingredient"), "title");
     await user.selectOptions(screen.getByTestId("condition-op"), "contains");
