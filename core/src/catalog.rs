@@ -15,7 +15,7 @@ use crate::connector::{
     AccountCheck, Credential, FetchedAction, Params, PolledAction, PushedAction, Reaction, ScheduledAction,
     TokenRenewal,
 };
-use crate::net::{AllowedHosts, CredentialBinding};
+use crate::net::{AllowedHosts, CredentialBinding, HttpClient, RequestOptions};
 use crate::settings::Settings;
 
 /// How a service authenticates; decides whether an area needs a connection first.
@@ -469,6 +469,20 @@ impl Catalog {
     /// for the shared client's check.
     pub fn bind_credential(&self, manifest: &ServiceManifest, credential: &Credential) -> CredentialBinding {
         CredentialBinding::new(manifest.id, credential.secret(), self.allowed_hosts(manifest, credential))
+    }
+
+    /// The shared client with `credential` bound to `manifest`'s hosts, and the options for a
+    /// call the service makes about its own connection (an account check, a token renewal): a
+    /// base URL the device's owner configured (a home server, a test fake) may be private.
+    pub fn connection_client(
+        &self,
+        http: &HttpClient,
+        manifest: &ServiceManifest,
+        credential: &Credential,
+    ) -> (HttpClient, RequestOptions) {
+        let client = http.with_credential(Arc::new(self.bind_credential(manifest, credential)));
+        let configured = self.settings().service(manifest.id, "BASE_URL").is_some();
+        (client, RequestOptions { allow_private_network: configured, ..RequestOptions::default() })
     }
 
     /// Every service, in catalog order.

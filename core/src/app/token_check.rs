@@ -2,11 +2,9 @@
 //! shared client with the token bound to the service's hosts. A refused token is refused at
 //! once, in words, with nothing saved; a good one comes back with the account it belongs to.
 
-use std::sync::Arc;
-
 use crate::catalog::{Catalog, ServiceManifest};
 use crate::connector::{AccountCheck, ConnectorError, Credential};
-use crate::net::{HttpClient, RequestOptions};
+use crate::net::HttpClient;
 
 use super::error::{ApiError, ErrorCode};
 
@@ -27,10 +25,7 @@ pub(super) async fn account_of(
         )
     };
     let request = check.request(credential).map_err(|e| unchecked(e.to_string()))?;
-    let http = http.with_credential(Arc::new(catalog.bind_credential(manifest, credential)));
-    // A base URL the device's owner configured (a home server, a test fake) may be private.
-    let configured = catalog.settings().service(manifest.id, "BASE_URL").is_some();
-    let options = RequestOptions { allow_private_network: configured, ..RequestOptions::default() };
+    let (http, options) = catalog.connection_client(http, manifest, credential);
     let response =
         http.send(&request, &options).await.map_err(|e| unchecked(format!("{name} could not be reached ({e})")))?;
     match response.status {

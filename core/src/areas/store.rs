@@ -309,15 +309,7 @@ impl Areas {
         .bind(except.unwrap_or(-1))
         .fetch_all(self.store.pool())
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| PlannedPoll {
-                service: r.get("action_service"),
-                action: r.get("action_id"),
-                fingerprint: r.get("action_fingerprint"),
-                interval_secs: r.get::<i64, _>("interval_secs").clamp(1, i64::from(u32::MAX)) as u32,
-            })
-            .collect())
+        Ok(rows.iter().map(stored_poll).collect())
     }
 
     /// What the user's enabled areas plan to spend of each service's documented quota.
@@ -503,13 +495,7 @@ impl Areas {
             .fetch_optional(self.store.pool())
             .await?
             .ok_or(AreaError::NotFound(id))?;
-            let candidate = PlannedPoll {
-                service: row.get("action_service"),
-                action: row.get("action_id"),
-                fingerprint: row.get("action_fingerprint"),
-                interval_secs: row.get::<i64, _>("interval_secs").clamp(1, i64::from(u32::MAX)) as u32,
-            };
-            quota::check(&self.catalog, &self.enabled_polls(user_id, Some(id)).await?, &candidate)?;
+            quota::check(&self.catalog, &self.enabled_polls(user_id, Some(id)).await?, &stored_poll(&row))?;
         }
         if enabled {
             sqlx::query(concat!(
@@ -756,5 +742,16 @@ fn planned_poll(area: &ValidatedArea) -> PlannedPoll {
         action: spec.action.id.clone(),
         fingerprint: area.action_fingerprint(),
         interval_secs: area.interval_secs(),
+    }
+}
+
+/// A stored area's polls as the quota planner counts them (from its `action_*` and
+/// `interval_secs` columns).
+fn stored_poll(row: &SqliteRow) -> PlannedPoll {
+    PlannedPoll {
+        service: row.get("action_service"),
+        action: row.get("action_id"),
+        fingerprint: row.get("action_fingerprint"),
+        interval_secs: row.get::<i64, _>("interval_secs").clamp(1, i64::from(u32::MAX)) as u32,
     }
 }

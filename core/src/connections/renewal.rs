@@ -4,7 +4,6 @@
 //! renewal marks the connection `needs_reconnect` (its areas pause with the reason) instead of
 //! letting the areas fail one by one.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
@@ -12,7 +11,7 @@ use sqlx::Row;
 use super::{ConnectionError, Connections, Secret};
 use crate::catalog::ServiceManifest;
 use crate::connector::{ConnectorError, TokenRenewal};
-use crate::net::{HttpClient, RequestOptions};
+use crate::net::HttpClient;
 
 impl Connections {
     /// When a freshly pasted token of `service` should be renewed first (unix seconds), recorded
@@ -70,10 +69,7 @@ impl Connections {
         let failed =
             |e: ConnectorError| ConnectionError::Renewal { service: manifest.name.into(), reason: e.to_string() };
         let request = renewal.request(&credential).map_err(failed)?;
-        let http = http.with_credential(Arc::new(self.catalog.bind_credential(manifest, &credential)));
-        // A base URL the device's owner configured (a home server, a test fake) may be private.
-        let configured = self.catalog.settings().service(manifest.id, "BASE_URL").is_some();
-        let options = RequestOptions { allow_private_network: configured, ..RequestOptions::default() };
+        let (http, options) = self.catalog.connection_client(http, manifest, &credential);
         let response = http.send(&request, &options).await.map_err(|e| failed(e.into()))?;
         match renewal.read(&response) {
             Ok(token) => {

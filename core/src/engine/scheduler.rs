@@ -796,12 +796,7 @@ async fn watch_area(shared: Arc<Shared>, rt: Arc<AreaRuntime>, poke: Arc<AtomicB
     let mut failures: u32 = 0;
     loop {
         let cursor = rt.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let ctx = FetchContext {
-            params: &rt.area.action_params,
-            cursor: cursor.as_ref(),
-            credential: rt.area.credential.as_deref(),
-            allow_private_network: rt.area.allow_private_network || shared.config.net.allow_private_network,
-        };
+        let ctx = fetch_context(&shared, &rt, cursor.as_ref());
         let outcome = tokio::select! {
             _ = stop.changed() => return,
             outcome = action.wait_for_change(&ctx, WATCH_MAX_WAIT) => outcome,
@@ -828,16 +823,22 @@ async fn watch_area(shared: Arc<Shared>, rt: Arc<AreaRuntime>, poke: Arc<AtomicB
     }
 }
 
+/// What a fetched area's connector is given: its parameters, `cursor`, credential and network
+/// policy.
+fn fetch_context<'a>(shared: &Shared, rt: &'a AreaRuntime, cursor: Option<&'a Value>) -> FetchContext<'a> {
+    FetchContext {
+        params: &rt.area.action_params,
+        cursor,
+        credential: rt.area.credential.as_deref(),
+        allow_private_network: rt.area.allow_private_network || shared.config.net.allow_private_network,
+    }
+}
+
 /// Runs a [`ActionKind::Fetched`] area's connector once and records what it found.
 async fn fetch_area(shared: &Arc<Shared>, rt: &AreaRuntime) {
     let ActionKind::Fetched(action) = &rt.area.action else { return };
     let cursor = rt.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let ctx = FetchContext {
-        params: &rt.area.action_params,
-        cursor: cursor.as_ref(),
-        credential: rt.area.credential.as_deref(),
-        allow_private_network: rt.area.allow_private_network || shared.config.net.allow_private_network,
-    };
+    let ctx = fetch_context(shared, rt, cursor.as_ref());
     // The connector bounds its own I/O; this is the engine's backstop.
     let limit = shared.config.net.total_timeout * 2;
     let result = match tokio::time::timeout(limit, action.fetch(&ctx)).await {
