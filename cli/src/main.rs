@@ -66,8 +66,7 @@ fn limit_malloc_arenas() {
 
 /// Logs go to stderr, quiet by default; `RUST_LOG=area=debug` for more.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = area_core::app::log_filter(std::env::var("RUST_LOG").ok().as_deref(), "warn");
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 

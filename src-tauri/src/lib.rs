@@ -83,8 +83,7 @@ pub fn run() {
 
 /// Logs to stderr at `info` by default; `RUST_LOG` overrides (as for the CLI).
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = area_core::app::log_filter(std::env::var("RUST_LOG").ok().as_deref(), "info");
     // try_init: a second call (tests, embedding) must not panic.
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
