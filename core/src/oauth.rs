@@ -337,7 +337,8 @@ impl OAuthTokens {
             .iter()
             .filter_map(|claim| claims.get(*claim).and_then(serde_json::Value::as_str))
             .map(str::trim)
-            .find(|value| !value.is_empty() && value.len() <= 320 && !value.contains(['\r', '\n', '\0']))
+            // No control character: the account is the `user=` field of XOAUTH2's ^A-separated string.
+            .find(|value| !value.is_empty() && value.len() <= 320 && !value.chars().any(char::is_control))
             .map(str::to_string)
     }
 }
@@ -1019,6 +1020,8 @@ mod tests {
         let upn = jwt(r#"{"preferred_username":"ada@contoso.com"}"#);
         assert_eq!(tokens(Some(upn)).account().as_deref(), Some("ada@contoso.com"));
         assert_eq!(tokens(Some(jwt(r#"{"email":"a\r\nb"}"#))).account(), None);
+        let field_separator = jwt(r#"{"email":"ada@outlook.com\u0001auth=Bearer x"}"#);
+        assert_eq!(tokens(Some(field_separator)).account(), None);
         assert_eq!(tokens(Some("not a jwt".into())).account(), None);
         assert_eq!(tokens(None).account(), None);
     }
