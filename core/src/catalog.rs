@@ -31,6 +31,30 @@ pub enum AuthKind {
     /// A mailbox password plus the IMAP/SMTP servers and user name it is for, all entered when
     /// connecting (the servers belong to the connection, never to an area).
     MailAccount,
+    /// An authorization code grant whose client proves itself with a JWT signed by a key Area
+    /// generated, its certificate uploaded at the provider (RFC 7523; Revolut Business): see
+    /// [`ClientKeyGrant`].
+    ClientKey,
+}
+
+/// How a [`AuthKind::ClientKey`] service is authorized: where the user consents, where codes and
+/// refresh tokens are exchanged, and what the signed assertion must say. Data, so that the
+/// connection code (`connections::client_key`) serves any such provider without naming one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKeyGrant {
+    /// The consent page: `client_id`, `redirect_uri`, `response_type=code` and `scope` are
+    /// appended as query parameters, then `consent_fragment` if any.
+    pub consent_url: String,
+    /// Appended to the consent URL (Revolut's documented links end in `#authorise`).
+    pub consent_fragment: Option<&'static str>,
+    /// The token endpoint (`POST`, form-encoded, `client_assertion_type` jwt-bearer).
+    pub token_url: String,
+    /// The assertion's `aud`.
+    pub audience: &'static str,
+    /// The scope asked for (read-only where the provider allows it).
+    pub scope: &'static str,
+    /// How long before an access token expires it is renewed.
+    pub renew_within: std::time::Duration,
 }
 
 /// Whether a service can honestly be used, shown next to it everywhere.
@@ -372,6 +396,8 @@ pub struct Service {
     pub token_renewal: Option<Arc<dyn TokenRenewal>>,
     /// The documented limit its polls are planned within, if it has one.
     pub quota: Option<Quota>,
+    /// How an [`AuthKind::ClientKey`] connection is authorized and renewed.
+    pub client_key_grant: Option<ClientKeyGrant>,
 }
 
 impl Service {
@@ -382,7 +408,15 @@ impl Service {
         actions: BTreeMap<&'static str, ActionKind>,
         reactions: BTreeMap<&'static str, Arc<dyn Reaction>>,
     ) -> Service {
-        Service { manifest, actions, reactions, account_check: None, token_renewal: None, quota: None }
+        Service {
+            manifest,
+            actions,
+            reactions,
+            account_check: None,
+            token_renewal: None,
+            quota: None,
+            client_key_grant: None,
+        }
     }
 
     /// Checks tokens with `check` when connecting.
@@ -394,6 +428,12 @@ impl Service {
     /// Plans its areas' polls within `quota`.
     pub fn with_quota(mut self, quota: Quota) -> Service {
         self.quota = Some(quota);
+        self
+    }
+
+    /// Authorizes its connection with a generated client key (see [`ClientKeyGrant`]).
+    pub fn with_client_key_grant(mut self, grant: ClientKeyGrant) -> Service {
+        self.client_key_grant = Some(grant);
         self
     }
 

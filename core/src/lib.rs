@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod app;
 pub mod areas;
 pub mod catalog;
+pub mod client_key;
 pub mod clock;
 pub mod condition;
 pub mod config;

@@ -1,9 +1,7 @@
 //! `revolut` service (Business API, read-only): reading saved transaction lists, the request
 //! and its `from` cursor, error mapping, the catalog entry (no reaction), and one area end to
-//! end through the engine with a stored access token.
-//!
-//! Only the end-to-end test talks to a server, and it is the only test in this binary that sets
-//! `AREA_REVOLUT_BASE_URL` (environment variables are process-global).
+//! end through the engine, authorized the way Revolut Business documents it (a generated
+//! certificate, a signed client assertion, renewals) against `tests/revolut-server`.
 
 mod kit;
 
@@ -12,15 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use area_core::catalog::{ActionKind, AuthKind, Availability};
-use area_core::connections::{Connections, MasterKey, Secret};
+use area_core::connections::{ConnectionError, Connections, MasterKey, Secret};
 use area_core::connector::{
     ConnectorError, Credential, ErrorClass, HttpResponseData, PollContext, PollOutput, PolledAction,
 };
 use area_core::engine::Engine;
+use area_core::net::{HttpClient, NetConfig};
 use area_core::services::revolut;
 use serde_json::{json, Value};
-use wiremock::matchers::{header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 
 mod support;
 use support::*;
@@ -190,7 +189,7 @@ fn errors_are_classified() {
 fn catalog_lists_it_as_limited_with_no_money_moving_reaction() {
     let catalog = area_core::services::catalog(&area_core::settings::Settings::from_env());
     let m = &catalog.service("revolut").expect("listed").manifest;
-    assert_eq!(m.auth, AuthKind::ApiKey);
+    assert_eq!(m.auth, AuthKind::ClientKey);
     match &m.availability {
         Availability::Limited(reason) => {
             assert!(reason.contains("Revolut Business accounts only; personal accounts have no API"), "{reason}")
@@ -211,15 +210,141 @@ fn transaction(id: &str, created_at: &str, amount: f64, merchant: &str) -> Value
            "legs": [{"leg_id": "l", "account_id": "acc", "amount": amount, "currency": "EUR", "description": merchant}]})
 }
 
+/// The fake Revolut Business of `tests/revolut-server` (Node, no packages): it checks
+/// certificates and assertions with Node's own X.509 and RSA code.
+struct FakeRevolut {
+    child: Child,
+    base: String,
+    web: reqwest::Client,
+}
+
+impl Drop for FakeRevolut {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl FakeRevolut {
+    fn start(token_ttl: u32) -> FakeRevolut {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/revolut-server");
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(&dir)
+            .env("TOKEN_TTL", token_ttl.to_string())
+            .stdin(Stdio::piped()) // the server exits when this closes
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run `node` ({e}): install Node.js 20+ (scripts/setup.sh does)"));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("READY line");
+        let base = line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("unexpected {line:?}")).to_string();
+        let web = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        FakeRevolut { child, base, web }
+    }
+
+    fn settings(&self) -> area_core::settings::Settings {
+        area_core::settings::Settings::from_pairs([("AREA_REVOLUT_BASE_URL", format!("{}/api/1.0", self.base))])
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self.web.post(format!("{}{path}", self.base)).json(&body).send().await.expect("fake reachable");
+        let status = r.status();
+        let body: Value = r.json().await.expect("json");
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// What the user does in Revolut Business: upload the certificate with the redirect URI.
+    async fn upload(&self, certificate: &str, redirect_uri: &str) -> String {
+        let answer =
+            self.post("/test/certificates", json!({"certificate": certificate, "redirect_uri": redirect_uri})).await;
+        answer["client_id"].as_str().expect("client id").to_string()
+    }
+
+    /// Consents on `consent_url` and returns where the browser lands.
+    async fn consent(&self, consent_url: &str) -> String {
+        let r = self.web.get(consent_url).send().await.expect("consent page");
+        assert_eq!(r.status(), 302, "consent refused: {}", r.text().await.unwrap_or_default());
+        r.headers()["location"].to_str().expect("location").to_string()
+    }
+
+    async fn log(&self) -> Vec<Value> {
+        let r = self.web.get(format!("{}/test/log", self.base)).send().await.expect("log");
+        r.json::<Vec<Value>>().await.expect("log json")
+    }
+}
+
+const REDIRECT: &str = "https://area.example.com/revolut/callback";
+
+fn http() -> HttpClient {
+    HttpClient::new(NetConfig { allow_private_network: true, ..NetConfig::default() }).expect("client")
+}
+
 #[tokio::test]
-async fn engine_fires_once_for_a_new_transaction_and_asks_to_reconnect_on_401() {
+async fn connecting_creates_a_certificate_revolut_accepts_and_a_wrong_key_is_refused() {
+    let fake = FakeRevolut::start(2399);
     let env = Env::new().await;
-    let revolut = MockServer::start().await;
-    let settings =
-        area_core::settings::Settings::from_pairs([("AREA_REVOLUT_BASE_URL", format!("{}/api/1.0", revolut.uri()))]);
+    let key = MasterKey::load(env.store.dir()).unwrap();
+    let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&fake.settings()));
+
+    // A redirect URI Revolut would refuse is refused here first, on its field.
+    let err = conns.begin_client_key(env.user_id, "revolut", "http://area.example.com/cb").await.unwrap_err();
+    assert!(matches!(err, ConnectionError::Invalid { field: "redirect_uri", .. }), "{err}");
+
+    let setup = conns.begin_client_key(env.user_id, "revolut", REDIRECT).await.unwrap();
+    assert_eq!(setup.issuer, "area.example.com");
+    assert!(!setup.authorized);
+    let waiting = &conns.list(env.user_id).await.unwrap()[0];
+    assert_eq!(waiting.status, "needs_reconnect");
+    assert!(waiting.reason.as_deref().unwrap_or("").contains("upload the certificate"), "{waiting:?}");
+
+    // Node parses the certificate and registers it (RSA ≥ 2048, self-signed).
+    let client_id = fake.upload(&setup.certificate_pem, REDIRECT).await;
+    let consent = conns.client_key_consent_url(env.user_id, "revolut", &client_id).await.unwrap();
+    assert!(consent.starts_with(&format!("{}/app-confirm?client_id=", fake.base)), "{consent}");
+    assert!(consent.ends_with("&response_type=code&scope=READ#authorise"), "{consent}");
+    let landed = fake.consent(&consent).await;
+    assert!(landed.starts_with(REDIRECT) && landed.contains("code=oa_sand_c"), "{landed}");
+
+    // A client id Revolut does not know: its refusal is reported, nothing changes.
+    let err =
+        conns.finish_client_key(&http(), env.user_id, "revolut", "client-nobody", &landed, None).await.unwrap_err();
+    assert!(err.to_string().contains("is no registered client"), "{err}");
+
+    let info = conns.finish_client_key(&http(), env.user_id, "revolut", &client_id, &landed, None).await.unwrap();
+    assert_eq!((info.kind.as_str(), info.status.as_str()), ("client_key", "ok"));
+    let expires = info.expires_at.expect("expiry recorded") - chrono::Utc::now().timestamp();
+    assert!((2390..=2399).contains(&expires), "{expires}");
+    let Secret::ClientKey { access_token, refresh_token, .. } =
+        conns.get(env.user_id, "revolut").await.unwrap().unwrap().secret
+    else {
+        panic!("not a client-key secret")
+    };
+    assert!(access_token.starts_with("oa_sand_") && refresh_token.is_some());
+
+    // The code is single-use, and a new key (another setup) no longer matches the uploaded
+    // certificate: the fake's signature check refuses it.
+    let again = fake.consent(&consent).await;
+    conns.begin_client_key(env.user_id, "revolut", REDIRECT).await.unwrap();
+    let err = conns.finish_client_key(&http(), env.user_id, "revolut", &client_id, &again, None).await.unwrap_err();
+    assert!(err.to_string().contains("signature does not verify"), "{err}");
+    let refused: Vec<Value> = fake.log().await.into_iter().filter(|e| e["ok"] == false).collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+}
+
+#[tokio::test]
+async fn areas_keep_running_across_renewals_and_pause_when_revolut_refuses() {
+    // Tokens of 300 s are always within the 10-minute renewal window.
+    let fake = FakeRevolut::start(300);
+    let settings = fake.settings();
+    let env = Env::new().await;
     let key = MasterKey::load(env.store.dir()).unwrap();
     let conns = Connections::new(env.store.clone(), key, area_core::services::catalog(&settings));
-    conns.save(env.user_id, "revolut", &Secret::ApiKey { key: "oa_sand_token".into() }, None, None).await.unwrap();
+    let setup = conns.begin_client_key(env.user_id, "revolut", REDIRECT).await.unwrap();
+    let client_id = fake.upload(&setup.certificate_pem, REDIRECT).await;
+    let landed = fake.consent(&conns.client_key_consent_url(env.user_id, "revolut", &client_id).await.unwrap()).await;
+    conns.finish_client_key(&http(), env.user_id, "revolut", &client_id, &landed, None).await.unwrap();
     let area = env
         .add(spec(json!({
             "name": "spending",
@@ -229,45 +354,38 @@ async fn engine_fires_once_for_a_new_transaction_and_asks_to_reconnect_on_401() 
         })))
         .await;
     let old = transaction("t-1", "2026-11-27T08:00:00Z", -3.2, "Boulangerie");
-    let new = transaction("t-2", "2026-11-28T09:30:00Z", -42.0, "Café Ümlaut");
-    Mock::given(method("GET"))
-        .and(path("/api/1.0/transactions"))
-        .and(header("authorization", "Bearer oa_sand_token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([old.clone()])))
-        .up_to_n_times(1)
-        .mount(&revolut)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/1.0/transactions"))
-        .and(header("authorization", "Bearer oa_sand_token"))
-        .and(query_param("from", "2026-11-26T08:00:00Z"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([new, old])))
-        .up_to_n_times(2)
-        .mount(&revolut)
-        .await;
-
+    fake.post("/test/transactions", json!([old])).await;
     let recorder = RecordingNotifier::new();
     Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap(); // baseline
-    assert_eq!(recorder.count(), 0);
+
+    // Renewed before expiry (the run above renewed once already): each renewal is a refresh
+    // with a fresh assertion (the fake refuses a replayed jti).
+    assert_eq!(conns.renew_client_keys(&http()).await.unwrap(), 1);
+    assert_eq!(conns.renew_client_keys(&http()).await.unwrap(), 1);
+    let refreshes = fake.log().await.into_iter().filter(|e| e["grant_type"] == "refresh_token").collect::<Vec<_>>();
+    assert_eq!(refreshes.len(), 3);
+    assert!(refreshes.iter().all(|e| e["ok"] == true), "{refreshes:?}");
+
+    // The token dies anyway (the device slept): the poll's 401 renews it instead of pausing,
+    // and the next poll fires the new transaction.
+    fake.post("/test/expire", json!({})).await;
+    fake.post("/test/transactions", json!([transaction("t-2", "2026-11-28T09:30:00Z", -42.5, "Café"), old])).await;
+    Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
+    assert_eq!(conns.list(env.user_id).await.unwrap()[0].status, "ok");
+    assert!(env.state(area).await.paused_reason.is_none());
     Engine::run_once(&env.store, config_with(true, &settings), recorder.clone()).await.unwrap();
     let shown: Vec<String> = recorder.shown.lock().unwrap().iter().map(|(t, _)| t.clone()).collect();
-    assert_eq!(shown, ["Café Ümlaut: -42.0 EUR"]);
-    assert_eq!(env.statuses(area).await, ["succeeded"]);
+    assert_eq!(shown, ["Café: -42.5 EUR"]);
 
-    // The 40-minute token expires: 401 → the connection needs reconnecting, the area pauses.
-    revolut.reset().await;
-    Mock::given(method("GET"))
-        .and(path("/api/1.0/transactions"))
-        .respond_with(
-            ResponseTemplate::new(401).set_body_json(json!({"code": 9002, "message": "The request is unauthorised"})),
-        )
-        .mount(&revolut)
-        .await;
+    // Revolut revokes the access: the renewal is refused, the connection asks to be connected
+    // again and the area pauses with the reason.
+    fake.post("/test/revoke", json!({})).await;
+    fake.post("/test/expire", json!({})).await;
     Engine::run_once(&env.store, config_with(true, &settings), RecordingNotifier::new()).await.unwrap();
     wait_for("needs reconnect", Duration::from_secs(5), || async {
         conns.list(env.user_id).await.unwrap()[0].status == "needs_reconnect"
     })
     .await;
-    let reason = env.state(area).await.paused_reason.expect("paused after 401");
-    assert!(reason.contains("area connect revolut"), "{reason}");
+    let reason = env.state(area).await.paused_reason.expect("paused after the refused renewal");
+    assert!(reason.contains("refused to renew") && reason.contains("invalid_grant"), "{reason}");
 }

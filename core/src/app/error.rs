@@ -199,11 +199,12 @@ impl From<ConnectionError> for ApiError {
     fn from(e: ConnectionError) -> Self {
         let code = match &e {
             ConnectionError::UnknownService(_) => ErrorCode::NotFound,
-            ConnectionError::EmptySecret => ErrorCode::Invalid,
-            ConnectionError::OAuth(_) => ErrorCode::Oauth,
+            ConnectionError::EmptySecret | ConnectionError::Invalid { .. } => ErrorCode::Invalid,
+            ConnectionError::OAuth(_) | ConnectionError::Authorization { .. } => ErrorCode::Oauth,
             ConnectionError::NoAuthNeeded(_)
             | ConnectionError::NotConnected(_)
             | ConnectionError::Crypto(_)
+            | ConnectionError::ClientKey(_)
             | ConnectionError::Renewal { .. } => ErrorCode::Connection,
             ConnectionError::Store(_) => ErrorCode::Internal,
         };
@@ -213,7 +214,11 @@ impl From<ConnectionError> for ApiError {
             error.cli = Some(cli);
         }
         if code == ErrorCode::Invalid {
-            error.field = Some("token".into());
+            let field = match &e {
+                ConnectionError::Invalid { field, .. } => field,
+                _ => "token",
+            };
+            error.field = Some(field.to_string());
         }
         error
     }

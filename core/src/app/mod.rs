@@ -35,7 +35,7 @@ use crate::areas::{
 };
 use crate::catalog::{ActionKind, AuthKind, Catalog, ServiceManifest};
 use crate::condition::Condition;
-use crate::connections::{ConnectionError, ConnectionInfo, Connections, MasterKey, Secret};
+use crate::connections::{ClientKeySetup, ConnectionError, ConnectionInfo, Connections, MasterKey, Secret};
 use crate::connector::Notifier;
 use crate::engine::history::{self, RunRecord};
 use crate::engine::{Engine, EngineConfig, RunOnceReport};
@@ -685,6 +685,15 @@ impl App {
                     format!("{} needs its servers too: connect it with the mail account form", manifest.name),
                 ))
             }
+            AuthKind::ClientKey => {
+                return Err(ApiError::invalid(
+                    "token",
+                    format!(
+                        "{} is authorized with a certificate Area creates, not a pasted token: create the certificate first",
+                        manifest.name
+                    ),
+                ))
+            }
             AuthKind::None => {
                 return Err(crate::connections::ConnectionError::NoAuthNeeded(manifest.name.into()).into())
             }
@@ -732,6 +741,57 @@ impl App {
         let secret = Secret::Mail { password: password.trim_end_matches(['\r', '\n']).to_string(), account };
         let label = label.map(str::trim).filter(|l| !l.is_empty());
         let info = connections.save(user.id, connection_id, &secret, label, None).await?;
+        self.changed(ChangeKind::Connections);
+        self.areas_changed().await;
+        Ok(info)
+    }
+
+    /// Step 1 of a client-key connection (Revolut Business): Area creates a key pair and the
+    /// certificate to upload at the provider with `redirect_uri` (https, on a domain the user
+    /// controls). See `connections::client_key` for the whole flow.
+    pub async fn begin_client_key(&self, service: &str, redirect_uri: &str) -> Result<ClientKeySetup, ApiError> {
+        let user = self.user().await?;
+        let manifest = self.connectable(service)?;
+        let setup = self.connections()?.begin_client_key(user.id, manifest.id, redirect_uri).await?;
+        self.changed(ChangeKind::Connections);
+        self.areas_changed().await;
+        Ok(setup)
+    }
+
+    /// The client-key setup of a service (its certificate and redirect URI, to show them again),
+    /// if one was begun.
+    pub async fn client_key_setup(&self, service: &str) -> Result<Option<ClientKeySetup>, ApiError> {
+        let user = self.user().await?;
+        let manifest = self.connectable(service)?;
+        Ok(self.connections()?.client_key_setup(user.id, manifest.id).await?)
+    }
+
+    /// Step 2: the consent link for the client id the provider gave, opened in the browser when
+    /// the shell can open one (and returned, to be shown or copied).
+    pub async fn client_key_consent(&self, service: &str, client_id: &str) -> Result<String, ApiError> {
+        let user = self.user().await?;
+        let manifest = self.connectable(service)?;
+        let url = self.connections()?.client_key_consent_url(user.id, manifest.id, client_id).await?;
+        let opener = self.inner.opener.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        opener(&url);
+        Ok(url)
+    }
+
+    /// Step 3: finishes the authorization with the client id and the address the browser landed
+    /// on after consenting (or its code); areas using the connection resume.
+    pub async fn finish_client_key(
+        &self,
+        service: &str,
+        client_id: &str,
+        code_or_url: &str,
+        label: Option<&str>,
+    ) -> Result<ConnectionInfo, ApiError> {
+        let user = self.user().await?;
+        let manifest = self.connectable(service)?;
+        let info = self
+            .connections()?
+            .finish_client_key(&self.inner.http, user.id, manifest.id, client_id, code_or_url, label)
+            .await?;
         self.changed(ChangeKind::Connections);
         self.areas_changed().await;
         Ok(info)

@@ -6,7 +6,10 @@
 //! were refused is marked `needs_reconnect`, and the areas that use it are paused with that
 //! reason; connecting again repairs it and the areas resume (re-enabling them baselines again).
 
+mod client_key;
 mod renewal;
+
+pub use client_key::{ClientKeySetup, CodeOrUrl};
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -28,7 +31,7 @@ const EXPIRING_SOON_SECS: i64 = 7 * 24 * 3600;
 pub struct ConnectionInfo {
     /// The service id, or the OAuth2 provider id shared by several services.
     pub connection_id: String,
-    /// `api_key`, `oauth2` or `mail`.
+    /// `api_key`, `oauth2`, `mail` or `client_key`.
     pub kind: String,
     /// Which account this is, when known (login, email).
     pub account_label: Option<String>,
@@ -65,6 +68,19 @@ pub enum Secret {
         password: String,
         account: crate::connector::MailAccount,
     },
+    /// A generated client key (see [`crate::client_key`]) and the tokens it obtained. Between
+    /// creating the certificate and finishing the authorization the tokens are empty (and the
+    /// connection is marked as waiting), so the key survives a restart of the app.
+    ClientKey {
+        private_key_pem: String,
+        certificate_pem: String,
+        /// The redirect URI registered with the certificate; its host is the assertion's `iss`.
+        redirect_uri: String,
+        /// The client id the provider gave for the certificate, once known.
+        client_id: Option<String>,
+        access_token: String,
+        refresh_token: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Secret {
@@ -83,6 +99,9 @@ impl Secret {
             }
             Secret::Mail { password, account } => {
                 Credential::Mail { password: password.clone(), account: account.clone() }
+            }
+            Secret::ClientKey { access_token, .. } => {
+                Credential::OAuth2 { access_token: access_token.clone(), account: None }
             }
         }
     }
@@ -112,6 +131,14 @@ pub enum ConnectionError {
     OAuth(#[from] crate::oauth::OAuthError),
     #[error("could not renew the {service} token: {reason}")]
     Renewal { service: String, reason: String },
+    /// A field the user gave (a redirect URI, a client id, a code) cannot be used.
+    #[error("{message}")]
+    Invalid { field: &'static str, message: String },
+    /// The provider refused to exchange the authorization code.
+    #[error("{service} did not authorize Area ({reason}): check the client id, then consent again")]
+    Authorization { service: String, reason: String },
+    #[error(transparent)]
+    ClientKey(#[from] crate::client_key::ClientKeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -295,6 +322,7 @@ impl Connections {
             Secret::ApiKey { .. } => "api_key",
             Secret::Oauth2 { .. } => "oauth2",
             Secret::Mail { .. } => "mail",
+            Secret::ClientKey { .. } => "client_key",
         };
         let now = chrono::Utc::now().timestamp_millis();
         sqlx::query(
@@ -349,13 +377,20 @@ impl Connections {
         let mut status: String = r.get(3);
         let expires_at: Option<i64> = r.get(5);
         if status == "ok" {
-            // An OAuth2 connection without a refresh token dies with its access token.
+            // An OAuth2 (or client-key) connection without a refresh token dies with its access
+            // token.
             let refreshable = self
                 .key
                 .open(r.get::<&[u8], _>(6), &aad(user_id, &connection_id))
                 .ok()
                 .and_then(|json| serde_json::from_slice::<Secret>(&json).ok())
-                .is_some_and(|s| matches!(s, Secret::Oauth2 { refresh_token: Some(_), .. }));
+                .is_some_and(|s| {
+                    matches!(
+                        s,
+                        Secret::Oauth2 { refresh_token: Some(_), .. }
+                            | Secret::ClientKey { refresh_token: Some(_), .. }
+                    )
+                });
             let soon = expires_at.is_some_and(|t| t - chrono::Utc::now().timestamp() < EXPIRING_SOON_SECS);
             if soon && !refreshable {
                 status = "expires".into();

@@ -181,6 +181,7 @@ impl Shared {
             return;
         };
         let reason = format!("{} refused the credentials: run `area connect {connection_id}`", manifest.name);
+        let http = self.http.clone();
         // In the engine's tracker: a stopping engine (the end of `run --once`) waits for the
         // mark instead of closing the database under it.
         self.tasks.spawn(async move {
@@ -188,6 +189,11 @@ impl Shared {
             // itself if the grant is gone). An API key has no such second chance.
             let result = match connections.kind(user_id, connection_id).await {
                 Ok(Some(kind)) if kind == "oauth2" => connections.refresh(user_id, connection_id).await,
+                // A client-key connection renews with its refresh token and a fresh assertion
+                // (which marks the connection itself if the provider refuses).
+                Ok(Some(kind)) if kind == "client_key" => {
+                    connections.renew_client_key(&http, user_id, connection_id).await.map(|_| ())
+                }
                 _ => connections.mark_needs_reconnect(user_id, connection_id, &reason).await,
             };
             if let Err(e) = result {
@@ -224,6 +230,11 @@ async fn refresh_tokens_forever(
             Ok(n) if n > 0 => tracing::info!(renewed = n, "renewed pasted tokens"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "looking for pasted tokens to renew failed"),
+        }
+        match connections.renew_client_keys(&http).await {
+            Ok(n) if n > 0 => tracing::info!(renewed = n, "renewed client-key access tokens"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "looking for client-key tokens to renew failed"),
         }
         tokio::select! {
             _ = stop.changed() => return,
@@ -397,6 +408,9 @@ impl Engine {
             }
             if let Err(e) = connections.renew_pasted_tokens(&shared.http).await {
                 report.errors.push(format!("renewing pasted tokens failed: {e}"));
+            }
+            if let Err(e) = connections.renew_client_keys(&shared.http).await {
+                report.errors.push(format!("renewing client-key tokens failed: {e}"));
             }
         }
         let mut scheduler = scheduler::Scheduler::new(shared.clone());

@@ -622,10 +622,13 @@ impl PollGroup {
                     // An error inside a 2xx answer keeps its class: a refused key asks for a
                     // reconnect, a rate limit in the body backs the whole group off.
                     member.failing.store(true, Ordering::Relaxed);
+                    // Refused credentials are the connection's business: a renewable one is
+                    // renewed and the area goes on from its seen keys, otherwise the connection is
+                    // marked and every area using it pauses (`Shared::credentials_refused`).
                     let pause_after = match class {
                         ErrorClass::NeedsReconnect => {
                             shared.credentials_refused(member.area.user_id, &member.area.action_service);
-                            1
+                            u32::MAX
                         }
                         _ => shared.config.pause_after,
                     };
@@ -676,8 +679,10 @@ impl PollGroup {
         // A provider that still answers 429 is not the area's fault: the poll slows down and the
         // area says so, but it is never paused for it.
         let rate_limited = matches!(&error, ConnectorError::Status { status: 429, .. });
+        // Refused credentials pause through the connection (see `Shared::credentials_refused`),
+        // so that a renewed token does not cost the area its seen keys.
         let pause_after = match class {
-            ErrorClass::NeedsReconnect => 1,
+            ErrorClass::NeedsReconnect => u32::MAX,
             _ if rate_limited => u32::MAX,
             _ => shared.config.pause_after,
         };
@@ -852,10 +857,11 @@ async fn fetch_area(shared: &Arc<Shared>, rt: &AreaRuntime) {
             let message = rt.area.scrub(&e.to_string());
             tracing::warn!(area = rt.area.id, error = %message, "fetch failed");
             rt.failing.store(true, Ordering::Relaxed);
+            // As for polls: refused credentials pause through the connection.
             let pause_after = match class {
                 ErrorClass::NeedsReconnect => {
                     shared.credentials_refused(rt.area.user_id, &rt.area.action_service);
-                    1
+                    u32::MAX
                 }
                 _ => shared.config.pause_after,
             };

@@ -3,18 +3,17 @@
 //! Personal Revolut accounts have no API (only licensed PSD2 providers reach them), so the
 //! service is [`Availability::Limited`] to Business accounts.
 //!
-//! Auth — why an access token and not OAuth2: the Business API's grant is OAuth-like, but the
-//! client authenticates with a **JWT client assertion** (RS256, signed with a private key whose
-//! X.509 certificate the user uploads in the Business app), and the redirect must be an https
-//! URL on the certificate's domain. Area's OAuth2 connections are authorization code + PKCE with
-//! a loopback redirect and an optional client secret: they can neither receive that redirect
-//! nor sign the assertion (no RSA/JWT dependency). So the connection is
-//! [`AuthKind::ApiKey`]: the user pastes a Business API **access token** they obtained with
-//! their own certificate (`POST /auth/token`, per Revolut's "make your first API request"
-//! guide). It is sent as `Authorization: Bearer <token>`. Revolut expires access tokens after
-//! 40 minutes; a 401 then marks the connection "needs reconnect" (`area connect revolut`). The
-//! manifest says so. Signing the assertion ourselves (and refreshing) is the follow-up that
-//! would make this unattended.
+//! Auth — the Business API's own authorization, unattended ([`AuthKind::ClientKey`]): Area
+//! generates the RSA key and a self-signed certificate, the user uploads the certificate in
+//! Revolut Business (Settings → APIs → Business API) with an https redirect URI on a domain they
+//! control and gets a client id, consents on `…/app-confirm?client_id=…&redirect_uri=…
+//! &response_type=code&scope=READ#authorise`, and pastes the address Revolut redirected to. Area
+//! exchanges the code at `POST {base}/auth/token` with an RS256 client assertion (`iss` = the
+//! redirect URI's domain, `sub` = the client id, `aud` = `https://revolut.com`), and renews the
+//! 40-minute access token with the refresh token and a fresh assertion 10 minutes before it
+//! expires (a 401 renews at once). The generic code lives in `connections::client_key`; this
+//! file only declares the grant ([`grant`]). The access token is sent as
+//! `Authorization: Bearer <token>`.
 //!
 //! Decisions:
 //! - Request: `GET {base}/transactions?count=100[&from=…][&account=…]`, base
@@ -61,7 +60,27 @@ pub fn service(settings: &Settings) -> Service {
         "new_transaction",
         ActionKind::Polled(Arc::new(NewTransaction { base: base.clone() }) as Arc<dyn PolledAction>),
     );
-    Service::new(manifest(), actions, BTreeMap::new())
+    Service::new(manifest(), actions, BTreeMap::new()).with_client_key_grant(grant(&base))
+}
+
+/// How Revolut Business authorizes Area, for an API `base`: the consent page of the matching
+/// Business web app (production, sandbox, or the origin of any other base: a test fake), the
+/// token endpoint under the API base, Revolut's audience and the read-only scope.
+pub fn grant(base: &str) -> ClientKeyGrant {
+    let origin = url::Url::parse(base).ok().map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+    let consent_origin = match origin.as_str() {
+        "https://b2b.revolut.com" => "https://business.revolut.com".to_owned(),
+        "https://sandbox-b2b.revolut.com" => "https://sandbox-business.revolut.com".to_owned(),
+        _ => origin,
+    };
+    ClientKeyGrant {
+        consent_url: format!("{consent_origin}/app-confirm"),
+        consent_fragment: Some("authorise"),
+        token_url: format!("{base}/auth/token"),
+        audience: "https://revolut.com",
+        scope: "READ",
+        renew_within: std::time::Duration::from_secs(10 * 60),
+    }
 }
 
 fn manifest() -> ServiceManifest {
@@ -69,16 +88,16 @@ fn manifest() -> ServiceManifest {
         id: ID,
         name: "Revolut Business",
         description: "Watch a Revolut Business account for new transactions (read-only: Area never moves money). \
-                      Connect with a Business API access token: Revolut Business app → Settings → API, \
-                      upload your certificate, then exchange the consent code for an access token \
-                      and paste it as the connection's token. Revolut expires access tokens after \
-                      40 minutes, after which the connection asks to be reconnected.",
-        auth: AuthKind::ApiKey,
+                      To connect, give an https address on a domain you control as the redirect URI: Area \
+                      creates a certificate to upload in Revolut Business (Settings → APIs → Business API), \
+                      you consent with the client id Revolut shows, and paste the address Revolut sent you \
+                      to. Area then renews its access by itself.",
+        auth: AuthKind::ClientKey,
         credential_hosts: vec!["b2b.revolut.com", "sandbox-b2b.revolut.com"],
         oauth: None,
         availability: Availability::Limited(
-            "Revolut Business accounts only; personal accounts have no API. Access tokens last 40 minutes \
-             (Area cannot sign Revolut's JWT client assertion to renew them yet)"
+            "Revolut Business accounts only; personal accounts have no API. Connecting needs an https redirect \
+             address on a domain you control (Revolut requires one; nothing needs to be served there)"
                 .into(),
         ),
         actions: vec![ActionManifest {

@@ -12,8 +12,8 @@ pub use super::{
     status_error, truncate_chars, CrossingState, Detail, ErrorTable, Outcome, Retry, WhoAmI,
 };
 pub use crate::catalog::{
-    ActionKind, ActionManifest, AuthKind, Availability, IngredientSpec, LoopbackHost, OAuthProvider, ParamSpec,
-    ParamType, Quota, QuotaWindow, ReactionManifest, Service, ServiceManifest, TextContext,
+    ActionKind, ActionManifest, AuthKind, Availability, ClientKeyGrant, IngredientSpec, LoopbackHost, OAuthProvider,
+    ParamSpec, ParamType, Quota, QuotaWindow, ReactionManifest, Service, ServiceManifest, TextContext,
 };
 pub use crate::connector::{
     ConnectorError, Credential, Event, FetchContext, FetchedAction, HttpRequestSpec, HttpResponseData, Ingredients,
