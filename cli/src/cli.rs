@@ -78,6 +78,8 @@ pub enum Command {
         token_stdin: bool,
         #[command(flatten)]
         mail: MailArgs,
+        #[command(flatten)]
+        client_key: ClientKeyArgs,
         /// A label for the account (e.g. your login), shown by `area connections`.
         #[arg(long)]
         label: Option<String>,
@@ -243,6 +245,31 @@ pub struct MailArgs {
     /// Mail accounts: tls, starttls or plain (default: the IMAP one).
     #[arg(long, value_name = "MODE")]
     pub smtp_security: Option<String>,
+}
+
+/// The steps of a connection authorized with a certificate Area creates (`area connect
+/// revolut`): none of these is a secret (the code is single-use and short-lived).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClientKeyArgs {
+    /// Certificate services (revolut): create the key and the certificate to upload, for this
+    /// https redirect URI (on a domain you control; nothing needs to be served there).
+    #[arg(long, value_name = "URL")]
+    pub redirect_uri: Option<String>,
+    /// Certificate services: the client id the provider showed for the uploaded certificate;
+    /// opens the consent page, then asks for the address the browser landed on.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Certificate services: the address the browser landed on after consenting (or its code),
+    /// instead of being asked for it.
+    #[arg(long, value_name = "URL", requires = "client_id")]
+    pub code: Option<String>,
+}
+
+impl ClientKeyArgs {
+    /// Whether any certificate flag was given.
+    pub fn given(&self) -> bool {
+        self.redirect_uri.is_some() || self.client_id.is_some() || self.code.is_some()
+    }
 }
 
 impl MailArgs {

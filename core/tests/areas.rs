@@ -154,6 +154,7 @@ fn lab_catalog() -> Catalog {
         account_check: None,
         token_renewal: None,
         quota: None,
+        client_key_grant: None,
     };
     let gone = Service {
         manifest: ServiceManifest {
@@ -172,6 +173,7 @@ fn lab_catalog() -> Catalog {
         account_check: None,
         token_renewal: None,
         quota: None,
+        client_key_grant: None,
     };
     Catalog::new(vec![lab, gone, notify])
 }

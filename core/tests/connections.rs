@@ -34,6 +34,7 @@ fn service(id: &'static str, auth: AuthKind, oauth: Option<OAuthProvider>) -> Se
         account_check: None,
         token_renewal: None,
         quota: None,
+        client_key_grant: None,
     }
 }
 

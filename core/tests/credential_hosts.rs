@@ -210,7 +210,7 @@ fn param_variants(specs: &[ParamSpec], evil: &str) -> Vec<Params> {
 }
 
 fn credentialed_http_services(catalog: &Catalog) -> Vec<&ServiceManifest> {
-    catalog.manifests().filter(|m| matches!(m.auth, AuthKind::ApiKey | AuthKind::OAuth2)).collect()
+    catalog.manifests().filter(|m| matches!(m.auth, AuthKind::ApiKey | AuthKind::OAuth2 | AuthKind::ClientKey)).collect()
 }
 
 /// The host a refusal names must be one the manifest declares.
@@ -230,7 +230,7 @@ fn every_credentialed_service_declares_its_credential_hosts() {
     let catalog = area_core::services::catalog(&area_core::settings::Settings::from_env());
     for m in catalog.manifests() {
         match m.auth {
-            AuthKind::ApiKey | AuthKind::OAuth2 => {
+            AuthKind::ApiKey | AuthKind::OAuth2 | AuthKind::ClientKey => {
                 assert!(!m.credential_hosts.is_empty(), "{} has a credential but no credential_hosts", m.id);
                 for h in &m.credential_hosts {
                     assert!(h.contains('.') && !h.contains(['/', ':', '@']), "{}: {h:?} is not a host name", m.id);

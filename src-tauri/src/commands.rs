@@ -16,7 +16,7 @@ use area_core::app::{
 };
 use area_core::areas::{AreaSummary, ImportedArea, TrustSummary};
 use area_core::condition::Condition;
-use area_core::connections::ConnectionInfo;
+use area_core::connections::{ClientKeySetup, ConnectionInfo};
 use area_core::engine::history::RunRecord;
 use area_core::services::mail::MailAccountInput;
 
@@ -156,6 +156,41 @@ async fn connect_mail(
     label: Option<String>,
 ) -> Res<ConnectionInfo> {
     app.connect_mail(&service, &account, &password, label.as_deref()).await
+}
+
+/// Step 1 of a certificate connection (Revolut Business): creates the key and the certificate
+/// to upload with this https redirect URI.
+#[tauri::command]
+#[specta::specta]
+async fn begin_client_key(app: State<'_, App>, service: String, redirect_uri: String) -> Res<ClientKeySetup> {
+    app.begin_client_key(&service, &redirect_uri).await
+}
+
+/// The certificate setup begun for a service, if any (to show the certificate again).
+#[tauri::command]
+#[specta::specta]
+async fn client_key_setup(app: State<'_, App>, service: String) -> Res<Option<ClientKeySetup>> {
+    app.client_key_setup(&service).await
+}
+
+/// Step 2: opens the provider's consent page for this client id; returns its address.
+#[tauri::command]
+#[specta::specta]
+async fn client_key_consent(app: State<'_, App>, service: String, client_id: String) -> Res<String> {
+    app.client_key_consent(&service, &client_id).await
+}
+
+/// Step 3: finishes with the address the browser landed on after consenting (or its code).
+#[tauri::command]
+#[specta::specta]
+async fn finish_client_key(
+    app: State<'_, App>,
+    service: String,
+    client_id: String,
+    code_or_url: String,
+    label: Option<String>,
+) -> Res<ConnectionInfo> {
+    app.finish_client_key(&service, &client_id, &code_or_url, label.as_deref()).await
 }
 
 /// Connects an OAuth2 service through the browser (loopback redirect or `area://` link).
@@ -339,6 +374,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             connections,
             connect_token,
             connect_mail,
+            begin_client_key,
+            client_key_setup,
+            client_key_consent,
+            finish_client_key,
             connect_oauth,
             cancel_oauth,
             disconnect,

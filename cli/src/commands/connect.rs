@@ -1,25 +1,27 @@
 //! `area connect|connections|disconnect`: a user's service accounts.
 
 use area_core::app::{App, OAuthOptions};
-use area_core::catalog::AuthKind;
+use area_core::catalog::{AuthKind, ServiceManifest};
 use area_core::connector::MailAccount;
 use area_core::services::mail::MailAccountInput;
 use serde_json::json;
 
-use crate::cli::MailArgs;
+use crate::cli::{ClientKeyArgs, MailArgs};
 use crate::commands::CliError;
 use crate::output::Output;
 use crate::secrets;
 
-pub async fn connect(
-    app: &App,
-    out: Output,
-    service: &str,
-    token_stdin: bool,
-    mail: &MailArgs,
-    label: Option<&str>,
-    port: Option<u16>,
-) -> Result<(), CliError> {
+/// How `area connect` was asked to connect: the flags beside the service id.
+pub struct How<'a> {
+    pub token_stdin: bool,
+    pub mail: &'a MailArgs,
+    pub client_key: &'a ClientKeyArgs,
+    pub label: Option<&'a str>,
+    pub port: Option<u16>,
+}
+
+pub async fn connect(app: &App, out: Output, service: &str, how: How<'_>) -> Result<(), CliError> {
+    let How { token_stdin, mail, client_key, label, port } = how;
     let manifest = app.connectable(service)?;
     // Logged in first: nobody is asked for a secret that cannot be stored.
     app.current_user().await?;
@@ -29,7 +31,14 @@ pub async fn connect(
             manifest.name
         )));
     }
+    if client_key.given() && manifest.auth != AuthKind::ClientKey {
+        return Err(CliError::msg(format!(
+            "--redirect-uri, --client-id and --code are for services authorized with a certificate (revolut), not {}",
+            manifest.name
+        )));
+    }
     match manifest.auth {
+        AuthKind::ClientKey => connect_client_key(app, out, &manifest, client_key, label).await?,
         AuthKind::MailAccount => {
             let input = MailAccountInput {
                 username: mail.username.clone().unwrap_or_default(),
@@ -93,6 +102,65 @@ pub async fn connect(
         // `connectable` refuses services that need no connection.
         AuthKind::None => {}
     }
+    Ok(())
+}
+
+/// The certificate flow, one step per call: `--redirect-uri` creates the certificate,
+/// `--client-id` (with `--code` or a prompt) finishes; with neither, says where the setup stands.
+async fn connect_client_key(
+    app: &App,
+    out: Output,
+    manifest: &ServiceManifest,
+    args: &ClientKeyArgs,
+    label: Option<&str>,
+) -> Result<(), CliError> {
+    let id = manifest.id;
+    if let Some(redirect_uri) = &args.redirect_uri {
+        let setup = app.begin_client_key(id, redirect_uri).await?;
+        out.print(&setup, || {
+            format!(
+                "{cert}\nUpload this certificate in {name} (Settings → APIs → Business API → add an API certificate) \
+                 with the redirect URI {uri}, then run `area connect {id} --client-id <the client id it shows>`.",
+                cert = setup.certificate_pem.trim_end(),
+                name = manifest.name,
+                uri = setup.redirect_uri,
+            )
+        });
+        return Ok(());
+    }
+    let Some(client_id) = &args.client_id else {
+        let Some(setup) = app.client_key_setup(id).await? else {
+            return Err(CliError::msg(format!(
+                "{} is authorized with a certificate Area creates: start with `area connect {id} --redirect-uri https://<your domain>/<path>`",
+                manifest.name
+            )));
+        };
+        out.print(&setup, || {
+            format!(
+                "{cert}\n{state} (redirect URI {uri}); next: `area connect {id} --client-id <the client id {name} shows>`",
+                cert = setup.certificate_pem.trim_end(),
+                state = if setup.authorized { "authorized" } else { "waiting for the authorization" },
+                uri = setup.redirect_uri,
+                name = manifest.name,
+            )
+        });
+        return Ok(());
+    };
+    let code = match &args.code {
+        Some(code) => code.clone(),
+        None => {
+            let browser = app.settings().get(area_core::settings::BROWSER).map(str::to_owned);
+            let name = manifest.name;
+            app.set_url_opener(std::sync::Arc::new(move |url: &str| {
+                eprintln!("To let Area read {name}, open this address, consent, and copy the address it sends you to:\n{url}");
+                area_core::app::open_in_browser(url, browser.as_deref());
+            }));
+            app.client_key_consent(id, client_id).await?;
+            secrets::prompt("The address your browser landed on after consenting: ")?
+        }
+    };
+    let info = app.finish_client_key(id, client_id, &code, label).await?;
+    out.print(&info, || format!("connected {} ({}); Area renews its access by itself", manifest.name, info.status));
     Ok(())
 }
 

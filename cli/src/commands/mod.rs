@@ -55,8 +55,9 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
             Ok(())
         }
         Command::Recipes { use_recipe: Some(id), values } => recipes::create(&app, out, &id, &values).await,
-        Command::Connect { service, token_stdin, mail, label, port } => {
-            connect::connect(&app, out, &service, token_stdin, &mail, label.as_deref(), port).await
+        Command::Connect { service, token_stdin, mail, client_key, label, port } => {
+            let how = connect::How { token_stdin, mail: &mail, client_key: &client_key, label: label.as_deref(), port };
+            connect::connect(&app, out, &service, how).await
         }
         Command::Connections => connect::list(&app, out).await,
         Command::Disconnect { service } => connect::disconnect(&app, out, &service).await,

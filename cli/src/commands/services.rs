@@ -42,6 +42,7 @@ fn auth_text(m: &ServiceManifest) -> &'static str {
         area_core::catalog::AuthKind::ApiKey => "api key",
         area_core::catalog::AuthKind::OAuth2 => "oauth2",
         area_core::catalog::AuthKind::MailAccount => "mail account",
+        area_core::catalog::AuthKind::ClientKey => "certificate (created by Area)",
     }
 }
 

@@ -151,6 +151,17 @@ export const api = {
     password: string,
     label: string | null,
   ): Promise<ConnectionInfo> => run(commands.connectMail(service, account, password, label)),
+  beginClientKey: (service: string, redirectUri: string): Promise<ClientKeySetup> =>
+    run(commands.beginClientKey(service, redirectUri)),
+  clientKeySetup: (service: string): Promise<ClientKeySetup | null> => run(commands.clientKeySetup(service)),
+  clientKeyConsent: (service: string, clientId: string): Promise<string> =>
+    run(commands.clientKeyConsent(service, clientId)),
+  finishClientKey: (
+    service: string,
+    clientId: string,
+    codeOrUrl: string,
+    label: string | null,
+  ): Promise<ConnectionInfo> => run(commands.finishClientKey(service, clientId, codeOrUrl, label)),
   connectOauth: (service: string, via: OAuthVia): Promise<ConnectionInfo> => run(commands.connectOauth(service, via)),
   cancelOauth: async (): Promise<null> => {
     await plain(commands.cancelOauth());
