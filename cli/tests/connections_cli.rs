@@ -369,3 +369,97 @@ fn connections_show_the_planned_quota_and_an_area_over_it_is_refused() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("1440 calls a day, over the 1000 allowed a day per PRIM token"), "{stderr}");
 }
+
+/// The fake Revolut Business of `tests/revolut-server` (Node), stopped when dropped.
+struct FakeRevolut {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for FakeRevolut {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl FakeRevolut {
+    fn start() -> FakeRevolut {
+        use std::io::BufRead;
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/revolut-server");
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node (scripts/setup.sh installs it)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).expect("READY http://127.0.0.1:PORT");
+        FakeRevolut { child, port }
+    }
+
+    /// One HTTP/1.1 exchange: the status line and headers, and the body.
+    fn call(&self, method: &str, path: &str, body: &str) -> (String, String) {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        (head.to_string(), body.to_string())
+    }
+}
+
+#[test]
+fn revolut_is_connected_with_a_certificate_area_creates_and_its_key_stays_sealed() {
+    let fake = FakeRevolut::start();
+    let (_tmp, dir, mut logs) = signed_in();
+    let env = [("AREA_REVOLUT_BASE_URL", format!("http://127.0.0.1:{}/api/1.0", fake.port))];
+    let redirect = "https://area.example.com/revolut";
+
+    // A pasted token is refused with the way to connect instead.
+    let out = area_env(&dir, &env, &["connect", "revolut", "--token-stdin"], "oa_prod_x\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--redirect-uri"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let text = ok_env(&dir, &env, &["connect", "revolut", "--redirect-uri", redirect], "", &mut logs);
+    assert!(text.contains("-----BEGIN CERTIFICATE-----") && text.contains("--client-id"), "{text}");
+    let setup: serde_json::Value =
+        serde_json::from_str(&ok_env(&dir, &env, &["--json", "connect", "revolut"], "", &mut logs)).unwrap();
+    assert_eq!((setup["authorized"].as_bool(), setup["issuer"].as_str()), (Some(false), Some("area.example.com")));
+    let waiting = ok(&dir, &["connections"], "", &mut logs);
+    assert!(waiting.contains("needs reconnect — waiting for the authorization"), "{waiting}");
+
+    // The user uploads the certificate and consents; Revolut sends the browser to the redirect URI.
+    let upload = serde_json::json!({"certificate": setup["certificate_pem"], "redirect_uri": redirect}).to_string();
+    let (head, body) = fake.call("POST", "/test/certificates", &upload);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+    let client_id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["client_id"].as_str().unwrap().to_string();
+    let consent = format!(
+        "/app-confirm?client_id={client_id}&redirect_uri={}&response_type=code&scope=READ",
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    );
+    let (head, _) = fake.call("GET", &consent, "");
+    let landed = head.lines().find_map(|l| l.strip_prefix("location: ")).expect("redirected").to_string();
+
+    let done = ok_env(&dir, &env, &["connect", "revolut", "--client-id", &client_id, "--code", &landed], "", &mut logs);
+    assert!(done.contains("connected Revolut Business (ok)"), "{done}");
+    let list: serde_json::Value = serde_json::from_str(&ok(&dir, &["--json", "connections"], "", &mut logs)).unwrap();
+    assert_eq!((list[0]["kind"].as_str(), list[0]["status"].as_str()), (Some("client_key"), Some("ok")));
+
+    // The private key is sealed: neither the database files nor the logs hold it.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert!(!contains(&std::fs::read(&path).unwrap(), "PRIVATE KEY"), "{} holds the key", path.display());
+        }
+    }
+    assert!(!contains(&logs, "PRIVATE KEY"));
+}

@@ -49,8 +49,9 @@ let transactions = [];
 const random = (prefix) => `${prefix}${crypto.randomBytes(18).toString('base64url')}`;
 
 function send(res, status, body, headers = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
 }
 
 async function readBody(req) {

@@ -45,6 +45,17 @@ export const commands = {
 	 *  only ever sent to those servers.
 	 */
 	connectMail: (service: string, account: MailAccountInput_Deserialize, password: string, label: string | null) => typedError<ConnectionInfo_Serialize, ApiError_Serialize>(__TAURI_INVOKE("connect_mail", { service, account, password, label })),
+	/**
+	 *  Step 1 of a certificate connection (Revolut Business): creates the key and the certificate
+	 *  to upload with this https redirect URI.
+	 */
+	beginClientKey: (service: string, redirectUri: string) => typedError<ClientKeySetup_Serialize, ApiError_Serialize>(__TAURI_INVOKE("begin_client_key", { service, redirectUri })),
+	/**  The certificate setup begun for a service, if any (to show the certificate again). */
+	clientKeySetup: (service: string) => typedError<ClientKeySetup_Serialize | null, ApiError_Serialize>(__TAURI_INVOKE("client_key_setup", { service })),
+	/**  Step 2: opens the provider's consent page for this client id; returns its address. */
+	clientKeyConsent: (service: string, clientId: string) => typedError<string, ApiError_Serialize>(__TAURI_INVOKE("client_key_consent", { service, clientId })),
+	/**  Step 3: finishes with the address the browser landed on after consenting (or its code). */
+	finishClientKey: (service: string, clientId: string, codeOrUrl: string, label: string | null) => typedError<ConnectionInfo_Serialize, ApiError_Serialize>(__TAURI_INVOKE("finish_client_key", { service, clientId, codeOrUrl, label })),
 	/**  Connects an OAuth2 service through the browser (loopback redirect or `area://` link). */
 	connectOauth: (service: string, via: OAuthVia) => typedError<ConnectionInfo_Serialize, ApiError_Serialize>(__TAURI_INVOKE("connect_oauth", { service, via })),
 	/**  Abandons the authorization waiting for the browser. */
@@ -445,7 +456,13 @@ export type AuthKind =
  *  A mailbox password plus the IMAP/SMTP servers and user name it is for, all entered when
  *  connecting (the servers belong to the connection, never to an area).
  */
-"mail_account";
+"mail_account" | 
+/**
+ *  An authorization code grant whose client proves itself with a JWT signed by a key Area
+ *  generated, its certificate uploaded at the provider (RFC 7523; Revolut Business): see
+ *  [`ClientKeyGrant`].
+ */
+"client_key";
 
 /**  Whether a service can honestly be used, shown next to it everywhere. */
 export type Availability = 
@@ -460,6 +477,50 @@ export type Availability =
 
 /**  What changed, so the UI reloads that part only. */
 export type ChangeKind = "session" | "areas" | "runs" | "connections" | "engine";
+
+/**
+ *  What the user needs to finish a client-key connection: the certificate to upload with the
+ *  redirect URI, and, once the client id is known, the consent link.
+ */
+export type ClientKeySetup = ClientKeySetup_Serialize | ClientKeySetup_Deserialize;
+
+/**
+ *  What the user needs to finish a client-key connection: the certificate to upload with the
+ *  redirect URI, and, once the client id is known, the consent link.
+ */
+export type ClientKeySetup_Deserialize = {
+	/**  The connection (service) id. */
+	connection_id: string,
+	/**  The X.509 certificate (PEM) to upload at the provider. */
+	certificate_pem: string,
+	/**  The redirect URI to register with it. */
+	redirect_uri: string,
+	/**  The assertion's issuer: the redirect URI's host. */
+	issuer: string,
+	/**  The client id, once given. */
+	client_id?: string | null,
+	/**  Whether the connection holds working tokens (false while waiting for the authorization). */
+	authorized: boolean,
+};
+
+/**
+ *  What the user needs to finish a client-key connection: the certificate to upload with the
+ *  redirect URI, and, once the client id is known, the consent link.
+ */
+export type ClientKeySetup_Serialize = {
+	/**  The connection (service) id. */
+	connection_id: string,
+	/**  The X.509 certificate (PEM) to upload at the provider. */
+	certificate_pem: string,
+	/**  The redirect URI to register with it. */
+	redirect_uri: string,
+	/**  The assertion's issuer: the redirect URI's host. */
+	issuer: string,
+	/**  The client id, once given. */
+	client_id: string | null,
+	/**  Whether the connection holds working tokens (false while waiting for the authorization). */
+	authorized: boolean,
+};
 
 /**  One comparison of an ingredient against a fixed value. */
 export type Comparison = {
@@ -494,7 +555,7 @@ export type ConnectionInfo = ConnectionInfo_Serialize | ConnectionInfo_Deseriali
 export type ConnectionInfo_Deserialize = {
 	/**  The service id, or the OAuth2 provider id shared by several services. */
 	connection_id: string,
-	/**  `api_key`, `oauth2` or `mail`. */
+	/**  `api_key`, `oauth2`, `mail` or `client_key`. */
 	kind: string,
 	/**  Which account this is, when known (login, email). */
 	account_label?: string | null,
@@ -518,7 +579,7 @@ export type ConnectionInfo_Deserialize = {
 export type ConnectionInfo_Serialize = {
 	/**  The service id, or the OAuth2 provider id shared by several services. */
 	connection_id: string,
-	/**  `api_key`, `oauth2` or `mail`. */
+	/**  `api_key`, `oauth2`, `mail` or `client_key`. */
 	kind: string,
 	/**  Which account this is, when known (login, email). */
 	account_label: string | null,

@@ -11,6 +11,7 @@ import type {
   AreaForm_Serialize,
   AreaSummary_Serialize,
   AreaView_Serialize,
+  ClientKeySetup_Serialize,
   Condition,
   ConnectionInfo_Serialize,
   EngineStatus_Serialize,
@@ -39,6 +40,7 @@ export type AreaDetail = AreaDetail_Serialize;
 export type AreaForm = AreaForm_Serialize;
 export type AreaSummary = AreaSummary_Serialize;
 export type AreaView = AreaView_Serialize;
+export type ClientKeySetup = ClientKeySetup_Serialize;
 export type ConnectionInfo = ConnectionInfo_Serialize;
 export type EngineStatus = EngineStatus_Serialize;
 export type Fix = Fix_Serialize;
