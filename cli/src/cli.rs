@@ -77,7 +77,7 @@ pub enum Command {
         #[arg(long, visible_alias = "password-stdin")]
         token_stdin: bool,
         #[command(flatten)]
-        mail: MailArgs,
+        mail: Box<MailArgs>,
         #[command(flatten)]
         client_key: ClientKeyArgs,
         /// A label for the account (e.g. your login), shown by `area connections`.

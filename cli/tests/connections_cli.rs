@@ -427,7 +427,11 @@ fn revolut_is_connected_with_a_certificate_area_creates_and_its_key_stays_sealed
     // A pasted token is refused with the way to connect instead.
     let out = area_env(&dir, &env, &["connect", "revolut", "--token-stdin"], "oa_prod_x\n");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--redirect-uri"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--redirect-uri"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let text = ok_env(&dir, &env, &["connect", "revolut", "--redirect-uri", redirect], "", &mut logs);
     assert!(text.contains("-----BEGIN CERTIFICATE-----") && text.contains("--client-id"), "{text}");
@@ -441,7 +445,8 @@ fn revolut_is_connected_with_a_certificate_area_creates_and_its_key_stays_sealed
     let upload = serde_json::json!({"certificate": setup["certificate_pem"], "redirect_uri": redirect}).to_string();
     let (head, body) = fake.call("POST", "/test/certificates", &upload);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
-    let client_id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["client_id"].as_str().unwrap().to_string();
+    let client_id =
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["client_id"].as_str().unwrap().to_string();
     let consent = format!(
         "/app-confirm?client_id={client_id}&redirect_uri={}&response_type=code&scope=READ",
         url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()

@@ -210,7 +210,10 @@ fn param_variants(specs: &[ParamSpec], evil: &str) -> Vec<Params> {
 }
 
 fn credentialed_http_services(catalog: &Catalog) -> Vec<&ServiceManifest> {
-    catalog.manifests().filter(|m| matches!(m.auth, AuthKind::ApiKey | AuthKind::OAuth2 | AuthKind::ClientKey)).collect()
+    catalog
+        .manifests()
+        .filter(|m| matches!(m.auth, AuthKind::ApiKey | AuthKind::OAuth2 | AuthKind::ClientKey))
+        .collect()
 }
 
 /// The host a refusal names must be one the manifest declares.

@@ -152,7 +152,9 @@ async fn connect_client_key(
             let browser = app.settings().get(area_core::settings::BROWSER).map(str::to_owned);
             let name = manifest.name;
             app.set_url_opener(std::sync::Arc::new(move |url: &str| {
-                eprintln!("To let Area read {name}, open this address, consent, and copy the address it sends you to:\n{url}");
+                eprintln!(
+                    "To let Area read {name}, open this address, consent, and copy the address it sends you to:\n{url}"
+                );
                 area_core::app::open_in_browser(url, browser.as_deref());
             }));
             app.client_key_consent(id, client_id).await?;
