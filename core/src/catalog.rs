@@ -299,6 +299,17 @@ impl Quota {
     pub fn cost(&self, action: &str) -> u64 {
         self.costs.iter().find(|(a, _)| *a == action).map_or(0, |(_, c)| *c)
     }
+
+    /// The shortest interval at which one poll of `action` stays within the limit on its own
+    /// (Postman's 1,000 calls a month: 2,592 s); `None` when the action is not counted.
+    pub fn shortest_interval(&self, action: &str) -> Option<u32> {
+        let cost = self.cost(action);
+        if cost == 0 {
+            return None;
+        }
+        let calls = (self.limit / cost).max(1);
+        Some(u32::try_from(self.window.secs().div_ceil(calls)).unwrap_or(u32::MAX))
+    }
 }
 
 /// How a service's OAuth2 provider is reached. Services of one provider (Gmail, Drive and

@@ -283,6 +283,12 @@ pub trait AccountCheck: Send + Sync {
     fn request(&self, credential: &Credential) -> Result<HttpRequestSpec, ConnectorError>;
     /// The account a 2xx answer names (a login, a username), as shown beside the connection.
     fn account(&self, response: &HttpResponseData) -> Result<String, ConnectorError>;
+    /// The limit of the service's quota ([`crate::catalog::Quota`]) this account's plan has, when
+    /// the answer says it (Postman's `X-RateLimit-Limit-Month`): plans differ, and the planner
+    /// should hold the user to their own, not to the most restrictive one.
+    fn plan_limit(&self, _response: &HttpResponseData) -> Option<u64> {
+        None
+    }
 }
 
 /// A pasted token that the provider renews before it expires (Instagram's long-lived tokens last

@@ -162,7 +162,9 @@ async fn the_editor_reads_ingredients_conditions_and_default_intervals_from_core
     for service in &services {
         for d in &service.default_intervals {
             let min = service.manifest.actions.iter().find(|a| a.id == d.action).and_then(|a| a.min_interval_secs);
-            assert_eq!(d.secs, 300.max(min.unwrap_or(0)), "{}.{}", service.manifest.id, d.action);
+            // Postman's default also fits its monthly quota (see the Postman plan test).
+            let expected = if service.manifest.id == "postman" { 2_592 } else { 300.max(min.unwrap_or(0)) };
+            assert_eq!(d.secs, expected, "{}.{}", service.manifest.id, d.action);
         }
     }
     app.shutdown().await;
@@ -687,4 +689,52 @@ async fn a_sample_from_a_local_address_is_refused_on_the_areas_switch_in_words()
     assert!(err.message.starts_with("127.0.0.1 is on this computer or your local network"), "{}", err.message);
     assert!(!err.message.contains("AREA_ALLOW_PRIVATE_NETWORK"), "{}", err.message);
     app.shutdown().await;
+}
+
+/// Postman's monthly Postman API calls depend on the plan: connecting reads the plan's figure
+/// from `GET /me`'s `X-RateLimit-Limit-Month`, and the planner holds areas to it.
+#[tokio::test]
+async fn the_postman_plan_read_when_connecting_decides_what_areas_may_spend() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let postman = MockServer::start().await;
+    let me = |limit: &str| {
+        ResponseTemplate::new(200)
+            .insert_header("X-RateLimit-Limit-Month", limit)
+            .set_body_json(json!({"user": {"id": 1, "username": "ada"}}))
+    };
+    Mock::given(method("GET"))
+        .and(path("/me"))
+        .and(header("x-api-key", "PMAK-basic"))
+        .respond_with(me("10000"))
+        .mount(&postman)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/me"))
+        .and(header("x-api-key", "PMAK-free"))
+        .respond_with(me("1000"))
+        .mount(&postman)
+        .await;
+    let (_dir, app) = signed_in_with(&[("AREA_POSTMAN_BASE_URL", postman.uri())]).await;
+    // A monitor checked every 5 minutes: 8,640 calls a month.
+    let area = json!({"name": "monitor", "interval_secs": 300,
+        "action": {"service": "postman", "id": "monitor_run_failed", "params": {"monitor_id": "1e6b6c77-2a38-4b5f-a8e3-6a8bd0f2ab01"}},
+        "reactions": [{"service": "notify", "id": "send", "params": {"title": "{{ monitor }} failed"}}]})
+    .to_string();
+
+    app.connect_token("postman", "PMAK-free", None).await.expect("connect");
+    // An imported area arrives switched off; switching it on is where the plan is checked.
+    let id = app.import_areas(&area, false).await.expect("import")[0].area.id;
+    let refused = app.set_area_enabled(id, true).await.expect_err("over the free plan");
+    assert_eq!(refused.field.as_deref(), Some("interval_secs"), "{refused:?}");
+    assert!(refused.message.contains("8640 calls a month, over the 1000 allowed a month"), "{}", refused.message);
+
+    app.connect_token("postman", "PMAK-basic", None).await.expect("reconnect with another plan");
+    app.set_area_enabled(id, true).await.expect("within 10,000 a month");
+    // Without an interval an area gets one that fits the service's quota on its own: 44 minutes
+    // (1,000 calls in 30 days), which the editor shows as its placeholder.
+    let entry = app.services().into_iter().find(|s| s.manifest.id == "postman").expect("postman");
+    assert_eq!(entry.default_intervals[0].secs, 2_592);
+    let planned = app.list_connections().await.expect("list")[0].planned.clone().expect("planned");
+    assert_eq!((planned.planned, planned.limit), (8_640, 10_000));
 }

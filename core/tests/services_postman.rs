@@ -348,6 +348,8 @@ async fn monitor_run_failed_end_to_end() {
     let area = env
         .add(support::spec(json!({
             "name": "monitor failed",
+            // No interval: the default one fits the 1,000 calls a month assumed for an account
+            // whose plan is not known.
             "action": {"service": "postman", "id": "monitor_run_failed", "params": {"monitor_id": "mon-e2e"}},
             "reactions": [{"service": "notify", "id": "send",
                            "params": {"title": "{{ monitor }} {{ status }}", "body": "{{ failed_count }} failures at {{ finished_at }}"}}]

@@ -30,7 +30,7 @@ use tokio::sync::broadcast;
 
 use crate::accounts::{AccountError, Accounts, User};
 use crate::areas::{
-    default_poll_interval, parse_area_file, read_condition, summarize, AreaDetail, AreaStatus, AreaSummary, Areas,
+    default_interval_for, parse_area_file, read_condition, summarize, AreaDetail, AreaStatus, AreaSummary, Areas,
     ImportOptions, ImportedArea, TrustSummary, DEFAULT_WEBHOOK_LISTEN, WEBHOOK_ADDR_FILE,
 };
 use crate::catalog::{ActionKind, AuthKind, Catalog, ServiceManifest};
@@ -583,7 +583,7 @@ impl App {
                     .filter(|a| matches!(s.actions.get(a.id), Some(ActionKind::Polled(_))))
                     .map(|a| DefaultInterval {
                         action: a.id.to_string(),
-                        secs: default_poll_interval(a.min_interval_secs),
+                        secs: default_interval_for(&self.inner.catalog, s.manifest.id, a),
                     })
                     .collect(),
                 checks_token: s.account_check.is_some(),
@@ -699,13 +699,14 @@ impl App {
             }
         };
         // A service that can say whose the token is refuses a junk one here, before it is saved.
-        let account = match self.inner.catalog.service(manifest.id).and_then(|s| s.account_check.as_deref()) {
+        let checked = match self.inner.catalog.service(manifest.id).and_then(|s| s.account_check.as_deref()) {
             Some(check) => Some(
                 token_check::account_of(&self.inner.catalog, &self.inner.http, &manifest, check, &secret.credential())
                     .await?,
             ),
             None => None,
         };
+        let account = checked.as_ref().map(|c| c.account.clone());
         let label = label.map(str::trim).filter(|l| !l.is_empty()).or(account.as_deref());
         // A token the service renews is first renewed once it may be (see `TokenRenewal`).
         let expires_at = match &secret {
@@ -713,6 +714,9 @@ impl App {
             _ => None,
         };
         let info = connections.save(user.id, connection_id, &secret, label, expires_at).await?;
+        // The plan this account has, if the check said it: the quota planner holds areas to it.
+        let plan_limit = checked.and_then(|c| c.plan_limit);
+        connections.set_plan_limit(user.id, connection_id, plan_limit).await?;
         self.changed(ChangeKind::Connections);
         self.areas_changed().await;
         Ok(info)

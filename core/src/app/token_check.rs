@@ -8,6 +8,14 @@ use crate::net::HttpClient;
 
 use super::error::{ApiError, ErrorCode};
 
+/// What checking a token learned.
+pub(super) struct Checked {
+    /// The account it belongs to.
+    pub account: String,
+    /// The limit of the service's quota the account's plan has, if the answer said it.
+    pub plan_limit: Option<u64>,
+}
+
 /// The account `credential` belongs to, per `check`; an error (nothing to save) when the
 /// service refuses the token or cannot be asked.
 pub(super) async fn account_of(
@@ -16,7 +24,7 @@ pub(super) async fn account_of(
     manifest: &ServiceManifest,
     check: &dyn AccountCheck,
     credential: &Credential,
-) -> Result<String, ApiError> {
+) -> Result<Checked, ApiError> {
     let name = manifest.name;
     let unchecked = |why: String| {
         ApiError::new(
@@ -29,12 +37,15 @@ pub(super) async fn account_of(
     let response =
         http.send(&request, &options).await.map_err(|e| unchecked(format!("{name} could not be reached ({e})")))?;
     match response.status {
-        200..=299 => check.account(&response).map_err(|e| match e {
-            ConnectorError::BadResponse { message, .. } => {
-                unchecked(format!("its answer was not what its documentation says ({message})"))
-            }
-            other => unchecked(other.to_string()),
-        }),
+        200..=299 => {
+            let account = check.account(&response).map_err(|e| match e {
+                ConnectorError::BadResponse { message, .. } => {
+                    unchecked(format!("its answer was not what its documentation says ({message})"))
+                }
+                other => unchecked(other.to_string()),
+            })?;
+            Ok(Checked { account, plan_limit: check.plan_limit(&response) })
+        }
         401 => Err(ApiError::invalid(
             "token",
             format!(

@@ -11,7 +11,16 @@
 use std::collections::BTreeMap;
 
 use super::AreaError;
-use crate::catalog::{Catalog, Quota};
+use crate::catalog::{Catalog, Quota, Service};
+
+/// The limits a user's own connections have, by connection id, where connecting learned the
+/// account's plan (see `AccountCheck::plan_limit`); other services use their documented default.
+pub type PlanLimits = BTreeMap<String, u64>;
+
+/// The limit that applies to `service`'s quota for this user.
+fn limit_of(service: &Service, quota: &Quota, plans: &PlanLimits) -> u64 {
+    service.manifest.connection_id().and_then(|c| plans.get(c)).copied().unwrap_or(quota.limit)
+}
 
 /// One enabled area's polls, as the planner needs them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +71,7 @@ fn groups<'a>(quota: &Quota, polls: impl Iterator<Item = &'a PlannedPoll>) -> (u
 }
 
 /// What `polls` (a user's enabled areas) plan to spend, per service with a quota.
-pub fn usage(catalog: &Catalog, polls: &[PlannedPoll]) -> Vec<QuotaUse> {
+pub fn usage(catalog: &Catalog, polls: &[PlannedPoll], plans: &PlanLimits) -> Vec<QuotaUse> {
     let mut out = Vec::new();
     for service in catalog.services() {
         let Some(quota) = &service.quota else { continue };
@@ -73,7 +82,7 @@ pub fn usage(catalog: &Catalog, polls: &[PlannedPoll]) -> Vec<QuotaUse> {
         out.push(QuotaUse {
             service: service.manifest.id.to_string(),
             planned,
-            limit: quota.limit,
+            limit: limit_of(service, quota, plans),
             window: quota.window,
             counted_per: quota.counted_per.to_string(),
             areas,
@@ -85,16 +94,22 @@ pub fn usage(catalog: &Catalog, polls: &[PlannedPoll]) -> Vec<QuotaUse> {
 /// Refuses `candidate` (an area being added, changed or switched on) when it and the user's
 /// other enabled areas (`others`) would plan more than its service's quota; the error is on
 /// `interval_secs`, with the figures and the shortest interval that would fit.
-pub fn check(catalog: &Catalog, others: &[PlannedPoll], candidate: &PlannedPoll) -> Result<(), AreaError> {
+pub fn check(
+    catalog: &Catalog,
+    others: &[PlannedPoll],
+    candidate: &PlannedPoll,
+    plans: &PlanLimits,
+) -> Result<(), AreaError> {
     let Some(service) = catalog.service(&candidate.service) else { return Ok(()) };
     let Some(quota) = &service.quota else { return Ok(()) };
+    let limit = limit_of(service, quota, plans);
     let cost = quota.cost(&candidate.action);
     if cost == 0 {
         return Ok(());
     }
     let same = |p: &&PlannedPoll| p.service == candidate.service;
     let (planned, areas) = groups(quota, others.iter().filter(same).chain(std::iter::once(candidate)));
-    if planned <= quota.limit {
+    if planned <= limit {
         return Ok(());
     }
     let name = service.manifest.name;
@@ -107,7 +122,7 @@ pub fn check(catalog: &Catalog, others: &[PlannedPoll], candidate: &PlannedPoll)
             .filter(same)
             .filter(|p| !(p.fingerprint == candidate.fingerprint && p.action == candidate.action)),
     );
-    let room = quota.limit.saturating_sub(without) / cost;
+    let room = limit.saturating_sub(without) / cost;
     let advice = if room == 0 {
         format!("the other {name} areas already plan {without} of them: turn one off or lengthen its interval")
     } else {
@@ -119,7 +134,7 @@ pub fn check(catalog: &Catalog, others: &[PlannedPoll], candidate: &PlannedPoll)
         format!(
             "{areas} {name} area{} would make {planned} calls {per}, over the {} allowed {per} {}; {advice}",
             if areas == 1 { "" } else { "s" },
-            quota.limit,
+            limit,
             quota.counted_per,
         ),
     ))

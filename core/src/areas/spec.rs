@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::ActionManifest;
 use crate::condition::Condition;
 use crate::connector::Params;
 
@@ -13,6 +14,14 @@ pub const DEFAULT_INTERVAL_SECS: u32 = 300;
 /// the placeholder, so what the user sees is what the engine does.
 pub fn default_poll_interval(min_interval_secs: Option<u32>) -> u32 {
     DEFAULT_INTERVAL_SECS.max(min_interval_secs.unwrap_or(0))
+}
+
+/// [`default_poll_interval`] for `action` of `service`, also raised to what one poll of it may
+/// spend of the service's documented quota, so that an area made with the defaults (a recipe,
+/// a file without `interval_secs`) is never refused for them.
+pub fn default_interval_for(catalog: &crate::catalog::Catalog, service: &str, action: &ActionManifest) -> u32 {
+    let fits = catalog.service(service).and_then(|s| s.quota.as_ref()).and_then(|q| q.shortest_interval(action.id));
+    default_poll_interval(action.min_interval_secs).max(fits.unwrap_or(0))
 }
 
 impl AreaSpec {

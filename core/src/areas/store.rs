@@ -312,9 +312,21 @@ impl Areas {
         Ok(rows.iter().map(stored_poll).collect())
     }
 
-    /// What the user's enabled areas plan to spend of each service's documented quota.
+    /// The quota limits the user's connections learned from their accounts' plans.
+    async fn plan_limits(&self, user_id: i64) -> Result<quota::PlanLimits, AreaError> {
+        let rows = sqlx::query(
+            "SELECT connection_id, plan_limit FROM connections WHERE user_id = ? AND plan_limit IS NOT NULL",
+        )
+        .bind(user_id)
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1).max(1) as u64)).collect())
+    }
+
+    /// What the user's enabled areas plan to spend of each service's quota (its documented
+    /// limit, or the one the user's own plan has).
     pub async fn quota_use(&self, user_id: i64) -> Result<Vec<QuotaUse>, AreaError> {
-        Ok(quota::usage(&self.catalog, &self.enabled_polls(user_id, None).await?))
+        Ok(quota::usage(&self.catalog, &self.enabled_polls(user_id, None).await?, &self.plan_limits(user_id).await?))
     }
 
     /// Refuses an enabled area that would take its service over its quota, with the user's other
@@ -331,7 +343,7 @@ impl Areas {
         }
         let mut others = self.enabled_polls(user_id, except).await?;
         others.extend_from_slice(batch);
-        quota::check(&self.catalog, &others, &planned_poll(area))
+        quota::check(&self.catalog, &others, &planned_poll(area), &self.plan_limits(user_id).await?)
     }
 
     /// Validates and stores one area for `user_id`.
@@ -495,7 +507,8 @@ impl Areas {
             .fetch_optional(self.store.pool())
             .await?
             .ok_or(AreaError::NotFound(id))?;
-            quota::check(&self.catalog, &self.enabled_polls(user_id, Some(id)).await?, &stored_poll(&row))?;
+            let plans = self.plan_limits(user_id).await?;
+            quota::check(&self.catalog, &self.enabled_polls(user_id, Some(id)).await?, &stored_poll(&row), &plans)?;
         }
         if enabled {
             sqlx::query(concat!(

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::parse::show;
-use super::spec::{default_poll_interval, AreaSpec, DEFAULT_INTERVAL_SECS};
+use super::spec::{default_interval_for, AreaSpec, DEFAULT_INTERVAL_SECS};
 use super::{join_path, AreaError};
 use crate::catalog::{
     ActionKind, ActionManifest, Availability, Catalog, ParamSpec, ParamType, ServiceManifest, TextContext,
@@ -161,7 +161,8 @@ pub fn validate(catalog: &Catalog, spec: &AreaSpec) -> Result<ValidatedArea, Are
     };
     // Action parameters never hold templates: there is no event yet to read ingredients from.
     let action_params = check_params(&manifest.params, &action_step.params, "action.params", &owner, None)?;
-    let interval_secs = check_interval(manifest, kind, spec.interval_secs, &owner)?;
+    let default = default_interval_for(catalog, &action_step.service, manifest);
+    let interval_secs = check_interval(manifest, kind, spec.interval_secs, &owner, default)?;
     spec.check_events_per_poll().map_err(|e| AreaError::invalid("max_events_per_poll", e))?;
 
     // The reactions.
@@ -250,6 +251,7 @@ fn check_interval(
     kind: &ActionKind,
     given: Option<u32>,
     owner: &str,
+    default: u32,
 ) -> Result<u32, AreaError> {
     let min = manifest.min_interval_secs.unwrap_or(1).max(1);
     match given {
@@ -263,7 +265,7 @@ fn check_interval(
         )),
         Some(secs) => Ok(secs),
         // Only polled actions use the interval; the others keep the default for display.
-        None if matches!(kind, ActionKind::Polled(_)) => Ok(default_poll_interval(Some(min))),
+        None if matches!(kind, ActionKind::Polled(_)) => Ok(default.max(min)),
         None => Ok(DEFAULT_INTERVAL_SECS),
     }
 }

@@ -348,6 +348,23 @@ impl Connections {
         self.info(user_id, connection_id).await?.ok_or_else(|| ConnectionError::NotConnected(connection_id.into()))
     }
 
+    /// Records the limit of its service's quota that the connection's own plan has (`None`: the
+    /// service's documented default applies), as learned when its token was checked.
+    pub async fn set_plan_limit(
+        &self,
+        user_id: i64,
+        connection_id: &str,
+        plan_limit: Option<u64>,
+    ) -> Result<(), ConnectionError> {
+        sqlx::query("UPDATE connections SET plan_limit = ? WHERE user_id = ? AND connection_id = ?")
+            .bind(plan_limit.and_then(|l| i64::try_from(l).ok()))
+            .bind(user_id)
+            .bind(connection_id)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The user's connections.
     pub async fn list(&self, user_id: i64) -> Result<Vec<ConnectionInfo>, ConnectionError> {
         let rows = sqlx::query(

@@ -11,8 +11,11 @@
 //! - Auth: a personal Postman API key (`PMAK-…`), sent as `X-Api-Key`; no OAuth exists for
 //!   third parties. Base URL `https://api.getpostman.com` (EU data residency teams use
 //!   `https://api.eu.postman.com` through `AREA_POSTMAN_BASE_URL`), read at call time.
-//! - The Monitors API is current (not deprecated), so the service is `Available`; Postman's
-//!   monthly API quota per plan applies and shows up as 429s.
+//! - The Monitors API is current (not deprecated), so the service is `Available`. Postman's
+//!   monthly Postman API calls depend on the plan: connecting reads the plan's figure from the
+//!   `X-RateLimit-Limit-Month` header of `GET /me`, and the quota planner holds the areas to it
+//!   (a conservative [`DEFAULT_MONTHLY_CALLS`] when the header is missing), so a 5-minute monitor
+//!   area (8,640 calls a month) is refused on a plan that cannot pay for it.
 //! - `monitor_run_failed` fires when the monitor's `lastRun.status` is `failed` or `error`. Key =
 //!   `<monitor id>@<finishedAt>` (`startedAt` when `finishedAt` is missing): a run is one event,
 //!   and the next failed run (a new finish time) fires again. A monitor whose last run succeeded
@@ -55,13 +58,27 @@ pub fn service(settings: &Settings) -> Service {
     );
     let mut reactions = BTreeMap::new();
     reactions.insert("run_monitor", Arc::new(RunMonitor { base: base.clone() }) as Arc<dyn Reaction>);
-    Service::new(manifest(), actions, reactions).with_account_check(WhoAmI::new(
-        ID,
-        format!("{base}/me"),
-        headers,
-        "/user/username",
-    ))
+    Service::new(manifest(), actions, reactions)
+        .with_account_check(
+            WhoAmI::new(ID, format!("{base}/me"), headers, "/user/username")
+                .with_plan_limit_headers(PLAN_LIMIT_HEADERS),
+        )
+        .with_quota(Quota {
+            // Until connecting reads the account's own plan, the most restrictive allowance.
+            limit: DEFAULT_MONTHLY_CALLS,
+            window: QuotaWindow::Month,
+            counted_per: "for this Postman account's plan",
+            costs: vec![("monitor_run_failed", 1)],
+        })
 }
+
+/// Postman API calls a month assumed when the account's plan is not known (a conservative
+/// figure: paid plans allow far more, and connecting reads the real one).
+pub const DEFAULT_MONTHLY_CALLS: u64 = 1_000;
+
+/// Where every Postman API answer states the plan's monthly Postman API calls
+/// (learning.postman.com, "Track Postman API call limits").
+const PLAN_LIMIT_HEADERS: &[&str] = &["x-ratelimit-limit-month", "ratelimit-limit-month"];
 
 fn monitor_param(templated: bool) -> ParamSpec {
     let spec = ParamSpec::new(

@@ -12,6 +12,8 @@ pub struct WhoAmI {
     url: String,
     headers: fn(&Credential) -> Vec<(String, String)>,
     pointer: &'static str,
+    /// Response headers that carry the account plan's quota limit, first found wins.
+    plan_headers: &'static [&'static str],
 }
 
 impl WhoAmI {
@@ -23,7 +25,13 @@ impl WhoAmI {
         headers: fn(&Credential) -> Vec<(String, String)>,
         pointer: &'static str,
     ) -> WhoAmI {
-        WhoAmI { service, url, headers, pointer }
+        WhoAmI { service, url, headers, pointer, plan_headers: &[] }
+    }
+
+    /// Also reads the account plan's quota limit from the first of `headers` in the answer.
+    pub fn with_plan_limit_headers(mut self, headers: &'static [&'static str]) -> WhoAmI {
+        self.plan_headers = headers;
+        self
     }
 }
 
@@ -43,6 +51,14 @@ impl AccountCheck for WhoAmI {
             _ => return Err(bad_response(self.service, format!("the account answer has no {}", self.pointer))),
         };
         Ok(super::truncate_chars(&account, 100))
+    }
+
+    fn plan_limit(&self, response: &HttpResponseData) -> Option<u64> {
+        self.plan_headers
+            .iter()
+            .find_map(|h| response.header(h))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&limit| limit > 0)
     }
 }
 
