@@ -1106,3 +1106,36 @@ async fn a_provider_answering_429_is_polled_less_often_and_never_pauses_the_area
     assert!(error.contains("is rate-limiting these requests: Area checks less often for now"), "{error}");
     assert!(error.contains("429"), "{error}");
 }
+
+// 7g. The writer remembers which areas it knows to have no failures (so a success does not reset
+// them again): a failure in a later batch makes it forget, and the next success resets the
+// count again.
+#[tokio::test(flavor = "current_thread")]
+async fn a_success_after_a_failure_in_a_later_batch_still_resets_the_count() {
+    use area_core::engine::writer::{NewEvent, RunEnd, RunStatus, WriteOp, Writer};
+    let env = Env::new().await;
+    let area = env.add(json_area("batches", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
+    let (writer, _task) = Writer::spawn(env.store.pool().clone());
+    let events = (1..=3)
+        .map(|n| NewEvent { key: format!("k{n}"), ingredients: Default::default(), skip_reason: None })
+        .collect();
+    let queued = writer.ingest(area, events, false, None).await.expect("ingest");
+    let end = |run: &area_core::engine::writer::QueuedRun, status: RunStatus| RunEnd {
+        run_id: run.run_id,
+        area_id: area,
+        status,
+        reactions_done: u32::from(status == RunStatus::Succeeded),
+        error: (status == RunStatus::Failed).then(|| "boom".to_string()),
+        summary: None,
+        now_ms: Utc::now().timestamp_millis(),
+    };
+    // One batch each: flush between the sends.
+    for (run, status) in queued.iter().zip([RunStatus::Succeeded, RunStatus::Failed]) {
+        assert!(writer.send(WriteOp::Finish { end: end(run, status), pause_after: 5 }));
+        writer.flush().await;
+    }
+    assert_eq!(env.state(area).await.consecutive_failures, 1);
+    assert!(writer.send(WriteOp::Finish { end: end(&queued[2], RunStatus::Succeeded), pause_after: 5 }));
+    writer.flush().await;
+    assert_eq!(env.state(area).await.consecutive_failures, 0, "the success after the failure reset the count");
+}

@@ -182,15 +182,20 @@ impl Writer {
 
 async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
     let mut batch = Vec::with_capacity(64);
+    let mut clean = CleanAreas::default();
     while let Some(first) = rx.recv().await {
         batch.push(first);
+        // Let the tasks that are ready to run (other webhook requests, finished deliveries)
+        // reach the queue first: one commit then carries them all (group commit), at the cost
+        // of one turn of the scheduler, not of a timer.
+        tokio::task::yield_now().await;
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(op) => batch.push(op),
                 Err(_) => break,
             }
         }
-        apply(&pool, &mut batch).await;
+        apply(&pool, &mut batch, &mut clean).await;
         batch.clear();
     }
 }
@@ -202,8 +207,8 @@ enum Reply {
     Flush(oneshot::Sender<()>),
 }
 
-async fn apply(pool: &SqlitePool, batch: &mut Vec<WriteOp>) {
-    let result = apply_batch(pool, batch).await;
+async fn apply(pool: &SqlitePool, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas) {
+    let result = apply_batch(pool, batch, clean).await;
     match result {
         Ok(replies) => {
             for reply in replies {
@@ -241,7 +246,11 @@ async fn apply(pool: &SqlitePool, batch: &mut Vec<WriteOp>) {
     }
 }
 
-async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<Reply>, sqlx::Error> {
+async fn apply_batch(
+    pool: &SqlitePool,
+    batch: &mut Vec<WriteOp>,
+    clean: &mut CleanAreas,
+) -> Result<Vec<Reply>, sqlx::Error> {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let mut tx = pool.begin().await?;
 
@@ -341,10 +350,10 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
     //    into one statement, recorded before any other op and before an area failure, so
     //    changes keep the order they were sent in; the rest are one statement per op (rare).
     let mut replies = Vec::with_capacity(batch.len());
-    let mut finished = FinishedRuns::default();
+    let mut finished = FinishedRuns { clean_now: BTreeSet::new(), ..FinishedRuns::default() };
     for (i, op) in batch.drain(..).enumerate() {
         if !matches!(op, WriteOp::Finish { .. }) {
-            finished.record(&mut tx).await?;
+            finished.record(&mut tx, clean).await?;
         }
         match op {
             WriteOp::Ingest { area_id, update, reply, .. } => {
@@ -370,6 +379,8 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
             }
             WriteOp::AreaFailed { area_ids, error, pause_after, cause, now_ms } => {
                 for area_id in area_ids {
+                    clean.forget(area_id);
+                    finished.clean_now.remove(&area_id);
                     record_area_failure(&mut tx, area_id, &error, pause_after, cause, now_ms).await?;
                 }
             }
@@ -386,13 +397,15 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
             }
             WriteOp::Finish { end, pause_after } => {
                 if finished.holds(end.run_id) {
-                    finished.record(&mut tx).await?;
+                    finished.record(&mut tx, clean).await?;
                 }
                 let failure =
                     fails_area(&end).then(|| (end.area_id, end.error.clone().unwrap_or_default(), end.now_ms));
                 finished.push(end);
                 if let Some((area_id, error, now_ms)) = failure {
-                    finished.record(&mut tx).await?;
+                    finished.record(&mut tx, clean).await?;
+                    clean.forget(area_id);
+                    finished.clean_now.remove(&area_id);
                     record_area_failure(&mut tx, area_id, &error, pause_after, PauseCause::Failures, now_ms).await?;
                 }
             }
@@ -412,8 +425,10 @@ async fn apply_batch(pool: &SqlitePool, batch: &mut Vec<WriteOp>) -> Result<Vec<
             WriteOp::Flush { reply } => replies.push(Reply::Flush(reply)),
         }
     }
-    finished.record(&mut tx).await?;
+    finished.record(&mut tx, clean).await?;
     tx.commit().await?;
+    // Only a committed reset makes an area known clean.
+    clean.known.extend(std::mem::take(&mut finished.clean_now));
     Ok(replies)
 }
 
@@ -431,6 +446,24 @@ fn fails_area(end: &RunEnd) -> bool {
 struct FinishedRuns {
     runs: Vec<RunEnd>,
     ids: HashSet<i64>,
+    /// Areas whose failure count this transaction set to zero (known clean once it commits).
+    clean_now: BTreeSet<i64>,
+}
+
+/// Areas whose failure count the writer knows to be zero, so that a succeeded run does not
+/// reset it again: that `UPDATE` was a round trip to the database on every batch of the webhook
+/// hot path. The writer is the only place that raises the count (`record_area_failure`), and
+/// it forgets the area there; everything else only ever sets it to zero. Empty at start.
+#[derive(Default)]
+struct CleanAreas {
+    known: HashSet<i64>,
+}
+
+impl CleanAreas {
+    /// The area's failure count is about to go up.
+    fn forget(&mut self, area_id: i64) {
+        self.known.remove(&area_id);
+    }
 }
 
 impl FinishedRuns {
@@ -446,8 +479,9 @@ impl FinishedRuns {
         self.runs.push(run);
     }
 
-    /// Writes the waiting runs and resets the failure count of the areas whose runs succeeded.
-    async fn record(&mut self, tx: &mut sqlx::Transaction<'_, Sqlite>) -> Result<(), sqlx::Error> {
+    /// Writes the waiting runs and resets the failure count of the areas whose runs succeeded
+    /// (unless known to be zero already).
+    async fn record(&mut self, tx: &mut sqlx::Transaction<'_, Sqlite>, clean: &CleanAreas) -> Result<(), sqlx::Error> {
         if self.runs.is_empty() {
             return Ok(());
         }
@@ -471,8 +505,14 @@ impl FinishedRuns {
             );
             q.build().execute(&mut **tx).await?;
         }
-        let succeeded: BTreeSet<i64> =
-            self.runs.iter().filter(|r| r.status == RunStatus::Succeeded).map(|r| r.area_id).collect();
+        let succeeded: BTreeSet<i64> = self
+            .runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Succeeded)
+            .map(|r| r.area_id)
+            .filter(|id| !clean.known.contains(id) && !self.clean_now.contains(id))
+            .collect();
+        self.clean_now.extend(succeeded.iter().copied());
         if !succeeded.is_empty() {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "UPDATE areas SET consecutive_failures = 0 WHERE consecutive_failures > 0 AND id IN (",
