@@ -375,3 +375,26 @@ async fn half_open_connections_do_not_hold_up_shutdown() {
         assert!(read_until_closed(&mut stream, Duration::from_secs(5)).await.is_some());
     }
 }
+
+/// `GET /about.json` on the listener: the AREA format, with the caller's address and the time.
+#[tokio::test]
+async fn about_json_names_the_caller_the_time_and_every_service() {
+    let env = Env::new().await;
+    let engine = Engine::start(&env.store, listening(config(true)), RecordingNotifier::new()).await.unwrap();
+    let addr = engine.webhook_addr().unwrap();
+    let response = reqwest::get(format!("http://{addr}/about.json")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let about: Value = response.json().await.unwrap();
+    assert_eq!(about["client"]["host"], "127.0.0.1");
+    let now = chrono::Utc::now().timestamp();
+    let time = about["server"]["current_time"].as_i64().expect("current_time");
+    assert!((now - time).abs() <= 5, "{time} vs {now}");
+    let services = about["server"]["services"].as_array().expect("services");
+    let webhook = services.iter().find(|s| s["name"] == "webhook").expect("webhook listed");
+    assert_eq!(webhook["actions"][0]["name"], "received");
+    assert!(services.iter().any(|s| s["name"] == "http" && s["reactions"][0]["name"] == "request"));
+    // Only GET: it is not a webhook.
+    let post = reqwest::Client::new().post(format!("http://{addr}/about.json")).send().await.unwrap();
+    assert_eq!(post.status(), 405);
+    engine.shutdown().await;
+}

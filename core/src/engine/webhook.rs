@@ -80,7 +80,10 @@ pub async fn serve(
         seq: Arc::new(AtomicU64::new(0)),
         boot: boot_id(),
     };
-    let app = Router::new().route("/hooks/{token}", post(receive)).with_state(hook);
+    let app = Router::new()
+        .route("/hooks/{token}", post(receive))
+        .route("/about.json", axum::routing::get(about))
+        .with_state(hook);
     shared.tasks.spawn(accept_loop(shared.clone(), listener, app, limits, stop));
     tracing::info!(%local, "listening for webhooks");
     Ok(local)
@@ -103,7 +106,7 @@ async fn accept_loop(
         let socket = tokio::select! {
             _ = stopped(&mut stop) => break,
             accepted = listener.accept() => match accepted {
-                Ok((socket, _)) => socket,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting a webhook connection failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -113,6 +116,7 @@ async fn accept_loop(
         };
         // Over the cap: closed at once, so a flood costs a socket for microseconds, not a
         // connection slot for as long as the flooder likes.
+        let (socket, peer) = socket;
         let Ok(slot) = limits.connections.clone().try_acquire_owned() else {
             refused += 1;
             if refused.is_power_of_two() {
@@ -121,7 +125,8 @@ async fn accept_loop(
             drop(socket);
             continue;
         };
-        let service = TowerToHyperService::new(app.clone());
+        // The caller's address, for `about.json`'s `client.host`.
+        let service = TowerToHyperService::new(app.clone().layer(axum::Extension(Peer(peer))));
         let header_timeout = limits.header_timeout;
         let mut stop = stop.clone();
         shared.tasks.spawn(async move {
@@ -204,6 +209,18 @@ async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes,
         Ok(Bytes::from(buf))
     };
     tokio::time::timeout(timeout, read).await.map_err(|_| BodyError::TimedOut)?
+}
+
+/// The address a connection came from.
+#[derive(Clone, Copy)]
+struct Peer(SocketAddr);
+
+/// `GET /about.json`: the AREA project's description of this Area (`client.host` is the caller's
+/// address, `server.current_time` the time in Unix seconds, then every service's actions and
+/// reactions), on the same listener as the webhooks, as the coming server will serve it.
+async fn about(State(hook): State<Hook>, axum::Extension(Peer(peer)): axum::Extension<Peer>) -> Response {
+    let now = chrono::Utc::now().timestamp();
+    Json(crate::about::about_json(&hook.shared.config.catalog, &peer.ip().to_string(), now)).into_response()
 }
 
 async fn receive(State(hook): State<Hook>, Path(token): Path<String>, headers: HeaderMap, body: Body) -> Response {
