@@ -80,3 +80,21 @@ describe("certificate connect form", () => {
     expect(core.called("begin_client_key")).toHaveLength(0);
   });
 });
+
+describe("connect panel of a certificate service", () => {
+  test("a setup waiting for its authorization says which step, not that it needs reconnecting", async () => {
+    const { default: ConnectPanel } = await import("./ConnectPanel.svelte");
+    const { catalog } = await import("../lib/state.svelte");
+    fakeCore({ client_key_setup: () => setup("c-9") });
+    const reason = "waiting for the authorization: upload the certificate in Revolut Business, then finish connecting with its client id";
+    catalog.connections = [
+      { connection_id: "revolut", kind: "client_key", account_label: null, status: "needs_reconnect", reason, expires_at: null, planned: null },
+    ];
+    const entry = { manifest, connection_id: "revolut", checks_token: false } as never;
+    render(ConnectPanel, { props: { entry } });
+    const notice = await screen.findByTestId("connect-notice");
+    expect(notice.textContent?.trim()).toBe(reason);
+    expect(notice.textContent).not.toMatch(/needs to be reconnected/);
+    catalog.connections = [];
+  });
+});
