@@ -15,10 +15,7 @@
 //! Everything provider-specific (URLs, audience, scope) is data in the service's
 //! [`ClientKeyGrant`]; nothing here names a provider.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use super::{ConnectionError, ConnectionInfo, Connections, Secret, StoredConnection};
 use crate::catalog::{AuthKind, ClientKeyGrant, ServiceManifest};
@@ -290,20 +287,9 @@ impl Connections {
     /// Renews every healthy client-key connection whose access token is within its grant's
     /// renewal window; returns how many were renewed (other failures are logged and retried).
     pub async fn renew_client_keys(&self, http: &HttpClient) -> Result<usize, ConnectionError> {
-        let rows = sqlx::query(
-            "SELECT user_id, connection_id, expires_at FROM connections
-             WHERE kind = 'client_key' AND status = 'ok' AND expires_at IS NOT NULL",
-        )
-        .fetch_all(self.store.pool())
-        .await?;
-        let now = chrono::Utc::now().timestamp();
+        let window = |id: &str| self.client_key_service(id).ok().map(|(_, grant)| grant.renew_within);
         let mut renewed = 0;
-        for row in rows {
-            let (user_id, connection_id, expires_at): (i64, String, i64) = (row.get(0), row.get(1), row.get(2));
-            let Ok((_, grant)) = self.client_key_service(&connection_id) else { continue };
-            if expires_at - now > secs(grant.renew_within) {
-                continue;
-            }
+        for (user_id, connection_id) in self.due_for_renewal("client_key", window).await? {
             match self.renew_client_key(http, user_id, &connection_id).await {
                 Ok(true) => renewed += 1,
                 Ok(false) => {}
@@ -448,13 +434,10 @@ fn not_begun(connection_id: &str) -> impl FnOnce() -> ConnectionError + '_ {
     }
 }
 
-fn secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const REDIRECT: &str = "https://example.com/area/revolut";
 

@@ -26,21 +26,11 @@ impl Connections {
     /// how many were renewed. Failures other than a refusal are logged and tried again on the
     /// next call.
     pub async fn renew_pasted_tokens(&self, http: &HttpClient) -> Result<usize, ConnectionError> {
-        let rows = sqlx::query(
-            "SELECT user_id, connection_id, expires_at FROM connections
-             WHERE kind = 'api_key' AND status = 'ok' AND expires_at IS NOT NULL",
-        )
-        .fetch_all(self.store.pool())
-        .await?;
-        let now = chrono::Utc::now().timestamp();
+        let window = |id: &str| self.catalog.service(id)?.token_renewal.as_ref().map(|r| r.renew_within());
         let mut renewed = 0;
-        for row in rows {
-            let (user_id, connection_id, expires_at): (i64, String, i64) = (row.get(0), row.get(1), row.get(2));
+        for (user_id, connection_id) in self.due_for_renewal("api_key", window).await? {
             let Some(service) = self.catalog.service(&connection_id) else { continue };
             let Some(renewal) = service.token_renewal.clone() else { continue };
-            if expires_at - now > secs(renewal.renew_within()) {
-                continue;
-            }
             let manifest = service.manifest.clone();
             match self.renew_one(http, user_id, &manifest, renewal.as_ref()).await {
                 Ok(true) => renewed += 1,
@@ -49,6 +39,32 @@ impl Connections {
             }
         }
         Ok(renewed)
+    }
+
+    /// The healthy connections of `kind` (user, connection) whose expiry is within the renewal
+    /// window `window` gives for their service (`None`: not renewed this way): what the renewal
+    /// loops of pasted tokens and client keys both go through.
+    pub(super) async fn due_for_renewal(
+        &self,
+        kind: &str,
+        window: impl Fn(&str) -> Option<Duration>,
+    ) -> Result<Vec<(i64, String)>, ConnectionError> {
+        let rows = sqlx::query(
+            "SELECT user_id, connection_id, expires_at FROM connections
+             WHERE kind = ? AND status = 'ok' AND expires_at IS NOT NULL",
+        )
+        .bind(kind)
+        .fetch_all(self.store.pool())
+        .await?;
+        let now = chrono::Utc::now().timestamp();
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let (user_id, connection_id, expires_at): (i64, String, i64) = (row.get(0), row.get(1), row.get(2));
+                let within = window(&connection_id)?;
+                (expires_at - now <= secs(within)).then_some((user_id, connection_id))
+            })
+            .collect())
     }
 
     /// Renews one connection's token: `true` when renewed, `false` when the provider refused
