@@ -222,7 +222,8 @@ impl Connections {
         }))
     }
 
-    /// The consent link for the connection's key, with `client_id` (remembered for step 3).
+    /// The consent link for the connection's key and `client_id` (step 3 is given the client id
+    /// again: it is stored only once the authorization succeeds).
     pub async fn client_key_consent_url(
         &self,
         user_id: i64,
