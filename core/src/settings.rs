@@ -107,7 +107,8 @@ impl Settings {
             if FLAGS.contains(&key.as_str()) && parse_flag(value).is_none() {
                 return Err(SettingsError::Flag { key: key.clone(), value: value.clone() });
             }
-            if key.ends_with("_BASE_URL") || key.ends_with("_TOKEN_URL") || key.ends_with("_AUTH_URL") {
+            if key.ends_with("_BASE_URL") || key.ends_with("_TOKEN_URL") || key.ends_with("_AUTH_URL") || key == PUBLIC_URL
+            {
                 let ok =
                     url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
                 if !ok {
@@ -181,6 +182,10 @@ pub const BROWSER: &str = "AREA_BROWSER";
 /// `AREA_WEBHOOK_LISTEN`: the webhook listener's address (`127.0.0.1:8787` by default; port 0
 /// lets the OS choose, which tests use).
 pub const WEBHOOK_LISTEN: &str = "AREA_WEBHOOK_LISTEN";
+/// `AREA_PUBLIC_URL`: the address an Area server is reached at (`https://area.example.com`), so
+/// webhook URLs and OAuth2 redirects name it instead of the local listener (`area serve
+/// --public-url`).
+pub const PUBLIC_URL: &str = "AREA_PUBLIC_URL";
 /// `AREA_NO_REGISTER_SCHEME`: the desktop app leaves the `area://` scheme registration alone
 /// (tests, so the user's desktop database is not touched).
 pub const NO_REGISTER_SCHEME: &str = "AREA_NO_REGISTER_SCHEME";

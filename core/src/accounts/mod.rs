@@ -7,6 +7,7 @@
 //! counts it before the password is verified, so parallel guesses cannot outrun the lock;
 //! sessions are random 256-bit tokens stored only as SHA-256 hashes.
 
+mod access_token;
 mod password;
 mod session;
 
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+pub use access_token::{AccessToken, NewAccessToken, TOKEN_PREFIX};
 pub use password::{PasswordHasher, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 
 use crate::clock::{Clock, SystemClock};
@@ -81,6 +83,12 @@ pub enum AccountError {
     NoSuchUser(String),
     #[error("this {provider} account is already linked to another user")]
     IdentityTaken { provider: String },
+    #[error("no access token #{0}: it may have been revoked already")]
+    NoSuchToken(i64),
+    #[error("a token's name must be 1 to {max} characters", max = access_token::MAX_NAME_CHARS)]
+    InvalidTokenName,
+    #[error("this invitation code is unknown or was already used: ask for a new one")]
+    InvalidInvite,
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error(transparent)]
@@ -126,21 +134,40 @@ impl Accounts {
 
     /// Creates an account. The email is trimmed and lower-cased.
     pub async fn register(&self, email: &str, password: &str) -> Result<User, AccountError> {
+        let (email, hash) = self.checked_credentials(email, password).await?;
+        self.insert_user(self.store.pool(), email, hash).await
+    }
+
+    /// The normalised email and the password's hash, once both pass the rules.
+    async fn checked_credentials(&self, email: &str, password: &str) -> Result<(String, String), AccountError> {
         let email = normalize_email(email)?;
         check_password(password)?;
-        let hash = self.hash(password).await?;
+        Ok((email, self.hash(password).await?))
+    }
+
+    async fn insert_user(
+        &self,
+        db: impl sqlx::SqliteExecutor<'_>,
+        email: String,
+        hash: String,
+    ) -> Result<User, AccountError> {
         let now = self.clock.now();
         let result = sqlx::query("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)")
             .bind(&email)
             .bind(&hash)
             .bind(now)
-            .execute(self.store.pool())
+            .execute(db)
             .await;
         match result {
             Ok(done) => Ok(User { id: done.last_insert_rowid(), email, created_at: now }),
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(AccountError::DuplicateEmail(email)),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The administrator of a shared Area: its first account.
+    pub async fn administrator(&self) -> Result<Option<i64>, AccountError> {
+        Ok(sqlx::query_scalar("SELECT MIN(id) FROM users").fetch_one(self.store.pool()).await?)
     }
 
     /// Creates an account without a password, for someone who proved an email address through

@@ -6,11 +6,11 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::{AccountError, Session, User, SESSION_TTL_SECS};
 
-fn token_hash(token: &str) -> Vec<u8> {
+pub(super) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-fn new_token() -> Result<String, AccountError> {
+pub(super) fn new_token() -> Result<String, AccountError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AccountError::Hash(format!("no randomness available: {e}")))?;
     Ok(hex::encode(bytes))

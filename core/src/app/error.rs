@@ -27,6 +27,11 @@ pub enum ErrorCode {
     NotFound,
     /// Refused because of the current state: the email is taken, the run cannot be re-run.
     Conflict,
+    /// Signed in, but not allowed: sign-up is closed, an invitation is missing, the request
+    /// lacks its CSRF token, or only the administrator may do this.
+    Forbidden,
+    /// Too many attempts (sign-in guesses): wait, then try again; the message says how long.
+    Throttled,
     /// A service connection is missing or its stored credentials cannot be used.
     Connection,
     /// The browser authorization (OAuth2) failed, or a link did not belong to it.
@@ -51,6 +56,8 @@ impl ErrorCode {
             ErrorCode::Auth => "auth",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Throttled => "throttled",
             ErrorCode::Connection => "connection",
             ErrorCode::Oauth => "oauth",
             ErrorCode::Cancelled => "cancelled",
@@ -149,9 +156,12 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidEmail(_) | AccountError::PasswordTooShort | AccountError::PasswordTooLong => {
                 ErrorCode::Invalid
             }
+            AccountError::InvalidTokenName => ErrorCode::Invalid,
             AccountError::DuplicateEmail(_) | AccountError::IdentityTaken { .. } => ErrorCode::Conflict,
+            AccountError::NoSuchToken(_) => ErrorCode::NotFound,
+            AccountError::Throttled { .. } => ErrorCode::Throttled,
+            AccountError::InvalidInvite => ErrorCode::Forbidden,
             AccountError::InvalidCredentials
-            | AccountError::Throttled { .. }
             | AccountError::NotLoggedIn
             | AccountError::SessionExpired
             | AccountError::NoSuchUser(_) => ErrorCode::Auth,
@@ -160,6 +170,8 @@ impl From<AccountError> for ApiError {
         let field = match &e {
             AccountError::InvalidEmail(_) | AccountError::DuplicateEmail(_) => Some("email".to_string()),
             AccountError::PasswordTooShort | AccountError::PasswordTooLong => Some("password".to_string()),
+            AccountError::InvalidTokenName => Some("name".to_string()),
+            AccountError::InvalidInvite => Some("invite".to_string()),
             _ => None,
         };
         let message = match &e {

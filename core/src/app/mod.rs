@@ -7,6 +7,7 @@
 //! the app with what it returns; it then only parses its input and presents results. The session
 //! of the signed-in user lives in the data directory, so signing in once serves every shell.
 
+mod access;
 mod bootstrap;
 mod cards;
 mod error;
@@ -43,6 +44,7 @@ use crate::net::{HttpClient, NetConfig};
 use crate::settings::{self, Settings};
 use crate::store::Store;
 
+pub use access::SignUp;
 pub use bootstrap::{bootstrap, Startup};
 pub use cards::{AreaCard, Fix, LastRun};
 pub use error::{ApiError, ErrorCode};
@@ -183,6 +185,10 @@ pub struct SwitchedOn {
 #[derive(Clone)]
 pub struct App {
     inner: Arc<Inner>,
+    /// Who this handle acts for. `None`: the user signed in on this device (the session file),
+    /// as in the desktop app and the `area` command. A server binds each request's handle to
+    /// the user its cookie or token authenticates ([`App::acting_as`]).
+    caller: Option<User>,
 }
 
 struct Inner {
@@ -234,6 +240,7 @@ impl App {
         let (stop_watch, _) = tokio::sync::watch::channel(false);
         let browser = settings.get(settings::BROWSER).map(str::to_owned);
         let app = App {
+            caller: None,
             inner: Arc::new(Inner {
                 accounts: Accounts::new(store.clone()),
                 areas: Areas::new(store.clone(), catalog.clone()).with_settings(settings.clone()),
@@ -414,6 +421,15 @@ impl App {
     /// Unlike the desktop's engine, a listener that cannot start is an error. Returns the
     /// address the listener took.
     pub async fn serve(&self, listen: Option<SocketAddr>) -> Result<Option<SocketAddr>, ApiError> {
+        self.serve_with(listen, None).await
+    }
+
+    /// [`App::serve`], the listener also serving `routes` (an Area server's API and web app).
+    pub async fn serve_with(
+        &self,
+        listen: Option<SocketAddr>,
+        routes: Option<axum::Router>,
+    ) -> Result<Option<SocketAddr>, ApiError> {
         let addr = match listen {
             Some(addr) => addr,
             None => self.webhook_listen().map_err(|e| ApiError {
@@ -425,8 +441,8 @@ impl App {
         if slot.is_some() {
             return Err(ApiError::new(ErrorCode::Engine, "the engine already runs in this process"));
         }
-        let engine =
-            Engine::start(&self.inner.store, self.engine_config(Some(addr)), self.inner.notifier.clone()).await?;
+        let config = EngineConfig { routes, ..self.engine_config(Some(addr)) };
+        let engine = Engine::start(&self.inner.store, config, self.inner.notifier.clone()).await?;
         let bound = engine.webhook_addr();
         let webhook_base = self.engine_started(&engine);
         *slot = Some(engine);
@@ -491,7 +507,17 @@ impl App {
 
     /// The signed-in user, or an `auth` error saying to sign in (again).
     pub async fn current_user(&self) -> Result<User, ApiError> {
-        Ok(self.authenticate().await?)
+        match &self.caller {
+            Some(user) => Ok(user.clone()),
+            None => Ok(self.authenticate().await?),
+        }
+    }
+
+    /// A handle on the same app acting for `user`: every user-scoped call (areas, runs,
+    /// connections) reads and writes that user's data only. An Area server makes one per
+    /// request, for the user the request authenticated as.
+    pub fn acting_as(&self, user: User) -> App {
+        App { inner: self.inner.clone(), caller: Some(user) }
     }
 
     async fn user(&self) -> Result<User, ApiError> {

@@ -78,6 +78,9 @@ pub struct EngineConfig {
     /// The settings the shell started with (master key, OAuth2 apps…), passed on to what the
     /// engine opens.
     pub settings: crate::settings::Settings,
+    /// More routes the listener serves beside `/hooks/…` and `/about.json`: an Area server's
+    /// API and web app, under the same connection limits and timeouts as webhooks.
+    pub routes: Option<axum::Router>,
 }
 
 impl EngineConfig {
@@ -100,6 +103,7 @@ impl EngineConfig {
             net: NetConfig::from_settings(&settings),
             ignore_min_interval: settings.flag(crate::settings::IGNORE_MIN_INTERVAL),
             settings,
+            routes: None,
         }
     }
 }

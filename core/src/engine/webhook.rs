@@ -84,6 +84,10 @@ pub async fn serve(
         .route("/hooks/{token}", post(receive))
         .route("/about.json", axum::routing::get(about))
         .with_state(hook);
+    let app = match &config.routes {
+        Some(routes) => app.merge(routes.clone()),
+        None => app,
+    };
     shared.tasks.spawn(accept_loop(shared.clone(), listener, app, limits, stop));
     tracing::info!(%local, "listening for webhooks");
     Ok(local)
@@ -211,9 +215,10 @@ async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes,
     tokio::time::timeout(timeout, read).await.map_err(|_| BodyError::TimedOut)?
 }
 
-/// The address a connection came from.
-#[derive(Clone, Copy)]
-struct Peer(SocketAddr);
+/// The address a connection came from, as a request extension: routes added through
+/// [`super::EngineConfig::routes`] read it (sign-in throttling by client address).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
 
 /// `GET /about.json`: the AREA project's description of this Area (`client.host` is the caller's
 /// address, `server.current_time` the time in Unix seconds, then every service's actions and

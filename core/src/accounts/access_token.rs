@@ -1,0 +1,143 @@
+//! Personal access tokens: how a script calls an Area server's API without a browser. Each is a
+//! random 256-bit secret shown once at creation; the store keeps only its SHA-256, its name and
+//! when it was last used, so the user can see and revoke what they handed out.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{AccountError, Accounts, User};
+
+/// What every access token starts with, so one pasted in the wrong place is recognisable (and
+/// secret scanners can find leaked ones).
+pub const TOKEN_PREFIX: &str = "area_pat_";
+/// Longest name a token may have.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A token as its owner lists it: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct AccessToken {
+    pub id: i64,
+    /// What the user called it ("backup script").
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last request it signed, if any.
+    pub last_used_at: Option<i64>,
+}
+
+/// A token just created: the only time its secret is seen.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct NewAccessToken {
+    pub token: AccessToken,
+    /// Send as `Authorization: Bearer <secret>`.
+    pub secret: String,
+}
+
+impl Accounts {
+    /// Creates a token for `user`, named `name` (trimmed, 1 to [`MAX_NAME_CHARS`] characters).
+    pub async fn create_access_token(&self, user: &User, name: &str) -> Result<NewAccessToken, AccountError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(AccountError::InvalidTokenName);
+        }
+        let secret = format!("{TOKEN_PREFIX}{}", super::session::new_token()?);
+        let now = self.clock.now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO access_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(user.id)
+        .bind(name)
+        .bind(super::session::token_hash(&secret))
+        .bind(now)
+        .fetch_one(self.store.pool())
+        .await?;
+        let token = AccessToken { id, name: name.to_owned(), created_at: now, last_used_at: None };
+        Ok(NewAccessToken { token, secret })
+    }
+
+    /// The user's tokens, newest first.
+    pub async fn access_tokens(&self, user: &User) -> Result<Vec<AccessToken>, AccountError> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_used_at FROM access_tokens WHERE user_id = ? ORDER BY id DESC",
+        )
+        .bind(user.id)
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AccessToken {
+                id: r.get("id"),
+                name: r.get("name"),
+                created_at: r.get("created_at"),
+                last_used_at: r.get("last_used_at"),
+            })
+            .collect())
+    }
+
+    /// Revokes one of the user's tokens; another user's token is "not found", like a missing one.
+    pub async fn revoke_access_token(&self, user: &User, id: i64) -> Result<(), AccountError> {
+        let done = sqlx::query("DELETE FROM access_tokens WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user.id)
+            .execute(self.store.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(AccountError::NoSuchToken(id));
+        }
+        Ok(())
+    }
+
+    /// The user a token belongs to (and notes its use); an unknown or revoked one is refused.
+    pub async fn authenticate_access_token(&self, secret: &str) -> Result<User, AccountError> {
+        if !secret.starts_with(TOKEN_PREFIX) {
+            return Err(AccountError::NotLoggedIn);
+        }
+        let row = sqlx::query(
+            "UPDATE access_tokens SET last_used_at = ? WHERE token_hash = ?
+             RETURNING (SELECT id FROM users WHERE id = user_id) AS id,
+                       (SELECT email FROM users WHERE id = user_id) AS email,
+                       (SELECT created_at FROM users WHERE id = user_id) AS created_at",
+        )
+        .bind(self.clock.now())
+        .bind(super::session::token_hash(secret))
+        .fetch_optional(self.store.pool())
+        .await?;
+        let row = row.ok_or(AccountError::NotLoggedIn)?;
+        Ok(User { id: row.get("id"), email: row.get("email"), created_at: row.get("created_at") })
+    }
+
+    /// Creates a single-use invitation code (for a server whose sign-up is invite-only).
+    pub async fn create_invite(&self, by: &User) -> Result<String, AccountError> {
+        let code = super::session::new_token()?;
+        sqlx::query("INSERT INTO invites (code_hash, created_by, created_at) VALUES (?, ?, ?)")
+            .bind(super::session::token_hash(&code))
+            .bind(by.id)
+            .bind(self.clock.now())
+            .execute(self.store.pool())
+            .await?;
+        Ok(code)
+    }
+
+    /// Registers an account with an unused invitation code, spending the code in the same
+    /// transaction (two sign-ups racing for one code: one wins).
+    pub async fn register_invited(&self, email: &str, password: &str, code: &str) -> Result<User, AccountError> {
+        let (email, hash) = self.checked_credentials(email, password).await?;
+        let mut tx = self.store.pool().begin().await?;
+        let claimed = sqlx::query("UPDATE invites SET used_at = ? WHERE code_hash = ? AND used_at IS NULL")
+            .bind(self.clock.now())
+            .bind(super::session::token_hash(code))
+            .execute(&mut *tx)
+            .await?;
+        if claimed.rows_affected() == 0 {
+            return Err(AccountError::InvalidInvite);
+        }
+        let user = self.insert_user(&mut *tx, email, hash).await?;
+        sqlx::query("UPDATE invites SET used_by = ? WHERE code_hash = ?")
+            .bind(user.id)
+            .bind(super::session::token_hash(code))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+}

@@ -1,0 +1,24 @@
+//! The API's routes, one module per resource; each handler is one call of [`area_core::app::App`]
+//! on the handle bound to the request's user.
+
+mod areas;
+mod connections;
+mod runs;
+mod services;
+mod session;
+mod tokens;
+
+use axum::Router;
+
+use crate::Server;
+
+/// Every route under `/api`.
+pub(crate) fn all() -> Router<Server> {
+    Router::new()
+        .merge(session::routes())
+        .merge(tokens::routes())
+        .merge(services::routes())
+        .merge(connections::routes())
+        .merge(areas::routes())
+        .merge(runs::routes())
+}

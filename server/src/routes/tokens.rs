@@ -1,0 +1,34 @@
+//! Personal access tokens: created (the secret shown once), listed, revoked.
+
+use area_core::accounts::{AccessToken, NewAccessToken};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::body::{Body, Path};
+use crate::error::HttpError;
+use crate::Server;
+
+pub(super) fn routes() -> Router<Server> {
+    Router::new().route("/api/tokens", get(list).post(create)).route("/api/tokens/{id}", delete(revoke))
+}
+
+#[derive(Deserialize)]
+struct NewToken {
+    name: String,
+}
+
+async fn list(caller: Caller) -> Result<Json<Vec<AccessToken>>, HttpError> {
+    Ok(Json(caller.app.access_tokens().await?))
+}
+
+async fn create(caller: Caller, Body(form): Body<NewToken>) -> Result<(StatusCode, Json<NewAccessToken>), HttpError> {
+    Ok((StatusCode::CREATED, Json(caller.app.create_access_token(&form.name).await?)))
+}
+
+async fn revoke(caller: Caller, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {
+    caller.app.revoke_access_token(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
