@@ -107,6 +107,25 @@ pub enum Command {
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Serve Area to many users: the engine, the JSON API under /api, webhooks at
+    /// /hooks/<token> and /about.json, on one port, until SIGINT/SIGTERM.
+    Serve {
+        /// Address to listen on; port 0 lets the OS choose.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The address users reach the server at (https://area.example.com): webhook URLs name
+        /// it, and an https one makes session cookies Secure.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<url::Url>,
+        /// Who may create an account: open, invite (an administrator's code) or closed. The
+        /// first account can always be created and administers the server.
+        #[arg(long, value_name = "POLICY", default_value = "invite")]
+        sign_up: area_core::app::SignUp,
+        /// Behind one reverse proxy: take the client's address from the last X-Forwarded-For
+        /// entry (for sign-in throttling) instead of the proxy's.
+        #[arg(long)]
+        trust_forwarded: bool,
+    },
     /// Run history: status, attempts, timings, error (newest first).
     Runs {
         /// Only this area's runs.

@@ -107,7 +107,10 @@ impl Settings {
             if FLAGS.contains(&key.as_str()) && parse_flag(value).is_none() {
                 return Err(SettingsError::Flag { key: key.clone(), value: value.clone() });
             }
-            if key.ends_with("_BASE_URL") || key.ends_with("_TOKEN_URL") || key.ends_with("_AUTH_URL") || key == PUBLIC_URL
+            if key.ends_with("_BASE_URL")
+                || key.ends_with("_TOKEN_URL")
+                || key.ends_with("_AUTH_URL")
+                || key == PUBLIC_URL
             {
                 let ok =
                     url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());

@@ -98,7 +98,10 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 pub(crate) fn session_cookie(config: &ServerConfig, session: &Session, now: i64) -> (axum::http::HeaderName, String) {
     let max_age = (session.expires_at - now).max(0);
     let secure = if config.secure_cookies() { "; Secure" } else { "" };
-    (SET_COOKIE, format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}", session.token))
+    (
+        SET_COOKIE,
+        format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}", session.token),
+    )
 }
 
 /// `Set-Cookie` that removes the session cookie.

@@ -35,6 +35,28 @@ pub async fn daemon(app: &App, out: Output, listen: Option<SocketAddr>) -> Resul
     Ok(())
 }
 
+/// `area serve`: the engine with the API on its listener, until SIGINT/SIGTERM.
+pub async fn serve(
+    app: &App,
+    out: Output,
+    listen: SocketAddr,
+    config: area_server::ServerConfig,
+) -> Result<(), CliError> {
+    let stop = stop_signal();
+    let public = config.public_url.clone();
+    let routes = area_server::router(app.clone(), config);
+    if let Some(addr) = app.serve_with(Some(listen), Some(routes)).await? {
+        let url = public.map(|u| u.to_string()).unwrap_or_else(|| format!("http://{addr}/"));
+        out.print(&serde_json::json!({ "listening": addr.to_string(), "url": url }), || {
+            format!("Area server on http://{addr} (reached at {url}); API under /api; Ctrl-C to stop")
+        });
+    }
+    stop.await;
+    tracing::info!("stopping: finishing in-flight runs");
+    app.shutdown().await;
+    Ok(())
+}
+
 /// Resolves on SIGINT or SIGTERM. Created before the engine starts, so a stop request that
 /// arrives during start-up is not lost (nor kills the process by default action).
 fn stop_signal() -> impl std::future::Future<Output = ()> {

@@ -37,6 +37,14 @@ impl CliError {
 /// Runs the parsed command line on the data and settings `startup` settled.
 pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
     let out = Output { json: cli.json };
+    // A server's public address names its webhook URLs: part of the settings the app opens with.
+    let startup = match &cli.command {
+        Command::Serve { public_url: Some(url), .. } => Startup {
+            settings: startup.settings.with(area_core::settings::PUBLIC_URL, url.as_str().trim_end_matches('/')),
+            ..startup
+        },
+        _ => startup,
+    };
     let app = App::open_without_engine(startup, Arc::new(DaemonNotifier::default())).await?;
     let result = match cli.command {
         Command::User(cmd) => user::run(&app, out, cmd).await,
@@ -66,6 +74,11 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
             Err(CliError::msg("`area run` needs --once (for a long-running engine use `area daemon`)"))
         }
         Command::Daemon { listen } => engine::daemon(&app, out, listen).await,
+        Command::Serve { listen, public_url, sign_up, trust_forwarded } => {
+            let config =
+                area_server::ServerConfig { trust_forwarded, ..area_server::ServerConfig::new(public_url, sign_up) };
+            engine::serve(&app, out, listen, config).await
+        }
         Command::Runs { area, limit } => engine::runs(&app, out, area, limit).await,
         Command::Rerun { run } => engine::rerun(&app, out, run).await,
         Command::Test { area } => engine::send_test(&app, out, area).await,

@@ -1177,6 +1177,7 @@ impl App {
             .await
             .map_err(|e| match e {
                 history::RequeueError::Database(e) => ApiError::from(e),
+                e @ history::RequeueError::NotFound(_) => ApiError::new(ErrorCode::NotFound, e.to_string()),
                 other => ApiError::new(ErrorCode::Conflict, other.to_string()),
             })?;
         self.changed(ChangeKind::Runs);

@@ -37,7 +37,11 @@ async fn one(caller: Caller, Path(id): Path<i64>) -> Result<Json<AreaView>, Http
     Ok(Json(caller.app.area(id).await?))
 }
 
-async fn update(caller: Caller, Path(id): Path<i64>, Body(form): Body<AreaForm>) -> Result<Json<AreaSummary>, HttpError> {
+async fn update(
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(form): Body<AreaForm>,
+) -> Result<Json<AreaSummary>, HttpError> {
     Ok(Json(caller.app.update_area(id, form).await?))
 }
 

@@ -67,8 +67,7 @@ fn unix_now() -> i64 {
 /// The answer to a successful sign-in or sign-up: the session cookie and who is signed in.
 async fn signed_in(app: &App, config: &ServerConfig, session: Session, status: StatusCode) -> Response {
     let administrator = app.acting_as(session.user.clone()).is_administrator().await.unwrap_or(false);
-    let view =
-        SessionView { csrf_token: Some(csrf_token(&session.token)), user: session.user.clone(), administrator };
+    let view = SessionView { csrf_token: Some(csrf_token(&session.token)), user: session.user.clone(), administrator };
     (status, [session_cookie(config, &session, unix_now())], Json(view)).into_response()
 }
 

@@ -1,0 +1,421 @@
+//! The server's API through a real HTTP client: accounts and cookies, CSRF, access tokens,
+//! sign-up policies, sign-in throttling, one user kept out of another's data on every route
+//! that takes an id, webhooks and `about.json` on the same port.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use area_core::app::{App, AreaForm, FormStep, SignUp, Startup};
+use area_core::settings::{Settings, PUBLIC_URL};
+use area_server::{router, LoginThrottle, ServerConfig, CSRF_HEADER};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+struct Quiet;
+impl area_core::connector::Notifier for Quiet {
+    fn notify(&self, _: &str, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A running server on an OS-chosen port, with its data in a temporary directory.
+struct Server {
+    _dir: tempfile::TempDir,
+    app: App,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let app = self.app.clone();
+        tokio::spawn(async move { app.shutdown().await });
+    }
+}
+
+async fn serve(config: ServerConfig) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::from_pairs([("AREA_ALLOW_PRIVATE_NETWORK", "1")]);
+    if let Some(url) = &config.public_url {
+        settings = settings.with(PUBLIC_URL, url.as_str().trim_end_matches('/'));
+    }
+    let app = App::open_without_engine(Startup::new(dir.path().join("data"), settings), Arc::new(Quiet)).await.unwrap();
+    let routes = router(app.clone(), config);
+    let addr = app.serve_with(Some("127.0.0.1:0".parse().unwrap()), Some(routes)).await.unwrap().unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    Server { _dir: dir, app, base: format!("http://{addr}"), http }
+}
+
+async fn open_server() -> Server {
+    serve(ServerConfig::new(None, SignUp::Open)).await
+}
+
+/// A browser: its session cookie and the CSRF token the page was given.
+#[derive(Clone)]
+struct Browser {
+    cookie: String,
+    csrf: String,
+}
+
+/// How a request proves who it is.
+enum As<'a> {
+    Nobody,
+    /// The cookie and its CSRF token.
+    Page(&'a Browser),
+    /// The cookie without the CSRF token (what another site can make a browser send).
+    CookieOnly(&'a Browser),
+    Token(&'a str),
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Server {
+    async fn call(&self, who: As<'_>, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        match who {
+            As::Nobody => {}
+            As::Page(b) => request = request.header("cookie", &b.cookie).header(CSRF_HEADER, &b.csrf),
+            As::CookieOnly(b) => request = request.header("cookie", &b.cookie),
+            As::Token(t) => request = request.bearer_auth(t),
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, headers, body }
+    }
+
+    /// Signs up (or fails the test), returning the browser holding the session.
+    async fn sign_up(&self, email: &str) -> Browser {
+        let answer = self.sign_up_answer(email, None).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        browser(&answer)
+    }
+
+    async fn sign_up_answer(&self, email: &str, invite: Option<&str>) -> Answer {
+        let body = json!({ "email": email, "password": "correct horse battery", "invite": invite });
+        self.call(As::Nobody, Method::POST, "/api/signup", Some(body)).await
+    }
+
+    async fn log_in(&self, email: &str, password: &str) -> Answer {
+        self.call(As::Nobody, Method::POST, "/api/login", Some(json!({ "email": email, "password": password }))).await
+    }
+}
+
+fn set_cookie(answer: &Answer) -> String {
+    answer.headers.get("set-cookie").expect("a Set-Cookie header").to_str().unwrap().to_owned()
+}
+
+fn browser(answer: &Answer) -> Browser {
+    let cookie = set_cookie(answer).split(';').next().unwrap().to_owned();
+    Browser { cookie, csrf: answer.body["csrf_token"].as_str().expect("a CSRF token").to_owned() }
+}
+
+fn webhook_to(sink: &str) -> Value {
+    let form = AreaForm {
+        name: "Hook to sink".into(),
+        action: FormStep { service: "webhook".into(), id: "received".into(), params: BTreeMap::new() },
+        reactions: vec![FormStep {
+            service: "http".into(),
+            id: "request".into(),
+            params: [("url".to_string(), sink.to_string()), ("body".to_string(), "{{ text }}".to_string())].into(),
+        }],
+        condition: None,
+        enabled: true,
+        interval_secs: None,
+        allow_private_network: true,
+    };
+    serde_json::to_value(form).unwrap()
+}
+
+#[tokio::test]
+async fn sign_up_sign_in_and_out_with_a_cookie_scripts_cannot_read() {
+    let server = open_server().await;
+    let signed_up = server.sign_up_answer("Ada@Example.com", None).await;
+    assert_eq!(signed_up.status, StatusCode::CREATED, "{}", signed_up.body);
+    assert_eq!(signed_up.body["user"]["email"], "ada@example.com");
+    assert_eq!(signed_up.body["administrator"], true, "the first account administers the server");
+    let cookie = set_cookie(&signed_up);
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(flag), "{flag} missing from {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "a plain-http server cannot set Secure cookies: {cookie}");
+
+    let page = browser(&signed_up);
+    let me = server.call(As::CookieOnly(&page), Method::GET, "/api/session", None).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["user"]["email"], "ada@example.com");
+    assert_eq!(me.body["csrf_token"], page.csrf.as_str());
+
+    let wrong = server.log_in("ada@example.com", "not the password").await;
+    assert_eq!((wrong.status, wrong.body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth")));
+    assert!(wrong.headers.get("set-cookie").is_none());
+    let again = server.log_in("ada@example.com", "correct horse battery").await;
+    assert_eq!(again.status, StatusCode::OK);
+    let second = browser(&again);
+    assert_ne!(second.cookie, page.cookie, "each sign-in is its own session");
+
+    let refused = server.call(As::CookieOnly(&page), Method::POST, "/api/logout", None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "signing out without the CSRF token is refused");
+    let out = server.call(As::Page(&page), Method::POST, "/api/logout", None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(set_cookie(&out).contains("Max-Age=0"), "the cookie is cleared");
+    let gone = server.call(As::CookieOnly(&page), Method::GET, "/api/session", None).await;
+    assert_eq!(gone.status, StatusCode::UNAUTHORIZED, "the session ended on the server too");
+    let other = server.call(As::CookieOnly(&second), Method::GET, "/api/session", None).await;
+    assert_eq!(other.status, StatusCode::OK, "the other session goes on");
+    let nobody = server.call(As::Nobody, Method::GET, "/api/areas", None).await;
+    assert_eq!((nobody.status, nobody.body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth")));
+}
+
+#[tokio::test]
+async fn an_https_server_marks_its_cookies_secure() {
+    let url = url::Url::parse("https://area.example.com").unwrap();
+    let server = serve(ServerConfig::new(Some(url), SignUp::Open)).await;
+    let answer = server.sign_up_answer("ada@example.com", None).await;
+    assert!(set_cookie(&answer).contains("; Secure"), "{}", set_cookie(&answer));
+}
+
+#[tokio::test]
+async fn a_change_without_the_csrf_token_is_refused_and_changes_nothing() {
+    let server = open_server().await;
+    let page = server.sign_up("ada@example.com").await;
+    let forged = Browser { csrf: "0".repeat(64), ..page.clone() };
+    for who in [As::CookieOnly(&page), As::Page(&forged)] {
+        let answer = server.call(who, Method::POST, "/api/areas", Some(webhook_to("http://127.0.0.1:9/sink"))).await;
+        assert_eq!((answer.status, answer.body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    }
+    let areas = server.call(As::CookieOnly(&page), Method::GET, "/api/areas", None).await;
+    assert_eq!(areas.body, json!([]), "no area was created");
+    let made = server.call(As::Page(&page), Method::POST, "/api/areas", Some(webhook_to("http://127.0.0.1:9/s"))).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+}
+
+#[tokio::test]
+async fn access_tokens_are_shown_once_work_without_csrf_and_die_when_revoked() {
+    let server = open_server().await;
+    let page = server.sign_up("ada@example.com").await;
+    let created =
+        server.call(As::Page(&page), Method::POST, "/api/tokens", Some(json!({ "name": "backup script" }))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("area_pat_") && secret.len() > 60, "{secret}");
+    let id = created.body["token"]["id"].as_i64().unwrap();
+
+    let made =
+        server.call(As::Token(&secret), Method::POST, "/api/areas", Some(webhook_to("http://127.0.0.1:9/s"))).await;
+    assert_eq!(made.status, StatusCode::CREATED, "a token needs no CSRF token: {}", made.body);
+    let listed = server.call(As::Token(&secret), Method::GET, "/api/tokens", None).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    assert_eq!(listed.body[0]["name"], "backup script");
+    assert!(listed.body[0]["last_used_at"].is_i64(), "its use is noted: {}", listed.body);
+    assert!(!listed.body.to_string().contains(&secret), "the secret is never listed again");
+    let stored = std::fs::read(server._dir.path().join("data/area.db")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&stored).contains(&secret), "only the token's hash is stored");
+
+    let bad_name = server.call(As::Page(&page), Method::POST, "/api/tokens", Some(json!({ "name": " " }))).await;
+    assert_eq!((bad_name.status, bad_name.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("name")));
+
+    let revoked = server.call(As::Page(&page), Method::DELETE, &format!("/api/tokens/{id}"), None).await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let refused = server.call(As::Token(&secret), Method::GET, "/api/areas", None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let twice = server.call(As::Page(&page), Method::DELETE, &format!("/api/tokens/{id}"), None).await;
+    assert_eq!(twice.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn invite_only_sign_up_spends_each_code_once() {
+    let server = serve(ServerConfig::new(None, SignUp::Invite)).await;
+    let admin = server.sign_up("admin@example.com").await;
+    let uninvited = server.sign_up_answer("bob@example.com", None).await;
+    assert_eq!((uninvited.status, uninvited.body["field"].as_str()), (StatusCode::FORBIDDEN, Some("invite")));
+
+    let code = server.call(As::Page(&admin), Method::POST, "/api/invites", None).await;
+    assert_eq!(code.status, StatusCode::CREATED);
+    let code = code.body["code"].as_str().unwrap().to_owned();
+    let invited = server.sign_up_answer("bob@example.com", Some(&code)).await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    assert_eq!(invited.body["administrator"], false);
+    let reused = server.sign_up_answer("carol@example.com", Some(&code)).await;
+    assert_eq!((reused.status, reused.body["field"].as_str()), (StatusCode::FORBIDDEN, Some("invite")));
+
+    let bob = browser(&invited);
+    let not_admin = server.call(As::Page(&bob), Method::POST, "/api/invites", None).await;
+    assert_eq!(not_admin.status, StatusCode::FORBIDDEN, "only the administrator invites");
+}
+
+#[tokio::test]
+async fn closed_sign_up_allows_only_the_first_account() {
+    let server = serve(ServerConfig::new(None, SignUp::Closed)).await;
+    server.sign_up("admin@example.com").await;
+    let refused = server.sign_up_answer("bob@example.com", None).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+}
+
+#[tokio::test]
+async fn an_address_that_keeps_guessing_waits_whatever_account_it_tries() {
+    let config = ServerConfig {
+        throttle: LoginThrottle::new(3, Duration::from_secs(600)),
+        ..ServerConfig::new(None, SignUp::Open)
+    };
+    let server = serve(config).await;
+    server.sign_up("ada@example.com").await;
+    for email in ["a@example.com", "b@example.com", "ada@example.com"] {
+        let answer = server.log_in(email, "guess guess guess").await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    let waiting = server.log_in("ada@example.com", "correct horse battery").await;
+    assert_eq!((waiting.status, waiting.body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("throttled")));
+    let wait: u64 = waiting.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=600).contains(&wait), "{wait}");
+}
+
+#[tokio::test]
+async fn one_user_never_reaches_another_users_areas_runs_connections_or_tokens() {
+    let sink = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&sink)
+        .await;
+    let server = open_server().await;
+    let ada = server.sign_up("ada@example.com").await;
+    let bob = server.sign_up("bob@example.com").await;
+
+    // Ada: an area that has run once, a connection and an access token.
+    let made = server.call(As::Page(&ada), Method::POST, "/api/areas", Some(webhook_to(&sink.uri()))).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let area = made.body["id"].as_i64().unwrap();
+    let view = server.call(As::Page(&ada), Method::GET, &format!("/api/areas/{area}"), None).await;
+    let hook = view.body["detail"]["webhook_url"].as_str().unwrap().to_owned();
+    assert!(hook.starts_with(&server.base), "the webhook is served on the server's port: {hook}");
+    let posted = server.http.post(&hook).json(&json!({ "text": "hello" })).send().await.unwrap();
+    assert_eq!(posted.status(), StatusCode::ACCEPTED);
+    let run = wait_for_run(&server, &ada).await;
+    let service = token_service(&server).await;
+    let connected = server
+        .call(As::Page(&ada), Method::PUT, &format!("/api/connections/{service}"), Some(json!({ "token": "t0ken" })))
+        .await;
+    assert_eq!(connected.status, StatusCode::OK, "{}", connected.body);
+    let token = server.call(As::Page(&ada), Method::POST, "/api/tokens", Some(json!({ "name": "ada's" }))).await;
+    let token_id = token.body["token"]["id"].as_i64().unwrap();
+
+    // Bob, by every route that takes an id: not found, and nothing of Ada's changes.
+    let form = Some(webhook_to(&sink.uri()));
+    let routes: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/api/areas/{area}"), None),
+        (Method::PUT, format!("/api/areas/{area}"), form.clone()),
+        (Method::PUT, format!("/api/areas/{area}/enabled"), Some(json!({ "enabled": false }))),
+        (Method::GET, format!("/api/areas/{area}/export"), None),
+        (Method::GET, format!("/api/areas/{area}/runs"), None),
+        (Method::POST, format!("/api/runs/{run}/rerun"), None),
+        (Method::DELETE, format!("/api/tokens/{token_id}"), None),
+        (Method::DELETE, format!("/api/areas/{area}"), None),
+    ];
+    for (method, path, body) in routes {
+        let answer = server.call(As::Page(&bob), method.clone(), &path, body).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{method} {path} answered {}: {}", answer.status, answer.body);
+        assert_eq!(answer.body["code"], "not_found");
+    }
+    let disconnect = server.call(As::Page(&bob), Method::DELETE, &format!("/api/connections/{service}"), None).await;
+    assert!(disconnect.status.is_client_error(), "{}", disconnect.status);
+    for path in ["/api/areas", "/api/runs", "/api/connections", "/api/tokens"] {
+        let answer = server.call(As::Page(&bob), Method::GET, path, None).await;
+        assert_eq!(answer.body, json!([]), "Bob sees none of Ada's {path}");
+    }
+
+    let still = server.call(As::Page(&ada), Method::GET, &format!("/api/areas/{area}"), None).await;
+    assert_eq!(still.status, StatusCode::OK);
+    assert_eq!(still.body["detail"]["enabled"], true, "Bob's switch did nothing");
+    let conns = server.call(As::Page(&ada), Method::GET, "/api/connections", None).await;
+    assert_eq!(conns.body.as_array().unwrap().len(), 1, "Ada's connection is still there");
+    let tokens = server.call(As::Page(&ada), Method::GET, "/api/tokens", None).await;
+    assert_eq!(tokens.body.as_array().unwrap().len(), 1, "Ada's token is still there");
+}
+
+/// The id of Ada's first run, once the engine delivered it.
+async fn wait_for_run(server: &Server, who: &Browser) -> i64 {
+    for _ in 0..200 {
+        let runs = server.call(As::Page(who), Method::GET, "/api/runs", None).await;
+        if let Some(run) = runs.body.as_array().and_then(|r| r.first()) {
+            if run["status"] != "queued" {
+                return run["id"].as_i64().unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the webhook event never ran");
+}
+
+/// A service connected with a pasted key that connecting does not check against the provider.
+async fn token_service(server: &Server) -> String {
+    let services = server.call(As::Nobody, Method::GET, "/api/services", None).await;
+    services
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["manifest"]["auth"] == "api_key" && s["checks_token"] == false)
+        .map(|s| s["manifest"]["id"].as_str().unwrap().to_owned())
+        .expect("a service taking an unchecked API key")
+}
+
+#[tokio::test]
+async fn about_json_and_errors_are_served_in_their_documented_shapes() {
+    let server = open_server().await;
+    let about = server.call(As::Nobody, Method::GET, "/about.json", None).await;
+    assert_eq!(about.status, StatusCode::OK);
+    assert_eq!(about.body["client"]["host"], "127.0.0.1");
+    assert!(about.body["server"]["current_time"].is_i64());
+    let services = about.body["server"]["services"].as_array().unwrap();
+    assert!(services.len() > 20);
+    for service in services {
+        assert!(service["name"].is_string());
+        for action in service["actions"].as_array().unwrap().iter().chain(service["reactions"].as_array().unwrap()) {
+            assert!(action["name"].is_string() && action["description"].is_string(), "{action}");
+        }
+    }
+
+    let page = server.sign_up("ada@example.com").await;
+    let malformed = server
+        .http
+        .post(format!("{}/api/areas", server.base))
+        .header("cookie", &page.cookie)
+        .header(CSRF_HEADER, &page.csrf)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = malformed.json().await.unwrap();
+    assert_eq!((body["code"].as_str(), body["field"].as_str()), (Some("invalid"), Some("body")));
+    let bad_id = server.call(As::Page(&page), Method::GET, "/api/areas/abc", None).await;
+    assert_eq!((bad_id.status, bad_id.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("id")));
+    let invalid = server
+        .call(As::Page(&page), Method::POST, "/api/areas", Some(json!({ "name": "", "action": {"service": "webhook", "id": "nope", "params": {}}, "reactions": [], "condition": null, "enabled": true, "interval_secs": null, "allow_private_network": false })))
+        .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", invalid.body);
+    assert!(invalid.body["field"].is_string(), "the error names its field: {}", invalid.body);
+}
+
+#[tokio::test]
+async fn webhook_urls_name_the_public_address() {
+    let url = url::Url::parse("https://area.example.com/").unwrap();
+    let server = serve(ServerConfig::new(Some(url), SignUp::Open)).await;
+    let page = server.sign_up("ada@example.com").await;
+    let made = server.call(As::Page(&page), Method::POST, "/api/areas", Some(webhook_to("http://127.0.0.1:9/s"))).await;
+    let id = made.body["id"].as_i64().unwrap();
+    let view = server.call(As::Page(&page), Method::GET, &format!("/api/areas/{id}"), None).await;
+    let hook = view.body["detail"]["webhook_url"].as_str().unwrap();
+    assert!(hook.starts_with("https://area.example.com/hooks/"), "{hook}");
+}
