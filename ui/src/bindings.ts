@@ -640,6 +640,13 @@ export type ErrorCode =
 "not_found" | 
 /**  Refused because of the current state: the email is taken, the run cannot be re-run. */
 "conflict" | 
+/**
+ *  Signed in, but not allowed: sign-up is closed, an invitation is missing, the request
+ *  lacks its CSRF token, or only the administrator may do this.
+ */
+"forbidden" | 
+/**  Too many attempts (sign-in guesses): wait, then try again; the message says how long. */
+"throttled" | 
 /**  A service connection is missing or its stored credentials cannot be used. */
 "connection" | 
 /**  The browser authorization (OAuth2) failed, or a link did not belong to it. */
