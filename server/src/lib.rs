@@ -14,6 +14,7 @@ mod body;
 mod error;
 mod routes;
 mod throttle;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use axum::Router;
 
 pub use auth::{csrf_token, CSRF_HEADER, SESSION_COOKIE};
 pub use error::HttpError;
+pub use routes::{DESKTOP_ONLY, SESSION_COMMANDS};
 pub use throttle::LoginThrottle;
 
 /// How a server is reached and who may join it.
@@ -59,5 +61,5 @@ struct Server {
 
 /// The API's routes over `app`, to serve with [`App::serve_with`].
 pub fn router(app: App, config: ServerConfig) -> Router {
-    routes::all().with_state(Server { app, config: Arc::new(config) })
+    routes::all().fallback(axum::routing::get(web::serve)).with_state(Server { app, config: Arc::new(config) })
 }

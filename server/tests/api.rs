@@ -419,3 +419,145 @@ async fn webhook_urls_name_the_public_address() {
     let hook = view.body["detail"]["webhook_url"].as_str().unwrap();
     assert!(hook.starts_with("https://area.example.com/hooks/"), "{hook}");
 }
+
+/// The command names the UI's generated bindings call.
+fn ui_commands() -> Vec<String> {
+    let bindings = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/bindings.ts")).unwrap();
+    let mut names: Vec<String> = bindings
+        .split("__TAURI_INVOKE")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("(\"").and_then(|(_, name)| name.split_once('"')).map(|(n, _)| n.to_owned()))
+        .filter(|name| !name.contains(' '))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[tokio::test]
+async fn every_command_of_the_ui_is_served_or_refused_with_a_reason() {
+    let server = open_server().await;
+    let admin = server.sign_up("admin@example.com").await;
+    let names = ui_commands();
+    assert!(names.len() > 30, "{names:?}");
+    for name in &names {
+        if area_server::SESSION_COMMANDS.contains(&name.as_str()) {
+            continue; // the browser transport sends these to the cookie routes
+        }
+        let answer = server.call(As::Page(&admin), Method::POST, &format!("/api/invoke/{name}"), Some(json!({}))).await;
+        let refused = area_server::DESKTOP_ONLY.iter().any(|(n, _)| n == name);
+        if refused {
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{name}: {}", answer.body);
+            assert!(answer.body["message"].as_str().unwrap().contains("not available on an Area server"));
+        } else {
+            let unknown = answer.status == StatusCode::NOT_FOUND
+                && answer.body["message"].as_str().is_some_and(|m| m.starts_with("no command"));
+            assert!(!unknown, "the UI calls {name}, which the server does not serve");
+            assert!(!answer.status.is_server_error(), "{name}: {} {}", answer.status, answer.body);
+        }
+    }
+    let unknown = server.call(As::Page(&admin), Method::POST, "/api/invoke/format_disk", Some(json!({}))).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_ui_commands_act_for_the_signed_in_user_and_changes_reach_the_page_as_events() {
+    let server = open_server().await;
+    let admin = server.sign_up("admin@example.com").await;
+    let bob = server.sign_up("bob@example.com").await;
+    let mut events =
+        server.http.get(format!("{}/api/events", server.base)).header("cookie", &bob.cookie).send().await.unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+
+    let mut form = webhook_to("https://example.com/sink");
+    form["allow_private_network"] = json!(false);
+    let made =
+        server.call(As::Page(&bob), Method::POST, "/api/invoke/create_area", Some(json!({ "form": form }))).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    let mut seen = String::new();
+    while !seen.contains("\"areas\"") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk()).await.unwrap().unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: app-event"), "{seen}");
+
+    let cards = server.call(As::Page(&bob), Method::POST, "/api/invoke/areas", None).await;
+    assert_eq!(cards.body.as_array().unwrap().len(), 1);
+    let admins = server.call(As::Page(&admin), Method::POST, "/api/invoke/areas", None).await;
+    assert_eq!(admins.body, json!([]), "the administrator does not see Bob's area either");
+    let id = made.body["id"].as_i64().unwrap();
+    let foreign = server.call(As::Page(&admin), Method::POST, "/api/invoke/area", Some(json!({ "id": id }))).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let forged =
+        server.call(As::CookieOnly(&bob), Method::POST, "/api/invoke/delete_area", Some(json!({ "id": id }))).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "commands need the CSRF token too");
+
+    // Reaching the server's own network is the administrator's choice alone.
+    form["allow_private_network"] = json!(true);
+    for (path, body) in [
+        ("/api/invoke/create_area", json!({ "form": form })),
+        (
+            "/api/invoke/sample_event",
+            json!({ "service": "rss", "action": "new_item", "params": {"url": "http://127.0.0.1/"}, "allowPrivateNetwork": true }),
+        ),
+    ] {
+        let refused = server.call(As::Page(&bob), Method::POST, path, Some(body)).await;
+        assert_eq!(
+            (refused.status, refused.body["field"].as_str()),
+            (StatusCode::FORBIDDEN, Some("allow_private_network")),
+            "{path}"
+        );
+    }
+    let rest = server.call(As::Page(&bob), Method::POST, "/api/areas", Some(form.clone())).await;
+    assert_eq!(rest.status, StatusCode::FORBIDDEN, "the same rule on the REST route");
+    let paused =
+        server.call(As::Page(&bob), Method::POST, "/api/invoke/set_paused", Some(json!({ "paused": true }))).await;
+    assert_eq!(paused.status, StatusCode::FORBIDDEN, "only the administrator pauses everyone's areas");
+    let by_admin =
+        server.call(As::Page(&admin), Method::POST, "/api/invoke/create_area", Some(json!({ "form": form }))).await;
+    assert_eq!(by_admin.status, StatusCode::OK, "{}", by_admin.body);
+}
+
+#[tokio::test]
+async fn the_web_app_and_its_pwa_files_are_served_with_a_strict_policy() {
+    let server = open_server().await;
+    let page = server.http.get(format!("{}/", server.base)).send().await.unwrap();
+    if !area_server::web::available() {
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE, "without a UI build the page says how to add it");
+        return;
+    }
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("rel=\"manifest\""), "the page links its manifest");
+    let deep = server.http.get(format!("{}/areas/12", server.base)).send().await.unwrap();
+    assert_eq!(deep.status(), StatusCode::OK, "a deep link opens the app");
+
+    let manifest: Value =
+        server.http.get(format!("{}/manifest.webmanifest", server.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(manifest["display"], "standalone");
+    assert!(manifest["start_url"].is_string() && manifest["name"].is_string());
+    let icons = manifest["icons"].as_array().unwrap();
+    assert!(icons.iter().any(|i| i["sizes"] == "512x512"));
+    for icon in icons {
+        let src = icon["src"].as_str().unwrap();
+        let got = server.http.get(format!("{}/{src}", server.base)).send().await.unwrap();
+        assert_eq!(
+            (got.status(), got.headers()["content-type"].to_str().unwrap()),
+            (StatusCode::OK, "image/png"),
+            "{src}"
+        );
+    }
+    let worker = server.http.get(format!("{}/sw.js", server.base)).send().await.unwrap();
+    assert_eq!(worker.headers()["content-type"], "text/javascript; charset=utf-8");
+    let worker = worker.text().await.unwrap();
+    assert!(
+        worker.contains("addEventListener(\"fetch\"") && worker.contains("/api/"),
+        "the worker never caches the API"
+    );
+    let api_miss = server.call(As::Nobody, Method::GET, "/api/nothing", None).await;
+    assert_eq!((api_miss.status, api_miss.body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+}

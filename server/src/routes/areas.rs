@@ -11,6 +11,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::invoke::private_network;
 use crate::auth::Caller;
 use crate::body::{Body, Path, Query};
 use crate::error::HttpError;
@@ -30,6 +31,7 @@ async fn cards(caller: Caller) -> Result<Json<Vec<AreaCard>>, HttpError> {
 }
 
 async fn create(caller: Caller, Body(form): Body<AreaForm>) -> Result<(StatusCode, Json<AreaSummary>), HttpError> {
+    private_network(&caller, form.allow_private_network).await?;
     Ok((StatusCode::CREATED, Json(caller.app.create_area(form).await?)))
 }
 
@@ -42,6 +44,8 @@ async fn update(
     Path(id): Path<i64>,
     Body(form): Body<AreaForm>,
 ) -> Result<Json<AreaSummary>, HttpError> {
+    caller.app.area(id).await?; // another user's area is "not found" before anything else
+    private_network(&caller, form.allow_private_network).await?;
     Ok(Json(caller.app.update_area(id, form).await?))
 }
 

@@ -3,12 +3,16 @@
 
 mod areas;
 mod connections;
+mod events;
+mod invoke;
 mod runs;
 mod services;
 mod session;
 mod tokens;
 
 use axum::Router;
+
+pub use invoke::{DESKTOP_ONLY, SESSION_COMMANDS};
 
 use crate::Server;
 
@@ -21,4 +25,6 @@ pub(crate) fn all() -> Router<Server> {
         .merge(connections::routes())
         .merge(areas::routes())
         .merge(runs::routes())
+        .merge(invoke::routes())
+        .merge(events::routes())
 }
