@@ -17,6 +17,9 @@ import {
   allTestIds,
   advanceUntil,
   signUp,
+  wizardWebhookToHttp,
+  pickIngredient,
+  onlyAreaId,
   submitSignIn,
   horizontalOverflow,
   nav,
@@ -48,50 +51,6 @@ test("a wrong password shows the error on the sign-in screen", async () => {
     await byId(browser, "app-ready", { displayed: false });
   });
 });
-
-/** Starts the wizard and picks webhook → received as the trigger, http → request as the reaction. */
-async function wizardWebhookToHttp(browser) {
-  await nav(browser, "dashboard");
-  await click(browser, "new-area");
-  // The searchable grid: searching narrows it to the service.
-  await fill(browser, "service-search", "webhook");
-  // Webhook has one trigger and HTTP one reaction: choosing the service opens its settings.
-  await click(browser, "pick-service-webhook");
-  // The reaction's service grid (the trigger has no parameters to fill).
-  await advanceUntil(browser, "pick-service-http");
-  await click(browser, "pick-service-http");
-  await byId(browser, "param-url");
-}
-
-/**
- * Inserts ingredient `ingredient` into param `param` through the ingredient picker. A webhook's
- * fields are not known in advance (dynamic ingredients): the picker then offers the name typed
- * into its filter.
- */
-async function pickIngredient(browser, param, ingredient) {
-  await click(browser, `ingredient-picker-${param}`);
-  const entry = await browser.$(sel(`ingredient-${ingredient}`));
-  if (!(await entry.isExisting()) && (await exists(browser, "ingredient-filter", { displayed: true }))) {
-    await fill(browser, "ingredient-filter", ingredient);
-    await entry.waitForExist({ timeout: 3000 }).catch(() => {});
-  }
-  if (!(await entry.isExisting())) {
-    const offered = await idsWithPrefix(browser, "ingredient-");
-    throw new Error(`ingredient picker for ${param} does not offer "${ingredient}"; it offers: ${offered.join(", ")}`);
-  }
-  await clickEl(browser, entry);
-}
-
-/** The id of the one area card on the dashboard. */
-async function onlyAreaId(browser) {
-  return waitFor(
-    async () => {
-      const ids = (await idsWithPrefix(browser, "area-card-")).map((id) => id.slice("area-card-".length));
-      return ids.length === 1 ? ids[0] : false;
-    },
-    { message: "exactly one area-card-<id> on the dashboard" },
-  );
-}
 
 test("webhook → HTTP request to a local sink fires once, shows in Activity, and stops when disabled", async () => {
   const sink = await startSink();

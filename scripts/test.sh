@@ -2,7 +2,7 @@
 # Runs every check and test of Area. This is the README's test command and what CI runs.
 # On a fresh Debian/Ubuntu machine it first installs what is missing (scripts/setup.sh).
 #
-# Order matters: the desktop crate embeds ui/dist at compile time, so the UI is built before
+# Order matters: the desktop and server crates embed ui/dist at compile time, so the UI is built before
 # any cargo step; the Rust tests regenerate ui/src/bindings.ts, which must then be unchanged;
 # the E2E suite drives the debug app binary that `cargo test` already built for the desktop
 # crate's integration test, with the `custom-protocol` feature so it embeds ui/dist (what
@@ -57,6 +57,9 @@ if ! git diff --exit-code -- ui/src/bindings.ts; then
   echo "ui/src/bindings.ts is stale: run \`cargo test -p area-app export_bindings\` and commit it" >&2
   exit 1
 fi
+
+step "browser end-to-end tests: the real area serve in headless Chromium"
+AREA_BIN="${CARGO_TARGET_DIR:-target}/debug/area" bash e2e/browser/run.sh
 
 step "end-to-end tests: the real app under Xvfb through tauri-driver/WebKitWebDriver"
 APP_BIN="${CARGO_TARGET_DIR:-target}/debug/area-app" bash e2e/run.sh
