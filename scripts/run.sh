@@ -4,6 +4,8 @@
 #                                  embedded, starts it); `scripts/run.sh app --release` for an
 #                                  optimised build
 #   scripts/run.sh daemon [...]    the headless engine (`area daemon`), as before
+#   scripts/run.sh serve [...]     the Area server (`area serve`): builds the web app first so the
+#                                  binary embeds it, e.g. `scripts/run.sh serve --listen 0.0.0.0:8080`
 #   scripts/run.sh ARGS...         any other arguments go to the `area` command, e.g.
 #                                  `scripts/run.sh user add me@example.com`; `scripts/run.sh cli`
 #                                  shows its help
@@ -26,6 +28,11 @@ case "${1:-app}" in
       npx tauri build --debug --no-bundle
     fi
     exec "$target_dir/$profile/area-app"
+    ;;
+  serve)
+    npm run --silent build
+    cargo build --release --locked -p area-cli
+    exec "$target_dir/release/area" "$@"
     ;;
   cli)
     cargo build --release --locked -p area-cli

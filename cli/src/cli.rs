@@ -237,6 +237,13 @@ pub enum UserCommand {
         /// Email address of the account to delete.
         email: String,
     },
+    /// Create a single-use invitation for an Area server whose sign-up is invite-only (run
+    /// while logged in as its administrator, the first account); share the printed link.
+    Invite {
+        /// The server's public address, to print the link to open (https://area.example.com).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<url::Url>,
+    },
 }
 
 /// The servers and login of a mail connection (`area connect mail|vinted`); not secrets, so

@@ -66,3 +66,34 @@ fn serve_answers_the_api_and_about_json_on_one_port_and_stops_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn the_administrator_invites_from_the_command_line_and_nobody_else_can() {
+    let tmp = tempfile::tempdir().unwrap();
+    let area = |args: &[&str], stdin: &str| {
+        assert_cmd::Command::cargo_bin("area")
+            .unwrap()
+            .env_remove("AREA_DATA_DIR")
+            .arg("--data-dir")
+            .arg(tmp.path().join("data"))
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .unwrap()
+    };
+    for email in ["admin@example.com", "bob@example.com"] {
+        assert!(area(&["user", "add", email, "--password-stdin"], "correct horse battery\n").status.success());
+    }
+    assert!(area(&["login", "bob@example.com", "--password-stdin"], "correct horse battery\n").status.success());
+    let refused = area(&["user", "invite"], "");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only the administrator"));
+
+    assert!(area(&["login", "admin@example.com", "--password-stdin"], "correct horse battery\n").status.success());
+    let out = area(&["--json", "user", "invite", "--public-url", "https://area.example.com/"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let invite: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let code = invite["code"].as_str().unwrap();
+    assert_eq!(code.len(), 64);
+    assert_eq!(invite["link"], format!("https://area.example.com/?invite={code}"));
+}

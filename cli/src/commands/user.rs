@@ -1,4 +1,4 @@
-//! `area user add|list|delete`.
+//! `area user add|list|delete|invite`.
 
 use area_core::app::App;
 use serde_json::json;
@@ -27,6 +27,14 @@ pub async fn run(app: &App, out: Output, cmd: UserCommand) -> Result<(), CliErro
                 } else {
                     users.iter().map(|u| format!("{}\t{}", u.id, u.email)).collect::<Vec<_>>().join("\n")
                 }
+            });
+        }
+        UserCommand::Invite { public_url } => {
+            let code = app.create_invite().await?;
+            let link = public_url.map(|u| format!("{}/?invite={code}", u.as_str().trim_end_matches('/')));
+            out.print(&json!({ "code": code, "link": link }), || match &link {
+                Some(link) => format!("invitation (single use): {link}"),
+                None => format!("invitation code (single use): {code}\nshare it as <public-url>/?invite={code}"),
             });
         }
         UserCommand::Delete { email } => {
