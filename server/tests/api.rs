@@ -35,8 +35,15 @@ impl Drop for Server {
 }
 
 async fn serve(config: ServerConfig) -> Server {
+    serve_with_settings(config, &[]).await
+}
+
+async fn serve_with_settings(config: ServerConfig, extra: &[(&str, &str)]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::from_pairs([("AREA_ALLOW_PRIVATE_NETWORK", "1")]);
+    for (key, value) in extra {
+        settings = settings.with(*key, *value);
+    }
     if let Some(url) = &config.public_url {
         settings = settings.with(PUBLIC_URL, url.as_str().trim_end_matches('/'));
     }
@@ -560,4 +567,90 @@ async fn the_web_app_and_its_pwa_files_are_served_with_a_strict_policy() {
     );
     let api_miss = server.call(As::Nobody, Method::GET, "/api/nothing", None).await;
     assert_eq!((api_miss.status, api_miss.body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+}
+
+#[tokio::test]
+async fn a_provider_sends_the_browser_back_to_the_server_which_connects_the_user_who_began() {
+    use wiremock::matchers::{body_string_contains, method, path};
+    let provider = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .and(body_string_contains("code=the-code"))
+        .and(body_string_contains("code_verifier="))
+        .and(body_string_contains("redirect_uri=https%3A%2F%2Farea.example.com%2Foauth%2Fcallback"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "spotify-access", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "spotify-refresh"
+        })))
+        .expect(1)
+        .mount(&provider)
+        .await;
+    let token_url = format!("{}/token", provider.uri());
+    let url = url::Url::parse("https://area.example.com").unwrap();
+    let server = serve_with_settings(
+        ServerConfig::new(Some(url), SignUp::Open),
+        &[
+            ("AREA_SPOTIFY_CLIENT_ID", "area-client"),
+            ("AREA_SPOTIFY_CLIENT_SECRET", "area-secret"),
+            ("AREA_SPOTIFY_AUTH_URL", "https://accounts.example.test/authorize"),
+            ("AREA_SPOTIFY_TOKEN_URL", &token_url),
+        ],
+    )
+    .await;
+    let ada = server.sign_up("ada@example.com").await;
+    let bob = server.sign_up("bob@example.com").await;
+
+    let begun =
+        server.call(As::Page(&ada), Method::POST, "/api/oauth/begin", Some(json!({ "service": "spotify" }))).await;
+    assert_eq!(begun.status, StatusCode::OK, "{}", begun.body);
+    let authorize = url::Url::parse(begun.body["url"].as_str().unwrap()).unwrap();
+    assert_eq!(authorize.host_str(), Some("accounts.example.test"));
+    let query: BTreeMap<String, String> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(query["redirect_uri"], "https://area.example.com/oauth/callback");
+    assert_eq!((query["client_id"].as_str(), query["code_challenge_method"].as_str()), ("area-client", "S256"));
+    let state = query["state"].clone();
+
+    // The provider sends the browser back. Another account's browser cannot finish Ada's.
+    let back = format!("/oauth/callback?code=the-code&state={state}");
+    let foreign = server.call(As::CookieOnly(&bob), Method::GET, &back, None).await;
+    assert_eq!(foreign.status, StatusCode::BAD_GATEWAY, "{}", foreign.body);
+    assert!(foreign.body.as_str().unwrap().contains("another account began it"));
+    let nobody = server.call(As::Nobody, Method::GET, &back, None).await;
+    assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
+
+    let done = server.call(As::CookieOnly(&ada), Method::GET, &back, None).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.headers["location"], "/");
+    let connections = server.call(As::Page(&ada), Method::GET, "/api/connections", None).await;
+    assert_eq!(connections.body[0]["connection_id"], "spotify", "{}", connections.body);
+    assert_eq!(connections.body[0]["kind"], "oauth2");
+    let bobs = server.call(As::Page(&bob), Method::GET, "/api/connections", None).await;
+    assert_eq!(bobs.body, json!([]));
+
+    let replay = server.call(As::CookieOnly(&ada), Method::GET, &back, None).await;
+    assert_eq!(replay.status, StatusCode::BAD_GATEWAY, "an authorization finishes once");
+    let crafted = server
+        .call(
+            As::CookieOnly(&ada),
+            Method::GET,
+            "/oauth/callback?error=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=x",
+            None,
+        )
+        .await;
+    let page = crafted.body.as_str().unwrap();
+    assert!(!page.contains("<script>") && crafted.headers["content-security-policy"] == "default-src 'none'", "{page}");
+}
+
+#[tokio::test]
+async fn a_server_without_a_public_address_says_what_oauth_needs() {
+    let server = serve_with_settings(
+        ServerConfig::new(None, SignUp::Open),
+        &[("AREA_SPOTIFY_CLIENT_ID", "area-client"), ("AREA_SPOTIFY_CLIENT_SECRET", "s")],
+    )
+    .await;
+    let ada = server.sign_up("ada@example.com").await;
+    let begun =
+        server.call(As::Page(&ada), Method::POST, "/api/oauth/begin", Some(json!({ "service": "spotify" }))).await;
+    assert_eq!(begun.body["code"], "settings", "{}", begun.body);
+    assert!(begun.body["message"].as_str().unwrap().contains("--public-url"));
 }

@@ -14,6 +14,7 @@ mod error;
 mod form;
 mod logging;
 mod oauth_flow;
+mod oauth_redirect;
 mod recipes;
 mod sample;
 pub mod session;
@@ -51,6 +52,7 @@ pub use error::{ApiError, ErrorCode};
 pub use form::{AreaForm, FormStep};
 pub use logging::log_filter;
 pub use oauth_flow::{open_in_browser, parse_deep_link, OAuthVia, BROWSER_ENV, DEEP_LINK_REDIRECT};
+pub use oauth_redirect::OAUTH_CALLBACK_PATH;
 pub use recipes::{Recipe, RecipeAsk};
 pub use sample::{SampleEvent, SampleValue};
 pub use test_send::TestSent;
@@ -206,6 +208,7 @@ struct Inner {
     status: Mutex<EngineStatus>,
     events: broadcast::Sender<AppEvent>,
     oauth: oauth_flow::Flows,
+    redirects: oauth_redirect::RedirectFlows,
     opener: Mutex<UrlOpener>,
     stop_watch: tokio::sync::watch::Sender<bool>,
 }
@@ -254,6 +257,7 @@ impl App {
                 status: Mutex::new(EngineStatus::default()),
                 events,
                 oauth: oauth_flow::Flows::default(),
+                redirects: oauth_redirect::RedirectFlows::default(),
                 opener: Mutex::new(Arc::new(move |url: &str| open_in_browser(url, browser.as_deref()))),
                 stop_watch,
             }),
@@ -836,20 +840,35 @@ impl App {
     /// [`App::connect_oauth`] with a fixed loopback port or an account label.
     pub async fn connect_oauth_with(&self, service: &str, options: OAuthOptions) -> Result<ConnectionInfo, ApiError> {
         let user = self.user().await?;
+        let (client, provider_id) = self.oauth_client_for(service)?;
+        let tokens = self.browser_flow(&client, options.via, options.port).await?;
+        self.save_oauth_tokens(&user, &provider_id, &tokens, options.label.as_deref()).await
+    }
+
+    /// The OAuth2 client of the provider `service` connects through, and that provider's id.
+    fn oauth_client_for(&self, service: &str) -> Result<(crate::oauth::OAuthClientConfig, String), ApiError> {
         let manifest = self.connectable(service)?;
-        let connections = self.connections()?;
         let provider = manifest.oauth.as_ref().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Connection,
                 format!("{} is not connected through OAuth2: paste a key instead", manifest.name),
             )
         })?;
-        let client = connections.oauth_client(provider.id)?;
-        let tokens = self.browser_flow(&client, options.via, options.port).await?;
-        // The account the provider named (its ID token) labels the connection unless one is given.
+        Ok((self.connections()?.oauth_client(provider.id)?, provider.id.to_owned()))
+    }
+
+    /// Saves the tokens an authorization gave as the user's connection to `provider_id`; the
+    /// account the provider named (its ID token) labels it unless `label` is given.
+    async fn save_oauth_tokens(
+        &self,
+        user: &User,
+        provider_id: &str,
+        tokens: &crate::oauth::OAuthTokens,
+        label: Option<&str>,
+    ) -> Result<ConnectionInfo, ApiError> {
         let named = tokens.account();
-        let label = options.label.as_deref().map(str::trim).filter(|l| !l.is_empty()).or(named.as_deref());
-        let info = connections.save_tokens(user.id, provider.id, &tokens, label).await?;
+        let label = label.map(str::trim).filter(|l| !l.is_empty()).or(named.as_deref());
+        let info = self.connections()?.save_tokens(user.id, provider_id, tokens, label).await?;
         self.changed(ChangeKind::Connections);
         self.areas_changed().await;
         Ok(info)

@@ -5,7 +5,8 @@
 //! here or refused with a reason ([`DESKTOP_ONLY`]); a test holds the two lists together.
 //!
 //! Sign-in, sign-up and sign-out are not commands here: the browser transport calls
-//! `/api/login`, `/api/signup` and `/api/logout`, which set and clear the session cookie.
+//! `/api/login`, `/api/signup` and `/api/logout`, which set and clear the session cookie; and
+//! connecting through a provider is a navigation (`/api/oauth/begin`, then `/oauth/callback`).
 
 use std::collections::BTreeMap;
 
@@ -25,13 +26,12 @@ use crate::error::HttpError;
 use crate::Server;
 
 /// Commands of the desktop app that a server refuses, with why.
-pub const DESKTOP_ONLY: &[(&str, &str)] = &[
-    ("sign_in_with", "signing in with GitHub or Google is not available on an Area server yet: use your email"),
-    ("connect_oauth", "connecting through the provider's sign-in page is not available on an Area server yet: paste a token where the service takes one"),
-];
+pub const DESKTOP_ONLY: &[(&str, &str)] =
+    &[("sign_in_with", "signing in with GitHub or Google is not available on an Area server yet: use your email")];
 
-/// The commands the browser transport sends elsewhere (the session cookie's routes).
-pub const SESSION_COMMANDS: &[&str] = &["session_user", "sign_in", "sign_up", "sign_out"];
+/// The commands the browser transport sends to their own routes: the session cookie's, and
+/// `connect_oauth`, which becomes a navigation to the provider (`/api/oauth/begin`).
+pub const SESSION_COMMANDS: &[&str] = &["session_user", "sign_in", "sign_up", "sign_out", "connect_oauth"];
 
 pub(super) fn routes() -> Router<Server> {
     Router::new().route("/api/invoke/{command}", post(invoke))

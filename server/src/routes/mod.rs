@@ -5,6 +5,7 @@ mod areas;
 mod connections;
 mod events;
 mod invoke;
+mod oauth;
 mod runs;
 mod services;
 mod session;
@@ -27,4 +28,5 @@ pub(crate) fn all() -> Router<Server> {
         .merge(runs::routes())
         .merge(invoke::routes())
         .merge(events::routes())
+        .merge(oauth::routes())
 }

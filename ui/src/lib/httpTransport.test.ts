@@ -103,4 +103,20 @@ describe("the browser transport", () => {
     opened[0].emit(JSON.stringify({ kind: "areas" }));
     expect(seen).toEqual([{ kind: "runs" }]);
   });
+
+  it("connects through a provider by sending the page to it", async () => {
+    const server = fakeServer({
+      "/api/oauth/begin": { body: { url: "https://accounts.example.test/authorize?state=s" } },
+    });
+    const went: string[] = [];
+    installHttpTransport(window, { fetch: server.fetch, search: "", navigate: (url) => went.push(url) });
+    void api.connectOauth("spotify", "loopback");
+    await waitUntil(() => went.length > 0);
+    expect(server.calls[0]).toMatchObject({ url: "/api/oauth/begin", method: "POST", body: { service: "spotify" } });
+    expect(went).toEqual(["https://accounts.example.test/authorize?state=s"]);
+  });
 });
+
+async function waitUntil(check: () => boolean) {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+}

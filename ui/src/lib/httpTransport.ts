@@ -2,7 +2,8 @@
 // IPC (`window.__TAURI_INTERNALS__`). A page served by `area serve` has no Tauri, so this module
 // installs the same IPC entry points over HTTP: commands become `POST /api/invoke/<command>`,
 // the session commands use the cookie routes (`/api/login`, `/api/signup`, `/api/logout`,
-// `/api/session`), and the change event arrives as server-sent events from `/api/events`.
+// `/api/session`), connecting through a provider navigates to it (`/api/oauth/begin`), and
+// the change event arrives as server-sent events from `/api/events`.
 // Every screen then runs unchanged in both shells: one API, two transports.
 import type { ApiError } from "./api";
 
@@ -19,6 +20,8 @@ export interface TransportOptions {
   openEvents?: (url: string) => EventStream;
   /** The page's query string: `?invite=CODE` is the invitation an administrator shares. */
   search?: string;
+  /** Leaves the page for another address (the provider's authorization page). */
+  navigate?: (url: string) => void;
 }
 
 interface Internals {
@@ -43,6 +46,7 @@ export function installHttpTransport(win: object = window, options: TransportOpt
   if (target.__TAURI_INTERNALS__) return false;
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const openEvents = options.openEvents ?? ((url: string) => new EventSource(url) as unknown as EventStream);
+  const navigate = options.navigate ?? ((url: string) => window.location.assign(url));
   const invite = new URLSearchParams(options.search ?? globalThis.location?.search ?? "").get("invite");
 
   let csrf: string | null = null;
@@ -118,6 +122,13 @@ export function installHttpTransport(win: object = window, options: TransportOpt
         stream?.close();
         stream = null;
         return null;
+      case "connect_oauth": {
+        // The desktop waits for its own browser; a page goes to the provider itself, which sends
+        // it back to the server's /oauth/callback, which returns to the app with the connection.
+        const { url } = (await request("POST", "/api/oauth/begin", { service: args.service })) as { url: string };
+        navigate(url);
+        return new Promise<never>(() => {});
+      }
       default:
         return request("POST", `/api/invoke/${encodeURIComponent(cmd)}`, args);
     }
