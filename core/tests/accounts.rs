@@ -261,3 +261,32 @@ async fn parallel_wrong_logins_are_all_counted_and_lock_the_account() {
         "the right password is refused while locked"
     );
 }
+
+/// An access token's use is noted to the minute, not on every request (each note is a durable
+/// write); a revoked token, another user's id and a foreign prefix are refused.
+#[tokio::test]
+async fn access_tokens_note_their_use_to_the_minute_and_die_when_revoked() {
+    let (_dir, _store, accounts, clock) = setup().await;
+    let ada = accounts.register("ada@example.com", "correct horse").await.unwrap();
+    let bob = accounts.register("bob@example.com", "correct horse").await.unwrap();
+    let made = accounts.create_access_token(&ada, "script").await.unwrap();
+    let last_used = |accounts: &Accounts| {
+        let accounts = accounts.clone();
+        let ada = ada.clone();
+        async move { accounts.access_tokens(&ada).await.unwrap()[0].last_used_at }
+    };
+    assert_eq!(last_used(&accounts).await, None);
+    assert_eq!(accounts.authenticate_access_token(&made.secret).await.unwrap().id, ada.id);
+    let first = last_used(&accounts).await.expect("noted");
+    clock.advance(59);
+    accounts.authenticate_access_token(&made.secret).await.unwrap();
+    assert_eq!(last_used(&accounts).await, Some(first), "not noted again within the minute");
+    clock.advance(1);
+    accounts.authenticate_access_token(&made.secret).await.unwrap();
+    assert_eq!(last_used(&accounts).await, Some(first + 60));
+
+    assert!(matches!(accounts.revoke_access_token(&bob, made.token.id).await, Err(AccountError::NoSuchToken(_))));
+    assert!(matches!(accounts.authenticate_access_token("ghp_other").await, Err(AccountError::NotLoggedIn)));
+    accounts.revoke_access_token(&ada, made.token.id).await.unwrap();
+    assert!(matches!(accounts.authenticate_access_token(&made.secret).await, Err(AccountError::NotLoggedIn)));
+}

@@ -10,6 +10,8 @@ use super::{AccountError, Accounts, User};
 /// What every access token starts with, so one pasted in the wrong place is recognisable (and
 /// secret scanners can find leaked ones).
 pub const TOKEN_PREFIX: &str = "area_pat_";
+/// How precisely "last used" is kept, in seconds.
+pub const LAST_USED_GRANULARITY_SECS: i64 = 60;
 /// Longest name a token may have.
 pub const MAX_NAME_CHARS: usize = 100;
 
@@ -88,21 +90,31 @@ impl Accounts {
     }
 
     /// The user a token belongs to (and notes its use); an unknown or revoked one is refused.
+    ///
+    /// "Last used" is kept to the minute ([`LAST_USED_GRANULARITY_SECS`]): noting every request
+    /// would make each API call a durable write, the slowest thing a read can cost.
     pub async fn authenticate_access_token(&self, secret: &str) -> Result<User, AccountError> {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Err(AccountError::NotLoggedIn);
         }
+        let hash = super::session::token_hash(secret);
         let row = sqlx::query(
-            "UPDATE access_tokens SET last_used_at = ? WHERE token_hash = ?
-             RETURNING (SELECT id FROM users WHERE id = user_id) AS id,
-                       (SELECT email FROM users WHERE id = user_id) AS email,
-                       (SELECT created_at FROM users WHERE id = user_id) AS created_at",
+            "SELECT t.id AS token_id, t.last_used_at, u.id, u.email, u.created_at
+             FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
         )
-        .bind(self.clock.now())
-        .bind(super::session::token_hash(secret))
+        .bind(&hash)
         .fetch_optional(self.store.pool())
         .await?;
         let row = row.ok_or(AccountError::NotLoggedIn)?;
+        let now = self.clock.now();
+        let last_used: Option<i64> = row.get("last_used_at");
+        if last_used.is_none_or(|t| now - t >= LAST_USED_GRANULARITY_SECS) {
+            sqlx::query("UPDATE access_tokens SET last_used_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(row.get::<i64, _>("token_id"))
+                .execute(self.store.pool())
+                .await?;
+        }
         Ok(User { id: row.get("id"), email: row.get("email"), created_at: row.get("created_at") })
     }
 
