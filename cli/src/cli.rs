@@ -125,6 +125,12 @@ pub enum Command {
         /// entry (for sign-in throttling) instead of the proxy's.
         #[arg(long)]
         trust_forwarded: bool,
+        /// Serve https directly: the certificate chain (PEM, leaf first). Needs --tls-key.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The certificate's private key (PEM). Needs --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
     },
     /// Run history: status, attempts, timings, error (newest first).
     Runs {

@@ -49,7 +49,7 @@ async fn serve_with_settings(config: ServerConfig, extra: &[(&str, &str)]) -> Se
     }
     let app = App::open_without_engine(Startup::new(dir.path().join("data"), settings), Arc::new(Quiet)).await.unwrap();
     let routes = router(app.clone(), config);
-    let addr = app.serve_with(Some("127.0.0.1:0".parse().unwrap()), Some(routes)).await.unwrap().unwrap();
+    let addr = app.serve_with(Some("127.0.0.1:0".parse().unwrap()), Some(routes), None).await.unwrap().unwrap();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     Server { _dir: dir, app, base: format!("http://{addr}"), http }
 }
@@ -653,4 +653,43 @@ async fn a_server_without_a_public_address_says_what_oauth_needs() {
         server.call(As::Page(&ada), Method::POST, "/api/oauth/begin", Some(json!({ "service": "spotify" }))).await;
     assert_eq!(begun.body["code"], "settings", "{}", begun.body);
     assert!(begun.body["message"].as_str().unwrap().contains("--public-url"));
+}
+
+#[tokio::test]
+async fn the_server_speaks_https_from_a_certificate_and_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, issued.cert.pem()).unwrap();
+    std::fs::write(&key, issued.key_pair.serialize_pem()).unwrap();
+    let tls = area_core::engine::tls::load(&cert, &key).unwrap();
+
+    let app = App::open_without_engine(Startup::new(dir.path().join("data"), Settings::empty()), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let routes = router(app.clone(), ServerConfig::new(None, SignUp::Open));
+    let addr = app.serve_with(Some("127.0.0.1:0".parse().unwrap()), Some(routes), Some(tls)).await.unwrap().unwrap();
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(issued.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let about = trusting.get(format!("https://localhost:{}/about.json", addr.port())).send().await.unwrap();
+    assert_eq!(about.status(), StatusCode::OK);
+    let signed_up = trusting
+        .post(format!("https://localhost:{}/api/signup", addr.port()))
+        .json(&json!({ "email": "ada@example.com", "password": "correct horse battery" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), StatusCode::CREATED);
+
+    let plain = reqwest::get(format!("http://127.0.0.1:{}/about.json", addr.port())).await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success(), "plain http is not served on a TLS port");
+    let untrusting = reqwest::get(format!("https://localhost:{}/about.json", addr.port())).await;
+    assert!(untrusting.is_err(), "a client that does not trust the certificate is refused");
+
+    std::fs::write(&key, "not a key").unwrap();
+    let error = area_core::engine::tls::load(&cert, &key).unwrap_err().to_string();
+    assert!(error.contains("key.pem") && error.contains("private key"), "{error}");
+    app.shutdown().await;
 }

@@ -41,14 +41,16 @@ pub async fn serve(
     out: Output,
     listen: SocketAddr,
     config: area_server::ServerConfig,
+    tls: Option<std::sync::Arc<area_core::engine::tls::ServerConfig>>,
 ) -> Result<(), CliError> {
     let stop = stop_signal();
     let public = config.public_url.clone();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let routes = area_server::router(app.clone(), config);
-    if let Some(addr) = app.serve_with(Some(listen), Some(routes)).await? {
-        let url = public.map(|u| u.to_string()).unwrap_or_else(|| format!("http://{addr}/"));
+    if let Some(addr) = app.serve_with(Some(listen), Some(routes), tls).await? {
+        let url = public.map(|u| u.to_string()).unwrap_or_else(|| format!("{scheme}://{addr}/"));
         out.print(&serde_json::json!({ "listening": addr.to_string(), "url": url }), || {
-            format!("Area server on http://{addr} (reached at {url}); API under /api; Ctrl-C to stop")
+            format!("Area server on {scheme}://{addr} (reached at {url}); API under /api; Ctrl-C to stop")
         });
     }
     stop.await;

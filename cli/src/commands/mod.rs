@@ -74,10 +74,16 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
             Err(CliError::msg("`area run` needs --once (for a long-running engine use `area daemon`)"))
         }
         Command::Daemon { listen } => engine::daemon(&app, out, listen).await,
-        Command::Serve { listen, public_url, sign_up, trust_forwarded } => {
+        Command::Serve { listen, public_url, sign_up, trust_forwarded, tls_cert, tls_key } => {
             let config =
                 area_server::ServerConfig { trust_forwarded, ..area_server::ServerConfig::new(public_url, sign_up) };
-            engine::serve(&app, out, listen, config).await
+            match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => match area_core::engine::tls::load(&cert, &key) {
+                    Ok(tls) => engine::serve(&app, out, listen, config, Some(tls)).await,
+                    Err(e) => Err(CliError::msg(e.to_string())),
+                },
+                _ => engine::serve(&app, out, listen, config, None).await,
+            }
         }
         Command::Runs { area, limit } => engine::runs(&app, out, area, limit).await,
         Command::Rerun { run } => engine::rerun(&app, out, run).await,

@@ -425,14 +425,16 @@ impl App {
     /// Unlike the desktop's engine, a listener that cannot start is an error. Returns the
     /// address the listener took.
     pub async fn serve(&self, listen: Option<SocketAddr>) -> Result<Option<SocketAddr>, ApiError> {
-        self.serve_with(listen, None).await
+        self.serve_with(listen, None, None).await
     }
 
-    /// [`App::serve`], the listener also serving `routes` (an Area server's API and web app).
+    /// [`App::serve`], the listener also serving `routes` (an Area server's API and web app),
+    /// over TLS when `tls` is given ([`crate::engine::tls::load`]).
     pub async fn serve_with(
         &self,
         listen: Option<SocketAddr>,
         routes: Option<axum::Router>,
+        tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     ) -> Result<Option<SocketAddr>, ApiError> {
         let addr = match listen {
             Some(addr) => addr,
@@ -445,7 +447,7 @@ impl App {
         if slot.is_some() {
             return Err(ApiError::new(ErrorCode::Engine, "the engine already runs in this process"));
         }
-        let config = EngineConfig { routes, ..self.engine_config(Some(addr)) };
+        let config = EngineConfig { routes, tls, ..self.engine_config(Some(addr)) };
         let engine = Engine::start(&self.inner.store, config, self.inner.notifier.clone()).await?;
         let bound = engine.webhook_addr();
         let webhook_base = self.engine_started(&engine);

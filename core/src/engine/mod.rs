@@ -24,6 +24,7 @@ pub mod delivery;
 pub mod history;
 pub mod registry;
 pub mod scheduler;
+pub mod tls;
 pub mod webhook;
 pub mod writer;
 
@@ -81,6 +82,8 @@ pub struct EngineConfig {
     /// More routes the listener serves beside `/hooks/…` and `/about.json`: an Area server's
     /// API and web app, under the same connection limits and timeouts as webhooks.
     pub routes: Option<axum::Router>,
+    /// Serve the listener over TLS with this configuration ([`tls::load`]) instead of plain HTTP.
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl EngineConfig {
@@ -104,6 +107,7 @@ impl EngineConfig {
             ignore_min_interval: settings.flag(crate::settings::IGNORE_MIN_INTERVAL),
             settings,
             routes: None,
+            tls: None,
         }
     }
 }

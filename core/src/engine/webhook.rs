@@ -73,6 +73,7 @@ pub async fn serve(
     let limits = Limits {
         connections: Arc::new(Semaphore::new(config.webhook_max_connections.max(1))),
         header_timeout: config.webhook_header_timeout,
+        tls: config.tls.clone().map(tokio_rustls::TlsAcceptor::from),
     };
     let hook = Hook {
         queue: Arc::new(Semaphore::new(config.webhook_queue.max(1))),
@@ -89,13 +90,15 @@ pub async fn serve(
         None => app,
     };
     shared.tasks.spawn(accept_loop(shared.clone(), listener, app, limits, stop));
-    tracing::info!(%local, "listening for webhooks");
+    tracing::info!(%local, tls = config.tls.is_some(), "listening for webhooks");
     Ok(local)
 }
 
 struct Limits {
     connections: Arc<Semaphore>,
     header_timeout: Duration,
+    /// Set when the listener speaks TLS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 async fn accept_loop(
@@ -132,31 +135,55 @@ async fn accept_loop(
         // The caller's address, for `about.json`'s `client.host`.
         let service = TowerToHyperService::new(app.clone().layer(axum::Extension(Peer(peer))));
         let header_timeout = limits.header_timeout;
-        let mut stop = stop.clone();
+        let tls = limits.tls.clone();
+        let stop = stop.clone();
         shared.tasks.spawn(async move {
             let _slot = slot;
-            let mut builder = http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
-            let connection = builder.serve_connection(TokioIo::new(socket), service);
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = stopped(&mut stop) => {
-                    // Let a request under way finish, then close. hyper only closes a
-                    // connection at once between requests, so one still trickling its first
-                    // headers is cut off here, rather than holding up the engine's shutdown.
-                    connection.as_mut().graceful_shutdown();
-                    match tokio::time::timeout(DRAIN_ON_STOP, connection).await {
-                        Ok(result) => result,
-                        Err(_) => Ok(()),
-                    }
-                }
-            };
-            if let Err(e) = result {
-                // Timeouts and senders going away; never the request line (it holds the token).
-                tracing::debug!(error = %e, "webhook connection ended");
+            match tls {
+                // The handshake must end within the header timeout too: a client that opens a
+                // connection and says nothing holds a slot no longer over TLS than without it.
+                Some(acceptor) => match tokio::time::timeout(header_timeout, acceptor.accept(socket)).await {
+                    Ok(Ok(stream)) => serve_connection(stream, service, header_timeout, stop).await,
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                },
+                None => serve_connection(socket, service, header_timeout, stop).await,
             }
         });
+    }
+}
+
+/// Serves HTTP/1.1 on one accepted connection (plain or TLS) until it ends or the engine stops.
+async fn serve_connection<I, S>(io: I, service: S, header_timeout: Duration, mut stop: watch::Receiver<bool>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming> + Send,
+    S::Future: Send + 'static,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = stopped(&mut stop) => {
+            // Let a request under way finish, then close. hyper only closes a
+            // connection at once between requests, so one still trickling its first
+            // headers is cut off here, rather than holding up the engine's shutdown.
+            connection.as_mut().graceful_shutdown();
+            match tokio::time::timeout(DRAIN_ON_STOP, connection).await {
+                Ok(result) => result,
+                Err(_) => Ok(()),
+            }
+        }
+    };
+    if let Err(e) = result {
+        // Timeouts and senders going away; never the request line (it holds the token).
+        tracing::debug!(error = %e, "webhook connection ended");
     }
 }
 
