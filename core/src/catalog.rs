@@ -19,7 +19,7 @@ use crate::net::{AllowedHosts, CredentialBinding, HttpClient, RequestOptions};
 use crate::settings::Settings;
 
 /// How a service authenticates; decides whether an area needs a connection first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthKind {
     /// Works without any credentials (timers, public feeds).
@@ -58,7 +58,7 @@ pub struct ClientKeyGrant {
 }
 
 /// Whether a service can honestly be used, shown next to it everywhere.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
 pub enum Availability {
     /// Backed by the provider's documented public API.
@@ -72,7 +72,7 @@ pub enum Availability {
 }
 
 /// The type of a parameter, used both to validate area files and to render form fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum ParamType {
     /// Free text; may contain `{{ ingredient }}` templates when the parameter is templated.
@@ -94,7 +94,7 @@ pub enum ParamType {
 }
 
 /// One parameter of an action or reaction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct ParamSpec {
     /// Key used in area files (`params.<id>`).
     pub id: &'static str,
@@ -121,7 +121,7 @@ pub struct ParamSpec {
 
 /// Where a templated parameter's text ends up, which decides how each ingredient value is
 /// escaped when it is rendered: a value read from the internet is data, never syntax.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TextContext {
     /// Plain text (a chat message, a mail subject): values are inserted as they are.
@@ -192,7 +192,7 @@ impl ParamSpec {
 }
 
 /// A named value an action's events carry, usable in reaction templates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct IngredientSpec {
     pub id: &'static str,
     pub description: &'static str,
@@ -201,7 +201,7 @@ pub struct IngredientSpec {
 }
 
 /// Description of a trigger.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct ActionManifest {
     pub id: &'static str,
     pub name: &'static str,
@@ -216,7 +216,7 @@ pub struct ActionManifest {
 }
 
 /// Description of something a service does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct ReactionManifest {
     pub id: &'static str,
     pub name: &'static str,
@@ -228,7 +228,7 @@ pub struct ReactionManifest {
 /// Providers compare the registered redirect with the one sent, the port aside (RFC 8252 §7.3):
 /// the host must be the one the user registered, and providers differ in what they let users
 /// register.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoopbackHost {
     /// `127.0.0.1`, as RFC 8252 §8.3 recommends (Google, Spotify, X, Pinterest).
@@ -250,7 +250,7 @@ impl LoopbackHost {
 }
 
 /// The window a [`Quota`] is counted over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QuotaWindow {
     Hour,
@@ -314,7 +314,7 @@ impl Quota {
 
 /// How a service's OAuth2 provider is reached. Services of one provider (Gmail, Drive and
 /// YouTube are all Google) share one connection, named by `id`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct OAuthProvider {
     /// Connection id shared by every service of this provider (`google`, `github`…); also the
     /// `<ID>` of `AREA_<ID>_CLIENT_ID`, `_CLIENT_SECRET`, `_AUTH_URL`, `_TOKEN_URL`.
@@ -332,7 +332,7 @@ pub struct OAuthProvider {
 }
 
 /// Everything a user needs to know about one service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct ServiceManifest {
     pub id: &'static str,
     pub name: &'static str,

@@ -60,7 +60,7 @@ pub const MAX_DEPTH: usize = 8;
 pub const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
 /// A condition on an event's ingredients. See the module doc for the JSON shape and semantics.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Condition {
     /// `{"ingredient": …, "op": …, "value": …}`
@@ -74,7 +74,7 @@ pub enum Condition {
 }
 
 /// One comparison of an ingredient against a fixed value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Comparison {
     /// Top-level ingredient name, as listed by the area's action.
@@ -86,7 +86,7 @@ pub struct Comparison {
 }
 
 /// Comparison operators, spelled in snake_case in JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Equals,
@@ -100,7 +100,7 @@ pub enum Op {
 
 /// The exported (TypeScript) shape of [`Comparison::value`]: any JSON value. Only a type
 /// description for the UI — conditions hold a `serde_json::Value`, which has no specta type.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ConditionValue {
     String(String),

@@ -12,6 +12,7 @@
 mod auth;
 mod body;
 mod error;
+pub mod openapi;
 mod routes;
 mod throttle;
 pub mod web;

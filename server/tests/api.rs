@@ -693,3 +693,65 @@ async fn the_server_speaks_https_from_a_certificate_and_key_file() {
     assert!(error.contains("key.pem") && error.contains("private key"), "{error}");
     app.shutdown().await;
 }
+
+/// Every `$ref` in `value`.
+fn refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_generated_whole_and_every_operation_in_it_is_routed() {
+    let server = open_server().await;
+    let doc = server.call(As::Nobody, Method::GET, "/api/openapi.json", None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let doc = doc.body;
+    assert_eq!(doc["openapi"], "3.0.3");
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in ["AreaForm", "AreaCard", "AreaView", "RunRecord", "ConnectionInfo", "Condition", "Error"] {
+        assert!(
+            schemas.contains_key(name),
+            "{name} missing from the schemas: {:?}",
+            schemas.keys().collect::<Vec<_>>()
+        );
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(all.len() > 20);
+    for r in &all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{r} is not a local schema"));
+        assert!(schemas.contains_key(name), "{r} does not resolve");
+    }
+    // The form's fields as the server reads them (schemars reads the serde attributes).
+    let form = &schemas["AreaForm"]["properties"];
+    for field in ["name", "action", "reactions", "condition", "enabled", "interval_secs", "allow_private_network"] {
+        assert!(form.get(field).is_some(), "AreaForm lacks {field}: {form}");
+    }
+
+    let page = server.sign_up("ada@example.com").await;
+    let operations = area_server::openapi::operations();
+    assert!(operations.len() >= 24, "{}", operations.len());
+    for op in operations.iter().filter(|op| op.path != "/api/logout") {
+        let path = op.path.replace("{id}", "424242").replace("{service}", "rss");
+        let method = Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap();
+        let body = (op.method != "get" && op.method != "delete").then(|| json!({}));
+        let answer = server.call(As::Page(&page), method, &path, body).await;
+        let unrouted = answer.status == StatusCode::METHOD_NOT_ALLOWED
+            || answer.body["message"].as_str().is_some_and(|m| m.starts_with("no route"));
+        assert!(!unrouted, "{} {} is documented but not routed: {}", op.method, op.path, answer.status);
+        assert!(!answer.status.is_server_error(), "{} {path}: {} {}", op.method, answer.status, answer.body);
+    }
+    assert!(operations.iter().any(|op| op.path == "/api/logout"));
+    let out = server.call(As::Page(&page), Method::POST, "/api/logout", None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "signing out, checked last");
+}

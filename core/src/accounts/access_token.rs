@@ -16,7 +16,7 @@ pub const LAST_USED_GRANULARITY_SECS: i64 = 60;
 pub const MAX_NAME_CHARS: usize = 100;
 
 /// A token as its owner lists it: never the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct AccessToken {
     pub id: i64,
     /// What the user called it ("backup script").
@@ -28,7 +28,7 @@ pub struct AccessToken {
 }
 
 /// A token just created: the only time its secret is seen.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct NewAccessToken {
     pub token: AccessToken,
     /// Send as `Authorization: Bearer <secret>`.

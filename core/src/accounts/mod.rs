@@ -32,7 +32,7 @@ pub const SESSION_TTL_SECS: i64 = 30 * 24 * 3600;
 pub const MAX_EMAIL_LEN: usize = 254;
 
 /// A local account, as shown to its owner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct User {
     pub id: i64,
     pub email: String,
@@ -41,7 +41,7 @@ pub struct User {
 }
 
 /// A signed-in session; `token` is the only copy of the secret, held by the client.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct Session {
     pub token: String,
     pub user: User,
@@ -50,7 +50,7 @@ pub struct Session {
 }
 
 /// A provider account (GitHub, Google, …) linked to a local user for OAuth2 sign-in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct Identity {
     pub provider: String,
     /// The provider's stable user id (`sub`), never the email, which can change hands.

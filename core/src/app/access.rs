@@ -8,7 +8,9 @@ use super::{ApiError, App, ErrorCode};
 
 /// Who may create an account on a shared Area. The first account can always be created: it
 /// becomes the administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SignUp {
     /// Anyone who can reach the server.

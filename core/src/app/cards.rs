@@ -13,7 +13,7 @@ use crate::connections::ConnectionInfo;
 use super::ApiError;
 
 /// How the area's newest run went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct LastRun {
     pub id: i64,
     /// queued | running | succeeded | failed | skipped | unknown_outcome
@@ -24,7 +24,7 @@ pub struct LastRun {
 }
 
 /// The action that repairs a paused or failing area.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct Fix {
     /// `reconnect` (connect `service` again), `resume` (switch the area on again) or `edit`.
     pub kind: String,
@@ -35,7 +35,7 @@ pub struct Fix {
 }
 
 /// One dashboard card.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct AreaCard {
     pub summary: AreaSummary,
     /// When the engine next looks (Unix ms): the next poll or timer instant; `None` for

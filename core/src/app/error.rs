@@ -16,7 +16,7 @@ use crate::signin::SignInError;
 use crate::store::StoreError;
 
 /// What kind of failure an [`ApiError`] is: what a shell branches on (never the message text).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Input that cannot be used; `field` names it (a form path, `email`, `password`, `token`…).
@@ -83,7 +83,7 @@ impl PartialEq<&str> for ErrorCode {
 }
 
 /// What went wrong, for a UI: `code` to branch on, `message` to show, `field` to place it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
     /// What kind of failure: branch on this, never on the message.

@@ -16,7 +16,7 @@ use crate::connector::Params;
 use super::ApiError;
 
 /// One step as a form holds it: parameter values as text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct FormStep {
     pub service: String,
     pub id: String,
@@ -24,7 +24,7 @@ pub struct FormStep {
 }
 
 /// An area as the editor holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct AreaForm {
     pub name: String,
     pub action: FormStep,

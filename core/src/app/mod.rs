@@ -66,7 +66,7 @@ pub const PAUSED_FILE: &str = "engine.paused";
 
 /// A service as the app lists it: its manifest, which connection it uses, and which of its
 /// actions can show a sample event.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct ServiceEntry {
     pub manifest: ServiceManifest,
     /// The connection its areas use (`google` for Gmail), or `None` when it needs none.
@@ -82,14 +82,14 @@ pub struct ServiceEntry {
 }
 
 /// The poll interval a polled action gets when its area names none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct DefaultInterval {
     pub action: String,
     pub secs: u32,
 }
 
 /// One area with its editor form.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct AreaView {
     pub detail: AreaDetail,
     pub form: AreaForm,
@@ -99,7 +99,7 @@ pub struct AreaView {
 }
 
 /// Whether the in-process engine runs, for the status pill and the tray.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct EngineStatus {
     pub running: bool,
     /// "Pause all" is on: nothing polls or fires until resumed.
@@ -111,7 +111,7 @@ pub struct EngineStatus {
 }
 
 /// What changed, so the UI reloads that part only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Session,
@@ -122,7 +122,7 @@ pub enum ChangeKind {
 }
 
 /// A change notification for the UI.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct AppEvent {
     pub kind: ChangeKind,
 }
@@ -132,7 +132,7 @@ pub struct AppEvent {
 pub type UrlOpener = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// A signed-in session as a shell shows it (never the token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct SignedIn {
     pub user: User,
     /// When the session ends (Unix seconds).
@@ -169,7 +169,7 @@ pub struct OAuthOptions {
 }
 
 /// One area with what it does in plain words (`area areas show`).
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct AreaReport {
     pub detail: AreaDetail,
     /// Where it reads from, where it sends to, which connections it uses.
@@ -177,7 +177,7 @@ pub struct AreaReport {
 }
 
 /// An area switched on; `review` says what it will do when it was off before.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct SwitchedOn {
     pub area: AreaSummary,
     pub review: Option<TrustSummary>,

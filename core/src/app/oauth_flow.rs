@@ -21,7 +21,7 @@ pub const DEEP_LINK_REDIRECT: &str = "area://oauth/callback";
 const WAIT: Duration = Duration::from_secs(300);
 
 /// How the browser comes back to Area after the user approves.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OAuthVia {
     /// `http://127.0.0.1:<port>/callback`, a one-shot listener.

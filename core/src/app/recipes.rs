@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::form::{AreaForm, FormStep};
 
 /// A field a recipe leaves open for the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct RecipeAsk {
     /// The form field (`action.params.repo`, `reactions[0].params.webhook_url`).
     pub field: String,
@@ -22,7 +22,7 @@ pub struct RecipeAsk {
 }
 
 /// A ready-made area.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct Recipe {
     /// Stable id (`github-release-to-discord`), for `area recipes show ID` and links.
     pub id: String,

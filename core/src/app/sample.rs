@@ -15,7 +15,7 @@ use super::form::{convert_step, FormStep};
 use super::{ApiError, ErrorCode};
 
 /// One ingredient of the sample, as text.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct SampleValue {
     pub id: String,
     pub value: String,
@@ -23,7 +23,7 @@ pub struct SampleValue {
 
 /// An event as the action would report it now; `ingredients` is empty when the upstream has
 /// no item at the moment (an empty feed, no matching mail).
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct SampleEvent {
     pub ingredients: Vec<SampleValue>,
     /// How many items the upstream currently shows.

@@ -11,7 +11,7 @@ use super::error::{ApiError, ErrorCode};
 use super::{App, ChangeKind};
 
 /// A test run that was queued, and what its event holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct TestSent {
     /// The run, in the history like any other (its event key starts with `test:`).
     pub run_id: i64,

@@ -32,7 +32,7 @@ pub struct ImportOptions {
 }
 
 /// One imported area: what was stored, and what it will do in plain words.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct ImportedArea {
     /// The stored area (flattened into the same JSON object).
     #[serde(flatten)]

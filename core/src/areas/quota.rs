@@ -33,7 +33,7 @@ pub struct PlannedPoll {
 }
 
 /// What the areas plan to spend of one service's quota.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct QuotaUse {
     /// The service (its connection).
     pub service: String,

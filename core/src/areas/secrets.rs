@@ -26,7 +26,7 @@ use crate::crypto::{CryptoError, MasterKey};
 const SEALED_PREFIX: &str = "sealed:v1:";
 
 /// One secret value of an area: where it is and what to call it when asking for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct SecretField {
     /// JSON path into the area file: `reactions[0].params.webhook_url`, or
     /// `reactions[0].params.headers.Authorization` for one entry of a map.

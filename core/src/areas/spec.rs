@@ -63,7 +63,7 @@ pub const DEFAULT_MAX_EVENTS_PER_POLL: u32 = 25;
 pub const MAX_EVENTS_PER_POLL_RANGE: std::ops::RangeInclusive<u32> = 1..=1000;
 
 /// One step of an area: a service's action or reaction with its parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
     pub service: String,
@@ -75,7 +75,7 @@ pub struct StepSpec {
 
 /// One automation as written in an area file:
 /// `{ "name", "action": {service,id,params}, "reactions": [...], "condition"? }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AreaSpec {
     pub name: String,

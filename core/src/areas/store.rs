@@ -15,7 +15,7 @@ use crate::settings::Settings;
 use crate::store::Store;
 
 /// Whether an area runs, as shown in lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AreaStatus {
     /// Enabled and running.
@@ -47,7 +47,7 @@ impl AreaStatus {
 
 /// Why the engine paused an area, stored as a value beside the reason shown to the user, so what
 /// resumes an area never depends on the reason's wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PauseCause {
     /// A connection it uses is missing, was removed or was refused: connecting it again
@@ -79,7 +79,7 @@ impl PauseCause {
 }
 
 /// A service's action or reaction, named by ids (`rss` / `new_item`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct StepRef {
     /// Service id (`rss`).
     pub service: String,
@@ -88,7 +88,7 @@ pub struct StepRef {
 }
 
 /// One area as listed: enough to recognise it and see whether it runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct AreaSummary {
     /// The area's id, used by every other command.
     pub id: i64,
@@ -117,7 +117,7 @@ pub struct AreaSummary {
 }
 
 /// How many runs of an area are in each state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct RunCounts {
     /// Waiting for delivery (or a retry).
     pub queued: i64,
@@ -132,7 +132,7 @@ pub struct RunCounts {
 }
 
 /// Everything about one area, for `area areas show` and the UI's detail page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct AreaDetail {
     /// What `list` shows (flattened into the same JSON object).
     #[serde(flatten)]

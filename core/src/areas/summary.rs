@@ -24,7 +24,7 @@ use crate::catalog::{Catalog, ParamSpec, ParamType};
 pub const PRIVATE_NETWORK_PARAM: &str = "allow_private_network";
 
 /// One area's reach, in plain words, shown before an imported area is switched on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct TrustSummary {
     /// The area's name, as the file gives it.
     pub name: String,

@@ -30,7 +30,7 @@ const MAX_FIELD: usize = 2048;
 
 /// What the user needs to finish a client-key connection: the certificate to upload with the
 /// redirect URI, and, once the client id is known, the consent link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct ClientKeySetup {
     /// The connection (service) id.
     pub connection_id: String,

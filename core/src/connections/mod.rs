@@ -27,7 +27,7 @@ use crate::store::{Store, StoreError};
 const EXPIRING_SOON_SECS: i64 = 7 * 24 * 3600;
 
 /// A connection as shown to its owner — never the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct ConnectionInfo {
     /// The service id, or the OAuth2 provider id shared by several services.
     pub connection_id: String,

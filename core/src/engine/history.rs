@@ -18,7 +18,7 @@ pub const KEEP_SEEN_PER_AREA: i64 = 10_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// One run as shown to its owner.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type, schemars::JsonSchema)]
 pub struct RunRecord {
     pub id: i64,
     pub area_id: i64,

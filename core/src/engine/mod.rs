@@ -281,7 +281,7 @@ pub struct Engine {
 }
 
 /// What one `run --once` pass did.
-#[derive(Debug, Clone, Default, serde::Serialize, specta::Type)]
+#[derive(Debug, Clone, Default, serde::Serialize, specta::Type, schemars::JsonSchema)]
 pub struct RunOnceReport {
     pub areas_polled: u32,
     pub requests: u32,

@@ -54,8 +54,8 @@ async fn remove(caller: Caller, Path(id): Path<i64>) -> Result<StatusCode, HttpE
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct Enabled {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct Enabled {
     enabled: bool,
 }
 

@@ -18,8 +18,8 @@ pub(super) fn routes() -> Router<Server> {
 }
 
 /// An API key or token to save for a service.
-#[derive(Deserialize)]
-struct TokenForm {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct TokenForm {
     token: String,
     #[serde(default)]
     label: Option<String>,

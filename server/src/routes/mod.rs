@@ -13,7 +13,12 @@ mod tokens;
 
 use axum::Router;
 
+pub(crate) use areas::Enabled;
+pub(crate) use connections::TokenForm;
 pub use invoke::{DESKTOP_ONLY, SESSION_COMMANDS};
+pub(crate) use oauth::{Authorize, Begin};
+pub(crate) use session::{Credentials, Invite, SessionView};
+pub(crate) use tokens::NewToken;
 
 use crate::Server;
 
@@ -29,4 +34,5 @@ pub(crate) fn all() -> Router<Server> {
         .merge(invoke::routes())
         .merge(events::routes())
         .merge(oauth::routes())
+        .route("/api/openapi.json", axum::routing::get(|| async { axum::Json(crate::openapi::document()) }))
 }

@@ -20,14 +20,14 @@ pub(super) fn routes() -> Router<Server> {
     Router::new().route("/api/oauth/begin", post(begin)).route(OAUTH_CALLBACK_PATH, get(callback))
 }
 
-#[derive(Deserialize)]
-struct Begin {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct Begin {
     service: String,
 }
 
 /// Where the browser goes next.
-#[derive(Serialize)]
-struct Authorize {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Authorize {
     url: String,
 }
 

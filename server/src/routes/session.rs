@@ -29,8 +29,8 @@ pub(super) fn routes() -> Router<Server> {
 }
 
 /// What signing up or in sends.
-#[derive(Deserialize)]
-struct Credentials {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct Credentials {
     email: String,
     password: String,
     /// An invitation code, when sign-up is invite-only.
@@ -39,8 +39,8 @@ struct Credentials {
 }
 
 /// Who is signed in, and what a page needs to make changes.
-#[derive(Serialize)]
-struct SessionView {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct SessionView {
     user: User,
     /// Send as the `X-CSRF-Token` header on every POST, PUT and DELETE. Absent for requests
     /// made with an access token, which need none.
@@ -122,8 +122,8 @@ async fn session(caller: Caller) -> Result<Json<SessionView>, HttpError> {
 }
 
 /// A new invitation code.
-#[derive(Serialize)]
-struct Invite {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Invite {
     code: String,
 }
 

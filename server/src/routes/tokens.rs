@@ -15,8 +15,8 @@ pub(super) fn routes() -> Router<Server> {
     Router::new().route("/api/tokens", get(list).post(create)).route("/api/tokens/{id}", delete(revoke))
 }
 
-#[derive(Deserialize)]
-struct NewToken {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewToken {
     name: String,
 }
 

@@ -75,7 +75,9 @@ pub enum MailAccountError {
 
 /// What a user enters to connect a mailbox (besides the password, which comes from a no-echo
 /// prompt or standard input): validated into a [`crate::connector::MailAccount`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type, schemars::JsonSchema,
+)]
 pub struct MailAccountInput {
     /// The login, usually the e-mail address.
     pub username: String,
