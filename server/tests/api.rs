@@ -755,3 +755,19 @@ async fn the_openapi_document_is_generated_whole_and_every_operation_in_it_is_ro
     let out = server.call(As::Page(&page), Method::POST, "/api/logout", None).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT, "signing out, checked last");
 }
+
+#[tokio::test]
+async fn a_run_limit_out_of_range_is_refused_on_its_field() {
+    let server = open_server().await;
+    let page = server.sign_up("ada@example.com").await;
+    for path in ["/api/runs?limit=0", "/api/runs?limit=10001", "/api/areas/1/runs?limit=0"] {
+        let answer = server.call(As::Page(&page), Method::GET, path, None).await;
+        assert_eq!(
+            (answer.status, answer.body["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("limit")),
+            "{path}"
+        );
+    }
+    let fine = server.call(As::Page(&page), Method::GET, "/api/runs?limit=10000", None).await;
+    assert_eq!(fine.status, StatusCode::OK);
+}

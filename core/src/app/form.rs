@@ -26,6 +26,8 @@ pub struct FormStep {
 /// An area as the editor holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, schemars::JsonSchema)]
 pub struct AreaForm {
+    /// What the user calls it: 1 to 200 characters, not only spaces, no control characters.
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"\S"))]
     pub name: String,
     pub action: FormStep,
     pub reactions: Vec<FormStep>,

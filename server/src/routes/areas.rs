@@ -1,7 +1,7 @@
 //! The user's areas: the dashboard's cards, one area, create, edit, switch on or off, delete,
 //! export, and its runs.
 
-use area_core::app::{AreaCard, AreaForm, AreaView};
+use area_core::app::{ApiError, AreaCard, AreaForm, AreaView};
 use area_core::areas::AreaSummary;
 use area_core::engine::history::RunRecord;
 use axum::http::header::CONTENT_TYPE;
@@ -73,18 +73,34 @@ async fn export(caller: Caller, Path(id): Path<i64>) -> Result<impl IntoResponse
     Ok(([(CONTENT_TYPE, "application/json")], text))
 }
 
+/// `?limit=`: how many runs, 1 to [`MAX_RUNS`] (50 when absent).
 #[derive(Deserialize)]
 pub(super) struct Limit {
     #[serde(default = "default_limit")]
-    pub(super) limit: u32,
+    limit: u32,
 }
 
-pub(super) fn default_limit() -> u32 {
+/// The most runs one request lists.
+const MAX_RUNS: u32 = 10_000;
+
+fn default_limit() -> u32 {
     50
+}
+
+impl Limit {
+    /// The limit, or an `invalid` error naming `limit` when out of range.
+    pub(super) fn get(&self) -> Result<u32, ApiError> {
+        if (1..=MAX_RUNS).contains(&self.limit) {
+            Ok(self.limit)
+        } else {
+            Err(ApiError::invalid("limit", format!("limit must be 1 to {MAX_RUNS} (it is {})", self.limit)))
+        }
+    }
 }
 
 /// One area's runs, newest first; another user's area is "not found", not an empty list.
 async fn runs(caller: Caller, Path(id): Path<i64>, Query(q): Query<Limit>) -> Result<Json<Vec<RunRecord>>, HttpError> {
+    let limit = q.get()?;
     caller.app.area(id).await?;
-    Ok(Json(caller.app.runs(Some(id), q.limit).await?))
+    Ok(Json(caller.app.runs(Some(id), limit).await?))
 }

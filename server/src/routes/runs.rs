@@ -16,7 +16,7 @@ pub(super) fn routes() -> Router<Server> {
 }
 
 async fn list(caller: Caller, Query(q): Query<Limit>) -> Result<Json<Vec<RunRecord>>, HttpError> {
-    Ok(Json(caller.app.runs(None, q.limit).await?))
+    Ok(Json(caller.app.runs(None, q.get()?).await?))
 }
 
 async fn rerun(caller: Caller, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {

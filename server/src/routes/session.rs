@@ -31,7 +31,10 @@ pub(super) fn routes() -> Router<Server> {
 /// What signing up or in sends.
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct Credentials {
+    #[schemars(email)]
     email: String,
+    /// 8 to 256 characters.
+    #[schemars(length(min = 8, max = 256))]
     password: String,
     /// An invitation code, when sign-up is invite-only.
     #[serde(default)]

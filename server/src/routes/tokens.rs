@@ -17,6 +17,8 @@ pub(super) fn routes() -> Router<Server> {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct NewToken {
+    /// What the token is for ("backup script"): 1 to 100 characters, not only spaces.
+    #[schemars(length(min = 1, max = 100), regex(pattern = r"\S"))]
     name: String,
 }
 
