@@ -250,7 +250,7 @@ async fn a_failed_run_can_be_re_run_after_the_fix() {
     assert_eq!(received_count(&sink).await, 2);
     let again = app.rerun(run.id).await.expect_err("a succeeded run is not re-run");
     assert_eq!(again.code, "conflict");
-    assert_eq!(app.rerun(999_999).await.expect_err("unknown run").code, "conflict");
+    assert_eq!(app.rerun(999_999).await.expect_err("unknown run").code, "not_found");
     app.shutdown().await;
 }
 

@@ -13,7 +13,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
-use crate::routes::{Authorize, Begin, Credentials, Enabled, Invite, NewToken, SessionView, TokenForm};
+use crate::routes::{Authorize, Begin, BeginSignIn, Credentials, Enabled, Invite, NewToken, SessionView, TokenForm};
 
 /// How an operation proves who is calling.
 #[derive(Clone, Copy, PartialEq)]
@@ -99,6 +99,10 @@ fn build() -> (Vec<Operation>, Map<String, Value>) {
     b.op("post", "/api/logout", "End the cookie's session", SignedIn).answers_nothing(204);
     b.op("get", "/api/session", "Who is signed in, and the CSRF token a page sends with changes", SignedIn)
         .answers(200, session);
+    let (signin, authorize) = (b.schema::<BeginSignIn>(), b.schema::<Authorize>());
+    b.op("post", "/api/signin/begin", "Begin signing in with GitHub or Google: where to send the browser", Public)
+        .takes(signin)
+        .answers(200, authorize);
     let invite = b.schema::<Invite>();
     b.op("post", "/api/invites", "A single-use invitation code (administrator)", SignedIn).answers(201, invite);
 

@@ -771,3 +771,92 @@ async fn a_run_limit_out_of_range_is_refused_on_its_field() {
     let fine = server.call(As::Page(&page), Method::GET, "/api/runs?limit=10000", None).await;
     assert_eq!(fine.status, StatusCode::OK);
 }
+
+/// A fake GitHub: its token endpoint (checking the code, verifier and redirect URI it gets) and
+/// its `/user` API answering for the token it issued.
+async fn fake_github(subject: i64, email: &str) -> wiremock::MockServer {
+    use wiremock::matchers::{body_string_contains, header, method, path};
+    let github = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/login/oauth/access_token"))
+        .and(body_string_contains("code=gh-code"))
+        .and(body_string_contains("code_verifier="))
+        .and(body_string_contains("redirect_uri=https%3A%2F%2Farea.example.com%2Foauth%2Fcallback"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "gh-access", "token_type": "bearer", "scope": "read:user,user:email"
+        })))
+        .mount(&github)
+        .await;
+    wiremock::Mock::given(method("GET"))
+        .and(path("/user"))
+        .and(header("authorization", "Bearer gh-access"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": subject, "login": "octo", "email": email })),
+        )
+        .mount(&github)
+        .await;
+    github
+}
+
+async fn github_server(github: &wiremock::MockServer, sign_up: SignUp) -> Server {
+    let token_url = format!("{}/login/oauth/access_token", github.uri());
+    let url = url::Url::parse("https://area.example.com").unwrap();
+    serve_with_settings(
+        ServerConfig::new(Some(url), sign_up),
+        &[
+            ("AREA_GITHUB_CLIENT_ID", "area-client"),
+            ("AREA_GITHUB_CLIENT_SECRET", "area-secret"),
+            ("AREA_GITHUB_TOKEN_URL", &token_url),
+            ("AREA_GITHUB_BASE_URL", &github.uri()),
+        ],
+    )
+    .await
+}
+
+/// Begins a sign-in with GitHub and comes back from it as the provider would send the browser.
+async fn sign_in_with_github(server: &Server, who: As<'_>, invite: Option<&str>) -> Answer {
+    let begun = server
+        .call(As::Nobody, Method::POST, "/api/signin/begin", Some(json!({ "provider": "github", "invite": invite })))
+        .await;
+    assert_eq!(begun.status, StatusCode::OK, "{}", begun.body);
+    let authorize = url::Url::parse(begun.body["url"].as_str().unwrap()).unwrap();
+    let state = authorize.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    server.call(who, Method::GET, &format!("/oauth/callback?code=gh-code&state={state}"), None).await
+}
+
+#[tokio::test]
+async fn signing_in_with_github_on_a_server_opens_a_session_and_obeys_the_sign_up_policy() {
+    let github = fake_github(4242, "octo@example.com").await;
+    let closed = github_server(&github, SignUp::Closed).await;
+    closed.sign_up("admin@example.com").await;
+    let refused = sign_in_with_github(&closed, As::Nobody, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "a new identity on a closed server: {}", refused.body);
+    assert!(refused.headers.get("set-cookie").is_none());
+    let users = closed.app.accounts().await.unwrap();
+    assert_eq!(users.len(), 1, "no account was created");
+
+    let open = github_server(&github, SignUp::Open).await;
+    open.sign_up("admin@example.com").await;
+    let back = sign_in_with_github(&open, As::Nobody, None).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    assert_eq!(back.headers["location"], "/");
+    let cookie = set_cookie(&back);
+    assert!(cookie.contains("HttpOnly") && cookie.contains("; Secure"), "{cookie}");
+    let page = Browser { cookie: cookie.split(';').next().unwrap().to_owned(), csrf: String::new() };
+    let me = open.call(As::CookieOnly(&page), Method::GET, "/api/session", None).await;
+    assert_eq!(me.body["user"]["email"], "octo@example.com");
+    let again = sign_in_with_github(&open, As::Nobody, None).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(open.app.accounts().await.unwrap().len(), 2, "the same identity signs into the same account");
+
+    let invited = github_server(&github, SignUp::Invite).await;
+    let admin = invited.sign_up("admin@example.com").await;
+    let code = invited.call(As::Page(&admin), Method::POST, "/api/invites", None).await.body["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(sign_in_with_github(&invited, As::Nobody, None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(sign_in_with_github(&invited, As::Nobody, Some(&code)).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(invited.app.accounts().await.unwrap().len(), 2);
+}

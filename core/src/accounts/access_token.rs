@@ -130,6 +130,20 @@ impl Accounts {
         Ok(code)
     }
 
+    /// Spends an unused invitation code (an account created another way, by signing in with a
+    /// provider, follows).
+    pub async fn claim_invite(&self, code: &str) -> Result<(), AccountError> {
+        let claimed = sqlx::query("UPDATE invites SET used_at = ? WHERE code_hash = ? AND used_at IS NULL")
+            .bind(self.clock.now())
+            .bind(super::session::token_hash(code))
+            .execute(self.store.pool())
+            .await?;
+        if claimed.rows_affected() == 0 {
+            return Err(AccountError::InvalidInvite);
+        }
+        Ok(())
+    }
+
     /// Registers an account with an unused invitation code, spending the code in the same
     /// transaction (two sign-ups racing for one code: one wins).
     pub async fn register_invited(&self, email: &str, password: &str, code: &str) -> Result<User, AccountError> {

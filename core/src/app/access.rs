@@ -33,6 +33,13 @@ impl std::str::FromStr for SignUp {
     }
 }
 
+/// How a new account is let in.
+enum Gate<'a> {
+    Open,
+    /// With this invitation code, spent as the account is created.
+    Invited(&'a str),
+}
+
 impl App {
     /// Creates an account under the `policy`, without signing it in (the caller opens a session
     /// with [`App::open_session`]). The first account is always allowed.
@@ -44,12 +51,29 @@ impl App {
         invite: Option<&str>,
     ) -> Result<User, ApiError> {
         let accounts = &self.inner.accounts;
-        if accounts.administrator().await?.is_none() {
-            return Ok(accounts.register(email, password).await?);
+        match self.sign_up_gate(policy, invite).await? {
+            Gate::Open => Ok(accounts.register(email, password).await?),
+            Gate::Invited(code) => Ok(accounts.register_invited(email, password, code).await?),
+        }
+    }
+
+    /// Whether an account may be created under `policy` (spending the invitation when one is
+    /// needed): for accounts created by signing in with a provider.
+    pub(super) async fn may_sign_up(&self, policy: SignUp, invite: Option<&str>) -> Result<(), ApiError> {
+        if let Gate::Invited(code) = self.sign_up_gate(policy, invite).await? {
+            self.inner.accounts.claim_invite(code).await?;
+        }
+        Ok(())
+    }
+
+    /// How the `policy` lets a new account in, or why not.
+    async fn sign_up_gate<'a>(&self, policy: SignUp, invite: Option<&'a str>) -> Result<Gate<'a>, ApiError> {
+        if self.inner.accounts.administrator().await?.is_none() {
+            return Ok(Gate::Open);
         }
         match (policy, invite.map(str::trim).filter(|c| !c.is_empty())) {
-            (SignUp::Open, _) => Ok(accounts.register(email, password).await?),
-            (SignUp::Invite, Some(code)) => Ok(accounts.register_invited(email, password, code).await?),
+            (SignUp::Open, _) => Ok(Gate::Open),
+            (SignUp::Invite, Some(code)) => Ok(Gate::Invited(code)),
             (SignUp::Invite, None) => Err(ApiError {
                 field: Some("invite".into()),
                 ..ApiError::new(ErrorCode::Forbidden, "sign-up needs an invitation code: ask the administrator")

@@ -52,7 +52,7 @@ pub use error::{ApiError, ErrorCode};
 pub use form::{AreaForm, FormStep};
 pub use logging::log_filter;
 pub use oauth_flow::{open_in_browser, parse_deep_link, OAuthVia, BROWSER_ENV, DEEP_LINK_REDIRECT};
-pub use oauth_redirect::OAUTH_CALLBACK_PATH;
+pub use oauth_redirect::{RedirectOutcome, OAUTH_CALLBACK_PATH};
 pub use recipes::{Recipe, RecipeAsk};
 pub use sample::{SampleEvent, SampleValue};
 pub use test_send::TestSent;

@@ -30,8 +30,10 @@ pub const DESKTOP_ONLY: &[(&str, &str)] =
     &[("sign_in_with", "signing in with GitHub or Google is not available on an Area server yet: use your email")];
 
 /// The commands the browser transport sends to their own routes: the session cookie's, and
-/// `connect_oauth`, which becomes a navigation to the provider (`/api/oauth/begin`).
-pub const SESSION_COMMANDS: &[&str] = &["session_user", "sign_in", "sign_up", "sign_out", "connect_oauth"];
+/// `connect_oauth` and `sign_in_with`, which become a navigation to the provider
+/// (`/api/oauth/begin`, `/api/signin/begin`).
+pub const SESSION_COMMANDS: &[&str] =
+    &["session_user", "sign_in", "sign_up", "sign_out", "connect_oauth", "sign_in_with"];
 
 pub(super) fn routes() -> Router<Server> {
     Router::new().route("/api/invoke/{command}", post(invoke))

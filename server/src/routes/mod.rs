@@ -16,7 +16,7 @@ use axum::Router;
 pub(crate) use areas::Enabled;
 pub(crate) use connections::TokenForm;
 pub use invoke::{DESKTOP_ONLY, SESSION_COMMANDS};
-pub(crate) use oauth::{Authorize, Begin};
+pub(crate) use oauth::{Authorize, Begin, BeginSignIn};
 pub(crate) use session::{Credentials, Invite, SessionView};
 pub(crate) use tokens::NewToken;
 

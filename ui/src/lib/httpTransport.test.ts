@@ -117,6 +117,20 @@ describe("the browser transport", () => {
   });
 });
 
+describe("signing in through a provider in the browser", () => {
+  it("sends the page to the provider with the invitation it was opened with", async () => {
+    delete (window as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__;
+    const server = fakeServer({ "/api/signin/begin": { body: { url: "https://github.example/authorize?state=s" } } });
+    const went: string[] = [];
+    installHttpTransport(window, { fetch: server.fetch, search: "?invite=c0de", navigate: (url) => went.push(url) });
+    void api.signInWith("github");
+    await waitUntil(() => went.length > 0);
+    expect(server.calls[0]).toMatchObject({ url: "/api/signin/begin", body: { provider: "github", invite: "c0de" } });
+    expect(went).toEqual(["https://github.example/authorize?state=s"]);
+    delete (window as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__;
+  });
+});
+
 async function waitUntil(check: () => boolean) {
   for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
 }

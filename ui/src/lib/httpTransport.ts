@@ -129,6 +129,11 @@ export function installHttpTransport(win: object = window, options: TransportOpt
         navigate(url);
         return new Promise<never>(() => {});
       }
+      case "sign_in_with": {
+        const { url } = (await request("POST", "/api/signin/begin", { provider: args.provider, invite })) as { url: string };
+        navigate(url);
+        return new Promise<never>(() => {});
+      }
       default:
         return request("POST", `/api/invoke/${encodeURIComponent(cmd)}`, args);
     }
