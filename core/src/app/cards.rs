@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
-use crate::areas::{parse_area_value, AreaStatus, AreaSummary};
+use crate::areas::{parse_area_value, AreaState, AreaStatus, AreaSummary};
 use crate::catalog::{ActionKind, Catalog};
 use crate::connections::ConnectionInfo;
 
@@ -51,18 +51,9 @@ pub(super) async fn build(
     pool: &SqlitePool,
     catalog: &Catalog,
     user_id: i64,
-    summaries: Vec<AreaSummary>,
+    areas: Vec<(AreaSummary, AreaState)>,
     connections: &[ConnectionInfo],
 ) -> Result<Vec<AreaCard>, ApiError> {
-    let state: HashMap<i64, (i64, Option<String>, Option<i64>, String)> = sqlx::query(
-        "SELECT id, consecutive_failures, last_error, last_polled_at, definition FROM areas WHERE user_id = ?",
-    )
-    .bind(user_id)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| (r.get::<i64, _>(0), (r.get(1), r.get(2), r.get(3), r.get(4))))
-    .collect();
     let last_runs: HashMap<i64, LastRun> = sqlx::query(
         "SELECT r.area_id, r.id, r.status, r.created_at, r.error FROM runs r
          JOIN (SELECT area_id, MAX(runs.id) AS newest FROM runs JOIN areas a ON a.id = runs.area_id
@@ -75,17 +66,15 @@ pub(super) async fn build(
     .map(|r| (r.get::<i64, _>(0), LastRun { id: r.get(1), status: r.get(2), at: r.get(3), error: r.get(4) }))
     .collect();
     let now = chrono::Utc::now();
-    let cards = summaries
+    let cards = areas
         .into_iter()
-        .map(|summary| {
-            let (failures, last_error, last_polled, definition) =
-                state.get(&summary.id).cloned().unwrap_or((0, None, None, String::new()));
-            let next_check_at = next_check(catalog, &summary, last_polled, &definition, now);
+        .map(|(summary, state)| {
+            let next_check_at = next_check(catalog, &summary, state.last_polled_at, &state.definition, now);
             let fix = fix_for(catalog, &summary, connections);
             AreaCard {
                 last_run: last_runs.get(&summary.id).cloned(),
-                consecutive_failures: failures,
-                last_error,
+                consecutive_failures: state.consecutive_failures,
+                last_error: state.last_error,
                 next_check_at,
                 fix,
                 summary,

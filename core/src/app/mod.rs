@@ -919,12 +919,12 @@ impl App {
     /// The dashboard: every area with its next check, last run and what would fix it.
     pub async fn area_cards(&self) -> Result<Vec<AreaCard>, ApiError> {
         let user = self.user().await?;
-        let summaries = self.inner.areas.list(user.id).await?;
+        let areas = self.inner.areas.list_with_state(user.id).await?;
         let connections = match self.connections() {
             Ok(c) => c.list(user.id).await?,
             Err(_) => Vec::new(),
         };
-        cards::build(self.inner.store.pool(), &self.inner.catalog, user.id, summaries, &connections).await
+        cards::build(self.inner.store.pool(), &self.inner.catalog, user.id, areas, &connections).await
     }
 
     /// The signed-in user's areas as listed (`area areas list`).

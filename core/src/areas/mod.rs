@@ -46,7 +46,7 @@ use std::path::Path;
 pub use import::{check_private_network, ImportOptions, ImportedArea};
 pub use parse::{parse_area_file, parse_area_value, read_condition, MAX_AREA_FILE_BYTES};
 pub use spec::{default_interval_for, default_poll_interval, AreaFile, AreaSpec, StepSpec, DEFAULT_INTERVAL_SECS};
-pub use store::{AreaDetail, AreaStatus, AreaSummary, Areas, PauseCause, RunCounts, StepRef};
+pub use store::{AreaDetail, AreaState, AreaStatus, AreaSummary, Areas, PauseCause, RunCounts, StepRef};
 pub use summary::{private_network_fields, summarize, TrustSummary, PRIVATE_NETWORK_PARAM};
 pub use validate::{validate, validate_action_params, ValidatedArea, MAX_NAME_CHARS, MAX_REACTIONS};
 

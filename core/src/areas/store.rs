@@ -172,6 +172,18 @@ pub struct Areas {
     settings: Settings,
 }
 
+/// What the engine recorded about an area, beside its summary.
+#[derive(Debug, Clone, Default)]
+pub struct AreaState {
+    /// Failures in a row.
+    pub consecutive_failures: i64,
+    pub last_error: Option<String>,
+    /// Unix ms of the last poll.
+    pub last_polled_at: Option<i64>,
+    /// The stored definition (JSON), for what the summary does not carry (a timer's schedule).
+    pub definition: String,
+}
+
 /// The columns [`Areas::summary_row`] reads (a macro so queries stay literal strings for sqlx).
 macro_rules! summary_columns {
     () => {
@@ -433,6 +445,31 @@ impl Areas {
             .fetch_all(self.store.pool())
             .await?;
         Ok(rows.iter().map(|r| self.summary_row(r)).collect())
+    }
+
+    /// The user's areas as [`Areas::list`] gives them, each with its engine state, in one read
+    /// (the dashboard asks for it on every refresh, for every user).
+    pub async fn list_with_state(&self, user_id: i64) -> Result<Vec<(AreaSummary, AreaState)>, AreaError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            summary_columns!(),
+            ", consecutive_failures, last_error, last_polled_at FROM areas WHERE user_id = ? ORDER BY id"
+        ))
+        .bind(user_id)
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let state = AreaState {
+                    consecutive_failures: r.get("consecutive_failures"),
+                    last_error: r.get("last_error"),
+                    last_polled_at: r.get("last_polled_at"),
+                    definition: r.get("definition"),
+                };
+                (self.summary_row(r), state)
+            })
+            .collect())
     }
 
     /// One area with its engine state, run counts and (for webhook areas) its URL.
