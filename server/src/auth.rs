@@ -95,7 +95,8 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// `Set-Cookie` for a new session: `HttpOnly`, `SameSite=Lax` (sent on the OAuth2 provider's
 /// redirect back, never on another site's POST), `Secure` when the server is reached over https,
 /// and expiring with the session.
-pub(crate) fn session_cookie(config: &ServerConfig, session: &Session, now: i64) -> (axum::http::HeaderName, String) {
+pub(crate) fn session_cookie(config: &ServerConfig, session: &Session) -> (axum::http::HeaderName, String) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let max_age = (session.expires_at - now).max(0);
     let secure = if config.secure_cookies() { "; Secure" } else { "" };
     (

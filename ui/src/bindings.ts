@@ -279,6 +279,7 @@ export type AreaForm = AreaForm_Serialize | AreaForm_Deserialize;
 
 /**  An area as the editor holds it. */
 export type AreaForm_Deserialize = {
+	/**  What the user calls it: 1 to 200 characters, not only spaces, no control characters. */
 	name: string,
 	action: FormStep,
 	reactions: FormStep[],
@@ -291,6 +292,7 @@ export type AreaForm_Deserialize = {
 
 /**  An area as the editor holds it. */
 export type AreaForm_Serialize = {
+	/**  What the user calls it: 1 to 200 characters, not only spaces, no control characters. */
 	name: string,
 	action: FormStep,
 	reactions: FormStep[],

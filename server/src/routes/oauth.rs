@@ -76,7 +76,7 @@ async fn callback(
     };
     match result {
         Ok(RedirectOutcome::SignedIn(session)) => {
-            let cookie = session_cookie(&server.config, &session, chrono_now());
+            let cookie = session_cookie(&server.config, &session);
             (StatusCode::SEE_OTHER, [(LOCATION, "/".to_string()), (cookie.0, cookie.1)]).into_response()
         }
         Ok(RedirectOutcome::Connected(_) | RedirectOutcome::Linked(_)) => {
@@ -96,10 +96,6 @@ async fn callback(
                 .into_response()
         }
     }
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// Text shown in the error page: the provider's words may contain anything.

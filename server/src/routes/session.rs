@@ -63,15 +63,11 @@ impl FromRequestParts<Server> for ClientAddr {
     }
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 /// The answer to a successful sign-in or sign-up: the session cookie and who is signed in.
 async fn signed_in(app: &App, config: &ServerConfig, session: Session, status: StatusCode) -> Response {
     let administrator = app.acting_as(session.user.clone()).is_administrator().await.unwrap_or(false);
     let view = SessionView { csrf_token: Some(csrf_token(&session.token)), user: session.user.clone(), administrator };
-    (status, [session_cookie(config, &session, unix_now())], Json(view)).into_response()
+    (status, [session_cookie(config, &session)], Json(view)).into_response()
 }
 
 /// `POST /api/signup`: creates an account under the server's sign-up policy and signs it in.
