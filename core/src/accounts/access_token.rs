@@ -133,10 +133,15 @@ impl Accounts {
     /// Spends an unused invitation code (an account created another way, by signing in with a
     /// provider, follows).
     pub async fn claim_invite(&self, code: &str) -> Result<(), AccountError> {
+        self.claim_invite_with(self.store.pool(), code).await
+    }
+
+    /// [`Accounts::claim_invite`] on `db` (a transaction that also creates the account).
+    async fn claim_invite_with(&self, db: impl sqlx::SqliteExecutor<'_>, code: &str) -> Result<(), AccountError> {
         let claimed = sqlx::query("UPDATE invites SET used_at = ? WHERE code_hash = ? AND used_at IS NULL")
             .bind(self.clock.now())
             .bind(super::session::token_hash(code))
-            .execute(self.store.pool())
+            .execute(db)
             .await?;
         if claimed.rows_affected() == 0 {
             return Err(AccountError::InvalidInvite);
@@ -149,14 +154,7 @@ impl Accounts {
     pub async fn register_invited(&self, email: &str, password: &str, code: &str) -> Result<User, AccountError> {
         let (email, hash) = self.checked_credentials(email, password).await?;
         let mut tx = self.store.pool().begin().await?;
-        let claimed = sqlx::query("UPDATE invites SET used_at = ? WHERE code_hash = ? AND used_at IS NULL")
-            .bind(self.clock.now())
-            .bind(super::session::token_hash(code))
-            .execute(&mut *tx)
-            .await?;
-        if claimed.rows_affected() == 0 {
-            return Err(AccountError::InvalidInvite);
-        }
+        self.claim_invite_with(&mut *tx, code).await?;
         let user = self.insert_user(&mut *tx, email, hash).await?;
         sqlx::query("UPDATE invites SET used_by = ? WHERE code_hash = ?")
             .bind(user.id)
