@@ -10,6 +10,7 @@ import { startSink, startGitHubUser, postJson } from "../lib/fakes.mjs";
 import {
   byId,
   click,
+  exists,
   fill,
   waitText,
   advanceUntil,
@@ -75,15 +76,29 @@ async function firstAreaFlow(browser, email) {
   return areaId;
 }
 
-test("in a browser: sign up, connect a token service, build a webhook → HTTP area, fire it once, see it in Activity", async () => {
+test("in a browser: sign up, connect a token service, build a webhook → HTTP area, fire it once, see it in Activity; invite the family", async () => {
   const github = await startGitHubUser({ token: TOKEN });
   servers.push(github);
   await withServer(
     "desktop",
-    async ({ browser }) => {
+    async ({ browser, base }) => {
       await firstAreaFlow(browser, "web@example.com");
+
+      // The administrator invites someone from the Account page; the link lets one account in.
+      await nav(browser, "account");
+      await click(browser, "invite-create");
+      const link = await (await byId(browser, "invite-link")).getValue();
+      assert.match(link, new RegExp(`^${base}/\\?invite=[0-9a-f]{64}$`));
+      await click(browser, "nav-signout");
+      await browser.url(link);
+      await signUp(browser, "family@example.com", PASSWORD);
+      await nav(browser, "dashboard");
+      await byId(browser, "empty-dashboard").catch(() =>
+        assert.fail("the invited account should start with no areas (it must not see the administrator's)"),
+      );
+      assert.equal(await exists(browser, "engine-toggle"), false, "only the administrator pauses everyone's areas");
     },
-    { extraEnv: { AREA_GITHUB_BASE_URL: github.url } },
+    { extraEnv: { AREA_GITHUB_BASE_URL: github.url }, signUp: "invite" },
   );
 });
 
@@ -94,7 +109,7 @@ test("on a 360 × 740 phone: the same flow, nothing wider than the screen, and a
     "phone",
     async ({ browser, base }) => {
       await firstAreaFlow(browser, "phone@example.com");
-      for (const page of ["dashboard", "activity", "services"]) {
+      for (const page of ["dashboard", "activity", "services", "account"]) {
         await nav(browser, page);
         await sleep(300);
         const o = await horizontalOverflow(browser);

@@ -22,9 +22,10 @@ const CHROMEDRIVER = process.env.CHROMEDRIVER || "/usr/bin/chromedriver";
 
 /**
  * Runs `fn({ browser, base, dir })` against a fresh `area serve` and a fresh headless Chromium.
- * `viewport` ({ width, height }) emulates a phone (touch, device pixels) when given.
+ * `viewport` ({ width, height }) emulates a phone (touch, device pixels) when given; `signUp` is
+ * the server's sign-up policy (open, invite, closed).
  */
-export async function withServer(name, fn, { extraEnv = {}, viewport = null } = {}) {
+export async function withServer(name, fn, { extraEnv = {}, viewport = null, signUp = "open" } = {}) {
   for (const [what, path] of [["area", areaBinary()], ["chromium", CHROMIUM], ["chromedriver", CHROMEDRIVER]]) {
     if (!existsSync(path)) throw new Error(`${what} not found at ${path}: run scripts/setup.sh (or build the area binary)`);
   }
@@ -33,7 +34,7 @@ export async function withServer(name, fn, { extraEnv = {}, viewport = null } = 
   const base = `http://127.0.0.1:${port}`;
   const logPath = join(dir, "server.log");
   const log = openSync(logPath, "a");
-  const server = spawn(areaBinary(), ["--data-dir", join(dir, "data"), "serve", "--listen", `127.0.0.1:${port}`, "--sign-up", "open"], {
+  const server = spawn(areaBinary(), ["--data-dir", join(dir, "data"), "serve", "--listen", `127.0.0.1:${port}`, "--sign-up", signUp], {
     env: { ...process.env, AREA_MASTER_KEY: TEST_MASTER_KEY, AREA_ALLOW_PRIVATE_NETWORK: "1", RUST_LOG: "info", ...extraEnv },
     stdio: ["ignore", log, log],
   });

@@ -38,6 +38,21 @@ type Target = {
 /** The header the server requires, with the session's token, on every request that changes data. */
 const CSRF_HEADER = "x-csrf-token";
 
+/** What only a page served by `area serve` has: the server's own routes, and who administers it. */
+export interface ServerLink {
+  /** A request to the server's API with the session's CSRF token; throws the server's ApiError. */
+  request: (method: string, path: string, body?: unknown) => Promise<unknown>;
+  /** Whether the signed-in user administers the server (may invite people, pause everyone). */
+  administrator: () => boolean;
+}
+
+let link: ServerLink | null = null;
+
+/** The server this page talks to, or `null` in the desktop app. */
+export function serverLink(): ServerLink | null {
+  return link;
+}
+
 /**
  * Installs the HTTP transport on `win` unless Tauri is there already; says whether it did.
  */
@@ -50,6 +65,7 @@ export function installHttpTransport(win: object = window, options: TransportOpt
   const invite = new URLSearchParams(options.search ?? globalThis.location?.search ?? "").get("invite");
 
   let csrf: string | null = null;
+  let administrator = false;
   let nextId = 1;
   const callbacks = new Map<number, Callback>();
   const listeners = new Map<string, number[]>();
@@ -78,8 +94,9 @@ export function installHttpTransport(win: object = window, options: TransportOpt
   }
 
   function signedIn(answer: unknown): unknown {
-    const session = answer as { user: unknown; csrf_token: string | null };
+    const session = answer as { user: unknown; csrf_token: string | null; administrator?: boolean };
     csrf = session.csrf_token;
+    administrator = session.administrator === true;
     listenToChanges();
     return session.user;
   }
@@ -161,6 +178,7 @@ export function installHttpTransport(win: object = window, options: TransportOpt
     },
   };
   target.__TAURI_EVENT_PLUGIN_INTERNALS__ = { unregisterListener: removeListener };
+  link = { request, administrator: () => administrator };
   return true;
 }
 

@@ -8,7 +8,8 @@ export type Route =
   | { name: "services"; connect?: string }
   | { name: "activity"; areaId?: number }
   | { name: "area"; id: number }
-  | { name: "wizard"; id?: number; step?: string; recipe?: string };
+  | { name: "wizard"; id?: number; step?: string; recipe?: string }
+  | { name: "account" };
 
 export const nav = $state<{ route: Route }>({ route: { name: "dashboard" } });
 
