@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::areas::{parse_area_value, AreaState, AreaStatus, AreaSummary};
 use crate::catalog::{ActionKind, Catalog};
@@ -54,17 +54,21 @@ pub(super) async fn build(
     areas: Vec<(AreaSummary, AreaState)>,
     connections: &[ConnectionInfo],
 ) -> Result<Vec<AreaCard>, ApiError> {
-    let last_runs: HashMap<i64, LastRun> = sqlx::query(
-        "SELECT r.area_id, r.id, r.status, r.created_at, r.error FROM runs r
+    // One row of JSON rather than a row per area (see `Areas::list_with_state`).
+    let packed: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(r.area_id, r.id, r.status, r.created_at, r.error)) FROM runs r
          JOIN (SELECT area_id, MAX(runs.id) AS newest FROM runs JOIN areas a ON a.id = runs.area_id
                WHERE a.user_id = ? GROUP BY area_id) x ON r.id = x.newest",
     )
     .bind(user_id)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| (r.get::<i64, _>(0), LastRun { id: r.get(1), status: r.get(2), at: r.get(3), error: r.get(4) }))
-    .collect();
+    .fetch_one(pool)
+    .await?;
+    let newest: Vec<(i64, i64, String, i64, Option<String>)> = serde_json::from_str(&packed)
+        .map_err(|e| ApiError::new(super::ErrorCode::Internal, format!("the last runs could not be read back: {e}")))?;
+    let last_runs: HashMap<i64, LastRun> = newest
+        .into_iter()
+        .map(|(area_id, id, status, at, error)| (area_id, LastRun { id, status, at, error }))
+        .collect();
     let now = chrono::Utc::now();
     let cards = areas
         .into_iter()

@@ -184,6 +184,21 @@ pub struct AreaState {
     pub definition: String,
 }
 
+/// The stored columns an [`AreaSummary`] is made of.
+struct SummaryColumns {
+    id: i64,
+    name: String,
+    enabled: bool,
+    paused_reason: Option<String>,
+    paused_cause: Option<String>,
+    definition: String,
+    action_service: String,
+    action_id: String,
+    interval_secs: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
 /// The columns [`Areas::summary_row`] reads (a macro so queries stay literal strings for sqlx).
 macro_rules! summary_columns {
     () => {
@@ -448,26 +463,60 @@ impl Areas {
     }
 
     /// The user's areas as [`Areas::list`] gives them, each with its engine state, in one read
-    /// (the dashboard asks for it on every refresh, for every user).
+    /// (the dashboard asks for it on every refresh, for every user). SQLite packs the rows into
+    /// one JSON array: sqlx hands rows over from its database thread one at a time, and for a
+    /// hundred areas those hand-overs cost more than the query.
     pub async fn list_with_state(&self, user_id: i64) -> Result<Vec<(AreaSummary, AreaState)>, AreaError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            summary_columns!(),
-            ", consecutive_failures, last_error, last_polled_at FROM areas WHERE user_id = ? ORDER BY id"
-        ))
+        let packed: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(id, name, enabled, paused_reason, paused_cause, definition,
+                    action_service, action_id, interval_secs, created_at, updated_at,
+                    consecutive_failures, last_error, last_polled_at))
+             FROM (SELECT * FROM areas WHERE user_id = ? ORDER BY id)",
+        )
         .bind(user_id)
-        .fetch_all(self.store.pool())
+        .fetch_one(self.store.pool())
         .await?;
+        type Packed = (
+            i64,
+            String,
+            i64,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            Option<String>,
+            Option<i64>,
+        );
+        let rows: Vec<Packed> = serde_json::from_str(&packed)
+            .map_err(|e| AreaError::Corrupt { id: 0, message: format!("the areas could not be read back: {e}") })?;
         Ok(rows
-            .iter()
+            .into_iter()
             .map(|r| {
                 let state = AreaState {
-                    consecutive_failures: r.get("consecutive_failures"),
-                    last_error: r.get("last_error"),
-                    last_polled_at: r.get("last_polled_at"),
-                    definition: r.get("definition"),
+                    consecutive_failures: r.11,
+                    last_error: r.12,
+                    last_polled_at: r.13,
+                    definition: r.5.clone(),
                 };
-                (self.summary_row(r), state)
+                let columns = SummaryColumns {
+                    id: r.0,
+                    name: r.1,
+                    enabled: r.2 != 0,
+                    paused_reason: r.3,
+                    paused_cause: r.4,
+                    definition: r.5,
+                    action_service: r.6,
+                    action_id: r.7,
+                    interval_secs: r.8,
+                    created_at: r.9,
+                    updated_at: r.10,
+                };
+                (self.summary_from(columns), state)
             })
             .collect())
     }
@@ -690,27 +739,41 @@ impl Areas {
     /// A summary from a row of `summary_columns!()`. An unreadable definition still lists (with
     /// the action from its own columns) so one bad row cannot hide the others.
     fn summary_row(&self, row: &SqliteRow) -> AreaSummary {
-        let id: i64 = row.get("id");
-        let enabled: bool = row.get("enabled");
-        let paused_reason: Option<String> = row.get("paused_reason");
-        let paused_cause = PauseCause::of(paused_reason.as_deref(), row.get("paused_cause"));
-        let interval = row.get::<i64, _>("interval_secs").clamp(0, i64::from(u32::MAX)) as u32;
-        let (created_at, updated_at): (i64, i64) = (row.get("created_at"), row.get("updated_at"));
-        match parse_definition(id, row.get("definition")) {
+        self.summary_from(SummaryColumns {
+            id: row.get("id"),
+            name: row.get("name"),
+            enabled: row.get("enabled"),
+            paused_reason: row.get("paused_reason"),
+            paused_cause: row.get("paused_cause"),
+            definition: row.get("definition"),
+            action_service: row.get("action_service"),
+            action_id: row.get("action_id"),
+            interval_secs: row.get("interval_secs"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+        })
+    }
+
+    fn summary_from(&self, row: SummaryColumns) -> AreaSummary {
+        let SummaryColumns { id, name, enabled, paused_reason, paused_cause, definition, .. } = row;
+        let paused_cause = PauseCause::of(paused_reason.as_deref(), paused_cause.as_deref());
+        let interval = row.interval_secs.clamp(0, i64::from(u32::MAX)) as u32;
+        let (created_at, updated_at) = (row.created_at, row.updated_at);
+        match parse_definition(id, definition) {
             Ok(spec) => {
                 let mut summary = self.summary_of(id, &spec, enabled, paused_reason, interval, created_at, updated_at);
-                summary.name = row.get("name");
+                summary.name = name;
                 summary.paused_cause = paused_cause;
                 summary
             }
             Err(e) => AreaSummary {
                 id,
-                name: row.get("name"),
+                name,
                 enabled,
                 status: AreaStatus::of(enabled, paused_reason.as_deref()),
                 paused_reason,
                 paused_cause,
-                action: StepRef { service: row.get("action_service"), id: row.get("action_id") },
+                action: StepRef { service: row.action_service, id: row.action_id },
                 reactions: Vec::new(),
                 summary: e.to_string(),
                 interval_secs: interval,
