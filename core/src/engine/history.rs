@@ -48,59 +48,38 @@ pub async fn list_runs(
     area_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<RunRecord>, sqlx::Error> {
-    // One row of JSON rather than a row per run: sqlx hands rows over from its database thread
-    // one at a time, which costs more than the query for a page of runs.
-    let packed: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(id, area_id, name, event_key, status, attempts, created_at, started_at,
-                    finished_at, duration_ms, next_attempt_at, error, summary, ingredients) ORDER BY id DESC)
-         FROM (SELECT r.id, r.area_id, a.name, r.event_key, r.status, r.attempts, r.created_at, r.started_at,
-                      r.finished_at, r.duration_ms, r.next_attempt_at, r.error, r.summary, r.ingredients
-               FROM runs r JOIN areas a ON a.id = r.area_id
-               WHERE a.user_id = ? AND (? IS NULL OR r.area_id = ?)
-               ORDER BY r.id DESC LIMIT ?)",
+    let rows = sqlx::query(
+        "SELECT r.id, r.area_id, a.name, r.event_key, r.status, r.attempts, r.created_at, r.started_at,
+                r.finished_at, r.duration_ms, r.next_attempt_at, r.error, r.summary, r.ingredients
+         FROM runs r JOIN areas a ON a.id = r.area_id
+         WHERE a.user_id = ? AND (? IS NULL OR r.area_id = ?)
+         ORDER BY r.id DESC LIMIT ?",
     )
     .bind(user_id)
     .bind(area_id)
     .bind(area_id)
     .bind(limit)
-    .fetch_one(pool)
+    .fetch_all(pool)
     .await?;
-    type Packed = (
-        i64,
-        i64,
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        String,
-    );
-    let rows: Vec<Packed> = serde_json::from_str(&packed).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     Ok(rows
-        .into_iter()
+        .iter()
         .map(|r| {
-            let status = r.4;
+            let status: String = r.get(4);
             RunRecord {
-                id: r.0,
-                area_id: r.1,
-                area_name: r.2,
-                event_key: r.3,
-                attempts: r.5,
-                created_at: r.6,
-                started_at: r.7,
-                finished_at: r.8,
-                duration_ms: r.9,
-                next_attempt_at: if status == "queued" { r.10 } else { None },
+                id: r.get(0),
+                area_id: r.get(1),
+                area_name: r.get(2),
+                event_key: r.get(3),
+                attempts: r.get(5),
+                created_at: r.get(6),
+                started_at: r.get(7),
+                finished_at: r.get(8),
+                duration_ms: r.get(9),
+                next_attempt_at: (status == "queued").then(|| r.get(10)),
                 status,
-                error: r.11,
-                summary: r.12,
-                ingredients: serde_json::from_str(&r.13).unwrap_or(serde_json::Value::Null),
+                error: r.get(11),
+                summary: r.get(12),
+                ingredients: serde_json::from_str(r.get::<&str, _>(13)).unwrap_or(serde_json::Value::Null),
             }
         })
         .collect())
