@@ -470,8 +470,8 @@ impl Areas {
         let packed: String = sqlx::query_scalar(
             "SELECT json_group_array(json_array(id, name, enabled, paused_reason, paused_cause, definition,
                     action_service, action_id, interval_secs, created_at, updated_at,
-                    consecutive_failures, last_error, last_polled_at))
-             FROM (SELECT * FROM areas WHERE user_id = ? ORDER BY id)",
+                    consecutive_failures, last_error, last_polled_at) ORDER BY id)
+             FROM areas WHERE user_id = ?",
         )
         .bind(user_id)
         .fetch_one(self.store.pool())
