@@ -425,6 +425,8 @@ async fn webhook_urls_name_the_public_address() {
     let view = server.call(As::Page(&page), Method::GET, &format!("/api/areas/{id}"), None).await;
     let hook = view.body["detail"]["webhook_url"].as_str().unwrap();
     assert!(hook.starts_with("https://area.example.com/hooks/"), "{hook}");
+    let status = server.app.engine_status();
+    assert_eq!(status.webhook_base.as_deref(), Some("https://area.example.com"), "the engine status says the same");
 }
 
 /// The command names the UI's generated bindings call.

@@ -377,7 +377,7 @@ impl App {
                 &self.inner.store.dir().join(WEBHOOK_ADDR_FILE),
                 addr.to_string().as_bytes(),
             );
-            format!("http://{}", crate::areas::webhook_listen_addr(self.inner.store.dir()))
+            crate::areas::webhook_base(&self.inner.settings, self.inner.store.dir())
         })
     }
 

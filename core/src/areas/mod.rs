@@ -141,10 +141,14 @@ pub(crate) fn join_path(prefix: &str, field: &str) -> String {
     }
 }
 
-/// The public URL of a webhook area: `http://{listen}/hooks/{token}`, where `listen` is the
-/// daemon's listener address (see [`webhook_listen_addr`]).
-pub fn webhook_url(listen: &str, token: &str) -> String {
-    format!("http://{listen}/hooks/{token}")
+/// Where webhook URLs point (`<base>/hooks/<token>`): the server's public address
+/// (`AREA_PUBLIC_URL`, `area serve --public-url`) when it has one, else `http://` and the local
+/// listener's address (see [`webhook_listen_addr`]). Area views and the engine status both use it.
+pub fn webhook_base(settings: &crate::settings::Settings, data_dir: &Path) -> String {
+    match settings.get(crate::settings::PUBLIC_URL) {
+        Some(public) => public.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", webhook_listen_addr(data_dir)),
+    }
 }
 
 /// The address webhook URLs should use: what the daemon wrote to [`WEBHOOK_ADDR_FILE`] in the
@@ -207,6 +211,10 @@ mod tests {
         assert_eq!(webhook_listen_addr(dir.path()), "localhost:9000");
         std::fs::write(&file, "garbage here").unwrap();
         assert_eq!(webhook_listen_addr(dir.path()), DEFAULT_WEBHOOK_LISTEN);
-        assert_eq!(webhook_url("127.0.0.1:1", "abc"), "http://127.0.0.1:1/hooks/abc");
+        std::fs::write(&file, "127.0.0.1:1").unwrap();
+        let settings = crate::settings::Settings::empty();
+        assert_eq!(webhook_base(&settings, dir.path()), "http://127.0.0.1:1");
+        let public = settings.with(crate::settings::PUBLIC_URL, "https://area.example.com/");
+        assert_eq!(webhook_base(&public, dir.path()), "https://area.example.com");
     }
 }

@@ -8,7 +8,7 @@ use super::quota::{self, PlannedPoll, QuotaUse};
 use super::secrets::{self, SecretsNeeded};
 use super::spec::AreaSpec;
 use super::validate::{validate, ValidatedArea};
-use super::{webhook_listen_addr, webhook_url, AreaError};
+use super::{webhook_base, AreaError};
 use crate::catalog::Catalog;
 use crate::crypto::MasterKey;
 use crate::settings::Settings;
@@ -538,10 +538,9 @@ impl Areas {
         let mut spec = secrets::redact(&self.catalog, &parse_definition(id, row.get("definition"))?);
         spec.enabled = summary.enabled;
         let webhook_token: Option<String> = row.get("webhook_token");
-        let webhook_url = webhook_token.as_deref().map(|token| match self.settings.get(crate::settings::PUBLIC_URL) {
-            Some(public) => format!("{}/hooks/{token}", public.trim_end_matches('/')),
-            None => webhook_url(&webhook_listen_addr(self.store.dir()), token),
-        });
+        let webhook_url = webhook_token
+            .as_deref()
+            .map(|token| format!("{}/hooks/{token}", webhook_base(&self.settings, self.store.dir())));
         let mut runs = RunCounts::default();
         let counts = sqlx::query("SELECT status, COUNT(*) FROM runs WHERE area_id = ? GROUP BY status")
             .bind(id)
