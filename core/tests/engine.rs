@@ -1039,7 +1039,7 @@ async fn runs_finished_in_one_batch_keep_their_order() {
     use area_core::engine::writer::{NewEvent, RunEnd, RunStatus, WriteOp, Writer};
     let env = Env::new().await;
     let area = env.add(json_area("batch", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
-    let (writer, _task) = Writer::spawn(env.store.pool().clone());
+    let (writer, _task) = Writer::spawn(&env.store).expect("writer");
     let events = (1..=4)
         .map(|n| NewEvent { key: format!("k{n}"), ingredients: Default::default(), skip_reason: None })
         .collect();
@@ -1115,7 +1115,7 @@ async fn a_success_after_a_failure_in_a_later_batch_still_resets_the_count() {
     use area_core::engine::writer::{NewEvent, RunEnd, RunStatus, WriteOp, Writer};
     let env = Env::new().await;
     let area = env.add(json_area("batches", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
-    let (writer, _task) = Writer::spawn(env.store.pool().clone());
+    let (writer, _task) = Writer::spawn(&env.store).expect("writer");
     let events = (1..=3)
         .map(|n| NewEvent { key: format!("k{n}"), ingredients: Default::default(), skip_reason: None })
         .collect();
@@ -1138,4 +1138,21 @@ async fn a_success_after_a_failure_in_a_later_batch_still_resets_the_count() {
     assert!(writer.send(WriteOp::Finish { end: end(&queued[2], RunStatus::Succeeded), pause_after: 5 }));
     writer.flush().await;
     assert_eq!(env.state(area).await.consecutive_failures, 0, "the success after the failure reset the count");
+}
+
+// 7h. A batch the database refuses (here an event for an area that no longer exists) is
+// answered with the error and keeps nothing; the writer goes on with the next batch.
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_batch_is_answered_with_the_error_and_the_writer_goes_on() {
+    use area_core::engine::writer::{NewEvent, Writer};
+    let env = Env::new().await;
+    let area = env.add(json_area("refused", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
+    let (writer, _task) = Writer::spawn(&env.store).expect("writer");
+    let event = |key: &str| vec![NewEvent { key: key.into(), ingredients: Default::default(), skip_reason: None }];
+    let error = writer.ingest(area + 1000, event("gone"), false, None).await.expect_err("no such area");
+    assert!(error.contains("could not record to the database"), "{error}");
+    let queued = writer.ingest(area, event("k1"), false, None).await.expect("the next batch is recorded");
+    assert_eq!(queued.len(), 1);
+    let runs = env.runs(area).await;
+    assert_eq!(runs.iter().map(|r| r.event_key.as_str()).collect::<Vec<_>>(), ["k1"]);
 }

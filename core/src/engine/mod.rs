@@ -125,6 +125,8 @@ pub enum EngineError {
     Net(#[from] crate::net::NetError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("cannot open the database for the engine's writer: {0}")]
+    Writer(#[from] rusqlite::Error),
 }
 
 /// Runnable areas by id and by webhook token.
@@ -314,7 +316,7 @@ impl Engine {
                 ),
                 Err(e) => (None, Some(e.to_string())),
             };
-        let (writer, writer_task) = Writer::spawn(store.pool().clone());
+        let (writer, writer_task) = Writer::spawn(store)?;
         let shared = Arc::new(Shared {
             pool: store.pool().clone(),
             writer,

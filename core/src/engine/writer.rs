@@ -1,26 +1,32 @@
-//! The single writer: every engine change to the database goes through one task that commits
+//! The single writer: every engine change to the database goes through one writer that commits
 //! whatever has queued up in one transaction (group commit).
 //!
 //! With ~4 ms per fsync, one commit per event would cap Area near 250 events/s; batching keeps
 //! each event durable *before* it is acknowledged while paying one fsync for many events.
 //! Callers that wait (ingest, the in-flight mark) are answered only once the transaction has
 //! committed.
+//!
+//! The writer owns its own SQLite connection and runs each batch synchronously on a blocking
+//! thread (rusqlite, statements prepared once). Through the async pool every statement and every
+//! returned row was a hand-over to the connection's worker thread and back, two context switches
+//! each, several times per batch on the webhook hot path; here a batch costs one hand-over
+//! (bench/README.md has the figures).
 //! The dedupe contract lives here too: a new event's key is recorded as seen in the same
 //! transaction that queues its run (the outbox), so an event can never be queued twice, and a
 //! key is recorded without a run only on purpose — a baseline, or events beyond the area's
 //! fan-out budget (see [`PollUpdate::max_new_events`]).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 use sha2::Digest;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::areas::PauseCause;
 use crate::connector::Ingredients;
 
-/// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
-const CHUNK: usize = 500;
 /// Most operations folded into one transaction.
 const MAX_BATCH: usize = 4096;
 /// A run queued by ingest is delivered from memory at once; the store only hands it out again
@@ -128,18 +134,21 @@ pub enum WriteOp {
     Flush { reply: oneshot::Sender<()> },
 }
 
-/// Handle to the writer task.
+/// Handle to the writer.
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: mpsc::UnboundedSender<WriteOp>,
 }
 
 impl Writer {
-    /// Starts the writer task on `pool`; it ends when every handle is dropped.
-    pub fn spawn(pool: SqlitePool) -> (Writer, tokio::task::JoinHandle<()>) {
+    /// Opens the writer's connection to the store's database and starts the writer; it ends (and
+    /// the returned handle resolves) when every handle is dropped.
+    pub fn spawn(store: &crate::store::Store) -> Result<(Writer, tokio::task::JoinHandle<()>), rusqlite::Error> {
+        let path = store.dir().join(crate::store::DB_FILE);
+        let state = Batcher { conn: open(&path)?, clean: CleanAreas::default(), batch: Vec::with_capacity(64) };
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(pool, rx));
-        (Writer { tx }, task)
+        let task = tokio::spawn(run(path, state, rx));
+        Ok((Writer { tx }, task))
     }
 
     /// Queues an operation; false when the writer has stopped.
@@ -180,48 +189,79 @@ impl Writer {
     }
 }
 
-async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
-    let mut batch = Vec::with_capacity(64);
-    let mut clean = CleanAreas::default();
+/// The writer's connection, with the store's durability settings: a commit is on disk when it
+/// returns (WAL, set by the store on the file, and `synchronous=FULL` on this connection).
+fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
+}
+
+/// The writer's connection and what it keeps between batches.
+struct Batcher {
+    conn: Connection,
+    clean: CleanAreas,
+    batch: Vec<WriteOp>,
+}
+
+async fn run(path: PathBuf, mut state: Batcher, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
     while let Some(first) = rx.recv().await {
-        batch.push(first);
+        state.batch.push(first);
         // Let the tasks that are ready to run (other webhook requests, finished deliveries)
         // reach the queue first: one commit then carries them all (group commit), at the cost
         // of one turn of the scheduler, not of a timer.
         tokio::task::yield_now().await;
-        while batch.len() < MAX_BATCH {
+        while state.batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(op) => batch.push(op),
+                Ok(op) => state.batch.push(op),
                 Err(_) => break,
             }
         }
-        apply(&pool, &mut batch, &mut clean).await;
-        batch.clear();
+        // The statements and the commit's fsync run on a blocking thread; what is sent
+        // meanwhile queues up for the next batch.
+        let done = tokio::task::spawn_blocking(move || {
+            apply(&mut state.conn, &mut state.batch, &mut state.clean);
+            state.batch.clear();
+            state
+        })
+        .await;
+        state = match done {
+            Ok(state) => state,
+            // A panic lost the connection (and answered the batch's callers with "stopping"):
+            // start again on a new one rather than stop recording.
+            Err(e) => {
+                tracing::error!(error = %e, "the engine's writer failed; reopening its connection");
+                match open(&path) {
+                    Ok(conn) => Batcher { conn, clean: CleanAreas::default(), batch: Vec::with_capacity(64) },
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot reopen the engine's writer; nothing more is recorded");
+                        return;
+                    }
+                }
+            }
+        };
     }
 }
 
-/// Replies to send once the transaction's fate is known.
-enum Reply {
-    Ingest(oneshot::Sender<Result<Vec<QueuedRun>, String>>, Vec<QueuedRun>),
-    Unit(oneshot::Sender<Result<(), String>>),
-    Flush(oneshot::Sender<()>),
-}
-
-async fn apply(pool: &SqlitePool, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas) {
-    let result = apply_batch(pool, batch, clean).await;
-    match result {
-        Ok(replies) => {
-            for reply in replies {
-                match reply {
-                    Reply::Ingest(tx, runs) => {
+/// Commits a batch, then answers its waiting callers: with their queued runs once the
+/// transaction committed, or with the error if it did not (nothing of the batch is then kept).
+fn apply(conn: &mut Connection, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas) {
+    match write_batch(conn, batch, clean) {
+        Ok(mut queued) => {
+            for (op, runs) in batch.drain(..).zip(queued.drain(..)) {
+                match op {
+                    WriteOp::Ingest { reply: Some(tx), .. } => {
                         let _ = tx.send(Ok(runs));
                     }
-                    Reply::Unit(tx) => {
-                        let _ = tx.send(Ok(()));
+                    WriteOp::InFlight { reply, .. } => {
+                        let _ = reply.send(Ok(()));
                     }
-                    Reply::Flush(tx) => {
-                        let _ = tx.send(());
+                    WriteOp::Flush { reply } => {
+                        let _ = reply.send(());
                     }
+                    _ => {}
                 }
             }
         }
@@ -246,190 +286,153 @@ async fn apply(pool: &SqlitePool, batch: &mut Vec<WriteOp>, clean: &mut CleanAre
     }
 }
 
-async fn apply_batch(
-    pool: &SqlitePool,
-    batch: &mut Vec<WriteOp>,
+/// Applies every operation of the batch in the order it was sent, in one transaction. Returns,
+/// per operation, the runs it queued (empty for all but ingests).
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[WriteOp],
     clean: &mut CleanAreas,
-) -> Result<Vec<Reply>, sqlx::Error> {
+) -> Result<Vec<Vec<QueuedRun>>, rusqlite::Error> {
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let mut tx = pool.begin().await?;
-
-    // 1. Seen keys for every ingested event, in multi-row statements; RETURNING tells which
-    //    (area, key) pairs are new.
-    let mut seen_rows: Vec<(i64, &str)> = Vec::new();
-    for op in batch.iter() {
-        if let WriteOp::Ingest { area_id, events, .. } = op {
-            seen_rows.extend(events.iter().map(|e| (*area_id, e.key.as_str())));
-        }
-    }
-    let mut fresh: HashSet<(i64, String)> = HashSet::with_capacity(seen_rows.len());
-    for chunk in seen_rows.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO seen_events (area_id, event_key, seen_at) ");
-        q.push_values(chunk, |mut b, (area, key)| {
-            b.push_bind(*area).push_bind(*key).push_bind(now_ms / 1000);
-        });
-        q.push(" ON CONFLICT DO NOTHING RETURNING area_id, event_key");
-        for row in q.build().fetch_all(&mut *tx).await? {
-            fresh.insert((row.get(0), row.get(1)));
-        }
-    }
-
-    // 2. Runs for the fresh, non-baseline events (queued, or skipped by the condition).
-    struct Pending<'a> {
-        op: usize,
-        area_id: i64,
-        event: &'a NewEvent,
-        json: String,
-    }
-    let mut pending: Vec<Pending> = Vec::new();
-    // Per op over its fan-out budget: (events only marked seen, the budget, the first of them).
-    let mut over_budget: HashMap<usize, (u32, u32, String)> = HashMap::new();
-    for (i, op) in batch.iter().enumerate() {
-        if let WriteOp::Ingest { area_id, events, baseline: false, update, .. } = op {
-            let budget = update.as_ref().and_then(|u| u.max_new_events);
-            let mut firing = 0u32;
-            for event in events {
-                if fresh.remove(&(*area_id, event.key.clone())) {
-                    if event.skip_reason.is_none() {
-                        if budget.is_some_and(|limit| firing >= limit) {
-                            let entry =
-                                over_budget.entry(i).or_insert_with(|| (0, budget.unwrap_or(0), event.key.clone()));
-                            entry.0 += 1;
-                            continue;
-                        }
-                        firing += 1;
-                    }
-                    let json = serde_json::to_string(&event.ingredients).unwrap_or_else(|_| "{}".into());
-                    pending.push(Pending { op: i, area_id: *area_id, event, json });
-                }
-            }
-        }
-    }
-    let mut queued: HashMap<usize, Vec<QueuedRun>> = HashMap::new();
-    for chunk in pending.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, summary) ",
-        );
-        q.push_values(chunk, |mut b, p| {
-            let skipped = p.event.skip_reason.as_deref();
-            let status = if skipped.is_none() { RunStatus::Queued } else { RunStatus::Skipped };
-            let finished = skipped.is_some().then_some(now_ms);
-            b.push_bind(p.area_id)
-                .push_bind(p.event.key.as_str())
-                .push_bind(p.json.as_str())
-                .push_bind(status.as_str())
-                .push_bind(now_ms + LEASE_MS)
-                .push_bind(now_ms)
-                .push_bind(finished)
-                .push_bind(skipped.map(|why| format!("skipped: {why}")));
-        });
-        q.push(" ON CONFLICT DO NOTHING RETURNING id, area_id, event_key");
-        let rows = q.build().fetch_all(&mut *tx).await?;
-        let mut ids: HashMap<(i64, String), i64> = HashMap::with_capacity(rows.len());
-        for row in rows {
-            ids.insert((row.get(1), row.get(2)), row.get(0));
-        }
-        for p in chunk {
-            if p.event.skip_reason.is_some() {
-                continue;
-            }
-            if let Some(id) = ids.get(&(p.area_id, p.event.key.clone())) {
-                queued.entry(p.op).or_default().push(QueuedRun {
-                    run_id: *id,
-                    area_id: p.area_id,
-                    event_key: p.event.key.clone(),
-                    ingredients: p.event.ingredients.clone(),
-                    reactions_done: 0,
-                    attempts: 0,
-                });
-            }
-        }
-    }
-
-    // 3. Everything else in order. Finished runs (one per event on the hot path) are gathered
-    //    into one statement, recorded before any other op and before an area failure, so
-    //    changes keep the order they were sent in; the rest are one statement per op (rare).
-    let mut replies = Vec::with_capacity(batch.len());
-    let mut finished = FinishedRuns { clean_now: BTreeSet::new(), ..FinishedRuns::default() };
-    for (i, op) in batch.drain(..).enumerate() {
-        if !matches!(op, WriteOp::Finish { .. }) {
-            finished.record(&mut tx, clean).await?;
-        }
+    // IMMEDIATE: the write lock is taken (or waited for) at the start, so a reader elsewhere
+    // can never make this transaction fail half-way on upgrading its lock.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Areas whose failure count this transaction set to zero (known clean once it commits).
+    let mut clean_now = BTreeSet::new();
+    let mut queued = Vec::with_capacity(batch.len());
+    for op in batch {
+        let mut runs = Vec::new();
         match op {
-            WriteOp::Ingest { area_id, update, reply, .. } => {
-                if let Some((skipped, limit, first)) = over_budget.remove(&i) {
-                    record_over_budget(&mut tx, area_id, skipped, limit, &first, now_ms).await?;
-                }
+            WriteOp::Ingest { area_id, events, baseline, update, .. } => {
+                runs = ingest(&tx, *area_id, events, *baseline, update.as_ref(), now_ms)?;
                 if let Some(update) = update {
                     let cursor = update.cursor.as_ref().map(|c| c.to_string());
-                    sqlx::query(
-                        "UPDATE areas SET cursor = COALESCE(?, cursor), baselined = (baselined OR ?),
-                         consecutive_failures = 0, last_error = NULL, last_polled_at = ? WHERE id = ?",
-                    )
-                    .bind(cursor)
-                    .bind(update.baselined)
-                    .bind(now_ms)
-                    .bind(area_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                if let Some(reply) = reply {
-                    replies.push(Reply::Ingest(reply, queued.remove(&i).unwrap_or_default()));
+                    tx.prepare_cached(
+                        "UPDATE areas SET cursor = COALESCE(?1, cursor), baselined = (baselined OR ?2),
+                         consecutive_failures = 0, last_error = NULL, last_polled_at = ?3 WHERE id = ?4",
+                    )?
+                    .execute(params![cursor, update.baselined, now_ms, area_id])?;
                 }
             }
             WriteOp::AreaFailed { area_ids, error, pause_after, cause, now_ms } => {
                 for area_id in area_ids {
-                    clean.forget(area_id);
-                    finished.clean_now.remove(&area_id);
-                    record_area_failure(&mut tx, area_id, &error, pause_after, cause, now_ms).await?;
+                    clean.forget(*area_id);
+                    clean_now.remove(area_id);
+                    record_area_failure(&tx, *area_id, error, *pause_after, *cause, *now_ms)?;
                 }
             }
-            WriteOp::InFlight { run_id, index, now_ms, reply } => {
-                sqlx::query(
-                    "UPDATE runs SET status = 'running', in_flight = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
-                )
-                .bind(index)
-                .bind(now_ms)
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await?;
-                replies.push(Reply::Unit(reply));
+            WriteOp::InFlight { run_id, index, now_ms, .. } => {
+                tx.prepare_cached(
+                    "UPDATE runs SET status = 'running', in_flight = ?1, started_at = COALESCE(started_at, ?2)
+                     WHERE id = ?3",
+                )?
+                .execute(params![index, now_ms, run_id])?;
             }
             WriteOp::Finish { end, pause_after } => {
-                if finished.holds(end.run_id) {
-                    finished.record(&mut tx, clean).await?;
-                }
-                let failure =
-                    fails_area(&end).then(|| (end.area_id, end.error.clone().unwrap_or_default(), end.now_ms));
-                finished.push(end);
-                if let Some((area_id, error, now_ms)) = failure {
-                    finished.record(&mut tx, clean).await?;
+                record_end(&tx, end)?;
+                let area_id = end.area_id;
+                if fails_area(end) {
                     clean.forget(area_id);
-                    finished.clean_now.remove(&area_id);
-                    record_area_failure(&mut tx, area_id, &error, pause_after, PauseCause::Failures, now_ms).await?;
+                    clean_now.remove(&area_id);
+                    let error = end.error.as_deref().unwrap_or_default();
+                    record_area_failure(&tx, area_id, error, *pause_after, PauseCause::Failures, end.now_ms)?;
+                } else if end.status == RunStatus::Succeeded
+                    && !clean.known.contains(&area_id)
+                    && clean_now.insert(area_id)
+                {
+                    tx.prepare_cached(
+                        "UPDATE areas SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures > 0",
+                    )?
+                    .execute([area_id])?;
                 }
             }
             WriteOp::Retry { run_id, reactions_done, next_attempt_ms, error, count_attempt } => {
-                sqlx::query(
-                    "UPDATE runs SET status = 'queued', in_flight = NULL, reactions_done = ?, next_attempt_at = ?,
-                     error = ?, attempts = attempts + ? WHERE id = ?",
-                )
-                .bind(reactions_done)
-                .bind(next_attempt_ms)
-                .bind(error)
-                .bind(i64::from(count_attempt))
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await?;
+                tx.prepare_cached(
+                    "UPDATE runs SET status = 'queued', in_flight = NULL, reactions_done = ?1, next_attempt_at = ?2,
+                     error = ?3, attempts = attempts + ?4 WHERE id = ?5",
+                )?
+                .execute(params![
+                    reactions_done,
+                    next_attempt_ms,
+                    error,
+                    i64::from(*count_attempt),
+                    run_id
+                ])?;
             }
-            WriteOp::Flush { reply } => replies.push(Reply::Flush(reply)),
+            WriteOp::Flush { .. } => {}
+        }
+        queued.push(runs);
+    }
+    tx.commit()?;
+    // Only a committed reset makes an area known clean.
+    clean.known.extend(clean_now);
+    Ok(queued)
+}
+
+/// Records an area's events: each key is marked seen, and each key not seen before gets its
+/// run (queued, or skipped by the condition) unless this is a baseline or the area's fan-out
+/// budget is spent. Returns the queued runs.
+fn ingest(
+    tx: &Transaction<'_>,
+    area_id: i64,
+    events: &[NewEvent],
+    baseline: bool,
+    update: Option<&PollUpdate>,
+    now_ms: i64,
+) -> Result<Vec<QueuedRun>, rusqlite::Error> {
+    let budget = update.and_then(|u| u.max_new_events);
+    let mut firing = 0u32;
+    // Events only marked seen because of the budget: how many, and the first of them.
+    let mut over_budget: Option<(u32, &str)> = None;
+    let mut queued = Vec::new();
+    let mut seen = tx.prepare_cached(
+        "INSERT INTO seen_events (area_id, event_key, seen_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, summary)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING RETURNING id",
+    )?;
+    for event in events {
+        let fresh = seen.execute(params![area_id, event.key, now_ms / 1000])? == 1;
+        if !fresh || baseline {
+            continue;
+        }
+        let skipped = event.skip_reason.as_deref();
+        if skipped.is_none() {
+            if budget.is_some_and(|limit| firing >= limit) {
+                over_budget.get_or_insert((0, event.key.as_str())).0 += 1;
+                continue;
+            }
+            firing += 1;
+        }
+        let status = if skipped.is_none() { RunStatus::Queued } else { RunStatus::Skipped };
+        let json = serde_json::to_string(&event.ingredients).unwrap_or_else(|_| "{}".into());
+        let mut rows = insert.query(params![
+            area_id,
+            event.key,
+            json,
+            status.as_str(),
+            now_ms + LEASE_MS,
+            now_ms,
+            skipped.is_some().then_some(now_ms),
+            skipped.map(|why| format!("skipped: {why}")),
+        ])?;
+        let id: Option<i64> = rows.next()?.map(|row| row.get(0)).transpose()?;
+        if let (Some(run_id), None) = (id, skipped) {
+            queued.push(QueuedRun {
+                run_id,
+                area_id,
+                event_key: event.key.clone(),
+                ingredients: event.ingredients.clone(),
+                reactions_done: 0,
+                attempts: 0,
+            });
         }
     }
-    finished.record(&mut tx, clean).await?;
-    tx.commit().await?;
-    // Only a committed reset makes an area known clean.
-    clean.known.extend(std::mem::take(&mut finished.clean_now));
-    Ok(replies)
+    if let (Some((skipped, first)), Some(limit)) = (over_budget, budget) {
+        record_over_budget(tx, area_id, skipped, limit, first, now_ms)?;
+    }
+    Ok(queued)
 }
 
 /// Whether a run's end counts against its area (a failure with an error): the area's failure
@@ -438,22 +441,25 @@ fn fails_area(end: &RunEnd) -> bool {
     end.status == RunStatus::Failed && end.error.is_some()
 }
 
-/// Runs that reached a final state, recorded together: one multi-row `UPDATE … FROM` per
-/// [`CHUNK`] runs rather than two statements per run (this is the second write of every webhook
-/// event; bench/README.md has the figures). A run that fails its area is recorded before the
-/// area's failure, so changes keep the order they were sent in.
-#[derive(Default)]
-struct FinishedRuns {
-    runs: Vec<RunEnd>,
-    ids: HashSet<i64>,
-    /// Areas whose failure count this transaction set to zero (known clean once it commits).
-    clean_now: BTreeSet<i64>,
+/// Records how a run ended; large ingredients are cut down for the history once the run no
+/// longer needs them.
+fn record_end(tx: &Transaction<'_>, end: &RunEnd) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached(
+        "UPDATE runs SET status = ?2, reactions_done = ?3, in_flight = NULL, error = ?4, summary = ?5,
+         attempts = attempts + 1, started_at = COALESCE(started_at, created_at), finished_at = ?6,
+         duration_ms = ?6 - created_at,
+         ingredients = CASE WHEN length(ingredients) > 4096
+            THEN json_object('truncated', substr(ingredients, 1, 4000)) ELSE ingredients END
+         WHERE id = ?1",
+    )?
+    .execute(params![end.run_id, end.status.as_str(), end.reactions_done, end.error, end.summary, end.now_ms])?;
+    Ok(())
 }
 
 /// Areas whose failure count the writer knows to be zero, so that a succeeded run does not
-/// reset it again: that `UPDATE` was a round trip to the database on every batch of the webhook
-/// hot path. The writer is the only place that raises the count (`record_area_failure`), and
-/// it forgets the area there; everything else only ever sets it to zero. Empty at start.
+/// reset it again: that `UPDATE` was a statement on every batch of the webhook hot path. The
+/// writer is the only place that raises the count (`record_area_failure`), and it forgets the
+/// area there; everything else only ever sets it to zero. Empty at start.
 #[derive(Default)]
 struct CleanAreas {
     known: HashSet<i64>,
@@ -466,80 +472,16 @@ impl CleanAreas {
     }
 }
 
-impl FinishedRuns {
-    /// Whether `run_id` is already waiting: the caller then records it first, so two ends of
-    /// one run keep their order.
-    fn holds(&self, run_id: i64) -> bool {
-        self.ids.contains(&run_id)
-    }
-
-    /// Adds a run to record with the others.
-    fn push(&mut self, run: RunEnd) {
-        self.ids.insert(run.run_id);
-        self.runs.push(run);
-    }
-
-    /// Writes the waiting runs and resets the failure count of the areas whose runs succeeded
-    /// (unless known to be zero already).
-    async fn record(&mut self, tx: &mut sqlx::Transaction<'_, Sqlite>, clean: &CleanAreas) -> Result<(), sqlx::Error> {
-        if self.runs.is_empty() {
-            return Ok(());
-        }
-        for chunk in self.runs.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("WITH f(id, status, done, error, summary, at) AS (");
-            q.push_values(chunk, |mut b, run| {
-                b.push_bind(run.run_id)
-                    .push_bind(run.status.as_str())
-                    .push_bind(run.reactions_done)
-                    .push_bind(run.error.as_deref())
-                    .push_bind(run.summary.as_deref())
-                    .push_bind(run.now_ms);
-            });
-            q.push(
-                ") UPDATE runs SET status = f.status, reactions_done = f.done, in_flight = NULL, error = f.error,
-                 summary = f.summary, attempts = attempts + 1, started_at = COALESCE(started_at, created_at),
-                 finished_at = f.at, duration_ms = f.at - created_at,
-                 ingredients = CASE WHEN length(ingredients) > 4096
-                    THEN json_object('truncated', substr(ingredients, 1, 4000)) ELSE ingredients END
-                 FROM f WHERE runs.id = f.id",
-            );
-            q.build().execute(&mut **tx).await?;
-        }
-        let succeeded: BTreeSet<i64> = self
-            .runs
-            .iter()
-            .filter(|r| r.status == RunStatus::Succeeded)
-            .map(|r| r.area_id)
-            .filter(|id| !clean.known.contains(id) && !self.clean_now.contains(id))
-            .collect();
-        self.clean_now.extend(succeeded.iter().copied());
-        if !succeeded.is_empty() {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "UPDATE areas SET consecutive_failures = 0 WHERE consecutive_failures > 0 AND id IN (",
-            );
-            let mut ids = q.separated(", ");
-            for id in succeeded {
-                ids.push_bind(id);
-            }
-            ids.push_unseparated(")");
-            q.build().execute(&mut **tx).await?;
-        }
-        self.runs.clear();
-        self.ids.clear();
-        Ok(())
-    }
-}
-
 /// The one history entry for the new events a poll did not fire because of the area's
 /// fan-out budget: a `skipped` run saying how many and why, so the user is told.
-async fn record_over_budget(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
+fn record_over_budget(
+    tx: &Transaction<'_>,
     area_id: i64,
     skipped: u32,
     limit: u32,
     first_key: &str,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), rusqlite::Error> {
     let (items, were) = if skipped == 1 { ("new item", "was") } else { ("new items", "were") };
     let why = format!(
         "{skipped} {items} {were} skipped: more than this area's limit of {limit} new items per check \
@@ -551,52 +493,35 @@ async fn record_over_budget(
     let digest = sha2::Sha256::digest(first_key.as_bytes());
     let key = format!("over-budget:{}", hex::encode(&digest[..12]));
     let ingredients = serde_json::json!({ "skipped": skipped, "limit": limit }).to_string();
-    sqlx::query(
+    tx.prepare_cached(
         "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, error)
-         VALUES (?, ?, ?, 'skipped', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(area_id)
-    .bind(key)
-    .bind(ingredients)
-    .bind(now_ms)
-    .bind(now_ms)
-    .bind(now_ms)
-    .bind(why)
-    .execute(&mut **tx)
-    .await?;
+         VALUES (?1, ?2, ?3, 'skipped', ?4, ?4, ?4, ?5) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![area_id, key, ingredients, now_ms, why])?;
     tracing::warn!(area = area_id, skipped, limit, "new events over the area's fan-out budget were skipped");
     Ok(())
 }
 
-async fn record_area_failure(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
+fn record_area_failure(
+    tx: &Transaction<'_>,
     area_id: i64,
     error: &str,
     pause_after: u32,
     cause: PauseCause,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), rusqlite::Error> {
     let reason = if pause_after <= 1 {
         error.to_string()
     } else {
         format!("paused after {pause_after} consecutive failures; last error: {error}")
     };
-    sqlx::query(
-        "UPDATE areas SET consecutive_failures = consecutive_failures + 1, last_error = ?,
-         paused_reason = CASE WHEN consecutive_failures + 1 >= ? AND paused_reason IS NULL THEN ? ELSE paused_reason END,
-         paused_cause = CASE WHEN consecutive_failures + 1 >= ? AND paused_reason IS NULL THEN ? ELSE paused_cause END,
-         updated_at = CASE WHEN consecutive_failures + 1 >= ? AND paused_reason IS NULL THEN ? ELSE updated_at END
-         WHERE id = ?",
-    )
-    .bind(error)
-    .bind(pause_after)
-    .bind(reason)
-    .bind(pause_after)
-    .bind(cause.as_str())
-    .bind(pause_after)
-    .bind(now_ms)
-    .bind(area_id)
-    .execute(&mut **tx)
-    .await?;
+    tx.prepare_cached(
+        "UPDATE areas SET consecutive_failures = consecutive_failures + 1, last_error = ?1,
+         paused_reason = CASE WHEN consecutive_failures + 1 >= ?2 AND paused_reason IS NULL THEN ?3 ELSE paused_reason END,
+         paused_cause = CASE WHEN consecutive_failures + 1 >= ?2 AND paused_reason IS NULL THEN ?4 ELSE paused_cause END,
+         updated_at = CASE WHEN consecutive_failures + 1 >= ?2 AND paused_reason IS NULL THEN ?5 ELSE updated_at END
+         WHERE id = ?6",
+    )?
+    .execute(params![error, pause_after, reason, cause.as_str(), now_ms, area_id])?;
     Ok(())
 }
