@@ -86,7 +86,9 @@ async fn deliver(shared: &Arc<Shared>, run: QueuedRun) {
             }
         };
         // A host that told us to slow down (429) delays this run without spending an attempt.
-        let host = reaction.reaction.rate_limit_key(&params);
+        // Which host a reaction goes to is only worked out while some host is held back, and
+        // for a failure below (it may be the 429 that holds it back).
+        let host = if shared.limiter.is_idle() { None } else { reaction.reaction.rate_limit_key(&params) };
         if let Some(ready) = host.as_deref().and_then(|h| shared.limiter.ready_at(h)) {
             let wait = ready.saturating_duration_since(Instant::now());
             retry(shared, &run, index, wait, "waiting for the rate limit of this host".into(), false);
@@ -124,6 +126,7 @@ async fn deliver(shared: &Arc<Shared>, run: QueuedRun) {
                 if e.class() == ErrorClass::NeedsReconnect {
                     shared.credentials_refused(area.user_id, &reaction.service);
                 }
+                let host = host.or_else(|| reaction.reaction.rate_limit_key(&params));
                 handle_failure(shared, &area, &run, index, &e, host.as_deref(), message);
                 return;
             }

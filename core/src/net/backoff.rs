@@ -90,6 +90,12 @@ impl HostLimiter {
         }
     }
 
+    /// Whether no host is held back (expired blocks count until asked about): while none is, the
+    /// engine need not work out which host each reaction goes to, a URL parse per delivery.
+    pub fn is_idle(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     /// Forgets any block on `host` (e.g. after a successful request).
     pub fn clear(&self, host: &str) {
         self.lock().remove(&host.to_ascii_lowercase());

@@ -343,7 +343,8 @@ pub fn build_request(params: &Params, idempotency_key: &str) -> Result<HttpReque
     let body = params.get("body").and_then(Value::as_str).filter(|b| !b.is_empty()).map(str::to_string);
     if let Some(body) = &body {
         if !has_header(&headers, "content-type") {
-            let ct = if serde_json::from_str::<Value>(body).is_ok() {
+            // Checked, not built: a body is JSON if it parses, and nothing needs its value.
+            let ct = if serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok() {
                 "application/json"
             } else {
                 "text/plain; charset=utf-8"
