@@ -43,7 +43,8 @@ run_one() { # BIN LABEL ROUND
 import json, sys
 s = json.load(open(sys.argv[1]))["summary"]
 print(f"{sys.argv[2]} round {sys.argv[3]}: " + "  ".join(
-    f"c{c} {s[f'c{c}_delivered_per_s']:,.0f}/s {s[f'c{c}_events_per_sut_cpu_s']:,.0f}/CPU-s" for c in (16, 64)))
+    f"c{c} {s[f'c{c}_delivered_per_s']:,.0f}/s {s[f'c{c}_events_per_sut_cpu_s']:,.0f}/CPU-s"
+    + (f" ({s[f'c{c}_errors']} errors)" if s.get(f"c{c}_errors") else "") for c in (16, 64)))
 EOF
 }
 

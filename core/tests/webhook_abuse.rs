@@ -233,6 +233,7 @@ async fn a_full_queue_answers_503_with_retry_after() {
     let token = token_of(&env, area).await;
     let mut cfg = listening(config(true));
     cfg.webhook_queue = 2;
+    cfg.webhook_queue_wait = Duration::from_millis(200);
     cfg.grace = Duration::from_millis(200);
     let engine = Engine::start(&env.store, cfg, RecordingNotifier::new()).await.unwrap();
     let url = format!("http://{}/hooks/{token}", engine.webhook_addr().unwrap());
@@ -251,6 +252,40 @@ async fn a_full_queue_answers_503_with_retry_after() {
     engine.shutdown().await;
 }
 
+// A burst larger than the queue is absorbed by a short wait, not refused: the sender that
+// finds the queue full is answered once a delivery makes room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_finding_the_queue_full_waits_for_room() {
+    let env = Env::new().await;
+    let sink_server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/sink"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(300)))
+        .mount(&sink_server)
+        .await;
+    let reaction = json!({"service": "http", "id": "request",
+                          "params": {"url": format!("{}/sink", sink_server.uri()), "body": "{\"n\": \"{{ n }}\"}"}});
+    let area = env.add(webhook_area("hook", reaction)).await;
+    let token = token_of(&env, area).await;
+    let mut cfg = listening(config(true));
+    cfg.webhook_queue = 1;
+    cfg.webhook_queue_wait = Duration::from_secs(10);
+    let engine = Engine::start(&env.store, cfg, RecordingNotifier::new()).await.unwrap();
+    let url = format!("http://{}/hooks/{token}", engine.webhook_addr().unwrap());
+    let client = reqwest::Client::new();
+    let first = client.post(&url).json(&json!({"n": 1})).send().await.unwrap();
+    assert_eq!(first.status().as_u16(), 202);
+    // The first event holds the only slot while its delivery waits on the slow sink.
+    let second = client.post(&url).json(&json!({"n": 2})).send().await.unwrap();
+    assert_eq!(second.status().as_u16(), 202, "the second sender was refused instead of waiting for room");
+    wait_for("both events delivered", Duration::from_secs(10), || async {
+        sink_server.received_requests().await.unwrap_or_default().len() == 2
+    })
+    .await;
+    assert_eq!(env.runs(area).await.len(), 2);
+    engine.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_202_under_abuse_is_recorded_once() {
     let env = Env::new().await;
@@ -266,6 +301,8 @@ async fn every_202_under_abuse_is_recorded_once() {
     let token = token_of(&env, area).await;
     let mut cfg = listening(config(true));
     cfg.webhook_queue = 8;
+    // No wait for room: the bound itself is what this test abuses.
+    cfg.webhook_queue_wait = Duration::ZERO;
     cfg.webhook_header_timeout = Duration::from_secs(2);
     let engine = Engine::start(&env.store, cfg, RecordingNotifier::new()).await.unwrap();
     let addr = engine.webhook_addr().unwrap();

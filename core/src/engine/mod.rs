@@ -73,6 +73,10 @@ pub struct EngineConfig {
     /// Accepted webhook events held in memory until delivered; when full, senders get `503`
     /// with `Retry-After` instead of Area growing without bound.
     pub webhook_queue: usize,
+    /// How long a sender finding the queue full waits for room before that `503`: a burst is
+    /// absorbed by answering a little later instead of by errors, while a flood is still told
+    /// to come back (each waiting sender holds one of the capped connections).
+    pub webhook_queue_wait: Duration,
     pub net: NetConfig,
     /// Lets polls run faster than each service's minimum interval (benchmarks, tests).
     pub ignore_min_interval: bool,
@@ -103,6 +107,7 @@ impl EngineConfig {
             webhook_body_timeout: Duration::from_secs(10),
             webhook_max_connections: 256,
             webhook_queue: 1024,
+            webhook_queue_wait: Duration::from_secs(1),
             net: NetConfig::from_settings(&settings),
             ignore_min_interval: settings.flag(crate::settings::IGNORE_MIN_INTERVAL),
             settings,

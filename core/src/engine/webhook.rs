@@ -13,12 +13,14 @@
 //!   [`EngineConfig::webhook_body_timeout`] (408);
 //! - the token is checked before the body is read: an unknown one is answered 404 at once;
 //! - accepted events hold a slot of a bounded queue until delivered (or handed over to the
-//!   store's retry schedule); with the queue full, senders get `503` + `Retry-After` and
+//!   store's retry schedule); a sender finding the queue full waits up to
+//!   [`EngineConfig::webhook_queue_wait`] for room, then gets `503` + `Retry-After` and
 //!   nothing is recorded. Nothing answered 202 is ever lost: it is committed first.
 //!
 //! [`EngineConfig::webhook_max_connections`]: super::EngineConfig::webhook_max_connections
 //! [`EngineConfig::webhook_header_timeout`]: super::EngineConfig::webhook_header_timeout
 //! [`EngineConfig::webhook_body_timeout`]: super::EngineConfig::webhook_body_timeout
+//! [`EngineConfig::webhook_queue_wait`]: super::EngineConfig::webhook_queue_wait
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -242,6 +244,15 @@ async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes,
     tokio::time::timeout(timeout, read).await.map_err(|_| BodyError::TimedOut)?
 }
 
+/// A slot of the delivery queue, at once or within `wait`; `None` when the queue stayed full.
+async fn queue_slot(queue: &Arc<Semaphore>, wait: Duration) -> Option<OwnedSemaphorePermit> {
+    match queue.clone().try_acquire_owned() {
+        Ok(slot) => Some(slot),
+        Err(_) if wait.is_zero() => None,
+        Err(_) => tokio::time::timeout(wait, queue.clone().acquire_owned()).await.ok()?.ok(),
+    }
+}
+
 /// The address a connection came from, as a request extension: routes added through
 /// [`super::EngineConfig::routes`] read it (sign-in throttling by client address).
 #[derive(Debug, Clone, Copy)]
@@ -261,8 +272,8 @@ async fn receive(State(hook): State<Hook>, Path(token): Path<String>, headers: H
     let Some(area) = shared.table().by_token.get(&token).and_then(|id| shared.area(*id)) else {
         return closing(error(StatusCode::NOT_FOUND, "no enabled area has this webhook URL"));
     };
-    // 2. A queue slot, held until the event is delivered.
-    let Ok(slot) = hook.queue.clone().try_acquire_owned() else {
+    // 2. A queue slot, held until the event is delivered; a full queue is waited on a while.
+    let Some(slot) = queue_slot(&hook.queue, shared.config.webhook_queue_wait).await else {
         let mut response = closing(error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("too many webhook events are waiting to be delivered: retry in {RETRY_AFTER_SECS} seconds"),
