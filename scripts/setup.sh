@@ -15,7 +15,9 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm) # the UI build and the
 tauri_pkgs=(libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev pkg-config xvfb webkit2gtk-driver xauth dbus-x11
   # The browser E2E suite drives `area serve` through Debian's Chromium and its WebDriver.
-  chromium chromium-driver)
+  chromium chromium-driver
+  # The store's PostgreSQL tests start a throwaway cluster (scripts/pg-cluster.sh).
+  postgresql)
 if command -v dpkg-query >/dev/null 2>&1; then
   for pkg in "${tauri_pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

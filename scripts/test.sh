@@ -49,6 +49,11 @@ cargo test "${features[@]}" --no-run --benches  # the one target kind `cargo tes
 cargo test "${features[@]}" --no-run
 
 step "cargo test (core, cli, desktop app: config lint, bindings export)"
+# One throwaway PostgreSQL for the store's PostgreSQL tests, unless one is named already.
+if [ -z "${AREA_TEST_DATABASE_URL:-}" ]; then
+  eval "$(scripts/pg-cluster.sh start)"
+  trap 'scripts/pg-cluster.sh stop "$AREA_TEST_PG_DIR"' EXIT
+fi
 cargo test "${features[@]}"
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 
