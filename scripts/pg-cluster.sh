@@ -34,7 +34,7 @@ start)
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
     chown postgres "$DIR"
   fi
-  if ! as_owner "$INITDB" -D "$DIR/data" --auth=trust --username=area --encoding=UTF8 --no-sync >"$DIR/initdb.log" 2>&1; then
+  if ! as_owner "$INITDB" -D "$DIR/data" --auth=trust --username=area --encoding=UTF8 --no-locale --no-sync >"$DIR/initdb.log" 2>&1; then
     cat "$DIR/initdb.log" >&2
     exit 1
   fi
