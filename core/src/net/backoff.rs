@@ -90,10 +90,16 @@ impl HostLimiter {
         }
     }
 
-    /// Whether no host is held back (expired blocks count until asked about): while none is, the
-    /// engine need not work out which host each reaction goes to, a URL parse per delivery.
+    /// Whether no host is held back now: while none is, the engine need not work out which host
+    /// each reaction goes to, a URL parse per delivery. Forgets expired blocks on the way, so one
+    /// old 429 does not keep that work going for good.
     pub fn is_idle(&self) -> bool {
-        self.lock().is_empty()
+        let mut map = self.lock();
+        if !map.is_empty() {
+            let now = Instant::now();
+            map.retain(|_, until| *until > now);
+        }
+        map.is_empty()
     }
 
     /// Forgets any block on `host` (e.g. after a successful request).
@@ -115,6 +121,18 @@ mod tests {
     use rand::SeedableRng;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn the_limiter_is_idle_once_every_block_has_expired() {
+        let limiter = HostLimiter::new();
+        assert!(limiter.is_idle());
+        limiter.block("a.example:443", Instant::now());
+        assert!(limiter.is_idle(), "a block that has already ended holds nothing back");
+        limiter.block_for("b.example:443", Duration::from_secs(3600));
+        assert!(!limiter.is_idle());
+        limiter.clear("b.example:443");
+        assert!(limiter.is_idle());
+    }
 
     #[test]
     fn delay_is_bounded_by_exponential_ceiling_and_cap() {
