@@ -22,17 +22,13 @@ trap 'rm -rf "$WORK"' EXIT
 
 abs() { (cd "$(dirname "$1")" && echo "$PWD/$(basename "$1")"); }
 BINS=("$(abs "$1")" "$(abs "$2")")
-python3 "$ROOT/bench/harness_to_areas.py" "$ROOT/bench/harness/workloads/webhook.json" > "$WORK/areas.json"
+source "$ROOT/bench/lib.sh"
 
 run_one() { # BIN LABEL ROUND
-  local bin=$1 label=$2 round=$3 d="$WORK/$2-$3"
-  printf 'benchmark-password\n' | "$bin" --data-dir "$d" user add bench@example.com --password-stdin >/dev/null
-  printf 'benchmark-password\n' | "$bin" --data-dir "$d" login bench@example.com --password-stdin >/dev/null
-  "$bin" --data-dir "$d" areas add --enable --allow-private-network --file "$WORK/areas.json" >/dev/null
-  local id token
-  id=$("$bin" --data-dir "$d" --json areas list | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-  token=$("$bin" --data-dir "$d" --json areas show "$id" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["webhook_url"].rsplit("/", 1)[1])')
+  local bin=$1 label=$2 round=$3 d="$WORK/data-$2-$3"
+  local token
+  bench_load "$bin" "$d" "$ROOT/bench/harness/workloads/webhook.json"
+  token=$(bench_webhook_token "$bin" "$d")
   python3 "$ROOT/bench/harness/bench_webhook.py" --name "ab-$label" --skip cold,latency \
     --webhook-url "http://127.0.0.1:$PORT/hooks/$token" \
     --start-cmd "exec $(printf %q "$bin") --data-dir $(printf %q "$d") daemon --listen 127.0.0.1:$PORT" \

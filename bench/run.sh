@@ -17,14 +17,8 @@ cargo build --release --locked -p area-cli
 AREA=${CARGO_TARGET_DIR:-$ROOT/target}/release/area
 PORT=8787
 
-setup_dir() { # DIR SPEC → loads the areas into a fresh data dir
-  local dir=$1 spec=$2
-  rm -rf "$dir"
-  printf 'benchmark-password\n' | "$AREA" --data-dir "$dir" user add bench@example.com --password-stdin >/dev/null
-  printf 'benchmark-password\n' | "$AREA" --data-dir "$dir" login bench@example.com --password-stdin >/dev/null
-  python3 "$ROOT/bench/harness_to_areas.py" "$spec" > "$dir.areas.json"
-  "$AREA" --data-dir "$dir" areas add --enable --allow-private-network --file "$dir.areas.json" >/dev/null
-}
+source "$ROOT/bench/lib.sh"
+setup_dir() { bench_load "$AREA" "$@"; } # DIR SPEC → loads the areas into a fresh data dir
 
 if [ "${QUICK:-}" = 1 ]; then
   WEBHOOK_FLAGS=(--runs 1 --cold-runs 3 --duration 10 --lat-duration 10 --warmup 3 --quiet-wait 5)
@@ -38,7 +32,7 @@ fi
 # before delivery (async mode in the harness's terms).
 D=$WORK/webhook
 setup_dir "$D" "$HARNESS/workloads/webhook.json"
-TOKEN=$("$AREA" --data-dir "$D" --json areas list | python3 -c 'import json,sys; a=json.load(sys.stdin)[0]; print(a["id"])' | xargs -I{} "$AREA" --data-dir "$D" --json areas show {} | python3 -c 'import json,sys; print(json.load(sys.stdin)["webhook_url"].rsplit("/",1)[1])')
+TOKEN=$(bench_webhook_token "$AREA" "$D")
 python3 "$HARNESS/bench_webhook.py" --name area-webhook \
   --webhook-url "http://127.0.0.1:$PORT/hooks/$TOKEN" \
   --start-cmd "exec $AREA --data-dir $D daemon --listen 127.0.0.1:$PORT" \

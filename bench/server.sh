@@ -22,12 +22,9 @@ FLAGS=(--runs 1 --cold-runs 3 --duration 10 --lat-duration 10 --warmup 3 --quiet
 
 if [ "${SKIP_WEBHOOK:-}" != 1 ]; then
   D=$WORK/webhook
-  printf 'benchmark-password\n' | "$AREA" --data-dir "$D" user add bench@example.com --password-stdin >/dev/null
-  printf 'benchmark-password\n' | "$AREA" --data-dir "$D" login bench@example.com --password-stdin >/dev/null
-  python3 "$ROOT/bench/harness_to_areas.py" "$HARNESS/workloads/webhook.json" > "$WORK/areas.json"
-  "$AREA" --data-dir "$D" areas add --enable --allow-private-network --file "$WORK/areas.json" >/dev/null
-  ID=$("$AREA" --data-dir "$D" --json areas list | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-  TOKEN=$("$AREA" --data-dir "$D" --json areas show "$ID" | python3 -c 'import json,sys; print(json.load(sys.stdin)["webhook_url"].rsplit("/",1)[1])')
+  source "$ROOT/bench/lib.sh"
+  bench_load "$AREA" "$D" "$HARNESS/workloads/webhook.json"
+  TOKEN=$(bench_webhook_token "$AREA" "$D")
   for shell in daemon serve; do
     python3 "$HARNESS/bench_webhook.py" --name "area-$shell" \
       --webhook-url "http://127.0.0.1:$PORT/hooks/$TOKEN" \

@@ -78,13 +78,9 @@ failed=0
 # Area: one webhook area whose `http` reaction POSTs to the sink. It answers 202 once the event
 # is durably recorded, before delivery; delivered/s is counted at the sink either way.
 D=$WORK/area
-printf 'benchmark-password\n' | "$AREA" --data-dir "$D" user add bench@example.com --password-stdin >/dev/null
-printf 'benchmark-password\n' | "$AREA" --data-dir "$D" login bench@example.com --password-stdin >/dev/null
-python3 "$ROOT/bench/harness_to_areas.py" "$HARNESS/workloads/webhook.json" > "$WORK/areas.json"
-"$AREA" --data-dir "$D" areas add --enable --allow-private-network --file "$WORK/areas.json" >/dev/null
-ID=$("$AREA" --data-dir "$D" --json areas list | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-TOKEN=$("$AREA" --data-dir "$D" --json areas show "$ID" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["webhook_url"].rsplit("/", 1)[1])')
+source "$ROOT/bench/lib.sh"
+bench_load "$AREA" "$D" "$HARNESS/workloads/webhook.json"
+TOKEN=$(bench_webhook_token "$AREA" "$D")
 echo "== Area ($AREA), pinned to CPU $SUT_CPU"
 python3 "$HARNESS/bench_webhook.py" --name area-webhook \
   --webhook-url "http://127.0.0.1:$AREA_PORT/hooks/$TOKEN" \

@@ -29,6 +29,19 @@ fn listening(mut cfg: EngineConfig) -> EngineConfig {
     cfg
 }
 
+/// A sink that answers every POST after `delay`, and an http reaction posting `n` to it.
+async fn slow_sink(delay: Duration) -> (MockServer, Value) {
+    let sink_server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/sink"))
+        .respond_with(ResponseTemplate::new(200).set_delay(delay))
+        .mount(&sink_server)
+        .await;
+    let reaction = json!({"service": "http", "id": "request",
+                          "params": {"url": format!("{}/sink", sink_server.uri()), "body": "{\"n\": \"{{ n }}\"}"}});
+    (sink_server, reaction)
+}
+
 async fn token_of(env: &Env, area: i64) -> String {
     env.areas.get(env.user_id, area).await.unwrap().webhook_token.expect("webhook token")
 }
@@ -257,14 +270,7 @@ async fn a_full_queue_answers_503_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_finding_the_queue_full_waits_for_room() {
     let env = Env::new().await;
-    let sink_server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/sink"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(300)))
-        .mount(&sink_server)
-        .await;
-    let reaction = json!({"service": "http", "id": "request",
-                          "params": {"url": format!("{}/sink", sink_server.uri()), "body": "{\"n\": \"{{ n }}\"}"}});
+    let (sink_server, reaction) = slow_sink(Duration::from_millis(300)).await;
     let area = env.add(webhook_area("hook", reaction)).await;
     let token = token_of(&env, area).await;
     let mut cfg = listening(config(true));
@@ -289,14 +295,7 @@ async fn a_sender_finding_the_queue_full_waits_for_room() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_202_under_abuse_is_recorded_once() {
     let env = Env::new().await;
-    let sink_server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/sink"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(100)))
-        .mount(&sink_server)
-        .await;
-    let reaction = json!({"service": "http", "id": "request",
-                          "params": {"url": format!("{}/sink", sink_server.uri()), "body": "{\"n\": \"{{ n }}\"}"}});
+    let (_sink_server, reaction) = slow_sink(Duration::from_millis(100)).await;
     let area = env.add(webhook_area("hook", reaction)).await;
     let token = token_of(&env, area).await;
     let mut cfg = listening(config(true));
