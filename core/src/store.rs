@@ -1,18 +1,18 @@
-//! The embedded SQLite store.
+//! The store: the embedded SQLite database by default, or a PostgreSQL server for a cluster.
 //!
 //! Opening a store is the one place that decides whether Area may touch a data directory: it
 //! refuses read-only directories, directories open to other users that cannot be made
 //! owner-only, corrupt files and databases written by a newer Area *before* writing to the
 //! database, so a mistake in `--data-dir` never damages data (an existing directory that is too
-//! open is tightened to `0700` first). Migrations are embedded in the binary and applied
-//! forward-only when the store opens. The journal is WAL with `synchronous=FULL`: a commit is on
-//! disk when it returns, which the engine's acknowledgements rely on.
+//! open is tightened to `0700` first). Migrations are embedded in the binary, one set per back
+//! end, and applied forward-only when the store opens. On SQLite the journal is WAL with
+//! `synchronous=FULL`: a commit is on disk when it returns, which the engine's acknowledgements
+//! rely on; PostgreSQL gives the same guarantee with its default `synchronous_commit`.
 //!
-//! SQL is kept close to what PostgreSQL also accepts (`ON CONFLICT … RETURNING`, window
-//! functions) so that a server mode can follow, but a few SQLite-only pieces remain: `rowid` in
-//! seen-key pruning, `json_object` when a finished run's ingredients are truncated,
-//! `sqlite_master` here, `PRAGMA`/`VACUUM` in the areas store and the app's change watcher, and
-//! sqlx's `last_insert_rowid`.
+//! Every query goes through sqlx's `Any` driver with `$1`-style parameters, which both back ends
+//! accept, so one SQL text serves both. The few statements that differ by dialect ask
+//! [`Store::backend`]. The PostgreSQL back end still keeps a local data directory: the process's
+//! own files (session, engine lock, webhook address) live there, never shared state.
 
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -20,13 +20,53 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "area.db";
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+static PG_MIGRATOR: Migrator = sqlx::migrate!("./migrations-postgres");
+
+/// The pool every module queries through (sqlx's `Any` driver, over either back end).
+pub type Pool = AnyPool;
+
+/// Which database engine holds the data; the few dialect-specific statements ask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded database in the data directory (the default).
+    Sqlite,
+    /// A PostgreSQL server shared by several Area processes.
+    Postgres,
+}
+
+/// Where the data lives: the choice `--database` / `AREA_DATABASE_URL` makes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Database {
+    /// `area.db` in the data directory.
+    #[default]
+    Embedded,
+    /// A PostgreSQL server, by its `postgres://` URL.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads a `--database` value: a `postgres://` (or `postgresql://`) URL, or `sqlite` for the
+    /// embedded default.
+    pub fn parse(value: &str) -> Result<Database, StoreError> {
+        let value = value.trim();
+        if value.is_empty() || value.eq_ignore_ascii_case("sqlite") {
+            Ok(Database::Embedded)
+        } else if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            Ok(Database::Postgres(value.to_string()))
+        } else {
+            Err(StoreError::UnknownDatabase)
+        }
+    }
+}
 
 /// Why a store could not be opened or used. Messages are one line and say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +87,12 @@ pub enum StoreError {
     Corrupt(PathBuf),
     #[error("{path} was written by a newer version of Area (schema {found}, this binary knows up to {known}): upgrade Area, or use another --data-dir")]
     NewerSchema { path: PathBuf, found: i64, known: i64 },
+    #[error("the database must be a postgres:// URL, or `sqlite` for the embedded database in the data directory")]
+    UnknownDatabase,
+    #[error(
+        "cannot reach the PostgreSQL server ({0}): check --database / AREA_DATABASE_URL and that the server is running"
+    )]
+    Unreachable(sqlx::Error),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -56,27 +102,49 @@ pub enum StoreError {
 /// A handle on the database; cheap to clone (it wraps a connection pool).
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
     dir: PathBuf,
+    backend: Backend,
 }
 
+/// Each SQLite connection's settings (sqlx's `Any` options carry only the file's URL).
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
 impl Store {
-    /// Opens (creating if needed) the store in `dir`, applying pending migrations.
+    /// Opens (creating if needed) the embedded store in `dir`, applying pending migrations.
     pub async fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, &Database::Embedded).await
+    }
+
+    /// Opens the store `database` names; `dir` is this process's data directory either way.
+    pub async fn open_with(dir: &Path, database: &Database) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
         prepare_dir(dir)?;
+        match database {
+            Database::Embedded => Store::open_sqlite(dir).await,
+            Database::Postgres(url) => Store::open_postgres(dir, url).await,
+        }
+    }
+
+    async fn open_sqlite(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join(DB_FILE);
         prepare_db_file(&path)?;
 
-        let options = SqliteConnectOptions::from_str("sqlite:")
+        let url = SqliteConnectOptions::from_str("sqlite:")
             .map_err(StoreError::Database)?
             .filename(&path)
             .create_if_missing(false)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
+            .to_url_lossy();
+        let options = AnyConnectOptions::from_url(&url).map_err(StoreError::Database)?;
+        // One connection first, so that a corrupt file is reported as such (the pool would
+        // retry it until its timeout).
+        let mut probe = options.connect().await.map_err(|e| classify_open_error(e, &path))?;
+        probe.execute(SQLITE_PRAGMAS).await.map_err(|e| classify_open_error(e, &path))?;
+        probe.close().await.map_err(StoreError::Database)?;
+        let pool = AnyPoolOptions::new()
             .max_connections(4)
+            .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
             // A connection to a local file cannot go stale the way a network one can, and the
             // default check before every acquire is one more round trip to the connection's
             // worker thread (two context switches) per transaction on the engine's hot path.
@@ -85,15 +153,34 @@ impl Store {
             .await
             .map_err(|e| classify_open_error(e, &path))?;
 
-        check_schema_version(&pool, &path).await?;
+        check_schema_version(&pool, Backend::Sqlite, &path).await?;
         MIGRATOR.run(&pool).await?;
         restrict_sidecar_files(&path);
-        Ok(Store { pool, dir: dir.to_path_buf() })
+        Ok(Store { pool, dir: dir.to_path_buf(), backend: Backend::Sqlite })
+    }
+
+    async fn open_postgres(dir: &Path, url: &str) -> Result<Store, StoreError> {
+        let options = AnyConnectOptions::from_str(url).map_err(|_| StoreError::UnknownDatabase)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(StoreError::Unreachable)?;
+        let label = PathBuf::from(redacted(url));
+        check_schema_version(&pool, Backend::Postgres, &label).await?;
+        PG_MIGRATOR.run(&pool).await?;
+        Ok(Store { pool, dir: dir.to_path_buf(), backend: Backend::Postgres })
     }
 
     /// The connection pool, for modules that run their own queries.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Which back end this store is on, for the few statements whose dialects differ.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The data directory this store lives in (the CLI keeps its session file beside it).
@@ -246,21 +333,39 @@ fn is_corruption(e: &sqlx::Error) -> bool {
     }
 }
 
+/// A database URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "the PostgreSQL database".to_string(),
+    }
+}
+
 /// Refuses a database whose applied migrations go beyond what this binary embeds.
-async fn check_schema_version(pool: &SqlitePool, path: &Path) -> Result<(), StoreError> {
-    let has_table: Option<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| classify_open_error(e, path))?;
-    if has_table.is_none() {
+async fn check_schema_version(pool: &AnyPool, backend: Backend, path: &Path) -> Result<(), StoreError> {
+    let (lookup, migrator) = match backend {
+        Backend::Sqlite => {
+            ("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'", &MIGRATOR)
+        }
+        Backend::Postgres => (
+            "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'",
+            &PG_MIGRATOR,
+        ),
+    };
+    let has_table: i64 = sqlx::query_scalar(lookup).fetch_one(pool).await.map_err(|e| classify_open_error(e, path))?;
+    if has_table == 0 {
         return Ok(());
     }
     let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
         .fetch_one(pool)
         .await
         .map_err(|e| classify_open_error(e, path))?;
-    let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
     match found {
         Some(found) if found > known => Err(StoreError::NewerSchema { path: path.to_path_buf(), found, known }),
         _ => Ok(()),

@@ -1,5 +1,7 @@
 //! Local accounts against a real store in a temporary directory.
 
+mod backend;
+
 use std::sync::Arc;
 
 use area_core::accounts::{AccountError, Accounts, PasswordHasher, FREE_FAILURES};
@@ -15,7 +17,7 @@ fn fast_hasher() -> PasswordHasher {
 
 async fn setup() -> (tempfile::TempDir, Store, Accounts, Arc<ManualClock>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("data")).await.expect("open store");
+    let store = backend::open_store(&dir.path().join("data")).await;
     let clock = ManualClock::new(1_800_000_000);
     let accounts = Accounts::new(store.clone()).with_hasher(fast_hasher()).with_clock(clock.clone());
     (dir, store, accounts, clock)
@@ -26,7 +28,7 @@ async fn register_normalises_and_stores_argon2id_phc() {
     let (_dir, store, accounts, _) = setup().await;
     let user = accounts.register("  Ada@Example.com ", "correct horse").await.unwrap();
     assert_eq!(user.email, "ada@example.com");
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(user.id)
         .fetch_one(store.pool())
         .await
@@ -113,7 +115,7 @@ async fn login_rehashes_when_parameters_change() {
     let stronger = PasswordHasher::new(Params::new(512, 2, 1, None).unwrap());
     let upgraded = Accounts::new(store.clone()).with_hasher(stronger).with_clock(clock.clone());
     upgraded.login("ada@example.com", "correct horse").await.unwrap();
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(user.id)
         .fetch_one(store.pool())
         .await
@@ -121,7 +123,7 @@ async fn login_rehashes_when_parameters_change() {
     assert!(hash.contains("m=512,t=2,p=1"), "{hash}");
     // Same parameters: no rehash (hash unchanged).
     upgraded.login("ada@example.com", "correct horse").await.unwrap();
-    let again: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+    let again: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(user.id)
         .fetch_one(store.pool())
         .await
@@ -190,7 +192,7 @@ async fn deleting_an_account_deletes_what_it_owns() {
     let count = |table: &'static str, user: i64| {
         let pool = store.pool().clone();
         async move {
-            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table} WHERE user_id = ?")))
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table} WHERE user_id = $1")))
                 .bind(user)
                 .fetch_one(&pool)
                 .await

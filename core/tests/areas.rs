@@ -1,6 +1,8 @@
 //! Areas: area-file parsing, validation against the catalog (each error names its field), and
 //! the per-user store (engine-contract rules on enable and edit, ownership, cascades).
 
+mod backend;
+
 use std::collections::BTreeMap;
 
 use area_core::areas::{
@@ -631,15 +633,15 @@ struct Env {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data")).await.unwrap();
+    let store = backend::open_store(&dir.path().join("data")).await;
     let mut ids = Vec::new();
     for email in ["ada@example.com", "bob@example.com"] {
-        let done = sqlx::query("INSERT INTO users (email, created_at) VALUES (?, 0)")
+        let id: i64 = sqlx::query_scalar("INSERT INTO users (email, created_at) VALUES ($1, 0) RETURNING id")
             .bind(email)
-            .execute(store.pool())
+            .fetch_one(store.pool())
             .await
             .unwrap();
-        ids.push(done.last_insert_rowid());
+        ids.push(id);
     }
     let areas = Areas::new(store.clone(), area_core::services::catalog(&area_core::settings::Settings::from_env()));
     Env { _dir: dir, store: store.clone(), areas, ada: ids[0], bob: ids[1] }
@@ -648,11 +650,16 @@ async fn env() -> Env {
 impl Env {
     async fn column<T>(&self, id: i64, column: &str) -> T
     where
-        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + Unpin,
+        T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + Unpin,
     {
-        let sql = format!("SELECT {column} FROM areas WHERE id = ?");
+        let sql = format!("SELECT {column} FROM areas WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(self.store.pool()).await.unwrap();
         row.get(0)
+    }
+
+    /// A boolean column (as an integer: sqlx's `Any` driver reads SQLite's booleans so).
+    async fn flag(&self, id: i64, column: &str) -> bool {
+        self.column::<i64>(id, &format!("CAST({column} AS INTEGER)")).await != 0
     }
 
     async fn exec(&self, sql: &'static str, id: i64) {
@@ -679,7 +686,7 @@ async fn add_list_get() {
     assert_eq!(list.iter().map(|a| a.id).collect::<Vec<_>>(), vec![rss.id, hook.id]);
     assert_eq!(list[0], rss);
 
-    assert!(!env.column::<bool>(rss.id, "baselined").await);
+    assert!(!env.flag(rss.id, "baselined").await);
     assert_eq!(env.column::<String>(rss.id, "action_fingerprint").await, valid(rss_area()).action_fingerprint());
     assert_eq!(env.column::<String>(rss.id, "action_service").await, "rss");
 
@@ -704,7 +711,7 @@ async fn add_list_get() {
     // A disabled area is stored off.
     let off = env.areas.add(env.ada, spec(with(timer_area(), "/name", json!("off")).tap_enabled(false))).await.unwrap();
     assert_eq!(off.status, AreaStatus::Off);
-    assert!(!env.column::<bool>(off.id, "enabled").await);
+    assert!(!env.flag(off.id, "enabled").await);
 }
 
 trait TapEnabled {
@@ -784,7 +791,7 @@ async fn enable_resets_the_baseline_and_clears_the_pause() {
     // The engine baselined it, then paused it after failures.
     env.exec(
         "UPDATE areas SET baselined = TRUE, cursor = '\"c\"', paused_reason = 'paused after 5 consecutive failures',
-         consecutive_failures = 5, last_error = 'HTTP 500' WHERE id = ?",
+         consecutive_failures = 5, last_error = 'HTTP 500' WHERE id = $1",
         area.id,
     )
     .await;
@@ -796,25 +803,25 @@ async fn enable_resets_the_baseline_and_clears_the_pause() {
     let on = env.areas.set_enabled(env.ada, area.id, true).await.unwrap();
     assert_eq!(on.status, AreaStatus::On);
     assert_eq!(on.paused_reason, None);
-    assert!(!env.column::<bool>(area.id, "baselined").await, "baseline on enable");
+    assert!(!env.flag(area.id, "baselined").await, "baseline on enable");
     assert_eq!(env.column::<i64>(area.id, "consecutive_failures").await, 0);
     assert_eq!(env.column::<Option<String>>(area.id, "last_error").await, None);
     assert!(on.updated_at > before);
 
     // Disable, engine state untouched; enable again re-baselines.
-    env.exec("UPDATE areas SET baselined = TRUE WHERE id = ?", area.id).await;
+    env.exec("UPDATE areas SET baselined = TRUE WHERE id = $1", area.id).await;
     let off = env.areas.set_enabled(env.ada, area.id, false).await.unwrap();
     assert_eq!(off.status, AreaStatus::Off);
     assert!(off.updated_at > on.updated_at);
-    assert!(env.column::<bool>(area.id, "baselined").await);
+    assert!(env.flag(area.id, "baselined").await);
     let on_again = env.areas.set_enabled(env.ada, area.id, true).await.unwrap();
-    assert!(!env.column::<bool>(area.id, "baselined").await);
+    assert!(!env.flag(area.id, "baselined").await);
     assert!(on_again.updated_at > off.updated_at);
 
     // Enabling an area that already runs changes nothing (no baseline that would swallow events).
-    env.exec("UPDATE areas SET baselined = TRUE WHERE id = ?", area.id).await;
+    env.exec("UPDATE areas SET baselined = TRUE WHERE id = $1", area.id).await;
     let same = env.areas.set_enabled(env.ada, area.id, true).await.unwrap();
-    assert!(env.column::<bool>(area.id, "baselined").await);
+    assert!(env.flag(area.id, "baselined").await);
     assert_eq!(same.updated_at, on_again.updated_at);
 }
 
@@ -822,9 +829,9 @@ async fn enable_resets_the_baseline_and_clears_the_pause() {
 async fn edit_keeps_the_cursor_unless_the_action_changes() {
     let env = env().await;
     let area = env.areas.add(env.ada, spec(rss_area())).await.unwrap();
-    let engine_state = "UPDATE areas SET baselined = TRUE, cursor = '{\"etag\":\"x\"}' WHERE id = ?";
+    let engine_state = "UPDATE areas SET baselined = TRUE, cursor = '{\"etag\":\"x\"}' WHERE id = $1";
     env.exec(engine_state, area.id).await;
-    env.exec("INSERT INTO seen_events (area_id, event_key, seen_at) VALUES (?, 'k1', 0)", area.id).await;
+    env.exec("INSERT INTO seen_events (area_id, event_key, seen_at) VALUES ($1, 'k1', 0)", area.id).await;
 
     // Same action parameters (default made explicit is still the same), other name and reactions.
     let mut edited = rss_area();
@@ -835,18 +842,18 @@ async fn edit_keeps_the_cursor_unless_the_action_changes() {
     assert_eq!(updated.name, "renamed");
     assert_eq!(updated.interval_secs, 120);
     assert!(updated.updated_at > area.updated_at);
-    assert!(env.column::<bool>(area.id, "baselined").await);
+    assert!(env.flag(area.id, "baselined").await);
     assert_eq!(env.column::<Option<String>>(area.id, "cursor").await.as_deref(), Some("{\"etag\":\"x\"}"));
-    assert_eq!(env.count("SELECT COUNT(*) FROM seen_events WHERE area_id = ?", area.id).await, 1);
+    assert_eq!(env.count("SELECT COUNT(*) FROM seen_events WHERE area_id = $1", area.id).await, 1);
     assert_eq!(env.areas.export(env.ada, area.id).await.unwrap(), spec(edited.clone()));
 
     // Changed action parameters: re-baseline from scratch.
     let changed = with(edited, "/action/params/url", json!("https://blog.rust-lang.org/inside-rust/feed.xml"));
     let again = env.areas.update(env.ada, area.id, spec(changed)).await.unwrap();
     assert!(again.updated_at > updated.updated_at);
-    assert!(!env.column::<bool>(area.id, "baselined").await);
+    assert!(!env.flag(area.id, "baselined").await);
     assert_eq!(env.column::<Option<String>>(area.id, "cursor").await, None);
-    assert_eq!(env.count("SELECT COUNT(*) FROM seen_events WHERE area_id = ?", area.id).await, 0);
+    assert_eq!(env.count("SELECT COUNT(*) FROM seen_events WHERE area_id = $1", area.id).await, 0);
 
     // An invalid edit changes nothing.
     let before = env.areas.export(env.ada, area.id).await.unwrap();
@@ -861,11 +868,11 @@ async fn edit_keeps_the_webhook_url_and_can_enable() {
     let hook = env.areas.add(env.ada, spec(webhook_area().tap_enabled(false))).await.unwrap();
     let token: Option<String> = env.column(hook.id, "webhook_token").await;
     assert!(token.is_some());
-    env.exec("UPDATE areas SET baselined = TRUE WHERE id = ?", hook.id).await;
+    env.exec("UPDATE areas SET baselined = TRUE WHERE id = $1", hook.id).await;
     let updated =
         env.areas.update(env.ada, hook.id, spec(with(webhook_area(), "/name", json!("new name")))).await.unwrap();
     assert_eq!(updated.status, AreaStatus::On, "the edit turned it on");
-    assert!(!env.column::<bool>(hook.id, "baselined").await, "turning on by edit baselines too");
+    assert!(!env.flag(hook.id, "baselined").await, "turning on by edit baselines too");
     assert_eq!(env.column::<Option<String>>(hook.id, "webhook_token").await, token, "same URL after an edit");
     // No longer a webhook: no URL.
     env.areas.update(env.ada, hook.id, spec(timer_area())).await.unwrap();
@@ -924,7 +931,7 @@ async fn run_counts_and_delete_cascades() {
     ] {
         sqlx::query(
             "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at)
-             VALUES (?, ?, '{}', ?, 0, 0)",
+             VALUES ($1, $2, '{}', $3, 0, 0)",
         )
         .bind(area_id)
         .bind(key)
@@ -932,7 +939,7 @@ async fn run_counts_and_delete_cascades() {
         .execute(env.store.pool())
         .await
         .unwrap();
-        sqlx::query("INSERT INTO seen_events (area_id, event_key, seen_at) VALUES (?, ?, 0)")
+        sqlx::query("INSERT INTO seen_events (area_id, event_key, seen_at) VALUES ($1, $2, 0)")
             .bind(area_id)
             .bind(key)
             .execute(env.store.pool())
@@ -944,10 +951,10 @@ async fn run_counts_and_delete_cascades() {
     assert_eq!((runs.unknown_outcome, runs.running), (1, 0));
 
     env.areas.remove(env.ada, area.id).await.unwrap();
-    assert_eq!(env.count("SELECT COUNT(*) FROM runs WHERE area_id = ?", area.id).await, 0);
-    assert_eq!(env.count("SELECT COUNT(*) FROM seen_events WHERE area_id = ?", area.id).await, 0);
-    assert_eq!(env.count("SELECT COUNT(*) FROM runs WHERE area_id = ?", keep.id).await, 1);
-    assert_eq!(env.count("SELECT COUNT(*) FROM seen_events WHERE area_id = ?", keep.id).await, 1);
+    assert_eq!(env.count("SELECT COUNT(*) FROM runs WHERE area_id = $1", area.id).await, 0);
+    assert_eq!(env.count("SELECT COUNT(*) FROM seen_events WHERE area_id = $1", area.id).await, 0);
+    assert_eq!(env.count("SELECT COUNT(*) FROM runs WHERE area_id = $1", keep.id).await, 1);
+    assert_eq!(env.count("SELECT COUNT(*) FROM seen_events WHERE area_id = $1", keep.id).await, 1);
     assert!(matches!(env.areas.remove(env.ada, area.id).await, Err(AreaError::NotFound(_))));
     assert_eq!(env.areas.list(env.ada).await.unwrap().len(), 1);
 }
@@ -957,7 +964,7 @@ async fn a_corrupt_definition_does_not_hide_the_others() {
     let env = env().await;
     let bad = env.areas.add(env.ada, spec(rss_area())).await.unwrap();
     let good = env.areas.add(env.ada, spec(timer_area())).await.unwrap();
-    env.exec("UPDATE areas SET definition = '{\"future\": true}' WHERE id = ?", bad.id).await;
+    env.exec("UPDATE areas SET definition = '{\"future\": true}' WHERE id = $1", bad.id).await;
     let list = env.areas.list(env.ada).await.unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0].action.service, "rss");

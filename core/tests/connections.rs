@@ -1,5 +1,7 @@
 //! Connections: sealed at rest, bound to their row, and the pause/resume of the areas using them.
 
+mod backend;
+
 use std::collections::BTreeMap;
 
 use area_core::accounts::{Accounts, PasswordHasher};
@@ -61,6 +63,7 @@ fn catalog() -> Catalog {
 struct Fixture {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
+    database: area_core::store::Database,
     store: Store,
     connections: Connections,
     user: i64,
@@ -70,14 +73,15 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data");
-    let store = Store::open(&path).await.unwrap();
+    let database = backend::fresh_database().await;
+    let store = Store::open_with(&path, &database).await.unwrap();
     let accounts =
         Accounts::new(store.clone()).with_hasher(PasswordHasher::new(argon2::Params::new(256, 1, 1, None).unwrap()));
     let user = accounts.register("ada@example.com", "correct horse").await.unwrap().id;
     let other = accounts.register("bob@example.com", "correct horse").await.unwrap().id;
     let key = MasterKey::load(&path).unwrap();
     let connections = Connections::new(store.clone(), key, catalog());
-    Fixture { _dir: dir, path, store, connections, user, other }
+    Fixture { _dir: dir, path, database, store, connections, user, other }
 }
 
 fn area_using(service: &str) -> area_core::areas::AreaSpec {
@@ -126,22 +130,24 @@ async fn tampered_or_moved_ciphertexts_fail_closed() {
     f.connections.save(f.other, "keyed", &Secret::ApiKey { key: "bob-key".into() }, None, None).await.unwrap();
 
     // Moved: Ada's ciphertext copied into Bob's row.
-    sqlx::query("UPDATE connections SET secret = (SELECT secret FROM connections WHERE user_id = ?) WHERE user_id = ?")
-        .bind(f.user)
-        .bind(f.other)
-        .execute(f.store.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE connections SET secret = (SELECT secret FROM connections WHERE user_id = $1) WHERE user_id = $2",
+    )
+    .bind(f.user)
+    .bind(f.other)
+    .execute(f.store.pool())
+    .await
+    .unwrap();
     assert!(matches!(f.connections.get(f.other, "keyed").await, Err(ConnectionError::Crypto(_))));
 
     // Flipped: one byte of Ada's ciphertext changed.
-    let mut sealed: Vec<u8> = sqlx::query_scalar("SELECT secret FROM connections WHERE user_id = ?")
+    let mut sealed: Vec<u8> = sqlx::query_scalar("SELECT secret FROM connections WHERE user_id = $1")
         .bind(f.user)
         .fetch_one(f.store.pool())
         .await
         .unwrap();
     sealed[30] ^= 0x01;
-    sqlx::query("UPDATE connections SET secret = ? WHERE user_id = ?")
+    sqlx::query("UPDATE connections SET secret = $1 WHERE user_id = $2")
         .bind(&sealed)
         .bind(f.user)
         .execute(f.store.pool())
@@ -180,12 +186,12 @@ async fn refused_credentials_pause_areas_and_reconnecting_resumes_them() {
     assert_eq!(f.connections.list(f.user).await.unwrap()[0].status, "ok");
     assert_eq!(paused(&f, ids[0]).await, None);
     assert_eq!(paused(&f, ids[1]).await, None);
-    let baselined: bool = sqlx::query_scalar("SELECT baselined FROM areas WHERE id = ?")
+    let baselined: i64 = sqlx::query_scalar("SELECT CAST(baselined AS INTEGER) FROM areas WHERE id = $1")
         .bind(ids[0])
         .fetch_one(f.store.pool())
         .await
         .unwrap();
-    assert!(!baselined, "resumed areas baseline again");
+    assert_eq!(baselined, 0, "resumed areas baseline again");
 
     f.connections.remove(f.user, "acme").await.unwrap();
     assert!(paused(&f, ids[0]).await.unwrap().contains("area connect acme"));
@@ -204,7 +210,7 @@ async fn connecting_ends_credential_pauses_whatever_their_words() {
         (credentials, "the key was refused", "credentials"),
         (failures, "paused after 10 consecutive failures; last error: HTTP 500 (run `area connect acme`)", "failures"),
     ] {
-        sqlx::query("UPDATE areas SET paused_reason = ?, paused_cause = ? WHERE id = ?")
+        sqlx::query("UPDATE areas SET paused_reason = $1, paused_cause = $2 WHERE id = $3")
             .bind(reason)
             .bind(cause)
             .bind(id)
@@ -235,7 +241,7 @@ async fn pauses_stored_before_causes_were_kept_get_theirs_when_the_store_opens()
         (credentials, "the acme connection was removed: run `area connect acme`"),
         (failures, "paused after 10 consecutive failures; last error: HTTP 500"),
     ] {
-        sqlx::query("UPDATE areas SET paused_reason = ? WHERE id = ?")
+        sqlx::query("UPDATE areas SET paused_reason = $1 WHERE id = $2")
             .bind(reason)
             .bind(id)
             .execute(f.store.pool())
@@ -243,7 +249,7 @@ async fn pauses_stored_before_causes_were_kept_get_theirs_when_the_store_opens()
             .unwrap();
     }
     f.store.close().await;
-    let store = Store::open(&f.path).await.unwrap();
+    let store = Store::open_with(&f.path, &f.database).await.unwrap();
     let f = Fixture {
         connections: Connections::new(store.clone(), MasterKey::load(&f.path).unwrap(), catalog()),
         store,
@@ -257,13 +263,13 @@ async fn pauses_stored_before_causes_were_kept_get_theirs_when_the_store_opens()
 }
 
 async fn cause(f: &Fixture, id: i64) -> Option<String> {
-    sqlx::query_scalar("SELECT paused_cause FROM areas WHERE id = ?").bind(id).fetch_one(f.store.pool()).await.unwrap()
+    sqlx::query_scalar("SELECT paused_cause FROM areas WHERE id = $1").bind(id).fetch_one(f.store.pool()).await.unwrap()
 }
 
 async fn insert_raw(f: &Fixture, spec: &area_core::areas::AreaSpec) -> i64 {
     sqlx::query(
         "INSERT INTO areas (user_id, name, definition, action_service, action_id, action_fingerprint, interval_secs,
-                            created_at, updated_at) VALUES (?, ?, ?, 'notify', 'send', 'x', 60, 0, 0) RETURNING id",
+                            created_at, updated_at) VALUES ($1, $2, $3, 'notify', 'send', 'x', 60, 0, 0) RETURNING id",
     )
     .bind(f.user)
     .bind(&spec.name)
@@ -275,7 +281,11 @@ async fn insert_raw(f: &Fixture, spec: &area_core::areas::AreaSpec) -> i64 {
 }
 
 async fn paused(f: &Fixture, id: i64) -> Option<String> {
-    sqlx::query_scalar("SELECT paused_reason FROM areas WHERE id = ?").bind(id).fetch_one(f.store.pool()).await.unwrap()
+    sqlx::query_scalar("SELECT paused_reason FROM areas WHERE id = $1")
+        .bind(id)
+        .fetch_one(f.store.pool())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -296,7 +306,7 @@ async fn services_without_auth_or_unknown_are_refused_and_empty_keys_rejected() 
         Secret::Oauth2 { access_token: "a".into(), refresh_token: Some("r".into()), scope: None, account: None };
     assert_eq!(f.connections.save(f.user, "acme", &refreshable, None, Some(soon)).await.unwrap().status, "ok");
     // Deleting the user deletes the connection.
-    sqlx::query("DELETE FROM users WHERE id = ?").bind(f.user).execute(f.store.pool()).await.unwrap();
+    sqlx::query("DELETE FROM users WHERE id = $1").bind(f.user).execute(f.store.pool()).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM connections").fetch_one(f.store.pool()).await.unwrap();
     assert_eq!(n, 0);
 }

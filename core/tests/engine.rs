@@ -371,7 +371,7 @@ async fn webhook_records_before_202_and_refuses_bad_requests() {
                           "params": {"url": sink_url, "body": "{\"temp\": \"{{ temp }}\", \"room\": \"{{ room }}\"}"}});
     let area = env.add(webhook_area("hook", reaction)).await;
     let token = env.areas.get(env.user_id, area).await.unwrap().webhook_token.expect("webhook token");
-    let db_token: String = sqlx::query_scalar("SELECT webhook_token FROM areas WHERE id = ?")
+    let db_token: String = sqlx::query_scalar("SELECT webhook_token FROM areas WHERE id = $1")
         .bind(area)
         .fetch_one(env.store.pool())
         .await
@@ -738,8 +738,8 @@ async fn crash_recovery_marks_unknown_outcome_and_resumes_queued_runs() {
     sqlx::query(
         "INSERT INTO runs (area_id, event_key, ingredients, status, attempts, reactions_done, in_flight,
                            next_attempt_at, created_at, started_at)
-         VALUES (?, 'key:a', '{\"msg\": \"was being shown\"}', 'running', 0, 0, 0, ?, ?, ?),
-                (?, 'key:b', '{\"msg\": \"waiting\"}', 'queued', 0, 0, NULL, ?, ?, NULL)",
+         VALUES ($1, 'key:a', '{\"msg\": \"was being shown\"}', 'running', 0, 0, 0, $2, $3, $4),
+                ($5, 'key:b', '{\"msg\": \"waiting\"}', 'queued', 0, 0, NULL, $6, $7, NULL)",
     )
     .bind(notify_area)
     .bind(now + LEASE_MS)
@@ -828,7 +828,7 @@ async fn timer_baselines_then_fires_a_missed_instant_once() {
 
     let two_minutes_ago =
         (Utc::now() - chrono::Duration::minutes(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    sqlx::query("UPDATE areas SET cursor = ? WHERE id = ?")
+    sqlx::query("UPDATE areas SET cursor = $1 WHERE id = $2")
         .bind(Value::String(two_minutes_ago).to_string())
         .bind(area)
         .execute(env.store.pool())
@@ -858,16 +858,16 @@ async fn prune_bounds_history_but_keeps_pending_runs() {
     let old = now - (KEEP_RUNS_DAYS + 10) * 24 * 3600 * 1000;
     let pool = env.store.pool();
     let insert = "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at)
-                  VALUES (?, ?, '{}', ?, ?, ?)";
+                  VALUES ($1, $2, '{}', $3, $4, $5)";
     for (key, status) in [("q1", "queued"), ("q2", "queued"), ("r1", "running")] {
         sqlx::query(insert).bind(area).bind(key).bind(status).bind(old).bind(old).execute(pool).await.unwrap();
     }
     sqlx::query(insert).bind(area).bind("ancient").bind("succeeded").bind(old).bind(old).execute(pool).await.unwrap();
     let extra = 5;
     sqlx::query(
-        "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?)
+        "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1)
          INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at)
-         SELECT ?, 'recent-' || n, '{}', CASE WHEN n % 2 = 0 THEN 'failed' ELSE 'succeeded' END, ?, ? FROM seq",
+         SELECT $2, 'recent-' || n, '{}', CASE WHEN n % 2 = 0 THEN 'failed' ELSE 'succeeded' END, $3, $4 FROM seq",
     )
     .bind(KEEP_RUNS_PER_AREA + extra)
     .bind(area)
@@ -888,8 +888,8 @@ async fn prune_bounds_history_but_keeps_pending_runs() {
             .unwrap();
     }
     sqlx::query(
-        "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?)
-         INSERT INTO seen_events (area_id, event_key, seen_at) SELECT ?, 'k' || n, n FROM seq",
+        "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1)
+         INSERT INTO seen_events (area_id, event_key, seen_at) SELECT $2, 'k' || n, n FROM seq",
     )
     .bind(KEEP_SEEN_PER_AREA + 3)
     .bind(area)
@@ -903,24 +903,24 @@ async fn prune_bounds_history_but_keeps_pending_runs() {
     let count = |sql: &'static str, id: i64| async move {
         sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_one(pool).await.unwrap()
     };
-    assert_eq!(count("SELECT COUNT(*) FROM runs WHERE area_id = ? AND status = 'queued'", area).await, 2);
-    assert_eq!(count("SELECT COUNT(*) FROM runs WHERE area_id = ? AND status = 'running'", area).await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM runs WHERE area_id = $1 AND status = 'queued'", area).await, 2);
+    assert_eq!(count("SELECT COUNT(*) FROM runs WHERE area_id = $1 AND status = 'running'", area).await, 1);
     assert_eq!(
-        count("SELECT COUNT(*) FROM runs WHERE area_id = ? AND status IN ('succeeded', 'failed')", area).await,
+        count("SELECT COUNT(*) FROM runs WHERE area_id = $1 AND status IN ('succeeded', 'failed')", area).await,
         KEEP_RUNS_PER_AREA
     );
-    assert_eq!(count("SELECT COUNT(*) FROM runs WHERE area_id = ? AND event_key = 'ancient'", area).await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM runs WHERE area_id = $1 AND event_key = 'ancient'", area).await, 0);
     for gone in 1..=extra {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE event_key = ?")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE event_key = $1")
             .bind(format!("recent-{gone}"))
             .fetch_one(pool)
             .await
             .unwrap();
         assert_eq!(n, 0, "the oldest finished runs go first");
     }
-    assert_eq!(count("SELECT COUNT(*) FROM runs WHERE area_id = ?", other).await, 10);
-    assert_eq!(count("SELECT COUNT(*) FROM seen_events WHERE area_id = ?", area).await, KEEP_SEEN_PER_AREA);
-    assert_eq!(count("SELECT MIN(seen_at) FROM seen_events WHERE area_id = ?", area).await, 4);
+    assert_eq!(count("SELECT COUNT(*) FROM runs WHERE area_id = $1", other).await, 10);
+    assert_eq!(count("SELECT COUNT(*) FROM seen_events WHERE area_id = $1", area).await, KEEP_SEEN_PER_AREA);
+    assert_eq!(count("SELECT MIN(seen_at) FROM seen_events WHERE area_id = $1", area).await, 4);
 
     // Pruning again deletes nothing more.
     assert_eq!(prune(pool, now).await.unwrap(), (0, 0));
@@ -956,7 +956,7 @@ async fn shutdown_leaves_nothing_running() {
 
 /// Makes every queued run of the store due now (instead of waiting for its backoff).
 async fn make_queued_runs_due(env: &Env) {
-    sqlx::query("UPDATE runs SET next_attempt_at = ? WHERE status = 'queued'")
+    sqlx::query("UPDATE runs SET next_attempt_at = $1 WHERE status = 'queued'")
         .bind(now_ms() - 1)
         .execute(env.store.pool())
         .await

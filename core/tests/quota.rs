@@ -3,8 +3,9 @@
 //! switched on — on their interval field, with the figures and the interval that would fit — and
 //! what the enabled areas plan is listed per service.
 
+mod backend;
+
 use area_core::areas::{parse_area_value, AreaError, Areas};
-use area_core::store::Store;
 use serde_json::json;
 
 struct Env {
@@ -15,13 +16,14 @@ struct Env {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data")).await.unwrap();
-    let done = sqlx::query("INSERT INTO users (email, created_at) VALUES ('ada@example.com', 0)")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    let store = backend::open_store(&dir.path().join("data")).await;
+    let user: i64 =
+        sqlx::query_scalar("INSERT INTO users (email, created_at) VALUES ('ada@example.com', 0) RETURNING id")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
     let areas = Areas::new(store.clone(), area_core::services::catalog(&area_core::settings::Settings::empty()));
-    Env { _dir: dir, areas, user: done.last_insert_rowid() }
+    Env { _dir: dir, areas, user }
 }
 
 /// A RATP disruption area on `line`, polled every `interval` seconds.

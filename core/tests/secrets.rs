@@ -327,7 +327,7 @@ async fn secrets_stored_in_clear_by_an_older_version_are_sealed() {
                        "params": {"url": "https://example.com/in", "headers": {"X-Key": secret}, "body": "b"}}],
     }));
     let id = env.add(clear.clone()).await;
-    sqlx::query("UPDATE areas SET definition = ? WHERE id = ?")
+    sqlx::query("UPDATE areas SET definition = $1 WHERE id = $2")
         .bind(serde_json::to_string(&clear).unwrap())
         .bind(id)
         .execute(env.store.pool())

@@ -1,17 +1,18 @@
 //! Sign-in with an OAuth2 identity: the linking rules, and reading GitHub's and Google's
 //! documented user-info answers from a fake server.
 
+mod backend;
+
 use area_core::accounts::{AccountError, Accounts, PasswordHasher};
 use area_core::net::{HttpClient, NetConfig};
 use area_core::signin::{fetch_identity, provider, sign_in, ProviderIdentity, SignInError, SignInOutcome};
-use area_core::store::Store;
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn accounts() -> (tempfile::TempDir, Accounts) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+    let store = backend::open_store(dir.path()).await;
     let accounts = Accounts::new(store).with_hasher(PasswordHasher::new(argon2::Params::new(256, 1, 1, None).unwrap()));
     (dir, accounts)
 }

@@ -45,7 +45,7 @@ impl Accounts {
         let secret = format!("{TOKEN_PREFIX}{}", super::session::new_token()?);
         let now = self.clock.now();
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO access_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO access_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(user.id)
         .bind(name)
@@ -60,7 +60,7 @@ impl Accounts {
     /// The user's tokens, newest first.
     pub async fn access_tokens(&self, user: &User) -> Result<Vec<AccessToken>, AccountError> {
         let rows = sqlx::query(
-            "SELECT id, name, created_at, last_used_at FROM access_tokens WHERE user_id = ? ORDER BY id DESC",
+            "SELECT id, name, created_at, last_used_at FROM access_tokens WHERE user_id = $1 ORDER BY id DESC",
         )
         .bind(user.id)
         .fetch_all(self.store.pool())
@@ -78,7 +78,7 @@ impl Accounts {
 
     /// Revokes one of the user's tokens; another user's token is "not found", like a missing one.
     pub async fn revoke_access_token(&self, user: &User, id: i64) -> Result<(), AccountError> {
-        let done = sqlx::query("DELETE FROM access_tokens WHERE id = ? AND user_id = ?")
+        let done = sqlx::query("DELETE FROM access_tokens WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user.id)
             .execute(self.store.pool())
@@ -100,7 +100,7 @@ impl Accounts {
         let hash = super::session::token_hash(secret);
         let row = sqlx::query(
             "SELECT t.id AS token_id, t.last_used_at, u.id, u.email, u.created_at
-             FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+             FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
         )
         .bind(&hash)
         .fetch_optional(self.store.pool())
@@ -109,7 +109,7 @@ impl Accounts {
         let now = self.clock.now();
         let last_used: Option<i64> = row.get("last_used_at");
         if last_used.is_none_or(|t| now - t >= LAST_USED_GRANULARITY_SECS) {
-            sqlx::query("UPDATE access_tokens SET last_used_at = ? WHERE id = ?")
+            sqlx::query("UPDATE access_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(row.get::<i64, _>("token_id"))
                 .execute(self.store.pool())
@@ -121,7 +121,7 @@ impl Accounts {
     /// Creates a single-use invitation code (for a server whose sign-up is invite-only).
     pub async fn create_invite(&self, by: &User) -> Result<String, AccountError> {
         let code = super::session::new_token()?;
-        sqlx::query("INSERT INTO invites (code_hash, created_by, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO invites (code_hash, created_by, created_at) VALUES ($1, $2, $3)")
             .bind(super::session::token_hash(&code))
             .bind(by.id)
             .bind(self.clock.now())
@@ -137,8 +137,12 @@ impl Accounts {
     }
 
     /// [`Accounts::claim_invite`] on `db` (a transaction that also creates the account).
-    async fn claim_invite_with(&self, db: impl sqlx::SqliteExecutor<'_>, code: &str) -> Result<(), AccountError> {
-        let claimed = sqlx::query("UPDATE invites SET used_at = ? WHERE code_hash = ? AND used_at IS NULL")
+    async fn claim_invite_with(
+        &self,
+        db: impl sqlx::Executor<'_, Database = sqlx::Any>,
+        code: &str,
+    ) -> Result<(), AccountError> {
+        let claimed = sqlx::query("UPDATE invites SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
             .bind(self.clock.now())
             .bind(super::session::token_hash(code))
             .execute(db)
@@ -156,7 +160,7 @@ impl Accounts {
         let mut tx = self.store.pool().begin().await?;
         self.claim_invite_with(&mut *tx, code).await?;
         let user = self.insert_user(&mut *tx, email, hash).await?;
-        sqlx::query("UPDATE invites SET used_by = ? WHERE code_hash = ?")
+        sqlx::query("UPDATE invites SET used_by = $1 WHERE code_hash = $2")
             .bind(user.id)
             .bind(super::session::token_hash(code))
             .execute(&mut *tx)

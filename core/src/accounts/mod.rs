@@ -147,19 +147,20 @@ impl Accounts {
 
     async fn insert_user(
         &self,
-        db: impl sqlx::SqliteExecutor<'_>,
+        db: impl sqlx::Executor<'_, Database = sqlx::Any>,
         email: String,
         hash: String,
     ) -> Result<User, AccountError> {
         let now = self.clock.now();
-        let result = sqlx::query("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)")
-            .bind(&email)
-            .bind(&hash)
-            .bind(now)
-            .execute(db)
-            .await;
+        let result =
+            sqlx::query("INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id")
+                .bind(&email)
+                .bind(&hash)
+                .bind(now)
+                .fetch_one(db)
+                .await;
         match result {
-            Ok(done) => Ok(User { id: done.last_insert_rowid(), email, created_at: now }),
+            Ok(row) => Ok(User { id: row.try_get(0)?, email, created_at: now }),
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(AccountError::DuplicateEmail(email)),
             Err(e) => Err(e.into()),
         }
@@ -175,13 +176,14 @@ impl Accounts {
     pub async fn register_external(&self, email: &str) -> Result<User, AccountError> {
         let email = normalize_email(email)?;
         let now = self.clock.now();
-        let result = sqlx::query("INSERT INTO users (email, password_hash, created_at) VALUES (?, NULL, ?)")
-            .bind(&email)
-            .bind(now)
-            .execute(self.store.pool())
-            .await;
+        let result =
+            sqlx::query("INSERT INTO users (email, password_hash, created_at) VALUES ($1, NULL, $2) RETURNING id")
+                .bind(&email)
+                .bind(now)
+                .fetch_one(self.store.pool())
+                .await;
         match result {
-            Ok(done) => Ok(User { id: done.last_insert_rowid(), email, created_at: now }),
+            Ok(row) => Ok(User { id: row.try_get(0)?, email, created_at: now }),
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(AccountError::DuplicateEmail(email)),
             Err(e) => Err(e.into()),
         }
@@ -194,7 +196,7 @@ impl Accounts {
             self.verify_dummy(password).await;
             return Err(AccountError::InvalidCredentials);
         };
-        let row = sqlx::query("SELECT id, email, password_hash, created_at FROM users WHERE email = ?")
+        let row = sqlx::query("SELECT id, email, password_hash, created_at FROM users WHERE email = $1")
             .bind(&email)
             .fetch_optional(self.store.pool())
             .await?;
@@ -214,7 +216,7 @@ impl Accounts {
             .fetch_optional(self.store.pool())
             .await?;
         if claimed.is_none() {
-            let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM users WHERE id = ?")
+            let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM users WHERE id = $1")
                 .bind(user.id)
                 .fetch_one(self.store.pool())
                 .await?;
@@ -232,14 +234,14 @@ impl Accounts {
             return Err(AccountError::InvalidCredentials);
         }
         let mut tx = self.store.pool().begin().await?;
-        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?")
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
             .bind(user.id)
             .execute(&mut *tx)
             .await?;
         if let Some(phc) = stored.filter(|phc| self.hasher.needs_rehash(phc)) {
             let _ = phc;
             let fresh = self.hash(password).await?;
-            sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(fresh)
                 .bind(user.id)
                 .execute(&mut *tx)
@@ -266,7 +268,7 @@ impl Accounts {
     pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Result<(), AccountError> {
         let user = self.authenticate(token).await?;
         check_password(new)?;
-        let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+        let stored: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(user.id)
             .fetch_one(self.store.pool())
             .await?;
@@ -279,7 +281,7 @@ impl Accounts {
         }
         let fresh = self.hash(new).await?;
         let mut tx = self.store.pool().begin().await?;
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(fresh)
             .bind(user.id)
             .execute(&mut *tx)
@@ -302,7 +304,7 @@ impl Accounts {
     /// Deletes an account and, through foreign keys, everything it owns.
     pub async fn delete_user(&self, email: &str) -> Result<(), AccountError> {
         let email = normalize_email(email)?;
-        let done = sqlx::query("DELETE FROM users WHERE email = ?").bind(&email).execute(self.store.pool()).await?;
+        let done = sqlx::query("DELETE FROM users WHERE email = $1").bind(&email).execute(self.store.pool()).await?;
         if done.rows_affected() == 0 {
             return Err(AccountError::NoSuchUser(email));
         }
@@ -318,7 +320,7 @@ impl Accounts {
         email: Option<&str>,
     ) -> Result<Identity, AccountError> {
         let result = sqlx::query(
-            "INSERT INTO identities (user_id, provider, subject, email, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO identities (user_id, provider, subject, email, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(user_id)
         .bind(provider)
@@ -345,7 +347,7 @@ impl Accounts {
     pub async fn user_for_identity(&self, provider: &str, subject: &str) -> Result<Option<User>, AccountError> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.created_at FROM identities i JOIN users u ON u.id = i.user_id
-             WHERE i.provider = ? AND i.subject = ?",
+             WHERE i.provider = $1 AND i.subject = $2",
         )
         .bind(provider)
         .bind(subject)

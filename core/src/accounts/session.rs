@@ -2,7 +2,7 @@
 //! so a copy of the database does not let anyone sign in.
 
 use sha2::{Digest, Sha256};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::{AccountError, Session, User, SESSION_TTL_SECS};
 
@@ -16,10 +16,10 @@ pub(super) fn new_token() -> Result<String, AccountError> {
     Ok(hex::encode(bytes))
 }
 
-pub(super) async fn create(tx: &mut Transaction<'_, Sqlite>, user: User, now: i64) -> Result<Session, AccountError> {
+pub(super) async fn create(tx: &mut Transaction<'_, Any>, user: User, now: i64) -> Result<Session, AccountError> {
     let token = new_token()?;
     let expires_at = now + SESSION_TTL_SECS;
-    sqlx::query("INSERT INTO sessions (user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO sessions (user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(user.id)
         .bind(token_hash(&token))
         .bind(now)
@@ -29,11 +29,11 @@ pub(super) async fn create(tx: &mut Transaction<'_, Sqlite>, user: User, now: i6
     Ok(Session { token, user, expires_at })
 }
 
-pub(super) async fn authenticate(pool: &SqlitePool, token: &str, now: i64) -> Result<User, AccountError> {
+pub(super) async fn authenticate(pool: &AnyPool, token: &str, now: i64) -> Result<User, AccountError> {
     let hash = token_hash(token);
     let row = sqlx::query(
         "SELECT s.expires_at, u.id, u.email, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ?",
+         WHERE s.token_hash = $1",
     )
     .bind(&hash)
     .fetch_optional(pool)
@@ -41,23 +41,23 @@ pub(super) async fn authenticate(pool: &SqlitePool, token: &str, now: i64) -> Re
     let Some(row) = row else { return Err(AccountError::NotLoggedIn) };
     let expires_at: i64 = row.get("expires_at");
     if expires_at <= now {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(&hash).execute(pool).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(pool).await?;
         return Err(AccountError::SessionExpired);
     }
     Ok(User { id: row.get("id"), email: row.get("email"), created_at: row.get("created_at") })
 }
 
-pub(super) async fn revoke(pool: &SqlitePool, token: &str) -> Result<(), AccountError> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash(token)).execute(pool).await?;
+pub(super) async fn revoke(pool: &AnyPool, token: &str) -> Result<(), AccountError> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash(token)).execute(pool).await?;
     Ok(())
 }
 
 pub(super) async fn revoke_others(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     user_id: i64,
     keep_token: &str,
 ) -> Result<(), AccountError> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?")
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
         .bind(user_id)
         .bind(token_hash(keep_token))
         .execute(&mut **tx)

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::areas::{parse_area_value, AreaState, AreaStatus, AreaSummary};
 use crate::catalog::{ActionKind, Catalog};
@@ -48,7 +48,7 @@ pub struct AreaCard {
 }
 
 pub(super) async fn build(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     catalog: &Catalog,
     user_id: i64,
     areas: Vec<(AreaSummary, AreaState)>,
@@ -58,7 +58,7 @@ pub(super) async fn build(
     let packed: String = sqlx::query_scalar(
         "SELECT json_group_array(json_array(r.area_id, r.id, r.status, r.created_at, r.error)) FROM runs r
          JOIN (SELECT area_id, MAX(runs.id) AS newest FROM runs JOIN areas a ON a.id = runs.area_id
-               WHERE a.user_id = ? GROUP BY area_id) x ON r.id = x.newest",
+               WHERE a.user_id = $1 GROUP BY area_id) x ON r.id = x.newest",
     )
     .bind(user_id)
     .fetch_one(pool)

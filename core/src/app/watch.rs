@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection};
 use tokio::sync::{broadcast, watch};
 
 use super::{AppEvent, ChangeKind};
@@ -16,11 +16,7 @@ use super::{AppEvent, ChangeKind};
 const EVERY: Duration = Duration::from_millis(750);
 
 /// Runs until `stop` turns true.
-pub(super) async fn watch_changes(
-    pool: SqlitePool,
-    events: broadcast::Sender<AppEvent>,
-    mut stop: watch::Receiver<bool>,
-) {
+pub(super) async fn watch_changes(pool: AnyPool, events: broadcast::Sender<AppEvent>, mut stop: watch::Receiver<bool>) {
     let mut conn = match pool.connect_options().connect().await {
         Ok(conn) => conn,
         Err(e) => {
@@ -59,11 +55,11 @@ pub(super) async fn watch_changes(
 }
 
 /// Changes whenever another connection has committed since the last call.
-async fn data_version(conn: &mut SqliteConnection) -> Option<i64> {
+async fn data_version(conn: &mut AnyConnection) -> Option<i64> {
     sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(conn).await.ok()
 }
 
-async fn fingerprints(conn: &mut SqliteConnection) -> Result<(String, String), sqlx::Error> {
+async fn fingerprints(conn: &mut AnyConnection) -> Result<(String, String), sqlx::Error> {
     let runs: (Option<i64>, i64, Option<i64>, Option<i64>) = sqlx::query_as(
         "SELECT MAX(id), COUNT(*), SUM(attempts), MAX(COALESCE(finished_at, started_at, created_at)) FROM runs",
     )

@@ -1,8 +1,10 @@
 //! The stored areas of each user.
 
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
+
+use crate::store::Backend;
 
 use super::quota::{self, PlannedPoll, QuotaUse};
 use super::secrets::{self, SecretsNeeded};
@@ -202,15 +204,15 @@ struct SummaryColumns {
 /// The columns [`Areas::summary_row`] reads (a macro so queries stay literal strings for sqlx).
 macro_rules! summary_columns {
     () => {
-        "id, name, enabled, paused_reason, paused_cause, definition, action_service, action_id, interval_secs, created_at, \
+        "id, name, CAST(enabled AS INTEGER) AS enabled, paused_reason, paused_cause, definition, action_service, action_id, interval_secs, created_at, \
          updated_at"
     };
 }
 
 /// `updated_at` for an UPDATE: now (bound twice), but always at least one more than before.
 macro_rules! bump_updated_at {
-    () => {
-        "updated_at = CASE WHEN ? > updated_at THEN ? ELSE updated_at + 1 END"
+    ($now:literal) => {
+        concat!("updated_at = CASE WHEN ", $now, " > updated_at THEN ", $now, " ELSE updated_at + 1 END")
     };
 }
 
@@ -283,14 +285,15 @@ impl Areas {
                 continue;
             }
             let opened = self.open_definition(id, stored)?;
-            sqlx::query("UPDATE areas SET definition = ? WHERE id = ?")
+            sqlx::query("UPDATE areas SET definition = $1 WHERE id = $2")
                 .bind(self.sealed_definition(id, &opened)?)
                 .bind(id)
                 .execute(self.store.pool())
                 .await?;
             sealed += 1;
         }
-        if sealed > 0 {
+        // PostgreSQL's own storage is out of Area's hands; an SQLite file is rewritten.
+        if sealed > 0 && self.store.backend() == Backend::Sqlite {
             tracing::info!(areas = sealed, "sealed secret parameters stored in clear by an older version");
             for pragma in ["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"] {
                 if let Err(e) = sqlx::query(pragma).execute(self.store.pool()).await {
@@ -312,13 +315,15 @@ impl Areas {
 
     /// One of the user's areas as stored (secret parameters still sealed) and whether it is on.
     async fn stored_definition(&self, user_id: i64, id: i64) -> Result<(AreaSpec, bool), AreaError> {
-        let row = sqlx::query("SELECT definition, enabled FROM areas WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(self.store.pool())
-            .await?
-            .ok_or(AreaError::NotFound(id))?;
-        Ok((parse_definition(id, row.get("definition"))?, row.get("enabled")))
+        let row = sqlx::query(
+            "SELECT definition, CAST(enabled AS INTEGER) AS enabled FROM areas WHERE id = $1 AND user_id = $2",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(self.store.pool())
+        .await?
+        .ok_or(AreaError::NotFound(id))?;
+        Ok((parse_definition(id, row.get("definition"))?, row.get::<i64, _>("enabled") != 0))
     }
 
     /// The catalog areas are validated against.
@@ -330,7 +335,7 @@ impl Areas {
     async fn enabled_polls(&self, user_id: i64, except: Option<i64>) -> Result<Vec<PlannedPoll>, AreaError> {
         let rows = sqlx::query(
             "SELECT action_service, action_id, action_fingerprint, interval_secs FROM areas
-             WHERE user_id = ? AND enabled AND paused_reason IS NULL AND id != ?",
+             WHERE user_id = $1 AND enabled AND paused_reason IS NULL AND id != $2",
         )
         .bind(user_id)
         .bind(except.unwrap_or(-1))
@@ -342,7 +347,7 @@ impl Areas {
     /// The quota limits the user's connections learned from their accounts' plans.
     async fn plan_limits(&self, user_id: i64) -> Result<quota::PlanLimits, AreaError> {
         let rows = sqlx::query(
-            "SELECT connection_id, plan_limit FROM connections WHERE user_id = ? AND plan_limit IS NOT NULL",
+            "SELECT connection_id, plan_limit FROM connections WHERE user_id = $1 AND plan_limit IS NOT NULL",
         )
         .bind(user_id)
         .fetch_all(self.store.pool())
@@ -414,7 +419,7 @@ impl Areas {
 
     async fn insert(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         user_id: i64,
         area: &ValidatedArea,
     ) -> Result<AreaSummary, AreaError> {
@@ -426,7 +431,7 @@ impl Areas {
         let done = sqlx::query(
             "INSERT INTO areas (user_id, name, enabled, definition, action_service, action_id, action_fingerprint,
                                 interval_secs, webhook_token, baselined, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(user_id)
         .bind(&spec.name)
@@ -440,11 +445,11 @@ impl Areas {
         .bind(false)
         .bind(now)
         .bind(now)
-        .execute(&mut **tx)
+        .fetch_one(&mut **tx)
         .await?;
-        let id = done.last_insert_rowid();
+        let id: i64 = done.try_get(0)?;
         if !secrets::fields(&self.catalog, spec).is_empty() {
-            sqlx::query("UPDATE areas SET definition = ? WHERE id = ?")
+            sqlx::query("UPDATE areas SET definition = $1 WHERE id = $2")
                 .bind(self.sealed_definition(id, spec)?)
                 .bind(id)
                 .execute(&mut **tx)
@@ -455,7 +460,7 @@ impl Areas {
 
     /// The user's areas, oldest first.
     pub async fn list(&self, user_id: i64) -> Result<Vec<AreaSummary>, AreaError> {
-        let rows = sqlx::query(concat!("SELECT ", summary_columns!(), " FROM areas WHERE user_id = ? ORDER BY id"))
+        let rows = sqlx::query(concat!("SELECT ", summary_columns!(), " FROM areas WHERE user_id = $1 ORDER BY id"))
             .bind(user_id)
             .fetch_all(self.store.pool())
             .await?;
@@ -467,15 +472,21 @@ impl Areas {
     /// one JSON array: sqlx hands rows over from its database thread one at a time, and for a
     /// hundred areas those hand-overs cost more than the query.
     pub async fn list_with_state(&self, user_id: i64) -> Result<Vec<(AreaSummary, AreaState)>, AreaError> {
-        let packed: String = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(id, name, enabled, paused_reason, paused_cause, definition,
-                    action_service, action_id, interval_secs, created_at, updated_at,
-                    consecutive_failures, last_error, last_polled_at) ORDER BY id)
-             FROM areas WHERE user_id = ?",
-        )
-        .bind(user_id)
-        .fetch_one(self.store.pool())
-        .await?;
+        let sql = match self.store.backend() {
+            Backend::Sqlite => {
+                "SELECT json_group_array(json_array(id, name, enabled, paused_reason, paused_cause, definition,
+                        action_service, action_id, interval_secs, created_at, updated_at,
+                        consecutive_failures, last_error, last_polled_at) ORDER BY id)
+                 FROM areas WHERE user_id = $1"
+            }
+            Backend::Postgres => {
+                "SELECT COALESCE(json_agg(json_build_array(id, name, CAST(enabled AS INTEGER), paused_reason,
+                        paused_cause, definition, action_service, action_id, interval_secs, created_at, updated_at,
+                        consecutive_failures, last_error, last_polled_at) ORDER BY id), '[]')::text
+                 FROM areas WHERE user_id = $1"
+            }
+        };
+        let packed: String = sqlx::query_scalar(sql).bind(user_id).fetch_one(self.store.pool()).await?;
         type Packed = (
             i64,
             String,
@@ -526,8 +537,8 @@ impl Areas {
         let row = sqlx::query(concat!(
             "SELECT ",
             summary_columns!(),
-            ", last_error, consecutive_failures, baselined, last_polled_at, webhook_token
-             FROM areas WHERE id = ? AND user_id = ?"
+            ", last_error, consecutive_failures, CAST(baselined AS INTEGER) AS baselined, last_polled_at, webhook_token
+             FROM areas WHERE id = $1 AND user_id = $2"
         ))
         .bind(id)
         .bind(user_id)
@@ -542,7 +553,7 @@ impl Areas {
             .as_deref()
             .map(|token| format!("{}/hooks/{token}", webhook_base(&self.settings, self.store.dir())));
         let mut runs = RunCounts::default();
-        let counts = sqlx::query("SELECT status, COUNT(*) FROM runs WHERE area_id = ? GROUP BY status")
+        let counts = sqlx::query("SELECT status, COUNT(*) FROM runs WHERE area_id = $1 GROUP BY status")
             .bind(id)
             .fetch_all(self.store.pool())
             .await?;
@@ -560,7 +571,7 @@ impl Areas {
                 _ => {}
             }
         }
-        let seen_items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM seen_events WHERE area_id = ?")
+        let seen_items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM seen_events WHERE area_id = $1")
             .bind(id)
             .fetch_one(self.store.pool())
             .await?;
@@ -570,7 +581,7 @@ impl Areas {
             spec,
             last_error: row.get("last_error"),
             consecutive_failures: row.get("consecutive_failures"),
-            baselined: row.get("baselined"),
+            baselined: row.get::<i64, _>("baselined") != 0,
             last_polled_at: row.get("last_polled_at"),
             webhook_token,
             webhook_url,
@@ -587,7 +598,7 @@ impl Areas {
         if enabled {
             let row = sqlx::query(
                 "SELECT action_service, action_id, action_fingerprint, interval_secs FROM areas
-                 WHERE id = ? AND user_id = ?",
+                 WHERE id = $1 AND user_id = $2",
             )
             .bind(id)
             .bind(user_id)
@@ -599,23 +610,22 @@ impl Areas {
         }
         if enabled {
             sqlx::query(concat!(
-                "UPDATE areas SET enabled = ?, paused_reason = NULL, paused_cause = NULL, consecutive_failures = 0,
+                "UPDATE areas SET enabled = $1, paused_reason = NULL, paused_cause = NULL, consecutive_failures = 0,
                  last_error = NULL,
-                 baselined = ?, ",
-                bump_updated_at!(),
-                " WHERE id = ? AND user_id = ? AND (NOT enabled OR paused_reason IS NOT NULL)"
+                 baselined = $2, ",
+                bump_updated_at!("$3"),
+                " WHERE id = $4 AND user_id = $5 AND (NOT enabled OR paused_reason IS NOT NULL)"
             ))
             .bind(true)
             .bind(false)
         } else {
             sqlx::query(concat!(
-                "UPDATE areas SET enabled = ?, ",
-                bump_updated_at!(),
-                " WHERE id = ? AND user_id = ? AND enabled"
+                "UPDATE areas SET enabled = $1, ",
+                bump_updated_at!("$2"),
+                " WHERE id = $3 AND user_id = $4 AND enabled"
             ))
             .bind(false)
         }
-        .bind(now)
         .bind(now)
         .bind(id)
         .bind(user_id)
@@ -645,13 +655,13 @@ impl Areas {
         let fingerprint = validated.action_fingerprint();
         let mut tx = self.store.pool().begin().await?;
         let row =
-            sqlx::query("SELECT enabled, action_fingerprint, webhook_token FROM areas WHERE id = ? AND user_id = ?")
+            sqlx::query("SELECT CAST(enabled AS INTEGER) AS enabled, action_fingerprint, webhook_token FROM areas WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(AreaError::NotFound(id))?;
-        let was_enabled: bool = row.get("enabled");
+        let was_enabled = row.get::<i64, _>("enabled") != 0;
         let old_fingerprint: String = row.get("action_fingerprint");
         let old_token: Option<String> = row.get("webhook_token");
         let action_changed = old_fingerprint != fingerprint;
@@ -663,16 +673,16 @@ impl Areas {
         };
         let now = now_ms();
         sqlx::query(concat!(
-            "UPDATE areas SET name = ?, enabled = ?, definition = ?, action_service = ?, action_id = ?,
-                action_fingerprint = ?, interval_secs = ?, webhook_token = ?,
-                cursor = CASE WHEN ? THEN NULL ELSE cursor END,
-                baselined = CASE WHEN ? THEN ? ELSE baselined END,
-                paused_reason = CASE WHEN ? THEN NULL ELSE paused_reason END,
-                paused_cause = CASE WHEN ? THEN NULL ELSE paused_cause END,
-                consecutive_failures = CASE WHEN ? THEN 0 ELSE consecutive_failures END,
-                last_error = CASE WHEN ? THEN NULL ELSE last_error END, ",
-            bump_updated_at!(),
-            " WHERE id = ? AND user_id = ?"
+            "UPDATE areas SET name = $1, enabled = $2, definition = $3, action_service = $4, action_id = $5,
+                action_fingerprint = $6, interval_secs = $7, webhook_token = $8,
+                cursor = CASE WHEN $9 THEN NULL ELSE cursor END,
+                baselined = CASE WHEN $10 THEN $11 ELSE baselined END,
+                paused_reason = CASE WHEN $12 THEN NULL ELSE paused_reason END,
+                paused_cause = CASE WHEN $13 THEN NULL ELSE paused_cause END,
+                consecutive_failures = CASE WHEN $14 THEN 0 ELSE consecutive_failures END,
+                last_error = CASE WHEN $15 THEN NULL ELSE last_error END, ",
+            bump_updated_at!("$16"),
+            " WHERE id = $17 AND user_id = $18"
         ))
         .bind(&spec.name)
         .bind(spec.enabled)
@@ -690,13 +700,12 @@ impl Areas {
         .bind(enabling)
         .bind(enabling)
         .bind(now)
-        .bind(now)
         .bind(id)
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
         if action_changed {
-            sqlx::query("DELETE FROM seen_events WHERE area_id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM seen_events WHERE area_id = $1").bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         self.summary(user_id, id).await
@@ -704,7 +713,7 @@ impl Areas {
 
     /// Deletes an area; its seen events and run history go with it (foreign keys).
     pub async fn remove(&self, user_id: i64, id: i64) -> Result<(), AreaError> {
-        let done = sqlx::query("DELETE FROM areas WHERE id = ? AND user_id = ?")
+        let done = sqlx::query("DELETE FROM areas WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
             .execute(self.store.pool())
@@ -726,7 +735,7 @@ impl Areas {
     }
 
     async fn summary(&self, user_id: i64, id: i64) -> Result<AreaSummary, AreaError> {
-        let row = sqlx::query(concat!("SELECT ", summary_columns!(), " FROM areas WHERE id = ? AND user_id = ?"))
+        let row = sqlx::query(concat!("SELECT ", summary_columns!(), " FROM areas WHERE id = $1 AND user_id = $2"))
             .bind(id)
             .bind(user_id)
             .fetch_optional(self.store.pool())
@@ -737,11 +746,11 @@ impl Areas {
 
     /// A summary from a row of `summary_columns!()`. An unreadable definition still lists (with
     /// the action from its own columns) so one bad row cannot hide the others.
-    fn summary_row(&self, row: &SqliteRow) -> AreaSummary {
+    fn summary_row(&self, row: &AnyRow) -> AreaSummary {
         self.summary_from(SummaryColumns {
             id: row.get("id"),
             name: row.get("name"),
-            enabled: row.get("enabled"),
+            enabled: row.get::<i64, _>("enabled") != 0,
             paused_reason: row.get("paused_reason"),
             paused_cause: row.get("paused_cause"),
             definition: row.get("definition"),
@@ -861,7 +870,7 @@ fn planned_poll(area: &ValidatedArea) -> PlannedPoll {
 
 /// A stored area's polls as the quota planner counts them (from its `action_*` and
 /// `interval_secs` columns).
-fn stored_poll(row: &SqliteRow) -> PlannedPoll {
+fn stored_poll(row: &AnyRow) -> PlannedPoll {
     PlannedPoll {
         service: row.get("action_service"),
         action: row.get("action_id"),

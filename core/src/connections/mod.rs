@@ -263,7 +263,7 @@ impl Connections {
         let horizon = chrono::Utc::now().timestamp() + REFRESH_AHEAD_SECS;
         let rows = sqlx::query(
             "SELECT user_id, connection_id FROM connections
-             WHERE kind = 'oauth2' AND status = 'ok' AND expires_at IS NOT NULL AND expires_at < ?",
+             WHERE kind = 'oauth2' AND status = 'ok' AND expires_at IS NOT NULL AND expires_at < $1",
         )
         .bind(horizon)
         .fetch_all(self.store.pool())
@@ -281,7 +281,7 @@ impl Connections {
 
     /// The kind of a stored connection (`api_key` / `oauth2`), if it exists.
     pub async fn kind(&self, user_id: i64, connection_id: &str) -> Result<Option<String>, ConnectionError> {
-        Ok(sqlx::query_scalar("SELECT kind FROM connections WHERE user_id = ? AND connection_id = ?")
+        Ok(sqlx::query_scalar("SELECT kind FROM connections WHERE user_id = $1 AND connection_id = $2")
             .bind(user_id)
             .bind(connection_id)
             .fetch_optional(self.store.pool())
@@ -328,7 +328,7 @@ impl Connections {
         sqlx::query(
             "INSERT INTO connections (user_id, connection_id, kind, account_label, secret, expires_at, status,
                                       status_reason, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'ok', NULL, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, 'ok', NULL, $7, $8)
              ON CONFLICT (user_id, connection_id) DO UPDATE SET kind = excluded.kind,
                 account_label = COALESCE(excluded.account_label, connections.account_label),
                 secret = excluded.secret, expires_at = excluded.expires_at, status = 'ok',
@@ -356,7 +356,7 @@ impl Connections {
         connection_id: &str,
         plan_limit: Option<u64>,
     ) -> Result<(), ConnectionError> {
-        sqlx::query("UPDATE connections SET plan_limit = ? WHERE user_id = ? AND connection_id = ?")
+        sqlx::query("UPDATE connections SET plan_limit = $1 WHERE user_id = $2 AND connection_id = $3")
             .bind(plan_limit.and_then(|l| i64::try_from(l).ok()))
             .bind(user_id)
             .bind(connection_id)
@@ -369,7 +369,7 @@ impl Connections {
     pub async fn list(&self, user_id: i64) -> Result<Vec<ConnectionInfo>, ConnectionError> {
         let rows = sqlx::query(
             "SELECT connection_id, kind, account_label, status, status_reason, expires_at, secret
-             FROM connections WHERE user_id = ? ORDER BY connection_id",
+             FROM connections WHERE user_id = $1 ORDER BY connection_id",
         )
         .bind(user_id)
         .fetch_all(self.store.pool())
@@ -380,7 +380,7 @@ impl Connections {
     async fn info(&self, user_id: i64, connection_id: &str) -> Result<Option<ConnectionInfo>, ConnectionError> {
         let row = sqlx::query(
             "SELECT connection_id, kind, account_label, status, status_reason, expires_at, secret
-             FROM connections WHERE user_id = ? AND connection_id = ?",
+             FROM connections WHERE user_id = $1 AND connection_id = $2",
         )
         .bind(user_id)
         .bind(connection_id)
@@ -389,7 +389,7 @@ impl Connections {
         Ok(row.map(|r| self.row_info(user_id, &r)))
     }
 
-    fn row_info(&self, user_id: i64, r: &sqlx::sqlite::SqliteRow) -> ConnectionInfo {
+    fn row_info(&self, user_id: i64, r: &sqlx::any::AnyRow) -> ConnectionInfo {
         let connection_id: String = r.get(0);
         let mut status: String = r.get(3);
         let expires_at: Option<i64> = r.get(5);
@@ -428,7 +428,7 @@ impl Connections {
     pub async fn get(&self, user_id: i64, connection_id: &str) -> Result<Option<StoredConnection>, ConnectionError> {
         let row = sqlx::query(
             "SELECT connection_id, kind, account_label, status, status_reason, expires_at, secret
-             FROM connections WHERE user_id = ? AND connection_id = ?",
+             FROM connections WHERE user_id = $1 AND connection_id = $2",
         )
         .bind(user_id)
         .bind(connection_id)
@@ -442,7 +442,7 @@ impl Connections {
 
     /// Deletes a connection; its areas are paused (they cannot run without it).
     pub async fn remove(&self, user_id: i64, connection_id: &str) -> Result<(), ConnectionError> {
-        let done = sqlx::query("DELETE FROM connections WHERE user_id = ? AND connection_id = ?")
+        let done = sqlx::query("DELETE FROM connections WHERE user_id = $1 AND connection_id = $2")
             .bind(user_id)
             .bind(connection_id)
             .execute(self.store.pool())
@@ -463,8 +463,8 @@ impl Connections {
         reason: &str,
     ) -> Result<(), ConnectionError> {
         sqlx::query(
-            "UPDATE connections SET status = 'needs_reconnect', status_reason = ?, updated_at = ?
-             WHERE user_id = ? AND connection_id = ?",
+            "UPDATE connections SET status = 'needs_reconnect', status_reason = $1, updated_at = $2
+             WHERE user_id = $3 AND connection_id = $4",
         )
         .bind(reason)
         .bind(chrono::Utc::now().timestamp_millis())
@@ -477,7 +477,7 @@ impl Connections {
 
     /// Ids of the user's areas whose action or a reaction uses this connection.
     async fn areas_using(&self, user_id: i64, connection_id: &str) -> Result<Vec<i64>, ConnectionError> {
-        let rows = sqlx::query("SELECT id, definition FROM areas WHERE user_id = ?")
+        let rows = sqlx::query("SELECT id, definition FROM areas WHERE user_id = $1")
             .bind(user_id)
             .fetch_all(self.store.pool())
             .await?;
@@ -499,8 +499,8 @@ impl Connections {
         let now = chrono::Utc::now().timestamp_millis();
         for id in self.areas_using(user_id, connection_id).await? {
             sqlx::query(
-                "UPDATE areas SET paused_reason = ?, paused_cause = ?, updated_at = ?
-                 WHERE id = ? AND paused_reason IS NULL",
+                "UPDATE areas SET paused_reason = $1, paused_cause = $2, updated_at = $3
+                 WHERE id = $4 AND paused_reason IS NULL",
             )
             .bind(reason)
             .bind(PauseCause::Credentials.as_str())
@@ -520,8 +520,8 @@ impl Connections {
         for id in self.areas_using(user_id, connection_id).await? {
             sqlx::query(
                 "UPDATE areas SET paused_reason = NULL, paused_cause = NULL, consecutive_failures = 0,
-                 last_error = NULL, baselined = FALSE, updated_at = ?
-                 WHERE id = ? AND paused_reason IS NOT NULL AND paused_cause = ?",
+                 last_error = NULL, baselined = FALSE, updated_at = $1
+                 WHERE id = $2 AND paused_reason IS NOT NULL AND paused_cause = $3",
             )
             .bind(now)
             .bind(id)

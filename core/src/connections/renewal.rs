@@ -51,7 +51,7 @@ impl Connections {
     ) -> Result<Vec<(i64, String)>, ConnectionError> {
         let rows = sqlx::query(
             "SELECT user_id, connection_id, expires_at FROM connections
-             WHERE kind = ? AND status = 'ok' AND expires_at IS NOT NULL",
+             WHERE kind = $1 AND status = 'ok' AND expires_at IS NOT NULL",
         )
         .bind(kind)
         .fetch_all(self.store.pool())

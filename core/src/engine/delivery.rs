@@ -203,12 +203,12 @@ fn retry(shared: &Shared, run: &QueuedRun, reactions_done: u32, delay: Duration,
 /// The run's area is no longer runnable: skip the run if the area was disabled or removed
 /// (the user asked for it to stop), keep it queued if it is only paused.
 async fn settle_orphan(shared: &Shared, run: &QueuedRun) {
-    let state = sqlx::query("SELECT enabled, paused_reason FROM areas WHERE id = ?")
+    let state = sqlx::query("SELECT CAST(enabled AS INTEGER), paused_reason FROM areas WHERE id = $1")
         .bind(run.area_id)
         .fetch_optional(&shared.pool)
         .await;
     match state {
-        Ok(Some(row)) if row.get::<bool, _>(0) => {
+        Ok(Some(row)) if row.get::<i64, _>(0) != 0 => {
             retry(shared, run, run.reactions_done, Duration::from_secs(60), "area paused".into(), false);
         }
         Ok(_) => finish(
@@ -227,7 +227,7 @@ async fn settle_orphan(shared: &Shared, run: &QueuedRun) {
 pub async fn due_runs(shared: &Shared, limit: i64) -> Result<Vec<QueuedRun>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, area_id, event_key, ingredients, reactions_done, attempts FROM runs
-         WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+         WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
     )
     .bind(now_ms())
     .bind(limit)
@@ -249,10 +249,10 @@ pub async fn due_runs(shared: &Shared, limit: i64) -> Result<Vec<QueuedRun>, sql
 /// After a crash: a reaction marked in flight may or may not have happened, and its API offers
 /// no idempotency, so it becomes `unknown outcome` rather than being sent again. Runs queued by
 /// the previous process are due at once.
-pub async fn recover(pool: &sqlx::SqlitePool) -> Result<(u64, u64), sqlx::Error> {
+pub async fn recover(pool: &sqlx::AnyPool) -> Result<(u64, u64), sqlx::Error> {
     let now = now_ms();
     let unknown = sqlx::query(
-        "UPDATE runs SET status = 'unknown_outcome', finished_at = ?, error = 'Area stopped while this reaction was \
+        "UPDATE runs SET status = 'unknown_outcome', finished_at = $1, error = 'Area stopped while this reaction was \
          being sent; it may or may not have happened, and this service offers no way to send it safely twice, \
          so it was not re-sent' WHERE status = 'running'",
     )
@@ -260,7 +260,7 @@ pub async fn recover(pool: &sqlx::SqlitePool) -> Result<(u64, u64), sqlx::Error>
     .execute(pool)
     .await?
     .rows_affected();
-    let requeued = sqlx::query("UPDATE runs SET next_attempt_at = ? WHERE status = 'queued' AND next_attempt_at > ?")
+    let requeued = sqlx::query("UPDATE runs SET next_attempt_at = $1 WHERE status = 'queued' AND next_attempt_at > $2")
         .bind(now)
         .bind(now)
         .execute(pool)

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use tokio::sync::watch;
 
 /// Finished runs kept per area.
@@ -43,7 +43,7 @@ pub struct RunRecord {
 
 /// The newest runs of a user's areas (one area's when `area_id` is given), newest first.
 pub async fn list_runs(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: i64,
     area_id: Option<i64>,
     limit: i64,
@@ -52,8 +52,8 @@ pub async fn list_runs(
         "SELECT r.id, r.area_id, a.name, r.event_key, r.status, r.attempts, r.created_at, r.started_at,
                 r.finished_at, r.duration_ms, r.next_attempt_at, r.error, r.summary, r.ingredients
          FROM runs r JOIN areas a ON a.id = r.area_id
-         WHERE a.user_id = ? AND (? IS NULL OR r.area_id = ?)
-         ORDER BY r.id DESC LIMIT ?",
+         WHERE a.user_id = $1 AND ($2 IS NULL OR r.area_id = $3)
+         ORDER BY r.id DESC LIMIT $4",
     )
     .bind(user_id)
     .bind(area_id)
@@ -86,26 +86,28 @@ pub async fn list_runs(
 }
 
 /// Deletes history beyond the bounds; returns (runs, seen keys) deleted.
-pub async fn prune(pool: &SqlitePool, now_ms: i64) -> Result<(u64, u64), sqlx::Error> {
+pub async fn prune(pool: &AnyPool, now_ms: i64) -> Result<(u64, u64), sqlx::Error> {
     let finished = "status IN ('succeeded', 'failed', 'skipped', 'unknown_outcome')";
-    let old = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM runs WHERE {finished} AND created_at < ?")))
+    let old = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM runs WHERE {finished} AND created_at < $1")))
         .bind(now_ms - KEEP_RUNS_DAYS * 24 * 3600 * 1000)
         .execute(pool)
         .await?
         .rows_affected();
     let extra = sqlx::query(sqlx::AssertSqlSafe(format!(
         "DELETE FROM runs WHERE {finished} AND id IN (
-            SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY area_id ORDER BY id DESC) AS n FROM runs)
-            WHERE n > ?)"
+            SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY area_id ORDER BY id DESC) AS n FROM runs) AS ranked
+            WHERE n > $1)"
     )))
     .bind(KEEP_RUNS_PER_AREA)
     .execute(pool)
     .await?
     .rows_affected();
     let seen = sqlx::query(
-        "DELETE FROM seen_events WHERE rowid IN (
-            SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY area_id ORDER BY seen_at DESC) AS n
-                               FROM seen_events) WHERE n > ?)",
+        "DELETE FROM seen_events WHERE (area_id, event_key) IN (
+            SELECT area_id, event_key FROM (
+                SELECT area_id, event_key, ROW_NUMBER() OVER (PARTITION BY area_id ORDER BY seen_at DESC) AS n
+                FROM seen_events) AS ranked
+            WHERE n > $1)",
     )
     .bind(KEEP_SEEN_PER_AREA)
     .execute(pool)
@@ -115,7 +117,7 @@ pub async fn prune(pool: &SqlitePool, now_ms: i64) -> Result<(u64, u64), sqlx::E
 }
 
 /// Prunes now and then until `stop`.
-pub async fn prune_forever(pool: SqlitePool, mut stop: watch::Receiver<bool>) {
+pub async fn prune_forever(pool: AnyPool, mut stop: watch::Receiver<bool>) {
     loop {
         match prune(&pool, chrono::Utc::now().timestamp_millis()).await {
             Ok((runs, seen)) if runs + seen > 0 => tracing::info!(runs, seen, "pruned history"),
@@ -158,19 +160,19 @@ pub enum TestRunError {
 /// sampled from still fires when it is new. The engine delivers it within a second, like a
 /// due retry. Returns the run's id.
 pub async fn queue_test(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     user_id: i64,
     area_id: i64,
     ingredients: &crate::connector::Ingredients,
     now_ms: i64,
 ) -> Result<i64, TestRunError> {
-    let row = sqlx::query("SELECT enabled, paused_reason FROM areas WHERE id = ? AND user_id = ?")
+    let row = sqlx::query("SELECT CAST(enabled AS INTEGER), paused_reason FROM areas WHERE id = $1 AND user_id = $2")
         .bind(area_id)
         .bind(user_id)
         .fetch_optional(pool)
         .await?
         .ok_or(TestRunError::NotFound(area_id))?;
-    let (enabled, paused): (bool, Option<String>) = (row.get(0), row.get(1));
+    let (enabled, paused): (bool, Option<String>) = (row.get::<i64, _>(0) != 0, row.get(1));
     if !enabled || paused.is_some() {
         return Err(TestRunError::NotRunning);
     }
@@ -178,7 +180,7 @@ pub async fn queue_test(
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at)
-         VALUES (?, ?, ?, 'queued', ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, 'queued', $4, $5) RETURNING id",
     )
     .bind(area_id)
     .bind(format!("test:{now_ms}.{nanos:09}"))
@@ -193,9 +195,9 @@ pub async fn queue_test(
 /// Queues a failed or unknown-outcome run again, for the user's explicit "re-run": it is
 /// delivered like a due retry, resuming after the reactions that already succeeded. Attempts
 /// start over so the retry budget applies afresh.
-pub async fn requeue(pool: &SqlitePool, user_id: i64, run_id: i64, now_ms: i64) -> Result<(), RequeueError> {
+pub async fn requeue(pool: &AnyPool, user_id: i64, run_id: i64, now_ms: i64) -> Result<(), RequeueError> {
     let row = sqlx::query(
-        "SELECT r.status, r.ingredients FROM runs r JOIN areas a ON a.id = r.area_id WHERE r.id = ? AND a.user_id = ?",
+        "SELECT r.status, r.ingredients FROM runs r JOIN areas a ON a.id = r.area_id WHERE r.id = $1 AND a.user_id = $2",
     )
     .bind(run_id)
     .bind(user_id)
@@ -211,9 +213,9 @@ pub async fn requeue(pool: &SqlitePool, user_id: i64, run_id: i64, now_ms: i64) 
         return Err(RequeueError::Truncated(run_id));
     }
     let updated = sqlx::query(
-        "UPDATE runs SET status = 'queued', attempts = 0, in_flight = NULL, next_attempt_at = ?, started_at = NULL,
+        "UPDATE runs SET status = 'queued', attempts = 0, in_flight = NULL, next_attempt_at = $1, started_at = NULL,
                 finished_at = NULL, duration_ms = NULL, error = NULL
-         WHERE id = ? AND status IN ('failed', 'unknown_outcome')",
+         WHERE id = $2 AND status IN ('failed', 'unknown_outcome')",
     )
     .bind(now_ms)
     .bind(run_id)

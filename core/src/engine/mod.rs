@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
@@ -143,7 +143,7 @@ pub struct AreaTable {
 
 /// State shared by the engine's tasks.
 pub struct Shared {
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
     pub writer: Writer,
     pub http: HttpClient,
     pub limiter: HostLimiter,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 
 use crate::areas::secrets;
 use crate::areas::spec::AreaSpec;
@@ -205,9 +205,9 @@ pub struct AreaRow {
 }
 
 /// Loads every enabled, unpaused area.
-pub async fn load_runnable(pool: &SqlitePool) -> Result<Vec<AreaRow>, sqlx::Error> {
+pub async fn load_runnable(pool: &AnyPool) -> Result<Vec<AreaRow>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, user_id, definition, interval_secs, webhook_token, cursor, baselined, action_fingerprint
+        "SELECT id, user_id, definition, interval_secs, webhook_token, cursor, CAST(baselined AS INTEGER), action_fingerprint
          FROM areas WHERE enabled AND paused_reason IS NULL ORDER BY id",
     )
     .fetch_all(pool)
@@ -221,7 +221,7 @@ pub async fn load_runnable(pool: &SqlitePool) -> Result<Vec<AreaRow>, sqlx::Erro
             interval_secs: r.get::<i64, _>(3).clamp(1, i64::from(u32::MAX)) as u32,
             webhook_token: r.get(4),
             cursor: r.get(5),
-            baselined: r.get(6),
+            baselined: r.get::<i64, _>(6) != 0,
             fingerprint: r.get(7),
         })
         .collect())
@@ -229,7 +229,7 @@ pub async fn load_runnable(pool: &SqlitePool) -> Result<Vec<AreaRow>, sqlx::Erro
 
 /// A cheap fingerprint of the `areas` table, to notice edits made by other processes.
 /// Connections count too: connecting or refreshing an account changes what areas can run with.
-pub async fn areas_version(pool: &SqlitePool) -> Result<(i64, i64, i64, i64), sqlx::Error> {
+pub async fn areas_version(pool: &AnyPool) -> Result<(i64, i64, i64, i64), sqlx::Error> {
     let row = sqlx::query(
         "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), COALESCE(SUM(id), 0),
                 (SELECT COUNT(*) * 1000003 + COALESCE(MAX(updated_at), 0) FROM connections) FROM areas",

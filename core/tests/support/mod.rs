@@ -24,9 +24,14 @@ use tokio::net::TcpListener;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-/// A temporary data directory with an open store, the areas API and one registered user.
+#[path = "../backend/mod.rs"]
+pub mod backend;
+
+/// A temporary data directory with an open store (on the back end under test), the areas API
+/// and one registered user.
 pub struct Env {
     pub dir: tempfile::TempDir,
+    pub database: area_core::store::Database,
     pub store: Store,
     pub areas: Areas,
     pub user_id: i64,
@@ -35,18 +40,19 @@ pub struct Env {
 impl Env {
     pub async fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("data")).await.expect("open store");
+        let database = backend::fresh_database().await;
+        let store = Store::open_with(&dir.path().join("data"), &database).await.expect("open store");
         let hasher = PasswordHasher::new(argon2::Params::new(256, 1, 1, None).expect("valid params"));
         let accounts = Accounts::new(store.clone()).with_hasher(hasher);
         let user = accounts.register("ada@example.com", "correct horse").await.expect("register");
         let areas = Areas::new(store.clone(), area_core::services::catalog(&area_core::settings::Settings::from_env()));
-        Env { dir, store, areas, user_id: user.id }
+        Env { dir, database, store, areas, user_id: user.id }
     }
 
     /// Closes the store and opens it again on the same directory (a process restart).
     pub async fn reopen(&mut self) {
         self.store.close().await;
-        self.store = Store::open(&self.dir.path().join("data")).await.expect("reopen store");
+        self.store = Store::open_with(&self.dir.path().join("data"), &self.database).await.expect("reopen store");
         self.areas =
             Areas::new(self.store.clone(), area_core::services::catalog(&area_core::settings::Settings::from_env()));
     }
@@ -59,7 +65,7 @@ impl Env {
     /// Sets the poll interval below the service minimum (validation refuses that; the engine
     /// honours it with `ignore_min_interval`), and bumps `updated_at` so a running engine reloads.
     pub async fn set_interval(&self, area_id: i64, secs: i64) {
-        sqlx::query("UPDATE areas SET interval_secs = ?, updated_at = updated_at + 1 WHERE id = ?")
+        sqlx::query("UPDATE areas SET interval_secs = $1, updated_at = updated_at + 1 WHERE id = $2")
             .bind(secs)
             .bind(area_id)
             .execute(self.store.pool())
@@ -87,7 +93,7 @@ impl Env {
     }
 
     pub async fn seen_count(&self, area_id: i64) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM seen_events WHERE area_id = ?")
+        sqlx::query_scalar("SELECT COUNT(*) FROM seen_events WHERE area_id = $1")
             .bind(area_id)
             .fetch_one(self.store.pool())
             .await
@@ -96,7 +102,7 @@ impl Env {
 
     pub async fn state(&self, area_id: i64) -> AreaState {
         let row = sqlx::query(
-            "SELECT last_error, consecutive_failures, paused_reason, baselined, cursor FROM areas WHERE id = ?",
+            "SELECT last_error, consecutive_failures, paused_reason, CAST(baselined AS INTEGER), cursor FROM areas WHERE id = $1",
         )
         .bind(area_id)
         .fetch_one(self.store.pool())
@@ -106,7 +112,7 @@ impl Env {
             last_error: row.get(0),
             consecutive_failures: row.get(1),
             paused_reason: row.get(2),
-            baselined: row.get(3),
+            baselined: row.get::<i64, _>(3) != 0,
             cursor: row.get(4),
         }
     }
