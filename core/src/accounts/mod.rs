@@ -445,8 +445,8 @@ fn claim_attempt_sql() -> &'static str {
         format!(
             "UPDATE users SET failed_logins = failed_logins + 1, locked_until = CASE \
              WHEN failed_logins + 1 < {FREE_FAILURES} THEN NULL \
-             ELSE ? + CASE failed_logins + 1{delays} ELSE {MAX_LOCK_SECS} END END \
-             WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?) RETURNING failed_logins"
+             ELSE $1 + CASE failed_logins + 1{delays} ELSE {MAX_LOCK_SECS} END END \
+             WHERE id = $2 AND (locked_until IS NULL OR locked_until <= $3) RETURNING failed_logins"
         )
     })
 }

@@ -61,12 +61,13 @@ async fn data_version(conn: &mut AnyConnection) -> Option<i64> {
 
 async fn fingerprints(conn: &mut AnyConnection) -> Result<(String, String), sqlx::Error> {
     let runs: (Option<i64>, i64, Option<i64>, Option<i64>) = sqlx::query_as(
-        "SELECT MAX(id), COUNT(*), SUM(attempts), MAX(COALESCE(finished_at, started_at, created_at)) FROM runs",
+        "SELECT MAX(id), COUNT(*), CAST(SUM(attempts) AS BIGINT), MAX(COALESCE(finished_at, started_at, created_at))
+         FROM runs",
     )
     .fetch_one(&mut *conn)
     .await?;
-    let areas: (i64, Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), MAX(updated_at), SUM(consecutive_failures), SUM(paused_reason IS NOT NULL) FROM areas",
+    let areas: (i64, Option<i64>, Option<i64>, i64) = sqlx::query_as(
+        "SELECT COUNT(*), MAX(updated_at), CAST(SUM(consecutive_failures) AS BIGINT), COUNT(paused_reason) FROM areas",
     )
     .fetch_one(&mut *conn)
     .await?;

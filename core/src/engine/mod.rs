@@ -26,6 +26,7 @@ pub mod registry;
 pub mod scheduler;
 pub mod tls;
 pub mod webhook;
+mod batch_tx;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};
@@ -131,7 +132,7 @@ pub enum EngineError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("cannot open the database for the engine's writer: {0}")]
-    Writer(#[from] rusqlite::Error),
+    Writer(#[from] batch_tx::TxError),
 }
 
 /// Runnable areas by id and by webhook token.

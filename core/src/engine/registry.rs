@@ -231,7 +231,7 @@ pub async fn load_runnable(pool: &AnyPool) -> Result<Vec<AreaRow>, sqlx::Error> 
 /// Connections count too: connecting or refreshing an account changes what areas can run with.
 pub async fn areas_version(pool: &AnyPool) -> Result<(i64, i64, i64, i64), sqlx::Error> {
     let row = sqlx::query(
-        "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), COALESCE(SUM(id), 0),
+        "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), CAST(COALESCE(SUM(id), 0) AS BIGINT),
                 (SELECT COUNT(*) * 1000003 + COALESCE(MAX(updated_at), 0) FROM connections) FROM areas",
     )
     .fetch_one(pool)

@@ -6,8 +6,10 @@
 //! Callers that wait (ingest, the in-flight mark) are answered only once the transaction has
 //! committed.
 //!
-//! The writer owns its own SQLite connection and runs each batch synchronously on a blocking
-//! thread (rusqlite, statements prepared once). Through the async pool every statement and every
+//! On SQLite the writer owns its own connection and runs each batch synchronously on a blocking
+//! thread (rusqlite, statements prepared once). On PostgreSQL the same batch runs on the same
+//! blocking thread through the store's pool, one statement at a time in one transaction: the
+//! statements are written once ([`BatchTx`]) for both. Through the async pool every statement and every
 //! returned row was a hand-over to the connection's worker thread and back, two context switches
 //! each, several times per batch on the webhook hot path; here a batch costs one hand-over
 //! (bench/README.md has the figures).
@@ -20,9 +22,12 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use sha2::Digest;
 use tokio::sync::{mpsc, oneshot};
+
+use super::batch_tx::{BatchTx, Param, PgTx, SqliteTx, TxError};
+use crate::store::Backend;
 
 use crate::areas::PauseCause;
 use crate::connector::Ingredients;
@@ -143,11 +148,14 @@ pub struct Writer {
 impl Writer {
     /// Opens the writer's connection to the store's database and starts the writer; it ends (and
     /// the returned handle resolves) when every handle is dropped.
-    pub fn spawn(store: &crate::store::Store) -> Result<(Writer, tokio::task::JoinHandle<()>), rusqlite::Error> {
-        let path = store.dir().join(crate::store::DB_FILE);
-        let state = Batcher { conn: open(&path)?, clean: CleanAreas::default(), batch: Vec::with_capacity(64) };
+    pub fn spawn(store: &crate::store::Store) -> Result<(Writer, tokio::task::JoinHandle<()>), TxError> {
+        let target = match store.backend() {
+            Backend::Sqlite => Target::Sqlite(store.dir().join(crate::store::DB_FILE)),
+            Backend::Postgres => Target::Postgres(store.pool().clone()),
+        };
+        let state = Batcher { conn: target.open()?, clean: CleanAreas::default(), batch: Vec::with_capacity(64) };
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(path, state, rx));
+        let task = tokio::spawn(run(target, state, rx));
         Ok((Writer { tx }, task))
     }
 
@@ -189,9 +197,31 @@ impl Writer {
     }
 }
 
-/// The writer's connection, with the store's durability settings: a commit is on disk when it
-/// returns (WAL, set by the store on the file, and `synchronous=FULL` on this connection).
-fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
+/// Where the writer writes: its own connection to the SQLite file, or the PostgreSQL pool.
+#[derive(Clone)]
+enum Target {
+    Sqlite(PathBuf),
+    Postgres(sqlx::AnyPool),
+}
+
+/// The writer's open connection.
+enum WriterConn {
+    Sqlite(Connection),
+    Postgres(sqlx::AnyPool, tokio::runtime::Handle),
+}
+
+impl Target {
+    fn open(&self) -> Result<WriterConn, TxError> {
+        match self {
+            Target::Sqlite(path) => Ok(WriterConn::Sqlite(open_sqlite(path)?)),
+            Target::Postgres(pool) => Ok(WriterConn::Postgres(pool.clone(), tokio::runtime::Handle::current())),
+        }
+    }
+}
+
+/// The writer's SQLite connection, with the store's durability settings: a commit is on disk
+/// when it returns (WAL, set by the store on the file, and `synchronous=FULL` on this connection).
+fn open_sqlite(path: &Path) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -201,12 +231,12 @@ fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
 
 /// The writer's connection and what it keeps between batches.
 struct Batcher {
-    conn: Connection,
+    conn: WriterConn,
     clean: CleanAreas,
     batch: Vec<WriteOp>,
 }
 
-async fn run(path: PathBuf, mut state: Batcher, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
+async fn run(target: Target, mut state: Batcher, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
     while let Some(first) = rx.recv().await {
         state.batch.push(first);
         // Let the tasks that are ready to run (other webhook requests, finished deliveries)
@@ -233,7 +263,7 @@ async fn run(path: PathBuf, mut state: Batcher, mut rx: mpsc::UnboundedReceiver<
             // start again on a new one rather than stop recording.
             Err(e) => {
                 tracing::error!(error = %e, "the engine's writer failed; reopening its connection");
-                match open(&path) {
+                match target.open() {
                     Ok(conn) => Batcher { conn, clean: CleanAreas::default(), batch: Vec::with_capacity(64) },
                     Err(e) => {
                         tracing::error!(error = %e, "cannot reopen the engine's writer; nothing more is recorded");
@@ -247,8 +277,8 @@ async fn run(path: PathBuf, mut state: Batcher, mut rx: mpsc::UnboundedReceiver<
 
 /// Commits a batch, then answers its waiting callers: with their queued runs once the
 /// transaction committed, or with the error if it did not (nothing of the batch is then kept).
-fn apply(conn: &mut Connection, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas) {
-    match write_batch(conn, batch, clean) {
+fn apply(conn: &mut WriterConn, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas) {
+    match commit_batch(conn, batch, clean) {
         Ok(mut queued) => {
             for (op, runs) in batch.drain(..).zip(queued.drain(..)) {
                 match op {
@@ -286,86 +316,108 @@ fn apply(conn: &mut Connection, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas
     }
 }
 
-/// Applies every operation of the batch in the order it was sent, in one transaction. Returns,
-/// per operation, the runs it queued (empty for all but ingests).
-fn write_batch(
-    conn: &mut Connection,
+/// Runs the batch in one transaction on the writer's back end and commits it.
+fn commit_batch(
+    conn: &mut WriterConn,
     batch: &[WriteOp],
     clean: &mut CleanAreas,
-) -> Result<Vec<Vec<QueuedRun>>, rusqlite::Error> {
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    // IMMEDIATE: the write lock is taken (or waited for) at the start, so a reader elsewhere
-    // can never make this transaction fail half-way on upgrading its lock.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+) -> Result<Vec<Vec<QueuedRun>>, TxError> {
     // Areas whose failure count this transaction set to zero (known clean once it commits).
     let mut clean_now = BTreeSet::new();
+    let queued = match conn {
+        WriterConn::Sqlite(conn) => {
+            // IMMEDIATE: the write lock is taken (or waited for) at the start, so a reader
+            // elsewhere can never make this transaction fail half-way on upgrading its lock.
+            let mut tx = SqliteTx::new(conn.transaction_with_behavior(TransactionBehavior::Immediate)?);
+            let queued = write_batch(&mut tx, batch, clean, &mut clean_now)?;
+            tx.commit()?;
+            queued
+        }
+        WriterConn::Postgres(pool, handle) => {
+            let mut tx = PgTx::begin(pool, handle)?;
+            let queued = write_batch(&mut tx, batch, clean, &mut clean_now)?;
+            tx.commit()?;
+            queued
+        }
+    };
+    // Only a committed reset makes an area known clean.
+    clean.known.extend(clean_now);
+    Ok(queued)
+}
+
+/// Applies every operation of the batch in the order it was sent. Returns, per operation, the
+/// runs it queued (empty for all but ingests).
+fn write_batch(
+    tx: &mut dyn BatchTx,
+    batch: &[WriteOp],
+    clean: &mut CleanAreas,
+    clean_now: &mut BTreeSet<i64>,
+) -> Result<Vec<Vec<QueuedRun>>, TxError> {
+    let now_ms = chrono::Utc::now().timestamp_millis();
     let mut queued = Vec::with_capacity(batch.len());
     for op in batch {
         let mut runs = Vec::new();
         match op {
             WriteOp::Ingest { area_id, events, baseline, update, .. } => {
-                runs = ingest(&tx, *area_id, events, *baseline, update.as_ref(), now_ms)?;
+                runs = ingest(tx, *area_id, events, *baseline, update.as_ref(), now_ms)?;
                 if let Some(update) = update {
                     let cursor = update.cursor.as_ref().map(|c| c.to_string());
-                    tx.prepare_cached(
+                    tx.exec(
                         "UPDATE areas SET cursor = COALESCE(?1, cursor), baselined = (baselined OR ?2),
                          consecutive_failures = 0, last_error = NULL, last_polled_at = ?3 WHERE id = ?4",
-                    )?
-                    .execute(params![cursor, update.baselined, now_ms, area_id])?;
+                        &[Param::text(cursor.as_deref()), Param::Bool(update.baselined), Param::Int(now_ms), Param::Int(*area_id)],
+                    )?;
                 }
             }
             WriteOp::AreaFailed { area_ids, error, pause_after, cause, now_ms } => {
                 for area_id in area_ids {
                     clean.forget(*area_id);
                     clean_now.remove(area_id);
-                    record_area_failure(&tx, *area_id, error, *pause_after, *cause, *now_ms)?;
+                    record_area_failure(tx, *area_id, error, *pause_after, *cause, *now_ms)?;
                 }
             }
             WriteOp::InFlight { run_id, index, now_ms, .. } => {
-                tx.prepare_cached(
+                tx.exec(
                     "UPDATE runs SET status = 'running', in_flight = ?1, started_at = COALESCE(started_at, ?2)
                      WHERE id = ?3",
-                )?
-                .execute(params![index, now_ms, run_id])?;
+                    &[Param::Int(i64::from(*index)), Param::Int(*now_ms), Param::Int(*run_id)],
+                )?;
             }
             WriteOp::Finish { end, pause_after } => {
-                record_end(&tx, end)?;
+                record_end(tx, end)?;
                 let area_id = end.area_id;
                 if fails_area(end) {
                     clean.forget(area_id);
                     clean_now.remove(&area_id);
                     let error = end.error.as_deref().unwrap_or_default();
-                    record_area_failure(&tx, area_id, error, *pause_after, PauseCause::Failures, end.now_ms)?;
+                    record_area_failure(tx, area_id, error, *pause_after, PauseCause::Failures, end.now_ms)?;
                 } else if end.status == RunStatus::Succeeded
                     && !clean.known.contains(&area_id)
                     && clean_now.insert(area_id)
                 {
-                    tx.prepare_cached(
+                    tx.exec(
                         "UPDATE areas SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures > 0",
-                    )?
-                    .execute([area_id])?;
+                        &[Param::Int(area_id)],
+                    )?;
                 }
             }
             WriteOp::Retry { run_id, reactions_done, next_attempt_ms, error, count_attempt } => {
-                tx.prepare_cached(
+                tx.exec(
                     "UPDATE runs SET status = 'queued', in_flight = NULL, reactions_done = ?1, next_attempt_at = ?2,
                      error = ?3, attempts = attempts + ?4 WHERE id = ?5",
-                )?
-                .execute(params![
-                    reactions_done,
-                    next_attempt_ms,
-                    error,
-                    i64::from(*count_attempt),
-                    run_id
-                ])?;
+                    &[
+                        Param::Int(i64::from(*reactions_done)),
+                        Param::Int(*next_attempt_ms),
+                        Param::text(Some(error)),
+                        Param::Int(i64::from(*count_attempt)),
+                        Param::Int(*run_id),
+                    ],
+                )?;
             }
             WriteOp::Flush { .. } => {}
         }
         queued.push(runs);
     }
-    tx.commit()?;
-    // Only a committed reset makes an area known clean.
-    clean.known.extend(clean_now);
     Ok(queued)
 }
 
@@ -373,27 +425,23 @@ fn write_batch(
 /// run (queued, or skipped by the condition) unless this is a baseline or the area's fan-out
 /// budget is spent. Returns the queued runs.
 fn ingest(
-    tx: &Transaction<'_>,
+    tx: &mut dyn BatchTx,
     area_id: i64,
     events: &[NewEvent],
     baseline: bool,
     update: Option<&PollUpdate>,
     now_ms: i64,
-) -> Result<Vec<QueuedRun>, rusqlite::Error> {
+) -> Result<Vec<QueuedRun>, TxError> {
     let budget = update.and_then(|u| u.max_new_events);
     let mut firing = 0u32;
     // Events only marked seen because of the budget: how many, and the first of them.
     let mut over_budget: Option<(u32, &str)> = None;
     let mut queued = Vec::new();
-    let mut seen = tx.prepare_cached(
-        "INSERT INTO seen_events (area_id, event_key, seen_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-    )?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, summary)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING RETURNING id",
-    )?;
     for event in events {
-        let fresh = seen.execute(params![area_id, event.key, now_ms / 1000])? == 1;
+        let fresh = tx.exec(
+            "INSERT INTO seen_events (area_id, event_key, seen_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            &[Param::Int(area_id), Param::text(Some(&event.key)), Param::Int(now_ms / 1000)],
+        )? == 1;
         if !fresh || baseline {
             continue;
         }
@@ -407,17 +455,21 @@ fn ingest(
         }
         let status = if skipped.is_none() { RunStatus::Queued } else { RunStatus::Skipped };
         let json = serde_json::to_string(&event.ingredients).unwrap_or_else(|_| "{}".into());
-        let mut rows = insert.query(params![
-            area_id,
-            event.key,
-            json,
-            status.as_str(),
-            now_ms + LEASE_MS,
-            now_ms,
-            skipped.is_some().then_some(now_ms),
-            skipped.map(|why| format!("skipped: {why}")),
-        ])?;
-        let id: Option<i64> = rows.next()?.map(|row| row.get(0)).transpose()?;
+        let summary = skipped.map(|why| format!("skipped: {why}"));
+        let id = tx.insert_returning_id(
+            "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING RETURNING id",
+            &[
+                Param::Int(area_id),
+                Param::text(Some(&event.key)),
+                Param::text(Some(&json)),
+                Param::text(Some(status.as_str())),
+                Param::Int(now_ms + LEASE_MS),
+                Param::Int(now_ms),
+                skipped.map_or(Param::NullInt, |_| Param::Int(now_ms)),
+                Param::text(summary.as_deref()),
+            ],
+        )?;
         if let (Some(run_id), None) = (id, skipped) {
             queued.push(QueuedRun {
                 run_id,
@@ -443,16 +495,36 @@ fn fails_area(end: &RunEnd) -> bool {
 
 /// Records how a run ended; large ingredients are cut down for the history once the run no
 /// longer needs them.
-fn record_end(tx: &Transaction<'_>, end: &RunEnd) -> Result<(), rusqlite::Error> {
-    tx.prepare_cached(
-        "UPDATE runs SET status = ?2, reactions_done = ?3, in_flight = NULL, error = ?4, summary = ?5,
-         attempts = attempts + 1, started_at = COALESCE(started_at, created_at), finished_at = ?6,
-         duration_ms = ?6 - created_at,
-         ingredients = CASE WHEN length(ingredients) > 4096
-            THEN json_object('truncated', substr(ingredients, 1, 4000)) ELSE ingredients END
-         WHERE id = ?1",
-    )?
-    .execute(params![end.run_id, end.status.as_str(), end.reactions_done, end.error, end.summary, end.now_ms])?;
+fn record_end(tx: &mut dyn BatchTx, end: &RunEnd) -> Result<(), TxError> {
+    let sql = match tx.backend() {
+        Backend::Sqlite => {
+            "UPDATE runs SET status = ?2, reactions_done = ?3, in_flight = NULL, error = ?4, summary = ?5,
+             attempts = attempts + 1, started_at = COALESCE(started_at, created_at), finished_at = ?6,
+             duration_ms = ?6 - created_at,
+             ingredients = CASE WHEN length(ingredients) > 4096
+                THEN json_object('truncated', substr(ingredients, 1, 4000)) ELSE ingredients END
+             WHERE id = ?1"
+        }
+        Backend::Postgres => {
+            "UPDATE runs SET status = ?2, reactions_done = ?3, in_flight = NULL, error = ?4, summary = ?5,
+             attempts = attempts + 1, started_at = COALESCE(started_at, created_at), finished_at = ?6,
+             duration_ms = ?6 - created_at,
+             ingredients = CASE WHEN length(ingredients) > 4096
+                THEN json_build_object('truncated', substr(ingredients, 1, 4000))::text ELSE ingredients END
+             WHERE id = ?1"
+        }
+    };
+    tx.exec(
+        sql,
+        &[
+            Param::Int(end.run_id),
+            Param::text(Some(end.status.as_str())),
+            Param::Int(i64::from(end.reactions_done)),
+            Param::text(end.error.as_deref()),
+            Param::text(end.summary.as_deref()),
+            Param::Int(end.now_ms),
+        ],
+    )?;
     Ok(())
 }
 
@@ -475,13 +547,13 @@ impl CleanAreas {
 /// The one history entry for the new events a poll did not fire because of the area's
 /// fan-out budget: a `skipped` run saying how many and why, so the user is told.
 fn record_over_budget(
-    tx: &Transaction<'_>,
+    tx: &mut dyn BatchTx,
     area_id: i64,
     skipped: u32,
     limit: u32,
     first_key: &str,
     now_ms: i64,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), TxError> {
     let (items, were) = if skipped == 1 { ("new item", "was") } else { ("new items", "were") };
     let why = format!(
         "{skipped} {items} {were} skipped: more than this area's limit of {limit} new items per check \
@@ -493,35 +565,48 @@ fn record_over_budget(
     let digest = sha2::Sha256::digest(first_key.as_bytes());
     let key = format!("over-budget:{}", hex::encode(&digest[..12]));
     let ingredients = serde_json::json!({ "skipped": skipped, "limit": limit }).to_string();
-    tx.prepare_cached(
+    tx.exec(
         "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, error)
          VALUES (?1, ?2, ?3, 'skipped', ?4, ?4, ?4, ?5) ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![area_id, key, ingredients, now_ms, why])?;
+        &[
+            Param::Int(area_id),
+            Param::text(Some(&key)),
+            Param::text(Some(&ingredients)),
+            Param::Int(now_ms),
+            Param::text(Some(&why)),
+        ],
+    )?;
     tracing::warn!(area = area_id, skipped, limit, "new events over the area's fan-out budget were skipped");
     Ok(())
 }
 
 fn record_area_failure(
-    tx: &Transaction<'_>,
+    tx: &mut dyn BatchTx,
     area_id: i64,
     error: &str,
     pause_after: u32,
     cause: PauseCause,
     now_ms: i64,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), TxError> {
     let reason = if pause_after <= 1 {
         error.to_string()
     } else {
         format!("paused after {pause_after} consecutive failures; last error: {error}")
     };
-    tx.prepare_cached(
+    tx.exec(
         "UPDATE areas SET consecutive_failures = consecutive_failures + 1, last_error = ?1,
          paused_reason = CASE WHEN consecutive_failures + 1 >= ?2 AND paused_reason IS NULL THEN ?3 ELSE paused_reason END,
          paused_cause = CASE WHEN consecutive_failures + 1 >= ?2 AND paused_reason IS NULL THEN ?4 ELSE paused_cause END,
          updated_at = CASE WHEN consecutive_failures + 1 >= ?2 AND paused_reason IS NULL THEN ?5 ELSE updated_at END
          WHERE id = ?6",
-    )?
-    .execute(params![error, pause_after, reason, cause.as_str(), now_ms, area_id])?;
+        &[
+            Param::text(Some(error)),
+            Param::Int(i64::from(pause_after)),
+            Param::text(Some(&reason)),
+            Param::text(Some(cause.as_str())),
+            Param::Int(now_ms),
+            Param::Int(area_id),
+        ],
+    )?;
     Ok(())
 }
