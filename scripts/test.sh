@@ -55,6 +55,11 @@ if [ -z "${AREA_TEST_DATABASE_URL:-}" ]; then
   trap 'scripts/pg-cluster.sh stop "$AREA_TEST_PG_DIR"' EXIT
 fi
 cargo test "${features[@]}"
+
+step "the store and engine tests again, on PostgreSQL (the same test binaries)"
+core_tests=()
+for test in core/tests/*.rs; do core_tests+=(--test "$(basename "$test" .rs)"); done
+AREA_TEST_BACKEND=postgres cargo test "${features[@]}" "${core_tests[@]}"
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 
 step "the generated TypeScript bindings are up to date"

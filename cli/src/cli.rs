@@ -12,6 +12,11 @@ pub struct Cli {
     /// data directory).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where the data lives: a PostgreSQL server (postgres://user@host/db) shared by several
+    /// Area processes, or `sqlite` for the embedded database in the data directory (default:
+    /// AREA_DATABASE_URL, else embedded).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -107,6 +112,10 @@ pub enum Command {
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Run the engine without any listener, as one of several processes sharing a PostgreSQL
+    /// database (--database): polls and queued runs are shared out through it; webhooks reach
+    /// `area serve`. Until SIGINT/SIGTERM, then finish in-flight runs and exit 0.
+    Worker,
     /// Serve Area to many users: the engine, the JSON API under /api, webhooks at
     /// /hooks/<token> and /about.json, on one port, until SIGINT/SIGTERM.
     Serve {

@@ -30,7 +30,11 @@ fn main() -> ExitCode {
     init_logging();
     // The settings are read once, here: the environment's, completed by the data directory's
     // area.conf; the data directory and the keychain default are settled the same way as the app.
-    let startup = match bootstrap(Settings::from_env(), args.data_dir.clone()) {
+    let mut env = Settings::from_env();
+    if let Some(database) = &args.database {
+        env = env.with(area_core::settings::DATABASE_URL, database.as_str());
+    }
+    let startup = match bootstrap(env, args.data_dir.clone()) {
         Ok(startup) => startup,
         Err(e) => {
             eprintln!("error: {}", one_line(e.cli_text()));

@@ -24,6 +24,9 @@ pub enum SettingsError {
     Flag { key: String, value: String },
     #[error("{key} must be an http(s) URL such as https://api.example.com (it is {value:?})")]
     Url { key: String, value: String },
+    /// The value is not shown: a database URL may hold a password.
+    #[error("{key} must be a postgres://user@host/database URL, or `sqlite` for the embedded database")]
+    Database { key: String },
 }
 
 /// The settings Area runs with: `AREA_*` names and their values, the environment winning over
@@ -118,6 +121,9 @@ impl Settings {
                     return Err(SettingsError::Url { key: key.clone(), value: value.clone() });
                 }
             }
+            if key == DATABASE_URL && crate::store::Database::parse(value).is_err() {
+                return Err(SettingsError::Database { key: key.clone() });
+            }
         }
         Ok(self)
     }
@@ -163,6 +169,11 @@ impl Settings {
         self.get(DATA_DIR).map(PathBuf::from)
     }
 
+    /// `AREA_DATABASE_URL`: where the data lives (the embedded SQLite database when unset).
+    pub fn database(&self) -> crate::store::Database {
+        self.get(DATABASE_URL).and_then(|url| crate::store::Database::parse(url).ok()).unwrap_or_default()
+    }
+
     /// Every setting's name, for diagnostics (never the values).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.values.keys().map(String::as_str)
@@ -171,6 +182,9 @@ impl Settings {
 
 /// `AREA_DATA_DIR`.
 pub const DATA_DIR: &str = "AREA_DATA_DIR";
+/// `AREA_DATABASE_URL`: a PostgreSQL server (`postgres://…`) shared by several Area processes
+/// (`--database`); unset or `sqlite`: the embedded database in the data directory.
+pub const DATABASE_URL: &str = "AREA_DATABASE_URL";
 /// `AREA_ALLOW_PRIVATE_NETWORK`.
 pub const ALLOW_PRIVATE_NETWORK: &str = "AREA_ALLOW_PRIVATE_NETWORK";
 /// `AREA_IGNORE_MIN_INTERVAL`: poll faster than a service's documented minimum (tests, benches).

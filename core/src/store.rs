@@ -161,6 +161,10 @@ impl Store {
 
     async fn open_postgres(dir: &Path, url: &str) -> Result<Store, StoreError> {
         let options = AnyConnectOptions::from_str(url).map_err(|_| StoreError::UnknownDatabase)?;
+        // One connection first: its error says why (refused, authentication, no such database)
+        // where the pool would only report a timeout.
+        let probe = options.connect().await.map_err(StoreError::Unreachable)?;
+        probe.close().await.map_err(StoreError::Unreachable)?;
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))

@@ -74,7 +74,8 @@ async fn sqlite_columns() -> Columns {
             .await
             .unwrap();
         for row in rows {
-            let (name, not_null, pk): (String, bool, i64) = (row.get("name"), row.get::<i64, _>("notnull") != 0, row.get("pk"));
+            let (name, not_null, pk): (String, bool, i64) =
+                (row.get("name"), row.get::<i64, _>("notnull") != 0, row.get("pk"));
             // An INTEGER PRIMARY KEY is the rowid: never NULL, though not declared so.
             columns.insert((table.clone(), name, !not_null && pk == 0));
         }

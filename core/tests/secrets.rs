@@ -193,10 +193,11 @@ async fn canaries_reach_upstreams_but_never_the_db_wal_logs_history_or_export() 
 
 /// Every row of every table of a PostgreSQL store, as text.
 async fn database_rows(env: &Env) -> Vec<u8> {
-    let tables: Vec<String> = sqlx::query_scalar("SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = current_schema()")
-        .fetch_all(env.store.pool())
-        .await
-        .unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = current_schema()")
+            .fetch_all(env.store.pool())
+            .await
+            .unwrap();
     let mut rows = Vec::new();
     for table in tables {
         let sql = format!("SELECT COALESCE(string_agg(t::text, E'\\n'), '') FROM {table} t");

@@ -35,6 +35,17 @@ pub async fn daemon(app: &App, out: Output, listen: Option<SocketAddr>) -> Resul
     Ok(())
 }
 
+/// `area worker`: the engine alone, sharing a PostgreSQL database, until SIGINT/SIGTERM.
+pub async fn worker(app: &App, out: Output) -> Result<(), CliError> {
+    let stop = stop_signal();
+    app.work().await?;
+    out.print(&serde_json::json!({ "worker": "running" }), || "Area worker running; Ctrl-C to stop".to_string());
+    stop.await;
+    tracing::info!("stopping: finishing in-flight runs");
+    app.shutdown().await;
+    Ok(())
+}
+
 /// `area serve`: the engine with the API on its listener, until SIGINT/SIGTERM.
 pub async fn serve(
     app: &App,

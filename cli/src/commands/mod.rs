@@ -74,6 +74,7 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
             Err(CliError::msg("`area run` needs --once (for a long-running engine use `area daemon`)"))
         }
         Command::Daemon { listen } => engine::daemon(&app, out, listen).await,
+        Command::Worker => engine::worker(&app, out).await,
         Command::Serve { listen, public_url, sign_up, trust_forwarded, tls_cert, tls_key } => {
             let config =
                 area_server::ServerConfig { trust_forwarded, ..area_server::ServerConfig::new(public_url, sign_up) };

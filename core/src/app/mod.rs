@@ -235,7 +235,7 @@ impl App {
     /// ([`App::run_once`], [`App::serve`]).
     pub async fn open_without_engine(startup: Startup, notifier: Arc<dyn Notifier>) -> Result<App, ApiError> {
         let Startup { data_dir, settings } = startup;
-        let store = Store::open(&data_dir).await?;
+        let store = Store::open_with(&data_dir, &settings.database()).await?;
         let catalog = crate::services::catalog(&settings);
         let http = HttpClient::new(NetConfig::from_settings(&settings))
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
@@ -443,11 +443,29 @@ impl App {
                 ..ApiError::new(ErrorCode::Settings, e)
             })?,
         };
+        self.start_with(EngineConfig { routes, tls, ..self.engine_config(Some(addr)) }).await
+    }
+
+    /// Runs the engine in this process without any listener until [`App::shutdown`]: `area
+    /// worker`, one of several processes sharing a PostgreSQL database (webhooks reach the
+    /// `area serve` instances, which record them there for every worker to deliver).
+    pub async fn work(&self) -> Result<(), ApiError> {
+        if self.inner.store.backend() != crate::store::Backend::Postgres {
+            return Err(ApiError::new(
+                ErrorCode::Settings,
+                "a worker shares a PostgreSQL database with other Area processes: give --database postgres://… \
+                 (or AREA_DATABASE_URL); on the embedded database, run `area daemon`",
+            ));
+        }
+        self.start_with(self.engine_config(None)).await.map(|_| ())
+    }
+
+    /// Starts this process's engine with `config`; returns the listener's address, if any.
+    async fn start_with(&self, config: EngineConfig) -> Result<Option<SocketAddr>, ApiError> {
         let mut slot = self.inner.engine.lock().await;
         if slot.is_some() {
             return Err(ApiError::new(ErrorCode::Engine, "the engine already runs in this process"));
         }
-        let config = EngineConfig { routes, tls, ..self.engine_config(Some(addr)) };
         let engine = Engine::start(&self.inner.store, config, self.inner.notifier.clone()).await?;
         let bound = engine.webhook_addr();
         let webhook_base = self.engine_started(&engine);

@@ -20,13 +20,13 @@
 //! writer. One `Engine` per data directory: an exclusive lock on `engine.lock` keeps a second
 //! engine (a daemon and a `run --once`, say) from delivering the same runs.
 
+mod batch_tx;
 pub mod delivery;
 pub mod history;
 pub mod registry;
 pub mod scheduler;
 pub mod tls;
 pub mod webhook;
-mod batch_tx;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};

@@ -365,7 +365,12 @@ fn write_batch(
                     tx.exec(
                         "UPDATE areas SET cursor = COALESCE(?1, cursor), baselined = (baselined OR ?2),
                          consecutive_failures = 0, last_error = NULL, last_polled_at = ?3 WHERE id = ?4",
-                        &[Param::text(cursor.as_deref()), Param::Bool(update.baselined), Param::Int(now_ms), Param::Int(*area_id)],
+                        &[
+                            Param::text(cursor.as_deref()),
+                            Param::Bool(update.baselined),
+                            Param::Int(now_ms),
+                            Param::Int(*area_id),
+                        ],
                     )?;
                 }
             }
