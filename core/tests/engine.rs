@@ -735,6 +735,10 @@ async fn crash_recovery_marks_unknown_outcome_and_resumes_queued_runs() {
         json!({"service": "http", "id": "request", "params": {"url": sink_url, "body": "{\"msg\": \"{{ msg }}\"}"}});
     let http_area = env.add(webhook_area("http", http)).await;
     let now = now_ms();
+    // On SQLite the engine is alone: whatever a previous process held is recovered at start. On
+    // a shared PostgreSQL store other processes may still be at work, so only what is held past
+    // its lease is recovered: the leases here ended just now.
+    let lease_end = if support::backend::on_postgres() { now - 1 } else { now + LEASE_MS };
     sqlx::query(
         "INSERT INTO runs (area_id, event_key, ingredients, status, attempts, reactions_done, in_flight,
                            next_attempt_at, created_at, started_at)
@@ -742,11 +746,11 @@ async fn crash_recovery_marks_unknown_outcome_and_resumes_queued_runs() {
                 ($5, 'key:b', '{\"msg\": \"waiting\"}', 'queued', 0, 0, NULL, $6, $7, NULL)",
     )
     .bind(notify_area)
-    .bind(now + LEASE_MS)
+    .bind(lease_end)
     .bind(now - 1000)
     .bind(now - 900)
     .bind(http_area)
-    .bind(now + LEASE_MS)
+    .bind(lease_end)
     .bind(now - 1000)
     .execute(env.store.pool())
     .await
@@ -1039,7 +1043,7 @@ async fn runs_finished_in_one_batch_keep_their_order() {
     use area_core::engine::writer::{NewEvent, RunEnd, RunStatus, WriteOp, Writer};
     let env = Env::new().await;
     let area = env.add(json_area("batch", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
-    let (writer, _task) = Writer::spawn(&env.store).expect("writer");
+    let (writer, _task) = Writer::spawn(&env.store, "test-writer").expect("writer");
     let events = (1..=4)
         .map(|n| NewEvent { key: format!("k{n}"), ingredients: Default::default(), skip_reason: None })
         .collect();
@@ -1115,7 +1119,7 @@ async fn a_success_after_a_failure_in_a_later_batch_still_resets_the_count() {
     use area_core::engine::writer::{NewEvent, RunEnd, RunStatus, WriteOp, Writer};
     let env = Env::new().await;
     let area = env.add(json_area("batches", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
-    let (writer, _task) = Writer::spawn(&env.store).expect("writer");
+    let (writer, _task) = Writer::spawn(&env.store, "test-writer").expect("writer");
     let events = (1..=3)
         .map(|n| NewEvent { key: format!("k{n}"), ingredients: Default::default(), skip_reason: None })
         .collect();
@@ -1147,7 +1151,7 @@ async fn a_refused_batch_is_answered_with_the_error_and_the_writer_goes_on() {
     use area_core::engine::writer::{NewEvent, Writer};
     let env = Env::new().await;
     let area = env.add(json_area("refused", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
-    let (writer, _task) = Writer::spawn(&env.store).expect("writer");
+    let (writer, _task) = Writer::spawn(&env.store, "test-writer").expect("writer");
     let event = |key: &str| vec![NewEvent { key: key.into(), ingredients: Default::default(), skip_reason: None }];
     let error = writer.ingest(area + 1000, event("gone"), false, None).await.expect_err("no such area");
     assert!(error.contains("could not record to the database"), "{error}");

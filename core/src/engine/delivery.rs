@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::registry::CompiledArea;
-use super::writer::{QueuedRun, RunEnd, RunStatus, WriteOp};
+use super::writer::{QueuedRun, RunEnd, RunStatus, WriteOp, LEASE_MS};
 use super::Shared;
 use crate::connector::{ConnectorError, ErrorClass, ReactionContext};
 use crate::net::backoff_delay;
@@ -223,16 +223,32 @@ async fn settle_orphan(shared: &Shared, run: &QueuedRun) {
     }
 }
 
-/// Queued runs whose time has come (retries, and runs left by a previous process).
+/// Claims the queued runs whose time has come (retries, runs left by a process that stopped):
+/// each becomes this process's for [`LEASE_MS`], and a write to it by the process that held it
+/// before is refused. On a shared store, runs another process is claiming at the same moment
+/// are skipped (`SKIP LOCKED`), so each goes to one process.
 pub async fn due_runs(shared: &Shared, limit: i64) -> Result<Vec<QueuedRun>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, area_id, event_key, ingredients, reactions_done, attempts FROM runs
-         WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
-    )
-    .bind(now_ms())
-    .bind(limit)
-    .fetch_all(&shared.pool)
-    .await?;
+    let sql = if shared.shared_store {
+        "UPDATE runs SET lease_owner = $1, next_attempt_at = $2 + $4 WHERE id IN (
+            SELECT id FROM runs WHERE status = 'queued' AND next_attempt_at <= $2
+            ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING id, area_id, event_key, ingredients, reactions_done, attempts"
+    } else {
+        "UPDATE runs SET lease_owner = $1, next_attempt_at = $2 + $4 WHERE id IN (
+            SELECT id FROM runs WHERE status = 'queued' AND next_attempt_at <= $2
+            ORDER BY next_attempt_at LIMIT $3)
+         RETURNING id, area_id, event_key, ingredients, reactions_done, attempts"
+    };
+    if shared.shared_store {
+        expire_in_flight(&shared.pool).await?;
+    }
+    let rows = sqlx::query(sql)
+        .bind(&shared.owner)
+        .bind(now_ms())
+        .bind(limit)
+        .bind(LEASE_MS)
+        .fetch_all(&shared.pool)
+        .await?;
     Ok(rows
         .iter()
         .map(|r| QueuedRun {
@@ -246,10 +262,29 @@ pub async fn due_runs(shared: &Shared, limit: i64) -> Result<Vec<QueuedRun>, sql
         .collect())
 }
 
+/// The reactions marked in flight by a process that has since stopped (or stalled) past their
+/// lease: they may or may not have happened, and their API offers no idempotency, so the runs
+/// become `unknown outcome` rather than being sent again.
+async fn expire_in_flight(pool: &sqlx::AnyPool) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE runs SET status = 'unknown_outcome', finished_at = $1, lease_owner = NULL, error = 'the Area process \
+         sending this reaction stopped; it may or may not have happened, and this service offers no way to send it \
+         safely twice, so it was not re-sent' WHERE status = 'running' AND next_attempt_at <= $1",
+    )
+    .bind(now_ms())
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
 /// After a crash: a reaction marked in flight may or may not have happened, and its API offers
 /// no idempotency, so it becomes `unknown outcome` rather than being sent again. Runs queued by
-/// the previous process are due at once.
-pub async fn recover(pool: &sqlx::AnyPool) -> Result<(u64, u64), sqlx::Error> {
+/// the previous process are due at once. On a shared store other processes are still at work:
+/// only what a stopped process held past its lease is recovered (the scanner then claims it).
+pub async fn recover(pool: &sqlx::AnyPool, shared_store: bool) -> Result<(u64, u64), sqlx::Error> {
+    if shared_store {
+        return Ok((expire_in_flight(pool).await?, 0));
+    }
     let now = now_ms();
     let unknown = sqlx::query(
         "UPDATE runs SET status = 'unknown_outcome', finished_at = $1, error = 'Area stopped while this reaction was \

@@ -145,6 +145,12 @@ pub struct AreaTable {
 /// State shared by the engine's tasks.
 pub struct Shared {
     pub pool: AnyPool,
+    /// This process's name in the runs and polls it holds (random per start), so that a
+    /// process that lost one to another cannot write it any more (fencing).
+    pub owner: String,
+    /// The store is shared with other Area processes (PostgreSQL): polls and queued runs are
+    /// claimed before they are worked on.
+    pub shared_store: bool,
     pub writer: Writer,
     pub http: HttpClient,
     pub limiter: HostLimiter,
@@ -299,6 +305,13 @@ pub struct RunOnceReport {
     pub errors: Vec<String>,
 }
 
+/// A fresh name for this process's engine: random, so a restarted process is a new owner.
+fn new_owner() -> String {
+    use rand::Rng;
+    let bytes: [u8; 8] = rand::rng().random();
+    hex::encode(bytes)
+}
+
 impl Engine {
     async fn prepare(
         store: &Store,
@@ -306,7 +319,8 @@ impl Engine {
         notifier: Arc<dyn Notifier>,
     ) -> Result<(Arc<Shared>, tokio::task::JoinHandle<()>, EngineLock), EngineError> {
         let lock = lock_data_dir(store)?;
-        let (unknown, requeued) = delivery::recover(store.pool()).await?;
+        let shared_store = store.backend() == crate::store::Backend::Postgres;
+        let (unknown, requeued) = delivery::recover(store.pool(), shared_store).await?;
         if unknown + requeued > 0 {
             tracing::info!(unknown, requeued, "recovered runs left by a previous engine");
         }
@@ -322,9 +336,12 @@ impl Engine {
                 ),
                 Err(e) => (None, Some(e.to_string())),
             };
-        let (writer, writer_task) = Writer::spawn(store)?;
+        let owner = new_owner();
+        let (writer, writer_task) = Writer::spawn(store, &owner)?;
         let shared = Arc::new(Shared {
             pool: store.pool().clone(),
+            owner,
+            shared_store,
             writer,
             http,
             limiter: HostLimiter::new(),

@@ -37,6 +37,9 @@ const MAX_BATCH: usize = 4096;
 /// A run queued by ingest is delivered from memory at once; the store only hands it out again
 /// (to the retry scanner) after this lease, i.e. if this process died before finishing it.
 pub const LEASE_MS: i64 = 30_000;
+/// How long a reaction marked in flight holds its run: longer than any reaction may take, so
+/// that only a process that died (or stopped) loses it, and the run becomes `unknown outcome`.
+pub const IN_FLIGHT_LEASE_MS: i64 = 90_000;
 
 /// An event ready to be recorded, with its condition already evaluated.
 #[derive(Debug, Clone)]
@@ -57,6 +60,14 @@ pub struct QueuedRun {
     pub ingredients: Ingredients,
     pub reactions_done: u32,
     pub attempts: u32,
+}
+
+/// What the writer did with one operation of a batch.
+type OpResult = Result<Vec<QueuedRun>, String>;
+
+/// The message for a write to a run this process no longer holds.
+fn lease_lost(run_id: i64) -> String {
+    format!("run {run_id} was claimed by another Area process (this one held it too long): its write is refused")
 }
 
 /// Engine state to store alongside an area's poll result.
@@ -148,12 +159,21 @@ pub struct Writer {
 impl Writer {
     /// Opens the writer's connection to the store's database and starts the writer; it ends (and
     /// the returned handle resolves) when every handle is dropped.
-    pub fn spawn(store: &crate::store::Store) -> Result<(Writer, tokio::task::JoinHandle<()>), TxError> {
+    /// `owner` names this process in the runs it holds (see [`QueuedRun`] leases).
+    pub fn spawn(
+        store: &crate::store::Store,
+        owner: &str,
+    ) -> Result<(Writer, tokio::task::JoinHandle<()>), TxError> {
         let target = match store.backend() {
             Backend::Sqlite => Target::Sqlite(store.dir().join(crate::store::DB_FILE)),
             Backend::Postgres => Target::Postgres(store.pool().clone()),
         };
-        let state = Batcher { conn: target.open()?, clean: CleanAreas::default(), batch: Vec::with_capacity(64) };
+        let state = Batcher {
+            conn: target.open()?,
+            owner: owner.to_string(),
+            clean: CleanAreas::default(),
+            batch: Vec::with_capacity(64),
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(run(target, state, rx));
         Ok((Writer { tx }, task))
@@ -232,11 +252,13 @@ fn open_sqlite(path: &Path) -> Result<Connection, rusqlite::Error> {
 /// The writer's connection and what it keeps between batches.
 struct Batcher {
     conn: WriterConn,
+    owner: String,
     clean: CleanAreas,
     batch: Vec<WriteOp>,
 }
 
 async fn run(target: Target, mut state: Batcher, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
+    let state_owner = state.owner.clone();
     while let Some(first) = rx.recv().await {
         state.batch.push(first);
         // Let the tasks that are ready to run (other webhook requests, finished deliveries)
@@ -252,7 +274,7 @@ async fn run(target: Target, mut state: Batcher, mut rx: mpsc::UnboundedReceiver
         // The statements and the commit's fsync run on a blocking thread; what is sent
         // meanwhile queues up for the next batch.
         let done = tokio::task::spawn_blocking(move || {
-            apply(&mut state.conn, &mut state.batch, &mut state.clean);
+            apply(&mut state.conn, &state.owner, &mut state.batch, &mut state.clean);
             state.batch.clear();
             state
         })
@@ -264,7 +286,12 @@ async fn run(target: Target, mut state: Batcher, mut rx: mpsc::UnboundedReceiver
             Err(e) => {
                 tracing::error!(error = %e, "the engine's writer failed; reopening its connection");
                 match target.open() {
-                    Ok(conn) => Batcher { conn, clean: CleanAreas::default(), batch: Vec::with_capacity(64) },
+                    Ok(conn) => Batcher {
+                        conn,
+                        owner: state_owner.clone(),
+                        clean: CleanAreas::default(),
+                        batch: Vec::with_capacity(64),
+                    },
                     Err(e) => {
                         tracing::error!(error = %e, "cannot reopen the engine's writer; nothing more is recorded");
                         return;
@@ -277,16 +304,16 @@ async fn run(target: Target, mut state: Batcher, mut rx: mpsc::UnboundedReceiver
 
 /// Commits a batch, then answers its waiting callers: with their queued runs once the
 /// transaction committed, or with the error if it did not (nothing of the batch is then kept).
-fn apply(conn: &mut WriterConn, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas) {
-    match commit_batch(conn, batch, clean) {
+fn apply(conn: &mut WriterConn, owner: &str, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas) {
+    match commit_batch(conn, owner, batch, clean) {
         Ok(mut queued) => {
             for (op, runs) in batch.drain(..).zip(queued.drain(..)) {
                 match op {
                     WriteOp::Ingest { reply: Some(tx), .. } => {
-                        let _ = tx.send(Ok(runs));
+                        let _ = tx.send(runs);
                     }
                     WriteOp::InFlight { reply, .. } => {
-                        let _ = reply.send(Ok(()));
+                        let _ = reply.send(runs.map(|_| ()));
                     }
                     WriteOp::Flush { reply } => {
                         let _ = reply.send(());
@@ -319,9 +346,10 @@ fn apply(conn: &mut WriterConn, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas
 /// Runs the batch in one transaction on the writer's back end and commits it.
 fn commit_batch(
     conn: &mut WriterConn,
+    owner: &str,
     batch: &[WriteOp],
     clean: &mut CleanAreas,
-) -> Result<Vec<Vec<QueuedRun>>, TxError> {
+) -> Result<Vec<OpResult>, TxError> {
     // Areas whose failure count this transaction set to zero (known clean once it commits).
     let mut clean_now = BTreeSet::new();
     let queued = match conn {
@@ -329,13 +357,13 @@ fn commit_batch(
             // IMMEDIATE: the write lock is taken (or waited for) at the start, so a reader
             // elsewhere can never make this transaction fail half-way on upgrading its lock.
             let mut tx = SqliteTx::new(conn.transaction_with_behavior(TransactionBehavior::Immediate)?);
-            let queued = write_batch(&mut tx, batch, clean, &mut clean_now)?;
+            let queued = write_batch(&mut tx, owner, batch, clean, &mut clean_now)?;
             tx.commit()?;
             queued
         }
         WriterConn::Postgres(pool, handle) => {
             let mut tx = PgTx::begin(pool, handle)?;
-            let queued = write_batch(&mut tx, batch, clean, &mut clean_now)?;
+            let queued = write_batch(&mut tx, owner, batch, clean, &mut clean_now)?;
             tx.commit()?;
             queued
         }
@@ -346,20 +374,22 @@ fn commit_batch(
 }
 
 /// Applies every operation of the batch in the order it was sent. Returns, per operation, the
-/// runs it queued (empty for all but ingests).
+/// runs it queued (empty for all but ingests), or why it was refused: a write to a run that
+/// another process has claimed since (`owner` no longer holds it) changes nothing.
 fn write_batch(
     tx: &mut dyn BatchTx,
+    owner: &str,
     batch: &[WriteOp],
     clean: &mut CleanAreas,
     clean_now: &mut BTreeSet<i64>,
-) -> Result<Vec<Vec<QueuedRun>>, TxError> {
+) -> Result<Vec<OpResult>, TxError> {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let mut queued = Vec::with_capacity(batch.len());
     for op in batch {
-        let mut runs = Vec::new();
+        let mut runs = Ok(Vec::new());
         match op {
             WriteOp::Ingest { area_id, events, baseline, update, .. } => {
-                runs = ingest(tx, *area_id, events, *baseline, update.as_ref(), now_ms)?;
+                runs = Ok(ingest(tx, owner, *area_id, events, *baseline, update.as_ref(), now_ms)?);
                 if let Some(update) = update {
                     let cursor = update.cursor.as_ref().map(|c| c.to_string());
                     tx.exec(
@@ -382,16 +412,26 @@ fn write_batch(
                 }
             }
             WriteOp::InFlight { run_id, index, now_ms, .. } => {
-                tx.exec(
-                    "UPDATE runs SET status = 'running', in_flight = ?1, started_at = COALESCE(started_at, ?2)
-                     WHERE id = ?3",
-                    &[Param::Int(i64::from(*index)), Param::Int(*now_ms), Param::Int(*run_id)],
+                let held = tx.exec(
+                    "UPDATE runs SET status = 'running', in_flight = ?1, started_at = COALESCE(started_at, ?2),
+                     next_attempt_at = ?2 + ?5 WHERE id = ?3 AND lease_owner = ?4",
+                    &[
+                        Param::Int(i64::from(*index)),
+                        Param::Int(*now_ms),
+                        Param::Int(*run_id),
+                        Param::text(Some(owner)),
+                        Param::Int(IN_FLIGHT_LEASE_MS),
+                    ],
                 )?;
+                if held == 0 {
+                    runs = Err(lease_lost(*run_id));
+                }
             }
             WriteOp::Finish { end, pause_after } => {
-                record_end(tx, end)?;
                 let area_id = end.area_id;
-                if fails_area(end) {
+                if !record_end(tx, owner, end)? {
+                    tracing::warn!(run = end.run_id, "{}", lease_lost(end.run_id));
+                } else if fails_area(end) {
                     clean.forget(area_id);
                     clean_now.remove(&area_id);
                     let error = end.error.as_deref().unwrap_or_default();
@@ -407,17 +447,21 @@ fn write_batch(
                 }
             }
             WriteOp::Retry { run_id, reactions_done, next_attempt_ms, error, count_attempt } => {
-                tx.exec(
+                let held = tx.exec(
                     "UPDATE runs SET status = 'queued', in_flight = NULL, reactions_done = ?1, next_attempt_at = ?2,
-                     error = ?3, attempts = attempts + ?4 WHERE id = ?5",
+                     error = ?3, attempts = attempts + ?4 WHERE id = ?5 AND lease_owner = ?6",
                     &[
                         Param::Int(i64::from(*reactions_done)),
                         Param::Int(*next_attempt_ms),
                         Param::text(Some(error)),
                         Param::Int(i64::from(*count_attempt)),
                         Param::Int(*run_id),
+                        Param::text(Some(owner)),
                     ],
                 )?;
+                if held == 0 {
+                    tracing::warn!(run = run_id, "{}", lease_lost(*run_id));
+                }
             }
             WriteOp::Flush { .. } => {}
         }
@@ -431,6 +475,7 @@ fn write_batch(
 /// budget is spent. Returns the queued runs.
 fn ingest(
     tx: &mut dyn BatchTx,
+    owner: &str,
     area_id: i64,
     events: &[NewEvent],
     baseline: bool,
@@ -462,8 +507,9 @@ fn ingest(
         let json = serde_json::to_string(&event.ingredients).unwrap_or_else(|_| "{}".into());
         let summary = skipped.map(|why| format!("skipped: {why}"));
         let id = tx.insert_returning_id(
-            "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, summary)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING RETURNING id",
+            "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, summary,
+                               lease_owner)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING RETURNING id",
             &[
                 Param::Int(area_id),
                 Param::text(Some(&event.key)),
@@ -473,6 +519,7 @@ fn ingest(
                 Param::Int(now_ms),
                 skipped.map_or(Param::NullInt, |_| Param::Int(now_ms)),
                 Param::text(summary.as_deref()),
+                Param::text(Some(owner)),
             ],
         )?;
         if let (Some(run_id), None) = (id, skipped) {
@@ -499,8 +546,8 @@ fn fails_area(end: &RunEnd) -> bool {
 }
 
 /// Records how a run ended; large ingredients are cut down for the history once the run no
-/// longer needs them.
-fn record_end(tx: &mut dyn BatchTx, end: &RunEnd) -> Result<(), TxError> {
+/// longer needs them. False when `owner` no longer holds the run (nothing is recorded).
+fn record_end(tx: &mut dyn BatchTx, owner: &str, end: &RunEnd) -> Result<bool, TxError> {
     let sql = match tx.backend() {
         Backend::Sqlite => {
             "UPDATE runs SET status = ?2, reactions_done = ?3, in_flight = NULL, error = ?4, summary = ?5,
@@ -508,7 +555,7 @@ fn record_end(tx: &mut dyn BatchTx, end: &RunEnd) -> Result<(), TxError> {
              duration_ms = ?6 - created_at,
              ingredients = CASE WHEN length(ingredients) > 4096
                 THEN json_object('truncated', substr(ingredients, 1, 4000)) ELSE ingredients END
-             WHERE id = ?1"
+             WHERE id = ?1 AND lease_owner = ?7"
         }
         Backend::Postgres => {
             "UPDATE runs SET status = ?2, reactions_done = ?3, in_flight = NULL, error = ?4, summary = ?5,
@@ -516,10 +563,10 @@ fn record_end(tx: &mut dyn BatchTx, end: &RunEnd) -> Result<(), TxError> {
              duration_ms = ?6 - created_at,
              ingredients = CASE WHEN length(ingredients) > 4096
                 THEN json_build_object('truncated', substr(ingredients, 1, 4000))::text ELSE ingredients END
-             WHERE id = ?1"
+             WHERE id = ?1 AND lease_owner = ?7"
         }
     };
-    tx.exec(
+    let changed = tx.exec(
         sql,
         &[
             Param::Int(end.run_id),
@@ -528,9 +575,10 @@ fn record_end(tx: &mut dyn BatchTx, end: &RunEnd) -> Result<(), TxError> {
             Param::text(end.error.as_deref()),
             Param::text(end.summary.as_deref()),
             Param::Int(end.now_ms),
+            Param::text(Some(owner)),
         ],
     )?;
-    Ok(())
+    Ok(changed > 0)
 }
 
 /// Areas whose failure count the writer knows to be zero, so that a succeeded run does not

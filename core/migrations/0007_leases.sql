@@ -1,0 +1,12 @@
+-- Work shared by several Area processes on one database (PostgreSQL; on SQLite there is one).
+-- runs.lease_owner: the process that holds the run (it queued or claimed it); its writes to the
+-- run are refused once another process has claimed it (fencing).
+ALTER TABLE runs ADD COLUMN lease_owner TEXT;
+
+-- One row per distinct upstream resource a poll reads: the process whose claim set due_at
+-- reads it, and nobody else until due_at.
+CREATE TABLE poll_claims (
+    resource    TEXT PRIMARY KEY,
+    due_at      BIGINT NOT NULL,
+    owner       TEXT NOT NULL
+);
