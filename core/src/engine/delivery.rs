@@ -242,13 +242,8 @@ pub async fn due_runs(shared: &Shared, limit: i64) -> Result<Vec<QueuedRun>, sql
     if shared.shared_store {
         expire_in_flight(&shared.pool).await?;
     }
-    let rows = sqlx::query(sql)
-        .bind(&shared.owner)
-        .bind(now_ms())
-        .bind(limit)
-        .bind(LEASE_MS)
-        .fetch_all(&shared.pool)
-        .await?;
+    let rows =
+        sqlx::query(sql).bind(&shared.owner).bind(now_ms()).bind(limit).bind(LEASE_MS).fetch_all(&shared.pool).await?;
     Ok(rows
         .iter()
         .map(|r| QueuedRun {

@@ -45,6 +45,8 @@ use crate::net::{backoff_delay, host_key, RequestOptions};
 const MAX_POLL_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// How often queued retries are looked for.
 const RETRY_SCAN_EVERY: Duration = Duration::from_secs(1);
+/// The next look for due runs while a backlog is being worked through.
+const RETRY_SCAN_SOON: Duration = Duration::from_millis(50);
 /// Longest wait for a pushing source's signal before asking again (IMAP IDLE: RFC 2177 asks
 /// clients to re-issue it within 29 minutes).
 const WATCH_MAX_WAIT: Duration = Duration::from_secs(25 * 60);
@@ -443,8 +445,8 @@ impl Scheduler {
                 }
             }
             if now >= next_scan {
-                next_scan = now + RETRY_SCAN_EVERY;
-                self.scan_retries().await;
+                let more = self.scan_retries().await;
+                next_scan = now + if more { RETRY_SCAN_SOON } else { RETRY_SCAN_EVERY };
             }
             if self.shared.replan.swap(false, Ordering::AcqRel) {
                 if let Err(e) = self.reload().await {
@@ -478,14 +480,27 @@ impl Scheduler {
         }
     }
 
-    async fn scan_retries(&self) {
-        match delivery::due_runs(&self.shared, 1000).await {
+    /// Claims the due runs this process has room to deliver now (a run claimed stays this
+    /// process's for a lease, so claiming more than it can send would only hold them back from
+    /// the other processes sharing the store). True when it claimed all it had room for: more
+    /// may be due (or there was no room: look again soon, without asking the store).
+    async fn scan_retries(&self) -> bool {
+        let room = self.shared.delivery_slots.available_permits().min(1000);
+        if room == 0 {
+            return true;
+        }
+        match delivery::due_runs(&self.shared, room as i64).await {
             Ok(runs) => {
+                let full = runs.len() >= room;
                 for run in runs {
                     dispatch(&self.shared, run);
                 }
+                full
             }
-            Err(e) => tracing::error!(error = %e, "looking for runs to retry failed"),
+            Err(e) => {
+                tracing::error!(error = %e, "looking for runs to retry failed");
+                false
+            }
         }
     }
 

@@ -160,10 +160,7 @@ impl Writer {
     /// Opens the writer's connection to the store's database and starts the writer; it ends (and
     /// the returned handle resolves) when every handle is dropped.
     /// `owner` names this process in the runs it holds (see [`QueuedRun`] leases).
-    pub fn spawn(
-        store: &crate::store::Store,
-        owner: &str,
-    ) -> Result<(Writer, tokio::task::JoinHandle<()>), TxError> {
+    pub fn spawn(store: &crate::store::Store, owner: &str) -> Result<(Writer, tokio::task::JoinHandle<()>), TxError> {
         let target = match store.backend() {
             Backend::Sqlite => Target::Sqlite(store.dir().join(crate::store::DB_FILE)),
             Backend::Postgres => Target::Postgres(store.pool().clone()),

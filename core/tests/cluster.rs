@@ -1,0 +1,130 @@
+//! Work shared through the store: runs are leased to one process, a process that lost a run
+//! cannot write it any more (fencing), and on PostgreSQL several engines on one database deliver
+//! each queued run once.
+
+mod support;
+
+use std::time::Duration;
+
+use area_core::engine::{Engine, EngineConfig};
+use area_core::store::Store;
+use serde_json::json;
+use support::*;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A sink that answers 200 after `delay`, and an http reaction posting the event's `n` to it.
+async fn slow_sink(delay: Duration) -> (MockServer, serde_json::Value) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/sink"))
+        .respond_with(ResponseTemplate::new(200).set_delay(delay))
+        .mount(&server)
+        .await;
+    let reaction = json!({"service": "http", "id": "request",
+                          "params": {"url": format!("{}/sink", server.uri()), "body": "{\"n\": \"{{ n }}\"}"}});
+    (server, reaction)
+}
+
+async fn run_state(env: &Env, area: i64) -> (String, Option<String>) {
+    let row: (String, Option<String>) = sqlx::query_as("SELECT status, lease_owner FROM runs WHERE area_id = $1")
+        .bind(area)
+        .fetch_one(env.store.pool())
+        .await
+        .unwrap();
+    row
+}
+
+/// A process that held a run too long (stopped, or paused by SIGSTOP) has lost it to another
+/// process; when it comes back, its late commit of the outcome changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_commit_by_a_process_that_lost_its_run_is_refused() {
+    let env = Env::new().await;
+    let (sink_server, reaction) = slow_sink(Duration::from_millis(1500)).await;
+    let area = env.add(webhook_area("slow", reaction)).await;
+    let token = env.areas.get(env.user_id, area).await.unwrap().webhook_token.unwrap();
+    let mut cfg = config(true);
+    cfg.webhook_listen = Some("127.0.0.1:0".parse().unwrap());
+    let engine = Engine::start(&env.store, cfg, RecordingNotifier::new()).await.unwrap();
+    let addr = engine.webhook_addr().unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!("http://{addr}/hooks/{token}"))
+        .json(&json!({"n": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 202);
+    let s = &sink_server;
+    wait_for("the reaction is being sent", Duration::from_secs(5), || async move { received_count(s).await == 1 })
+        .await;
+    let (status, owner) = run_state(&env, area).await;
+    assert_eq!(status, "queued");
+    assert!(owner.is_some(), "the process that accepted the event holds its run");
+
+    // Meanwhile its lease ran out and another process claimed the run (what the retry
+    // scanner's claim does: a new owner, a new lease).
+    sqlx::query("UPDATE runs SET lease_owner = 'another-process', next_attempt_at = $1 WHERE area_id = $2")
+        .bind(chrono::Utc::now().timestamp_millis() + 600_000)
+        .bind(area)
+        .execute(env.store.pool())
+        .await
+        .unwrap();
+    // The sink answers; the first process records the outcome…
+    engine.shutdown().await;
+    // …which the store refused: the run is still the other process's, and still to deliver.
+    assert_eq!(run_state(&env, area).await, ("queued".to_string(), Some("another-process".to_string())));
+}
+
+/// Several engines on one PostgreSQL database (processes on several machines, here in one test
+/// process with a data directory each) share the queued runs: each run is delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn engines_sharing_a_database_deliver_each_queued_run_once() {
+    if !support::backend::on_postgres() {
+        return; // One SQLite file has one engine (the data directory's lock sees to that).
+    }
+    const RUNS: i64 = 600;
+    let env = Env::new().await;
+    let (sink_server, reaction) = slow_sink(Duration::from_millis(5)).await;
+    let area = env.add(webhook_area("shared", reaction)).await;
+    let mut engines = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(&dir.path().join("data"), &env.database).await.unwrap();
+        // Room for a few runs at a time each, so that no engine can claim the whole backlog.
+        let cfg = EngineConfig { max_concurrent_deliveries: 8, ..config(true) };
+        engines.push(Engine::start(&store, cfg, RecordingNotifier::new()).await.unwrap());
+        dirs.push((dir, store));
+    }
+    sqlx::query(
+        "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at)
+         SELECT $1, 'key-' || n, '{\"n\": ' || n || '}', 'queued', 0, $3 FROM generate_series(1, $2) AS n",
+    )
+    .bind(area)
+    .bind(RUNS)
+    .bind(chrono::Utc::now().timestamp_millis())
+    .execute(env.store.pool())
+    .await
+    .unwrap();
+    let e = &env;
+    wait_for("every run delivered", Duration::from_secs(30), || async move {
+        e.count_runs(area, "succeeded").await == RUNS as usize
+    })
+    .await;
+    for engine in engines {
+        engine.shutdown().await;
+    }
+    let sent = received(&sink_server).await;
+    let mut keys: Vec<String> = sent.iter().map(idem_key).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), RUNS as usize, "every run reached the sink");
+    assert_eq!(sent.len(), RUNS as usize, "and none twice");
+    let owners: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT lease_owner) FROM runs WHERE area_id = $1 AND status = 'succeeded'")
+            .bind(area)
+            .fetch_one(env.store.pool())
+            .await
+            .unwrap();
+    assert!(owners >= 2, "the work was shared ({owners} engine(s) delivered)");
+}
