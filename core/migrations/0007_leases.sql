@@ -3,10 +3,15 @@
 -- run are refused once another process has claimed it (fencing).
 ALTER TABLE runs ADD COLUMN lease_owner TEXT;
 
--- One row per distinct upstream resource a poll reads: the process whose claim set due_at
--- reads it, and nobody else until due_at.
+-- One row per distinct upstream resource a poll reads (a hash of the request): the process
+-- whose claim set due_at reads it, and nobody else until due_at. The validators of its last
+-- answer go with it, so whichever process reads next asks "changed since?" too; prev_owner
+-- tells the new owner whether another process read it last (then it re-reads the areas' state).
 CREATE TABLE poll_claims (
-    resource    TEXT PRIMARY KEY,
-    due_at      BIGINT NOT NULL,
-    owner       TEXT NOT NULL
+    resource       TEXT PRIMARY KEY,
+    due_at         BIGINT NOT NULL,
+    owner          TEXT NOT NULL,
+    prev_owner     TEXT,
+    etag           TEXT,
+    last_modified  TEXT
 );

@@ -128,3 +128,79 @@ async fn engines_sharing_a_database_deliver_each_queued_run_once() {
             .unwrap();
     assert!(owners >= 2, "the work was shared ({owners} engine(s) delivered)");
 }
+
+/// Several engines on one PostgreSQL database read each upstream resource once per interval
+/// between them (with its ETag), and every new item fires once, whichever engine read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn engines_sharing_a_database_read_each_feed_once_per_interval() {
+    if !support::backend::on_postgres() {
+        return;
+    }
+    const AREAS_PER_FEED: usize = 5;
+    let env = Env::new().await;
+    let (sink_server, sink_url) = sink(200).await;
+    let mut feeds = Vec::new();
+    let mut areas = Vec::new();
+    for f in 0..2 {
+        let (server, feed, url) = feed_server(items(&[1, 2]), true).await;
+        // The first read is slow: every engine has loaded the areas (not yet baselined) by the
+        // time it is recorded.
+        feed.set_delay(Duration::from_millis(800));
+        for a in 0..AREAS_PER_FEED {
+            let area = env.add(json_area(&format!("feed {f} area {a}"), &url, &sink_url)).await;
+            env.set_interval(area, 1).await;
+            areas.push(area);
+        }
+        feeds.push((server, feed));
+    }
+    let started = std::time::Instant::now();
+    let mut engines = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(&dir.path().join("data"), &env.database).await.unwrap();
+        engines.push(Engine::start(&store, config(true), RecordingNotifier::new()).await.unwrap());
+        dirs.push((dir, store));
+    }
+    let e = &env;
+    let first = areas[0];
+    wait_for("the first read baselined the areas", Duration::from_secs(10), || async move {
+        e.state(first).await.baselined
+    })
+    .await;
+    // The engine that has been reading the feeds stops; another takes over, whose own view of
+    // the areas is from before the first read (it must take theirs from the store, or it would
+    // take the new items for a baseline and fire nothing).
+    let reader: String =
+        sqlx::query_scalar("SELECT owner FROM poll_claims LIMIT 1").fetch_one(env.store.pool()).await.unwrap();
+    let at = engines.iter().position(|engine| engine.owner() == reader).expect("an engine read the feeds");
+    engines.remove(at).shutdown().await;
+    for (_, feed) in &feeds {
+        feed.set_delay(Duration::ZERO);
+        feed.set(items(&[1, 2, 3, 4]));
+    }
+    let sink = &sink_server;
+    let expected = 2 * AREAS_PER_FEED * 2; // two new items in each feed, for each of its areas
+    wait_for(
+        "every new item delivered",
+        Duration::from_secs(15),
+        || async move { received_count(sink).await >= expected },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await; // a few more intervals: nothing more fires
+    for engine in engines {
+        engine.shutdown().await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    assert_eq!(received_count(&sink_server).await, expected, "each new item fired once for each area");
+    let intervals = elapsed.ceil() as usize;
+    for (server, _) in &feeds {
+        let reads = received(server).await;
+        // At most one read per interval (and one for the interval in progress); three engines
+        // reading on their own would make three.
+        assert!(reads.len() <= intervals + 1, "{} reads in {elapsed:.1} s of 1 s intervals", reads.len());
+        let conditional = reads.iter().filter(|r| r.headers.get("if-none-match").is_some()).count();
+        assert!(conditional * 2 >= reads.len(), "reads carry the last answer's ETag: {conditional} of {}", reads.len());
+    }
+}

@@ -21,6 +21,7 @@
 //! engine (a daemon and a `run --once`, say) from delivering the same runs.
 
 mod batch_tx;
+mod claims;
 pub mod delivery;
 pub mod history;
 pub mod registry;
@@ -411,6 +412,12 @@ impl Engine {
     /// The webhook listener's actual address (the port may have been chosen by the OS).
     pub fn webhook_addr(&self) -> Option<SocketAddr> {
         self.webhook_addr
+    }
+
+    /// This engine's name in the runs and polls it holds on the store (random per start), for
+    /// logs and for telling the processes of a cluster apart.
+    pub fn owner(&self) -> &str {
+        &self.shared.owner
     }
 
     /// Stops polling and listening, lets in-flight deliveries finish within the grace period,

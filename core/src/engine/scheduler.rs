@@ -29,6 +29,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::claims;
 use super::delivery::{self, dispatch};
 use super::registry::{self, AreaRow, CompiledArea};
 use super::writer::{NewEvent, PollUpdate, WriteOp};
@@ -90,6 +91,8 @@ struct GroupState {
 struct PollGroup {
     request: HttpRequestSpec,
     allow_private: bool,
+    /// The resource's name in the claims of a shared store ([`claims::resource_key`]).
+    resource: Arc<str>,
     interval: Duration,
     members: Vec<Arc<AreaRuntime>>,
     state: Arc<Mutex<GroupState>>,
@@ -235,6 +238,7 @@ impl Scheduler {
                             None => Default::default(),
                         };
                         PollGroup {
+                            resource: claims::resource_key(&request, area.allow_private_network).into(),
                             request,
                             allow_private: area.allow_private_network,
                             interval,
@@ -392,7 +396,7 @@ impl Scheduler {
                     let job = group.clone();
                     let shared = self.shared.clone();
                     self.shared.tasks.spawn(async move {
-                        job.poll(&shared).await;
+                        job.poll(&shared, shared.shared_store).await;
                         job.busy.store(false, Ordering::Release);
                     });
                 }
@@ -511,7 +515,8 @@ impl Scheduler {
         report.requests = jobs.len() as u32;
         report.areas_polled = jobs.iter().map(|j| j.members.len() as u32).sum();
         let shared = self.shared.clone();
-        let polls = jobs.iter().map(|job| job.poll(&shared));
+        // Asked for now: read at once, whoever holds the resource's claim.
+        let polls = jobs.iter().map(|job| job.poll(&shared, false));
         futures_util::future::join_all(polls).await;
         let fetches = self.fetchers.values().map(|job| fetch_area(&shared, &job.runtime));
         report.areas_polled += self.fetchers.len() as u32;
@@ -538,13 +543,32 @@ fn group_key(request: &HttpRequestSpec, allow_private: bool) -> u64 {
 }
 
 impl PollGroup {
-    async fn poll(&self, shared: &Arc<Shared>) {
+    /// Reads the resource and hands the answer to the members; with `claim`, only if this
+    /// process wins the resource for this interval (a store shared with other processes).
+    async fn poll(&self, shared: &Arc<Shared>, claim: bool) {
         let host = host_key(&self.request.url);
         if let Some(ready) = host.as_deref().and_then(|h| shared.limiter.ready_at(h)) {
             // The host asked us to wait (429): skip this round, only for this host.
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             st.next_due = Some(st.next_due.map_or(ready, |d| d.max(ready)));
             return;
+        }
+        // On a shared store, the process that claims the resource reads it for this interval;
+        // the others skip it.
+        let claim = if claim {
+            match claims::claim_poll(&shared.pool, &shared.owner, &self.resource, self.interval, now_ms()).await {
+                Ok(Some(claim)) => Some(claim),
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim a poll from the database; trying again next interval");
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        if claim.as_ref().is_some_and(|c| c.from_other) {
+            self.take_stored_state(shared).await;
         }
         let mut request = self.request.clone();
         // A 304 only says "unchanged since the last answer": it is no use to a member that has
@@ -554,10 +578,15 @@ impl PollGroup {
             self.members.iter().all(|m| m.baselined.load(Ordering::Acquire) && !m.failing.load(Ordering::Relaxed));
         if conditional {
             let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(etag) = &st.etag {
+            // The validators of the last answer, whichever process read it.
+            let (etag, last_modified) = match &claim {
+                Some(c) => (c.etag.as_ref(), c.last_modified.as_ref()),
+                None => (st.etag.as_ref(), st.last_modified.as_ref()),
+            };
+            if let Some(etag) = etag {
                 request.headers.push(("If-None-Match".into(), etag.clone()));
             }
-            if let Some(lm) = &st.last_modified {
+            if let Some(lm) = last_modified {
                 request.headers.push(("If-Modified-Since".into(), lm.clone()));
             }
         }
@@ -600,7 +629,36 @@ impl PollGroup {
             st.etag = response.header("etag").map(str::to_owned);
             st.last_modified = response.header("last-modified").map(str::to_owned);
         }
+        if claim.is_some() {
+            let (etag, last_modified) = (response.header("etag"), response.header("last-modified"));
+            if let Err(e) =
+                claims::record_validators(&shared.pool, &shared.owner, &self.resource, etag, last_modified).await
+            {
+                tracing::warn!(error = %e, "cannot store the poll's validators; the next read is unconditional");
+            }
+        }
         self.read_for_members(shared, &response).await;
+    }
+
+    /// Another process read this resource last: the members' cursors and baselines in memory
+    /// are from this process's own last read, so they are taken from the store (which that
+    /// process updated) before this read is compared with them.
+    async fn take_stored_state(&self, shared: &Shared) {
+        let ids: Vec<i64> = self.members.iter().map(|m| m.area.id).collect();
+        let stored = match claims::area_states(&shared.pool, &ids).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the areas' state; comparing with this process's own");
+                return;
+            }
+        };
+        for (id, cursor, baselined) in stored {
+            let Some(member) = self.members.iter().find(|m| m.area.id == id) else { continue };
+            *member.cursor.lock().unwrap_or_else(|e| e.into_inner()) =
+                cursor.and_then(|c| serde_json::from_str(&c).ok());
+            member.baselined.store(baselined, Ordering::Release);
+            member.seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
     }
 
     async fn read_for_members(&self, shared: &Arc<Shared>, response: &HttpResponseData) {
