@@ -15,3 +15,19 @@ CREATE TABLE poll_claims (
     etag           TEXT,
     last_modified  TEXT
 );
+
+-- Every Area process sharing the database hears of an edit to the areas or connections at
+-- once (LISTEN area_changes), instead of at its next look at them. Only edits count: the
+-- engine's own writes (cursors, failure counts) leave updated_at alone.
+CREATE FUNCTION area_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('area_changes', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER areas_added_or_removed AFTER INSERT OR DELETE ON areas
+    FOR EACH STATEMENT EXECUTE FUNCTION area_notify_change();
+CREATE TRIGGER areas_edited AFTER UPDATE ON areas
+    FOR EACH ROW WHEN (OLD.updated_at IS DISTINCT FROM NEW.updated_at) EXECUTE FUNCTION area_notify_change();
+CREATE TRIGGER connections_changed AFTER INSERT OR UPDATE OR DELETE ON connections
+    FOR EACH STATEMENT EXECUTE FUNCTION area_notify_change();

@@ -105,6 +105,8 @@ pub struct Store {
     pool: AnyPool,
     dir: PathBuf,
     backend: Backend,
+    /// The PostgreSQL server's URL (for connections outside the pool: `LISTEN`).
+    server_url: Option<String>,
 }
 
 /// Each SQLite connection's settings (sqlx's `Any` options carry only the file's URL).
@@ -156,7 +158,7 @@ impl Store {
         check_schema_version(&pool, Backend::Sqlite, &path).await?;
         MIGRATOR.run(&pool).await?;
         restrict_sidecar_files(&path);
-        Ok(Store { pool, dir: dir.to_path_buf(), backend: Backend::Sqlite })
+        Ok(Store { pool, dir: dir.to_path_buf(), backend: Backend::Sqlite, server_url: None })
     }
 
     async fn open_postgres(dir: &Path, url: &str) -> Result<Store, StoreError> {
@@ -174,12 +176,18 @@ impl Store {
         let label = PathBuf::from(redacted(url));
         check_schema_version(&pool, Backend::Postgres, &label).await?;
         PG_MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, dir: dir.to_path_buf(), backend: Backend::Postgres })
+        Ok(Store { pool, dir: dir.to_path_buf(), backend: Backend::Postgres, server_url: Some(url.to_string()) })
     }
 
     /// The connection pool, for modules that run their own queries.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The PostgreSQL server's URL, for a connection of its own (the engine listens there for
+    /// edits made by other processes); `None` on the embedded database.
+    pub fn server_url(&self) -> Option<&str> {
+        self.server_url.as_deref()
     }
 
     /// Which back end this store is on, for the few statements whose dialects differ.

@@ -204,3 +204,38 @@ async fn engines_sharing_a_database_read_each_feed_once_per_interval() {
         assert!(conditional * 2 >= reads.len(), "reads carry the last answer's ETag: {conditional} of {}", reads.len());
     }
 }
+
+/// An area added through one process reaches an engine in another at once (the database
+/// notifies it), not at the engine's next look at the areas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_area_added_elsewhere_reaches_a_running_engine_at_once() {
+    if !support::backend::on_postgres() {
+        return;
+    }
+    let env = Env::new().await;
+    let (feed_server, _feed, feed_url) = feed_server(items(&[1]), false).await;
+    let (_sink_server, sink_url) = sink(200).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(&dir.path().join("data"), &env.database).await.unwrap();
+    // It would look at the areas again only in a minute.
+    let cfg = EngineConfig { reload_every: Duration::from_secs(60), ..config(true) };
+    let engine = Engine::start(&store, cfg, RecordingNotifier::new()).await.unwrap();
+    let e = &env;
+    wait_for("the engine listens", Duration::from_secs(5), || async move {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .fetch_one(e.store.pool())
+        .await
+        .unwrap();
+        listening > 0
+    })
+    .await;
+    env.add(json_area("added elsewhere", &feed_url, &sink_url)).await;
+    let server = &feed_server;
+    wait_for("the engine reads the new area's feed", Duration::from_secs(2), || async move {
+        received_count(server).await >= 1
+    })
+    .await;
+    engine.shutdown().await;
+}

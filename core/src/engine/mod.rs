@@ -21,6 +21,7 @@
 //! engine (a daemon and a `run --once`, say) from delivering the same runs.
 
 mod batch_tx;
+mod changes;
 mod claims;
 pub mod delivery;
 pub mod history;
@@ -393,6 +394,9 @@ impl Engine {
         // Every engine task lives in the tracker, so `shutdown` drains them all.
         shared.tasks.spawn(scheduler.run(stop_rx.clone()));
         shared.tasks.spawn(history::prune_forever(shared.pool.clone(), stop_rx.clone()));
+        if let Some(url) = store.server_url() {
+            shared.tasks.spawn(changes::listen(shared.clone(), url.to_string(), stop_rx.clone()));
+        }
         if let Some(connections) = shared.connections.clone() {
             shared.tasks.spawn(refresh_tokens_forever(connections, shared.http.clone(), stop_rx));
         }
