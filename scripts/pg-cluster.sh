@@ -5,6 +5,7 @@
 #
 #   eval "$(scripts/pg-cluster.sh start)"      # sets AREA_TEST_DATABASE_URL and AREA_TEST_PG_DIR
 #   scripts/pg-cluster.sh stop "$AREA_TEST_PG_DIR"
+#   scripts/pg-cluster.sh pause DIR / resume DIR   # stop and start the server, keeping its data
 #
 # Needs Debian's `postgresql` package (scripts/setup.sh installs it).
 set -euo pipefail
@@ -53,8 +54,16 @@ stop)
   fi
   rm -rf "$DIR"
   ;;
+pause)
+  DIR=${2:?usage: pg-cluster.sh pause DIR}
+  as_owner "$(pg_bin pg_ctl)" -D "$DIR/data" -m fast -w stop >/dev/null
+  ;;
+resume)
+  DIR=${2:?usage: pg-cluster.sh resume DIR}
+  as_owner "$(pg_bin pg_ctl)" -D "$DIR/data" -l "$DIR/server.log" -w -o "-c listen_addresses='' -k $DIR" start >/dev/null
+  ;;
 *)
-  echo "usage: scripts/pg-cluster.sh start | stop DIR" >&2
+  echo "usage: scripts/pg-cluster.sh start | stop DIR | pause DIR | resume DIR" >&2
   exit 2
   ;;
 esac

@@ -239,3 +239,86 @@ async fn an_area_added_elsewhere_reaches_a_running_engine_at_once() {
     .await;
     engine.shutdown().await;
 }
+
+/// The database stops for 10 s under a stream of webhooks and starts again: events sent
+/// meanwhile are refused (503: the sender retries them), none that was acknowledged is lost, and
+/// the engine goes on by itself once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_outage_loses_nothing_acknowledged() {
+    if !support::backend::on_postgres() {
+        return;
+    }
+    let cluster = support::backend::Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let database = area_core::store::Database::Postgres(cluster.url.clone());
+    let store = Store::open_with(&dir.path().join("data"), &database).await.unwrap();
+    let hasher = area_core::accounts::PasswordHasher::new(argon2::Params::new(256, 1, 1, None).unwrap());
+    let user = area_core::accounts::Accounts::new(store.clone())
+        .with_hasher(hasher)
+        .register("ada@example.com", "correct horse")
+        .await
+        .unwrap();
+    let areas = area_core::areas::Areas::new(
+        store.clone(),
+        area_core::services::catalog(&area_core::settings::Settings::from_env()),
+    );
+    let (sink_server, reaction) = slow_sink(Duration::ZERO).await;
+    let area = areas.add(user.id, webhook_area("through an outage", reaction)).await.unwrap();
+    let token = areas.get(user.id, area.id).await.unwrap().webhook_token.unwrap();
+    let mut cfg = config(true);
+    cfg.webhook_listen = Some("127.0.0.1:0".parse().unwrap());
+    let engine = Engine::start(&store, cfg, RecordingNotifier::new()).await.unwrap();
+    let url = format!("http://{}/hooks/{token}", engine.webhook_addr().unwrap());
+
+    // A steady sender: every 20 ms one event, numbered; it notes which ones were acknowledged.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let sender = tokio::spawn(async move {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+        let (mut acknowledged, mut refused) = (Vec::new(), 0u32);
+        for n in 0u32.. {
+            match client.post(&url).json(&json!({"n": n})).send().await {
+                Ok(answer) if answer.status().as_u16() == 202 => acknowledged.push(n),
+                _ => refused += 1,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                _ = stop_rx.changed() => break,
+            }
+        }
+        (acknowledged, refused)
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.pause();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    cluster.resume();
+    let sink = &sink_server;
+    // Back to acknowledging: the sink hears of events sent after the restart.
+    let before = received_count(sink).await;
+    wait_for("deliveries after the restart", Duration::from_secs(15), || async move {
+        received_count(sink).await > before + 20
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    let (acknowledged, refused) = sender.await.unwrap();
+    assert!(refused > 0, "events sent while the database was down were refused");
+    let expected = acknowledged.len();
+    wait_for("every acknowledged event delivered", Duration::from_secs(15), || async move {
+        received_count(sink).await >= expected
+    })
+    .await;
+    engine.shutdown().await;
+    let delivered: std::collections::HashSet<String> = received(&sink_server)
+        .await
+        .iter()
+        .map(|r| body_json(r)["n"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let lost: Vec<&u32> = acknowledged.iter().filter(|n| !delivered.contains(&n.to_string())).collect();
+    assert!(lost.is_empty(), "acknowledged but never delivered: {lost:?}");
+    let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE area_id = $1")
+        .bind(area.id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(recorded >= expected as i64, "every acknowledged event is recorded ({recorded} of {expected})");
+    eprintln!("outage: {expected} acknowledged, {refused} refused, {recorded} recorded, none lost");
+}

@@ -5,52 +5,21 @@
 //! `scripts/pg-cluster.sh` (Debian's `postgresql` package, installed by `scripts/setup.sh`).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod backend;
 
 use area_core::store::Store;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::Row;
 
-/// A PostgreSQL to test against; stops the cluster it started (if any) when dropped.
-struct Postgres {
-    url: String,
-    started: Option<PathBuf>,
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
-}
-
-impl Postgres {
-    fn get() -> Postgres {
-        if let Ok(url) = std::env::var("AREA_TEST_DATABASE_URL") {
-            return Postgres { url, started: None };
-        }
-        let script = repo_root().join("scripts/pg-cluster.sh");
-        let out = Command::new("bash").arg(&script).arg("start").output().expect("run scripts/pg-cluster.sh");
-        assert!(
-            out.status.success(),
-            "no PostgreSQL to test against: set AREA_TEST_DATABASE_URL, or install Debian's postgresql package \
-             (scripts/setup.sh): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let var = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}='")))
-                .and_then(|v| v.strip_suffix('\''))
-                .map(str::to_string)
-                .unwrap_or_else(|| panic!("pg-cluster.sh printed no {name}: {text}"))
-        };
-        Postgres { url: var("AREA_TEST_DATABASE_URL"), started: Some(PathBuf::from(var("AREA_TEST_PG_DIR"))) }
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        if let Some(dir) = &self.started {
-            let _ = Command::new("bash").arg(repo_root().join("scripts/pg-cluster.sh")).arg("stop").arg(dir).status();
+/// A PostgreSQL to test against: the one `AREA_TEST_DATABASE_URL` names, else a cluster of
+/// this test's own (stopped when dropped).
+fn postgres() -> (String, Option<backend::Cluster>) {
+    match std::env::var("AREA_TEST_DATABASE_URL") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let cluster = backend::Cluster::start();
+            (cluster.url.clone(), Some(cluster))
         }
     }
 }
@@ -86,10 +55,10 @@ async fn sqlite_columns() -> Columns {
 
 #[tokio::test]
 async fn the_postgres_schema_has_the_tables_and_columns_of_the_sqlite_one() {
-    let pg = Postgres::get();
+    let (url, cluster) = postgres();
     // One connection, so the search path set below holds for the migrations too; a schema of
     // its own, so a shared database is left as it was.
-    let pool = PgPoolOptions::new().max_connections(1).connect(&pg.url).await.expect("connect to PostgreSQL");
+    let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("connect to PostgreSQL");
     let schema = format!("area_schema_test_{}", std::process::id());
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&pool).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
@@ -117,5 +86,5 @@ async fn the_postgres_schema_has_the_tables_and_columns_of_the_sqlite_one() {
 
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await.unwrap();
     pool.close().await;
-    drop(pg);
+    drop(cluster);
 }
