@@ -213,6 +213,25 @@ struct Inner {
     stop_watch: tokio::sync::watch::Sender<bool>,
 }
 
+/// Processes sharing a PostgreSQL store open each other's sealed credentials, so they must share
+/// one master key: the `AREA_MASTER_KEY` setting, or the `master.key` of the server the data came
+/// from, copied into each data directory. A key of its own (a new file, the keychain) would seal
+/// what no other process can open.
+fn check_shared_key(store: &Store, settings: &Settings) -> Result<(), ApiError> {
+    let shared = store.backend() == crate::store::Backend::Postgres;
+    if shared && !settings.is_set(settings::MASTER_KEY) && !store.dir().join(crate::crypto::KEY_FILE).exists() {
+        return Err(ApiError {
+            field: Some(settings::MASTER_KEY.into()),
+            ..ApiError::new(
+                ErrorCode::Settings,
+                "every Area process on a PostgreSQL database needs the same master key: set AREA_MASTER_KEY \
+                 (64 hex digits, e.g. from `openssl rand -hex 32`) to one value in all of them",
+            )
+        });
+    }
+    Ok(())
+}
+
 impl App {
     /// Opens the app as the desktop runs it: the data of `startup`, the engine started in this
     /// process unless "pause all" is on, and changes made by other processes noticed. An engine
@@ -236,6 +255,7 @@ impl App {
     pub async fn open_without_engine(startup: Startup, notifier: Arc<dyn Notifier>) -> Result<App, ApiError> {
         let Startup { data_dir, settings } = startup;
         let store = Store::open_with(&data_dir, &settings.database()).await?;
+        check_shared_key(&store, &settings)?;
         let catalog = crate::services::catalog(&settings);
         let http = HttpClient::new(NetConfig::from_settings(&settings))
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
