@@ -657,7 +657,8 @@ impl PollGroup {
             *member.cursor.lock().unwrap_or_else(|e| e.into_inner()) =
                 cursor.and_then(|c| serde_json::from_str(&c).ok());
             member.baselined.store(baselined, Ordering::Release);
-            member.seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            // The keys this process saw in its own last read stay known: they are in the store
+            // too, and forgetting them would send every item of every member to the writer.
         }
     }
 
