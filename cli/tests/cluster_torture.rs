@@ -58,7 +58,8 @@ fn serve(handle: impl Fn(&str, &str, &HashMap<String, String>, &[u8]) -> String 
                         return;
                     }
                     let mut parts = line.split_whitespace();
-                    let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+                    let (method, path) =
+                        (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
                     let mut headers = HashMap::new();
                     loop {
                         let mut header = String::new();
