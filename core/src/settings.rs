@@ -121,7 +121,7 @@ impl Settings {
                     return Err(SettingsError::Url { key: key.clone(), value: value.clone() });
                 }
             }
-            if key == DATABASE_URL && crate::store::Database::parse(value).is_err() {
+            if key == DATABASE_URL && !is_database_url(value) {
                 return Err(SettingsError::Database { key: key.clone() });
             }
         }
@@ -169,9 +169,10 @@ impl Settings {
         self.get(DATA_DIR).map(PathBuf::from)
     }
 
-    /// `AREA_DATABASE_URL`: where the data lives (the embedded SQLite database when unset).
-    pub fn database(&self) -> crate::store::Database {
-        self.get(DATABASE_URL).and_then(|url| crate::store::Database::parse(url).ok()).unwrap_or_default()
+    /// `AREA_DATABASE_URL`: where the data lives (the embedded SQLite database when unset or
+    /// `sqlite`); the store reads it (`store::Database::parse`).
+    pub fn database_url(&self) -> Option<&str> {
+        self.get(DATABASE_URL)
     }
 
     /// Every setting's name, for diagnostics (never the values).
@@ -209,6 +210,11 @@ pub const NO_REGISTER_SCHEME: &str = "AREA_NO_REGISTER_SCHEME";
 
 /// The settings that are yes/no switches, checked by [`Settings::validate`].
 const FLAGS: &[&str] = &[ALLOW_PRIVATE_NETWORK, IGNORE_MIN_INTERVAL, KEYCHAIN, NO_REGISTER_SCHEME];
+
+/// The forms `AREA_DATABASE_URL` takes: `sqlite`, or a PostgreSQL URL.
+fn is_database_url(value: &str) -> bool {
+    value.eq_ignore_ascii_case("sqlite") || value.starts_with("postgres://") || value.starts_with("postgresql://")
+}
 
 fn parse_flag(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {

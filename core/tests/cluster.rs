@@ -10,21 +10,6 @@ use area_core::engine::{Engine, EngineConfig};
 use area_core::store::Store;
 use serde_json::json;
 use support::*;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// A sink that answers 200 after `delay`, and an http reaction posting the event's `n` to it.
-async fn slow_sink(delay: Duration) -> (MockServer, serde_json::Value) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/sink"))
-        .respond_with(ResponseTemplate::new(200).set_delay(delay))
-        .mount(&server)
-        .await;
-    let reaction = json!({"service": "http", "id": "request",
-                          "params": {"url": format!("{}/sink", server.uri()), "body": "{\"n\": \"{{ n }}\"}"}});
-    (server, reaction)
-}
 
 async fn run_state(env: &Env, area: i64) -> (String, Option<String>) {
     let row: (String, Option<String>) = sqlx::query_as("SELECT status, lease_owner FROM runs WHERE area_id = $1")

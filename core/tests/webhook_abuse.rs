@@ -16,8 +16,6 @@ use serde_json::{json, Value};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A notify reaction: no network, so the listener is all a request waits for.
 fn notify() -> Value {
@@ -27,19 +25,6 @@ fn notify() -> Value {
 fn listening(mut cfg: EngineConfig) -> EngineConfig {
     cfg.webhook_listen = Some("127.0.0.1:0".parse().unwrap());
     cfg
-}
-
-/// A sink that answers every POST after `delay`, and an http reaction posting `n` to it.
-async fn slow_sink(delay: Duration) -> (MockServer, Value) {
-    let sink_server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/sink"))
-        .respond_with(ResponseTemplate::new(200).set_delay(delay))
-        .mount(&sink_server)
-        .await;
-    let reaction = json!({"service": "http", "id": "request",
-                          "params": {"url": format!("{}/sink", sink_server.uri()), "body": "{\"n\": \"{{ n }}\"}"}});
-    (sink_server, reaction)
 }
 
 async fn token_of(env: &Env, area: i64) -> String {

@@ -254,7 +254,8 @@ impl App {
     /// ([`App::run_once`], [`App::serve`]).
     pub async fn open_without_engine(startup: Startup, notifier: Arc<dyn Notifier>) -> Result<App, ApiError> {
         let Startup { data_dir, settings } = startup;
-        let store = Store::open_with(&data_dir, &settings.database()).await?;
+        let database = crate::store::Database::parse(settings.database_url().unwrap_or_default())?;
+        let store = Store::open_with(&data_dir, &database).await?;
         check_shared_key(&store, &settings)?;
         let catalog = crate::services::catalog(&settings);
         let http = HttpClient::new(NetConfig::from_settings(&settings))

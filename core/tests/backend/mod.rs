@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use area_core::store::{Database, Store};
 
 mod cluster;
+#[allow(unused_imports)]
 pub use cluster::Cluster;
 use sqlx::{Connection, Executor};
 

@@ -263,6 +263,20 @@ impl Respond for Feed {
     }
 }
 
+/// A sink that answers every `POST /sink` with 200 after `delay`, and an http reaction posting
+/// the event's `n` to it.
+pub async fn slow_sink(delay: Duration) -> (MockServer, Value) {
+    let sink_server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/sink"))
+        .respond_with(ResponseTemplate::new(200).set_delay(delay))
+        .mount(&sink_server)
+        .await;
+    let reaction = json!({"service": "http", "id": "request",
+                          "params": {"url": format!("{}/sink", sink_server.uri()), "body": "{\"n\": \"{{ n }}\"}"}});
+    (sink_server, reaction)
+}
+
 /// A wiremock server with a feed mounted at `/feed`; returns the feed and its URL.
 pub async fn feed_server(items: Vec<Value>, etag: bool) -> (MockServer, Feed, String) {
     let server = MockServer::start().await;
