@@ -46,7 +46,9 @@ export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 features=(--workspace --locked --features area-app/custom-protocol)
 cargo test "${features[@]}" --no-run --benches  # the one target kind `cargo test` does not build
-cargo test "${features[@]}" --no-run
+# The list of test binaries is kept: core's are run a second time on PostgreSQL below.
+test_binaries=$(mktemp)
+cargo test "${features[@]}" --no-run --message-format=json-render-diagnostics > "$test_binaries"
 
 step "cargo test (core, cli, desktop app: config lint, bindings export)"
 # One throwaway PostgreSQL for the store's PostgreSQL tests, unless one is named already.
@@ -56,11 +58,28 @@ if [ -z "${AREA_TEST_DATABASE_URL:-}" ]; then
 fi
 cargo test "${features[@]}"
 
-step "the store and engine tests again, on PostgreSQL (the same test binaries)"
-core_tests=()
-for test in core/tests/*.rs; do core_tests+=(--test "$(basename "$test" .rs)"); done
-AREA_TEST_BACKEND=postgres cargo test "${features[@]}" "${core_tests[@]}"
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+
+step "the store and engine tests again, on PostgreSQL (the same test binaries)"
+# Run directly, from core/ as cargo would: asking cargo for only these targets resolves the
+# dependencies' features differently and rebuilds core.
+core_binaries=$(python3 - "$test_binaries" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    if not line.startswith("{"):
+        continue
+    m = json.loads(line)
+    t = m.get("target", {})
+    if m.get("reason") == "compiler-artifact" and t.get("kind") == ["test"] and m.get("executable") \
+            and t.get("src_path", "").split("/")[-3:-1] == ["core", "tests"]:
+        print(m["executable"])
+PY
+)
+[ -n "$core_binaries" ] || { echo "no test binaries of core were built" >&2; exit 1; }
+for binary in $core_binaries; do
+  (cd core && AREA_TEST_BACKEND=postgres "$binary" -q)
+done
+rm -f "$test_binaries"
 
 step "the generated TypeScript bindings are up to date"
 if ! git diff --exit-code -- ui/src/bindings.ts; then
