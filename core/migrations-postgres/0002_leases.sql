@@ -3,6 +3,13 @@
 -- run are refused once another process has claimed it (fencing).
 ALTER TABLE runs ADD COLUMN lease_owner TEXT;
 
+-- A known text sealed with the master key of the first process on the database: a process
+-- whose key cannot open it would seal credentials the others cannot open, and is refused.
+CREATE TABLE master_key_check (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed      BYTEA NOT NULL
+);
+
 -- One row per distinct upstream resource a poll reads (a hash of the request): the process
 -- whose claim set due_at reads it, and nobody else until due_at. The validators of its last
 -- answer go with it, so whichever process reads next asks "changed since?" too; prev_owner

@@ -307,3 +307,39 @@ async fn a_database_outage_loses_nothing_acknowledged() {
     assert!(recorded >= expected as i64, "every acknowledged event is recorded ({recorded} of {expected})");
     eprintln!("outage: {expected} acknowledged, {refused} refused, {recorded} recorded, none lost");
 }
+
+/// Every process on one PostgreSQL database must use the same master key: the first one seals a
+/// known text with its key, and a process with another key is refused before it can seal
+/// credentials nobody else can open.
+#[tokio::test]
+async fn a_process_with_another_master_key_is_refused() {
+    if !support::backend::on_postgres() {
+        return;
+    }
+    use area_core::app::{App, ErrorCode, Startup};
+    use area_core::settings::{Settings, DATABASE_URL, MASTER_KEY};
+    let area_core::store::Database::Postgres(url) = support::backend::fresh_database().await else {
+        unreachable!("on PostgreSQL")
+    };
+    let open = |key: Option<&'static str>| {
+        let url = url.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let mut settings = Settings::from_pairs([(DATABASE_URL, url.as_str())]);
+            if let Some(key) = key {
+                settings = settings.with(MASTER_KEY, key);
+            }
+            let startup = Startup::new(dir.path().join("data"), settings);
+            App::open_without_engine(startup, RecordingNotifier::new()).await.map(|_| ())
+        }
+    };
+    const KEY: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+    const OTHER: &str = "0202020202020202020202020202020202020202020202020202020202020202";
+    let without = open(None).await.expect_err("no key of its own on a shared database");
+    assert_eq!(without.code, ErrorCode::Settings);
+    open(Some(KEY)).await.expect("the first process sets the key");
+    open(Some(KEY)).await.expect("the same key again");
+    let other = open(Some(OTHER)).await.expect_err("another key is refused");
+    assert_eq!(other.code, ErrorCode::Settings);
+    assert!(other.message.contains("not the one the other Area processes"), "{}", other.message);
+}

@@ -216,21 +216,42 @@ struct Inner {
 /// Processes sharing a PostgreSQL store open each other's sealed credentials, so they must share
 /// one master key: the `AREA_MASTER_KEY` setting, or the `master.key` of the server the data came
 /// from, copied into each data directory. A key of its own (a new file, the keychain) would seal
-/// what no other process can open.
-fn check_shared_key(store: &Store, settings: &Settings) -> Result<(), ApiError> {
-    let shared = store.backend() == crate::store::Backend::Postgres;
-    if shared && !settings.is_set(settings::MASTER_KEY) && !store.dir().join(crate::crypto::KEY_FILE).exists() {
-        return Err(ApiError {
-            field: Some(settings::MASTER_KEY.into()),
-            ..ApiError::new(
-                ErrorCode::Settings,
-                "every Area process on a PostgreSQL database needs the same master key: set AREA_MASTER_KEY \
-                 (64 hex digits, e.g. from `openssl rand -hex 32`) to one value in all of them",
-            )
-        });
+/// what no other process can open, and so would a different key: the first process seals a known
+/// text with its key in the database, and a process whose key cannot open it is refused.
+async fn check_shared_key(store: &Store, settings: &Settings) -> Result<(), ApiError> {
+    if store.backend() != crate::store::Backend::Postgres {
+        return Ok(());
     }
-    Ok(())
+    let refuse = |message: &str| ApiError {
+        field: Some(settings::MASTER_KEY.into()),
+        ..ApiError::new(ErrorCode::Settings, message)
+    };
+    if !settings.is_set(settings::MASTER_KEY) && !store.dir().join(crate::crypto::KEY_FILE).exists() {
+        return Err(refuse(
+            "every Area process on a PostgreSQL database needs the same master key: set AREA_MASTER_KEY \
+             (64 hex digits, e.g. from `openssl rand -hex 32`) to one value in all of them",
+        ));
+    }
+    let key = MasterKey::load_with(store.dir(), settings).map_err(|e| refuse(&e.to_string()))?;
+    let sealed = key.seal(KEY_CHECK_TEXT, KEY_CHECK_AAD).map_err(|e| refuse(&e.to_string()))?;
+    sqlx::query("INSERT INTO master_key_check (id, sealed) VALUES (1, $1) ON CONFLICT DO NOTHING")
+        .bind(sealed)
+        .execute(store.pool())
+        .await?;
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT sealed FROM master_key_check WHERE id = 1").fetch_one(store.pool()).await?;
+    match key.open(&stored, KEY_CHECK_AAD) {
+        Ok(text) if text == KEY_CHECK_TEXT => Ok(()),
+        _ => Err(refuse(
+            "this AREA_MASTER_KEY is not the one the other Area processes on this database use: give every \
+             process the same key (the credentials stored there were sealed with it)",
+        )),
+    }
 }
+
+/// What the first process on a shared database seals with its key ([`check_shared_key`]).
+const KEY_CHECK_TEXT: &[u8] = b"area master key check";
+const KEY_CHECK_AAD: &str = "master-key-check";
 
 impl App {
     /// Opens the app as the desktop runs it: the data of `startup`, the engine started in this
@@ -256,7 +277,7 @@ impl App {
         let Startup { data_dir, settings } = startup;
         let database = crate::store::Database::parse(settings.database_url().unwrap_or_default())?;
         let store = Store::open_with(&data_dir, &database).await?;
-        check_shared_key(&store, &settings)?;
+        check_shared_key(&store, &settings).await?;
         let catalog = crate::services::catalog(&settings);
         let http = HttpClient::new(NetConfig::from_settings(&settings))
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
