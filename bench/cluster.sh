@@ -9,16 +9,8 @@
 #   PARTS=polling bench/cluster.sh # only one workload (webhook, polling)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-HARNESS=$ROOT/bench/harness
-OUT=$ROOT/bench/results
-WORK=$(mktemp -d /tmp/area-bench-cluster.XXXXXX)
-mkdir -p "$OUT"
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-cargo build --release --locked -p area-cli
-AREA=${CARGO_TARGET_DIR:-$ROOT/target}/release/area
-PORT=8787
-source "$ROOT/bench/lib.sh"
+source bench/lib.sh
+bench_prepare area-bench-cluster
 
 eval "$(scripts/pg-cluster.sh start)"
 trap 'scripts/pg-cluster.sh stop "$AREA_TEST_PG_DIR"; rm -rf "$WORK"' EXIT

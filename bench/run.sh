@@ -7,17 +7,8 @@
 #   POLL_N="100 1000" bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-HARNESS=$ROOT/bench/harness
-OUT=$ROOT/bench/results
-WORK=$(mktemp -d /tmp/area-bench.XXXXXX)
-mkdir -p "$OUT"
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-cargo build --release --locked -p area-cli
-AREA=${CARGO_TARGET_DIR:-$ROOT/target}/release/area
-PORT=8787
-
-source "$ROOT/bench/lib.sh"
+source bench/lib.sh
+bench_prepare area-bench
 setup_dir() { bench_load "$AREA" "$@"; } # DIR SPEC → loads the areas into a fresh data dir
 
 if [ "${QUICK:-}" = 1 ]; then

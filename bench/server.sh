@@ -8,21 +8,13 @@
 #   SKIP_WEBHOOK=1 bench/server.sh       # only the API (SKIP_API=1: only the webhook)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-HARNESS=$ROOT/bench/harness
-OUT=$ROOT/bench/results
-WORK=$(mktemp -d /tmp/area-server-bench.XXXXXX)
-mkdir -p "$OUT"
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-npm run --silent build
-cargo build --release --locked -p area-cli
-AREA=${CARGO_TARGET_DIR:-$ROOT/target}/release/area
-PORT=8787
+source bench/lib.sh
+npm run --silent build # the web app is embedded in the binary
+bench_prepare area-server-bench
 FLAGS=(--runs 1 --cold-runs 3 --duration 10 --lat-duration 10 --warmup 3 --quiet-wait 5)
 
 if [ "${SKIP_WEBHOOK:-}" != 1 ]; then
   D=$WORK/webhook
-  source "$ROOT/bench/lib.sh"
   bench_load "$AREA" "$D" "$HARNESS/workloads/webhook.json"
   TOKEN=$(bench_webhook_token "$AREA" "$D")
   for shell in daemon serve; do

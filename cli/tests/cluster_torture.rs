@@ -7,16 +7,17 @@
 
 #[path = "../../core/tests/backend/cluster.rs"]
 mod cluster;
+mod kill;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use kill::{free_port, post_event, run_ok, serve, start_sink, Lcg};
 
 const PROCESSES: usize = 3;
 const FEEDS: usize = 10;
@@ -25,88 +26,11 @@ const EVENTS: usize = 1000;
 const KILLS: usize = 20;
 const INTERVAL_SECS: u64 = 2;
 
-/// What the sink applied: the body of each idempotency key, and how many requests came in all.
-#[derive(Default)]
-struct SinkLog {
-    raw: usize,
-    by_key: HashMap<String, String>,
-    conflicting: usize,
-}
-
 /// What the feeds served: when each was read, and the items each serves now.
 #[derive(Default)]
 struct Feeds {
     reads: HashMap<usize, Vec<Instant>>,
     items: HashMap<usize, usize>,
-}
-
-/// A minimal HTTP/1.1 server on a thread per connection: `handle(method, path, headers, body)`
-/// answers with a whole response.
-fn serve(handle: impl Fn(&str, &str, &HashMap<String, String>, &[u8]) -> String + Send + Sync + 'static) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = Arc::new(handle);
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let handle = handle.clone();
-            thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut stream = stream;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut parts = line.split_whitespace();
-                    let (method, path) =
-                        (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
-                    let mut headers = HashMap::new();
-                    loop {
-                        let mut header = String::new();
-                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let header = header.trim_end();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some((name, value)) = header.split_once(':') {
-                            headers.insert(name.to_ascii_lowercase(), value.trim().to_string());
-                        }
-                    }
-                    let length = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    if stream.write_all(handle(&method, &path, &headers, &body).as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
-fn start_sink() -> (u16, Arc<Mutex<SinkLog>>) {
-    let log = Arc::new(Mutex::new(SinkLog::default()));
-    let shared = log.clone();
-    let port = serve(move |_, _, headers, body| {
-        let mut log = shared.lock().unwrap();
-        log.raw += 1;
-        let body = String::from_utf8_lossy(body).into_owned();
-        let key = headers.get("idempotency-key").cloned().unwrap_or_else(|| format!("missing-key-{}", log.raw));
-        match log.by_key.get(&key) {
-            Some(previous) if *previous != body => log.conflicting += 1,
-            Some(_) => {}
-            None => {
-                log.by_key.insert(key, body);
-            }
-        }
-        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_string()
-    });
-    (port, log)
 }
 
 /// `GET /feed/K`: items 1..=n of feed K, with an ETag naming n (a matching If-None-Match is a 304).
@@ -140,64 +64,15 @@ struct ClusterEnv {
 }
 
 fn area(dir: &Path, cluster: &ClusterEnv) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_area"));
-    cmd.env_remove("AREA_DATA_DIR")
-        .env("RUST_LOG", "error")
-        .env("AREA_DATABASE_URL", &cluster.database)
+    let mut cmd = kill::area(dir);
+    cmd.env("AREA_DATABASE_URL", &cluster.database)
         .env("AREA_MASTER_KEY", &cluster.master_key)
-        .env("AREA_IGNORE_MIN_INTERVAL", "1")
-        .arg("--data-dir")
-        .arg(dir);
+        .env("AREA_IGNORE_MIN_INTERVAL", "1");
     cmd
 }
 
-fn run_ok(cmd: &mut Command, stdin: &str) -> String {
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn spawn_daemon(dir: &Path, cluster: &ClusterEnv, port: u16) -> Child {
-    area(dir, cluster)
-        .args(["daemon", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// POSTs one webhook event; true once a process acknowledged it (2xx).
-fn post_event(port: u16, token: &str, n: usize) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let body = format!("{{\"n\":{n}}}");
-    let request = format!(
-        "POST /hooks/{token} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.starts_with("HTTP/1.1 20")
-}
-
-/// A tiny deterministic generator so a failing run can be replayed from its seed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, bound: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % bound
-    }
+    kill::spawn_daemon(area(dir, cluster), port)
 }
 
 #[test]
