@@ -1160,3 +1160,68 @@ async fn a_refused_batch_is_answered_with_the_error_and_the_writer_goes_on() {
     let runs = env.runs(area).await;
     assert_eq!(runs.iter().map(|r| r.event_key.as_str()).collect::<Vec<_>>(), ["k1"]);
 }
+
+// 7i. Ingests that the writer takes as one batch are written together (on PostgreSQL as a few
+// multi-row statements), yet each behaves as if alone and in order: a key repeated by a later
+// ingest of the same area fires once, a baseline fires nothing, the budget and the condition
+// hold per area, and each caller gets back exactly its own queued runs.
+#[tokio::test(flavor = "current_thread")]
+async fn ingests_in_one_batch_fire_each_new_key_once_and_answer_each_caller() {
+    use area_core::engine::writer::{NewEvent, PollUpdate, WriteOp, Writer};
+    let env = Env::new().await;
+    let first = env.add(json_area("first", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
+    let second = env.add(json_area("second", "http://127.0.0.1:9/feed2", "http://127.0.0.1:9/sink")).await;
+    let third = env.add(json_area("third", "http://127.0.0.1:9/feed3", "http://127.0.0.1:9/sink")).await;
+    let (writer, _task) = Writer::spawn(&env.store, "test-writer").expect("writer");
+    let event = |key: &str, skip: Option<&str>| NewEvent {
+        key: key.into(),
+        ingredients: serde_json::from_value(json!({ "title": format!("title {key}") })).unwrap(),
+        skip_reason: skip.map(str::to_string),
+    };
+    let update = |cursor: Option<Value>, budget: Option<u32>| {
+        Some(PollUpdate { cursor, baselined: true, max_new_events: budget })
+    };
+    let ops = vec![
+        (third, vec![event("old", None)], true, update(Some(json!("c0")), None)),
+        (first, vec![event("a", None), event("b", Some("too short"))], false, update(Some(json!("c1")), None)),
+        (second, vec![event("x", None), event("y", None), event("z", None)], false, update(None, Some(1))),
+        (first, vec![event("a", None), event("c", None)], false, update(None, None)),
+    ];
+    let mut replies = Vec::new();
+    // No await between the sends: the writer takes them as one batch.
+    for (area_id, events, baseline, update) in ops {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        assert!(writer.send(WriteOp::Ingest { area_id, events, baseline, update, reply: Some(reply) }));
+        replies.push(rx);
+    }
+    let mut answered = Vec::new();
+    for rx in replies {
+        let runs = rx.await.expect("answered").expect("recorded");
+        answered.push(runs.iter().map(|r| (r.area_id, r.event_key.clone())).collect::<Vec<_>>());
+    }
+    let pair = |area: i64, key: &str| (area, key.to_string());
+    assert_eq!(
+        answered,
+        [vec![], vec![pair(first, "a")], vec![pair(second, "x")], vec![pair(first, "c")]],
+        "each caller gets its own queued runs, and the repeated key fires once"
+    );
+    let statuses = |runs: Vec<area_core::engine::history::RunRecord>| {
+        let mut got: Vec<_> = runs.into_iter().map(|r| (r.event_key, r.status)).collect();
+        got.sort();
+        got
+    };
+    let s = |k: &str, st: &str| (k.to_string(), st.to_string());
+    assert_eq!(statuses(env.runs(first).await), [s("a", "queued"), s("b", "skipped"), s("c", "queued")]);
+    let second_runs = env.runs(second).await;
+    assert_eq!(second_runs.len(), 2, "one fired, one says the other two were over the budget: {second_runs:?}");
+    assert!(second_runs
+        .iter()
+        .any(|r| r.status == "skipped" && r.error.as_deref().unwrap_or("").starts_with("2 new items")));
+    assert!(env.runs(third).await.is_empty(), "a baseline fires nothing");
+    assert_eq!((env.seen_count(first).await, env.seen_count(second).await, env.seen_count(third).await), (3, 3, 1));
+    let ingredients = env.runs(first).await.into_iter().find(|r| r.event_key == "a").unwrap().ingredients;
+    assert_eq!(ingredients["title"], "title a", "{ingredients}");
+    assert_eq!(env.state(first).await.cursor.as_deref(), Some("\"c1\""), "a later ingest without a cursor keeps it");
+    assert!(env.state(third).await.baselined);
+    assert_eq!(env.state(third).await.cursor.as_deref(), Some("\"c0\""));
+}

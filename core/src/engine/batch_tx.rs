@@ -58,6 +58,8 @@ pub trait BatchTx {
     fn exec(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, TxError>;
     /// Runs an `INSERT … RETURNING id`; `None` when it inserted nothing (`ON CONFLICT DO NOTHING`).
     fn insert_returning_id(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<Option<i64>, TxError>;
+    /// Runs a statement that returns (at most) one text value, e.g. rows gathered as JSON.
+    fn query_text(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<Option<String>, TxError>;
 }
 
 /// A batch on the writer's SQLite connection.
@@ -91,6 +93,12 @@ impl BatchTx for SqliteTx<'_> {
         let mut statement = self.tx.prepare_cached(sql)?;
         let mut rows = statement.query(rusqlite::params_from_iter(params.iter()))?;
         Ok(rows.next()?.map(|row| row.get(0)).transpose()?)
+    }
+
+    fn query_text(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<Option<String>, TxError> {
+        let mut statement = self.tx.prepare_cached(sql)?;
+        let mut rows = statement.query(rusqlite::params_from_iter(params.iter()))?;
+        Ok(rows.next()?.map(|row| row.get::<_, Option<String>>(0)).transpose()?.flatten())
     }
 }
 
@@ -154,6 +162,14 @@ impl BatchTx for PgTx {
         let (query, conn) = self.query(sql, params)?;
         let row = handle.block_on(query.fetch_optional(conn))?;
         Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?)
+    }
+
+    fn query_text(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<Option<String>, TxError> {
+        use sqlx::Row;
+        let handle = self.handle.clone();
+        let (query, conn) = self.query(sql, params)?;
+        let row = handle.block_on(query.fetch_optional(conn))?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
     }
 }
 

@@ -27,6 +27,7 @@ pub mod delivery;
 pub mod history;
 pub mod registry;
 pub mod scheduler;
+mod set_writes;
 pub mod tls;
 pub mod webhook;
 pub mod writer;

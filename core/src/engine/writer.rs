@@ -27,6 +27,7 @@ use sha2::Digest;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch_tx::{BatchTx, Param, PgTx, SqliteTx, TxError};
+use super::set_writes::{self, EndedRun, NewRun, PolledArea};
 use crate::store::Backend;
 
 use crate::areas::PauseCause;
@@ -372,7 +373,8 @@ fn commit_batch(
 
 /// Applies every operation of the batch in the order it was sent. Returns, per operation, the
 /// runs it queued (empty for all but ingests), or why it was refused: a write to a run that
-/// another process has claimed since (`owner` no longer holds it) changes nothing.
+/// another process has claimed since (`owner` no longer holds it) changes nothing. Consecutive
+/// ingests, and consecutive run ends, are written together ([`set_writes`]).
 fn write_batch(
     tx: &mut dyn BatchTx,
     owner: &str,
@@ -382,25 +384,28 @@ fn write_batch(
 ) -> Result<Vec<OpResult>, TxError> {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let mut queued = Vec::with_capacity(batch.len());
-    for op in batch {
+    let mut at = 0;
+    while at < batch.len() {
+        let op = &batch[at];
+        let same_kind =
+            batch[at..].iter().take_while(|next| std::mem::discriminant(*next) == std::mem::discriminant(op));
+        let group = same_kind.count();
+        match op {
+            WriteOp::Ingest { .. } => {
+                queued.extend(ingest_group(tx, owner, &batch[at..at + group], now_ms)?.into_iter().map(Ok));
+                at += group;
+                continue;
+            }
+            WriteOp::Finish { .. } => {
+                finish_group(tx, owner, &batch[at..at + group], clean, clean_now)?;
+                queued.extend((0..group).map(|_| Ok(Vec::new())));
+                at += group;
+                continue;
+            }
+            _ => {}
+        }
         let mut runs = Ok(Vec::new());
         match op {
-            WriteOp::Ingest { area_id, events, baseline, update, .. } => {
-                runs = Ok(ingest(tx, owner, *area_id, events, *baseline, update.as_ref(), now_ms)?);
-                if let Some(update) = update {
-                    let cursor = update.cursor.as_ref().map(|c| c.to_string());
-                    tx.exec(
-                        "UPDATE areas SET cursor = COALESCE(?1, cursor), baselined = (baselined OR ?2),
-                         consecutive_failures = 0, last_error = NULL, last_polled_at = ?3 WHERE id = ?4",
-                        &[
-                            Param::text(cursor.as_deref()),
-                            Param::Bool(update.baselined),
-                            Param::Int(now_ms),
-                            Param::Int(*area_id),
-                        ],
-                    )?;
-                }
-            }
             WriteOp::AreaFailed { area_ids, error, pause_after, cause, now_ms } => {
                 for area_id in area_ids {
                     clean.forget(*area_id);
@@ -424,25 +429,6 @@ fn write_batch(
                     runs = Err(lease_lost(*run_id));
                 }
             }
-            WriteOp::Finish { end, pause_after } => {
-                let area_id = end.area_id;
-                if !record_end(tx, owner, end)? {
-                    tracing::warn!(run = end.run_id, "{}", lease_lost(end.run_id));
-                } else if fails_area(end) {
-                    clean.forget(area_id);
-                    clean_now.remove(&area_id);
-                    let error = end.error.as_deref().unwrap_or_default();
-                    record_area_failure(tx, area_id, error, *pause_after, PauseCause::Failures, end.now_ms)?;
-                } else if end.status == RunStatus::Succeeded
-                    && !clean.known.contains(&area_id)
-                    && clean_now.insert(area_id)
-                {
-                    tx.exec(
-                        "UPDATE areas SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures > 0",
-                        &[Param::Int(area_id)],
-                    )?;
-                }
-            }
             WriteOp::Retry { run_id, reactions_done, next_attempt_ms, error, count_attempt } => {
                 let held = tx.exec(
                     "UPDATE runs SET status = 'queued', in_flight = NULL, reactions_done = ?1, next_attempt_at = ?2,
@@ -460,69 +446,77 @@ fn write_batch(
                     tracing::warn!(run = run_id, "{}", lease_lost(*run_id));
                 }
             }
-            WriteOp::Flush { .. } => {}
+            WriteOp::Ingest { .. } | WriteOp::Finish { .. } | WriteOp::Flush { .. } => {}
         }
         queued.push(runs);
+        at += 1;
     }
     Ok(queued)
 }
 
-/// Records an area's events: each key is marked seen, and each key not seen before gets its
-/// run (queued, or skipped by the condition) unless this is a baseline or the area's fan-out
-/// budget is spent. Returns the queued runs.
-fn ingest(
+/// Records consecutive ingests: each event's key is marked seen, and each key not seen before
+/// gets its run (queued, or skipped by the condition) unless its ingest is a baseline or its
+/// area's fan-out budget is spent; then the areas' poll state is stored. Returns, per ingest,
+/// the runs it queued.
+fn ingest_group(
     tx: &mut dyn BatchTx,
     owner: &str,
-    area_id: i64,
-    events: &[NewEvent],
-    baseline: bool,
-    update: Option<&PollUpdate>,
+    ops: &[WriteOp],
     now_ms: i64,
-) -> Result<Vec<QueuedRun>, TxError> {
-    let budget = update.and_then(|u| u.max_new_events);
-    let mut firing = 0u32;
-    // Events only marked seen because of the budget: how many, and the first of them.
-    let mut over_budget: Option<(u32, &str)> = None;
-    let mut queued = Vec::new();
-    for event in events {
-        let fresh = tx.exec(
-            "INSERT INTO seen_events (area_id, event_key, seen_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            &[Param::Int(area_id), Param::text(Some(&event.key)), Param::Int(now_ms / 1000)],
-        )? == 1;
-        if !fresh || baseline {
-            continue;
-        }
-        let skipped = event.skip_reason.as_deref();
-        if skipped.is_none() {
-            if budget.is_some_and(|limit| firing >= limit) {
-                over_budget.get_or_insert((0, event.key.as_str())).0 += 1;
+) -> Result<Vec<Vec<QueuedRun>>, TxError> {
+    let ingests: Vec<(i64, &[NewEvent], bool, Option<&PollUpdate>)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            WriteOp::Ingest { area_id, events, baseline, update, .. } => {
+                Some((*area_id, events.as_slice(), *baseline, update.as_ref()))
+            }
+            _ => None,
+        })
+        .collect();
+    let keys: Vec<(i64, &str)> =
+        ingests.iter().flat_map(|(area_id, events, ..)| events.iter().map(|e| (*area_id, e.key.as_str()))).collect();
+    let mut fresh = set_writes::mark_seen(tx, &keys, now_ms / 1000)?.into_iter();
+    let mut runs = Vec::new();
+    // Per run: its ingest, and the event (for the queued run handed back).
+    let mut sources: Vec<(usize, &NewEvent)> = Vec::new();
+    // Per area over its budget: how many were only marked seen, the limit, the first of them.
+    let mut over_budgets = Vec::new();
+    for (n, (area_id, events, baseline, update)) in ingests.iter().enumerate() {
+        let budget = update.and_then(|u| u.max_new_events);
+        let mut firing = 0u32;
+        let mut over_budget: Option<(u32, &str)> = None;
+        for event in events.iter() {
+            if !fresh.next().unwrap_or(false) || *baseline {
                 continue;
             }
-            firing += 1;
+            let skipped = event.skip_reason.as_deref();
+            if skipped.is_none() {
+                if budget.is_some_and(|limit| firing >= limit) {
+                    over_budget.get_or_insert((0, event.key.as_str())).0 += 1;
+                    continue;
+                }
+                firing += 1;
+            }
+            runs.push(NewRun {
+                area_id: *area_id,
+                event_key: &event.key,
+                ingredients: serde_json::to_string(&event.ingredients).unwrap_or_else(|_| "{}".into()),
+                status: if skipped.is_none() { RunStatus::Queued.as_str() } else { RunStatus::Skipped.as_str() },
+                summary: skipped.map(|why| format!("skipped: {why}")),
+            });
+            sources.push((n, event));
         }
-        let status = if skipped.is_none() { RunStatus::Queued } else { RunStatus::Skipped };
-        let json = serde_json::to_string(&event.ingredients).unwrap_or_else(|_| "{}".into());
-        let summary = skipped.map(|why| format!("skipped: {why}"));
-        let id = tx.insert_returning_id(
-            "INSERT INTO runs (area_id, event_key, ingredients, status, next_attempt_at, created_at, finished_at, summary,
-                               lease_owner)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING RETURNING id",
-            &[
-                Param::Int(area_id),
-                Param::text(Some(&event.key)),
-                Param::text(Some(&json)),
-                Param::text(Some(status.as_str())),
-                Param::Int(now_ms + LEASE_MS),
-                Param::Int(now_ms),
-                skipped.map_or(Param::NullInt, |_| Param::Int(now_ms)),
-                Param::text(summary.as_deref()),
-                Param::text(Some(owner)),
-            ],
-        )?;
-        if let (Some(run_id), None) = (id, skipped) {
-            queued.push(QueuedRun {
+        if let (Some((skipped, first)), Some(limit)) = (over_budget, budget) {
+            over_budgets.push((*area_id, skipped, limit, first));
+        }
+    }
+    let ids = set_writes::insert_runs(tx, owner, &runs, now_ms, LEASE_MS)?;
+    let mut queued = vec![Vec::new(); ingests.len()];
+    for ((run, id), (n, event)) in runs.iter().zip(ids).zip(sources) {
+        if let (Some(run_id), true) = (id, run.status == RunStatus::Queued.as_str()) {
+            queued[n].push(QueuedRun {
                 run_id,
-                area_id,
+                area_id: run.area_id,
                 event_key: event.key.clone(),
                 ingredients: event.ingredients.clone(),
                 reactions_done: 0,
@@ -530,52 +524,74 @@ fn ingest(
             });
         }
     }
-    if let (Some((skipped, first)), Some(limit)) = (over_budget, budget) {
+    for (area_id, skipped, limit, first) in over_budgets {
         record_over_budget(tx, area_id, skipped, limit, first, now_ms)?;
     }
+    let polled: Vec<PolledArea> = ingests
+        .iter()
+        .filter_map(|(area_id, _, _, update)| {
+            update.map(|u| PolledArea {
+                area_id: *area_id,
+                cursor: u.cursor.as_ref().map(|c| c.to_string()),
+                baselined: u.baselined,
+            })
+        })
+        .collect();
+    set_writes::update_polled(tx, &polled, now_ms)?;
     Ok(queued)
+}
+
+/// Records consecutive run ends (those `owner` still holds), then what they mean for their
+/// areas: a failure counts against its area, which may pause it; a success resets the count.
+fn finish_group(
+    tx: &mut dyn BatchTx,
+    owner: &str,
+    ops: &[WriteOp],
+    clean: &mut CleanAreas,
+    clean_now: &mut BTreeSet<i64>,
+) -> Result<(), TxError> {
+    let ends: Vec<(&RunEnd, u32)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            WriteOp::Finish { end, pause_after } => Some((end, *pause_after)),
+            _ => None,
+        })
+        .collect();
+    let rows: Vec<EndedRun> = ends
+        .iter()
+        .map(|(end, _)| EndedRun {
+            run_id: end.run_id,
+            status: end.status.as_str(),
+            reactions_done: end.reactions_done,
+            error: end.error.as_deref(),
+            summary: end.summary.as_deref(),
+            now_ms: end.now_ms,
+        })
+        .collect();
+    let recorded = set_writes::end_runs(tx, owner, &rows)?;
+    for ((end, pause_after), recorded) in ends.into_iter().zip(recorded) {
+        let area_id = end.area_id;
+        if !recorded {
+            tracing::warn!(run = end.run_id, "{}", lease_lost(end.run_id));
+        } else if fails_area(end) {
+            clean.forget(area_id);
+            clean_now.remove(&area_id);
+            let error = end.error.as_deref().unwrap_or_default();
+            record_area_failure(tx, area_id, error, pause_after, PauseCause::Failures, end.now_ms)?;
+        } else if end.status == RunStatus::Succeeded && !clean.known.contains(&area_id) && clean_now.insert(area_id) {
+            tx.exec(
+                "UPDATE areas SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures > 0",
+                &[Param::Int(area_id)],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether a run's end counts against its area (a failure with an error): the area's failure
 /// count goes up, and may pause it, right after the run is recorded.
 fn fails_area(end: &RunEnd) -> bool {
     end.status == RunStatus::Failed && end.error.is_some()
-}
-
-/// Records how a run ended; large ingredients are cut down for the history once the run no
-/// longer needs them. False when `owner` no longer holds the run (nothing is recorded).
-fn record_end(tx: &mut dyn BatchTx, owner: &str, end: &RunEnd) -> Result<bool, TxError> {
-    let sql = match tx.backend() {
-        Backend::Sqlite => {
-            "UPDATE runs SET status = ?2, reactions_done = ?3, in_flight = NULL, error = ?4, summary = ?5,
-             attempts = attempts + 1, started_at = COALESCE(started_at, created_at), finished_at = ?6,
-             duration_ms = ?6 - created_at,
-             ingredients = CASE WHEN length(ingredients) > 4096
-                THEN json_object('truncated', substr(ingredients, 1, 4000)) ELSE ingredients END
-             WHERE id = ?1 AND lease_owner = ?7"
-        }
-        Backend::Postgres => {
-            "UPDATE runs SET status = ?2, reactions_done = ?3, in_flight = NULL, error = ?4, summary = ?5,
-             attempts = attempts + 1, started_at = COALESCE(started_at, created_at), finished_at = ?6,
-             duration_ms = ?6 - created_at,
-             ingredients = CASE WHEN length(ingredients) > 4096
-                THEN json_build_object('truncated', substr(ingredients, 1, 4000))::text ELSE ingredients END
-             WHERE id = ?1 AND lease_owner = ?7"
-        }
-    };
-    let changed = tx.exec(
-        sql,
-        &[
-            Param::Int(end.run_id),
-            Param::text(Some(end.status.as_str())),
-            Param::Int(i64::from(end.reactions_done)),
-            Param::text(end.error.as_deref()),
-            Param::text(end.summary.as_deref()),
-            Param::Int(end.now_ms),
-            Param::text(Some(owner)),
-        ],
-    )?;
-    Ok(changed > 0)
 }
 
 /// Areas whose failure count the writer knows to be zero, so that a succeeded run does not
