@@ -6,6 +6,11 @@
 //! wait on the network (three per event: bench/README.md, "A cluster on PostgreSQL"), so there
 //! the rows travel as one JSON array, expanded by `json_to_recordset`, and what the statement
 //! changed comes back as one JSON text: a few round trips per batch, however many rows.
+//!
+//! The updates find their rows through `id = ANY(ARRAY(…))` as well as the join, so that the
+//! primary key can serve them: PostgreSQL cannot see how many rows a JSON array holds, and
+//! joined only with the array it chose to scan the whole `runs` table for each batch. (The
+//! writer's transaction also rules table scans out: [`super::batch_tx::PgTx::begin`].)
 
 use std::collections::{HashMap, HashSet};
 
@@ -181,7 +186,9 @@ pub fn update_polled(tx: &mut dyn BatchTx, areas: &[PolledArea], now_ms: i64) ->
             tx.exec(
                 "UPDATE areas AS a SET cursor = COALESCE(r->>1, a.cursor), baselined = (a.baselined OR (r->>2)::boolean),
                  consecutive_failures = 0, last_error = NULL, last_polled_at = ?2
-                 FROM json_array_elements(?1::json) AS r WHERE a.id = (r->>0)::bigint",
+                 FROM json_array_elements(?1::json) AS r
+                 WHERE a.id = ANY(ARRAY(SELECT (e->>0)::bigint FROM json_array_elements(?1::json) AS e))
+                   AND a.id = (r->>0)::bigint",
                 &[Param::text(Some(&json!(merged).to_string())), Param::Int(now_ms)],
             )?;
         }
@@ -232,7 +239,8 @@ pub fn end_runs(tx: &mut dyn BatchTx, owner: &str, ends: &[EndedRun<'_>]) -> Res
                      ingredients = CASE WHEN length(u.ingredients) > 4096
                         THEN json_build_object('truncated', substr(u.ingredients, 1, 4000))::text ELSE u.ingredients END
                     FROM json_array_elements(?1::json) AS r
-                    WHERE u.id = (r->>0)::bigint AND u.lease_owner = ?2
+                    WHERE u.id = ANY(ARRAY(SELECT (e->>0)::bigint FROM json_array_elements(?1::json) AS e))
+                      AND u.id = (r->>0)::bigint AND u.lease_owner = ?2
                     RETURNING u.id)
                  SELECT COALESCE(json_agg(id), '[]')::text FROM ended",
                 &[Param::text(Some(&serde_json::Value::from(rows).to_string())), Param::text(Some(owner))],
