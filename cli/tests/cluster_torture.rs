@@ -4,6 +4,9 @@
 //! started again, 20 times. Afterwards: every event and every new feed item fired once per area
 //! (the sink dedupes on the Idempotency-Key the engine derives from area, event and reaction, and
 //! counts raw deliveries apart), and no feed was read twice within one poll interval.
+//!
+//! Beside it, fencing with real processes: a worker paused (SIGSTOP) past its lease loses its
+//! run to another, and its late write is refused when it resumes.
 
 #[path = "../../core/tests/backend/cluster.rs"]
 mod cluster;
@@ -213,5 +216,134 @@ fn three_workers_killed_twenty_times_lose_nothing_and_read_each_feed_once_per_in
         }
     }
     eprintln!("feed reads: {total_reads} over {FEEDS} feeds");
+    drop(pg);
+}
+
+/// The one webhook area of a test, added by a signed-in user on `dir`, its reaction posting to
+/// `sink_port`; returns its webhook token.
+fn add_webhook_area(dir: &Path, env: &ClusterEnv, sink_port: u16) -> String {
+    run_ok(area(dir, env).args(["user", "add", "ada@example.com", "--password-stdin"]), "correct horse\n");
+    run_ok(area(dir, env).args(["login", "ada@example.com", "--password-stdin"]), "correct horse\n");
+    let spec = serde_json::json!([{
+        "name": "webhook",
+        "action": { "service": "webhook", "id": "received", "params": {} },
+        "reactions": [{ "service": "http", "id": "request", "params": {
+            "method": "POST", "url": format!("http://127.0.0.1:{sink_port}/sink"), "body": "{{ n }}" }}],
+        "allow_private_network": true
+    }]);
+    let file = dir.with_extension("areas.json");
+    std::fs::write(&file, spec.to_string()).unwrap();
+    run_ok(area(dir, env).args(["areas", "add", "--enable", "--allow-private-network", "--file"]).arg(&file), "");
+    let list: serde_json::Value =
+        serde_json::from_str(&run_ok(area(dir, env).args(["--json", "areas", "list"]), "")).unwrap();
+    let id = list[0]["id"].to_string();
+    let show: serde_json::Value =
+        serde_json::from_str(&run_ok(area(dir, env).args(["--json", "areas", "show", &id]), "")).unwrap();
+    show["webhook_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string()
+}
+
+/// Waits (up to 60 s) until `done` holds; false if it never did.
+fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `TERM`) to a process.
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
+    assert!(status.success(), "kill -{signal} failed");
+}
+
+/// Lease expiry and fencing with real processes: worker A takes a webhook event and is paused
+/// (SIGSTOP) while its reaction is being sent; once A's lease (2 s here) has run out, worker B
+/// claims the run and delivers it. When A is resumed, the answer it was waiting for (a failure)
+/// would queue the run again: that late write is refused, so the run stays B's success and is
+/// not sent a third time.
+#[test]
+fn a_paused_workers_late_commit_is_refused_after_another_took_its_run() {
+    let pg = cluster::Cluster::start();
+    let env = ClusterEnv { database: pg.url.clone(), master_key: "cd".repeat(32) };
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (tmp.path().join("worker-a"), tmp.path().join("worker-b"));
+
+    // The receiver: the first request (A's) is held until released and then fails; later ones
+    // succeed at once. Each request's Idempotency-Key is kept.
+    let keys = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let sink_port = {
+        let keys = keys.clone();
+        serve(move |_, _, headers, _| {
+            let first = {
+                let mut keys = keys.lock().unwrap();
+                keys.push(headers.get("idempotency-key").cloned().unwrap_or_default());
+                keys.len() == 1
+            };
+            if first {
+                let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(60));
+                return "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\n\r\nboom".to_string();
+            }
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_string()
+        })
+    };
+    let token = add_webhook_area(&dir_a, &env, sink_port);
+
+    let spawn = |dir: &Path, port: u16, log: &Path| {
+        let mut cmd = area(dir, &env);
+        cmd.env("AREA_RUN_LEASE_SECS", "2")
+            .env("RUST_LOG", "warn")
+            .args(["daemon", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap());
+        cmd.spawn().unwrap()
+    };
+    let (port_a, port_b) = (free_port(), free_port());
+    let (log_a, log_b) = (tmp.path().join("a.log"), tmp.path().join("b.log"));
+    let mut worker_a = spawn(&dir_a, port_a, &log_a);
+    let mut worker_b = spawn(&dir_b, port_b, &log_b);
+
+    assert!(wait_until(|| post_event(port_a, &token, 1)), "worker A never acknowledged the event");
+    assert!(wait_until(|| keys.lock().unwrap().len() == 1), "worker A never sent the reaction");
+    signal(&worker_a, "STOP");
+    // A's answer is written now and waits in its socket until A runs again.
+    release.send(()).unwrap();
+
+    assert!(
+        wait_until(|| keys.lock().unwrap().len() == 2),
+        "worker B never took over the run after A's lease ran out: {}",
+        std::fs::read_to_string(&log_b).unwrap_or_default()
+    );
+    let run_status = || {
+        let runs: serde_json::Value =
+            serde_json::from_str(&run_ok(area(&dir_a, &env).args(["--json", "runs"]), "")).unwrap();
+        let runs = runs.as_array().cloned().unwrap_or_default();
+        assert_eq!(runs.len(), 1, "one event, one run: {runs:?}");
+        (runs[0]["status"].as_str().unwrap_or("").to_string(), runs[0]["attempts"].as_i64().unwrap_or(-1))
+    };
+    assert!(wait_until(|| run_status().0 == "succeeded"), "B's delivery was not recorded: {:?}", run_status());
+
+    signal(&worker_a, "CONT");
+    let refused = "was claimed by another Area process";
+    assert!(
+        wait_until(|| std::fs::read_to_string(&log_a).unwrap_or_default().contains(refused)),
+        "worker A's late write was not refused: {}",
+        std::fs::read_to_string(&log_a).unwrap_or_default()
+    );
+    assert_eq!(run_status(), ("succeeded".to_string(), 1), "A's late failure changed B's record");
+    {
+        let keys = keys.lock().unwrap();
+        assert_eq!(keys.len(), 2, "the run was sent again after A's late write: {keys:?}");
+        assert!(!keys[0].is_empty() && keys[0] == keys[1], "both sends carry the run's idempotency key: {keys:?}");
+    }
+    for worker in [&mut worker_a, &mut worker_b] {
+        signal(worker, "TERM");
+        let _ = worker.wait();
+    }
     drop(pg);
 }

@@ -27,6 +27,8 @@ pub enum SettingsError {
     /// The value is not shown: a database URL may hold a password.
     #[error("{key} must be a postgres://user@host/database URL, or `sqlite` for the embedded database")]
     Database { key: String },
+    #[error("{key} must be a whole number of seconds from {range} (it is {value:?})")]
+    Number { key: String, value: String, range: &'static str },
 }
 
 /// The settings Area runs with: `AREA_*` names and their values, the environment winning over
@@ -121,6 +123,9 @@ impl Settings {
                     return Err(SettingsError::Url { key: key.clone(), value: value.clone() });
                 }
             }
+            if key == RUN_LEASE_SECS && parse_lease_secs(value).is_none() {
+                return Err(SettingsError::Number { key: key.clone(), value: value.clone(), range: "1 to 3600" });
+            }
             if key == DATABASE_URL && !is_database_url(value) {
                 return Err(SettingsError::Database { key: key.clone() });
             }
@@ -175,6 +180,11 @@ impl Settings {
         self.get(DATABASE_URL)
     }
 
+    /// `AREA_RUN_LEASE_SECS`, when set (and valid: [`Settings::validate`] refuses the rest).
+    pub fn run_lease_secs(&self) -> Option<u64> {
+        self.get(RUN_LEASE_SECS).and_then(parse_lease_secs)
+    }
+
     /// Every setting's name, for diagnostics (never the values).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.values.keys().map(String::as_str)
@@ -186,6 +196,10 @@ pub const DATA_DIR: &str = "AREA_DATA_DIR";
 /// `AREA_DATABASE_URL`: a PostgreSQL server (`postgres://…`) shared by several Area processes
 /// (`--database`); unset or `sqlite`: the embedded database in the data directory.
 pub const DATABASE_URL: &str = "AREA_DATABASE_URL";
+/// `AREA_RUN_LEASE_SECS`: on a database shared by several processes, how long a run one of
+/// them holds stays its own before another takes it over (the holder died or stalled): 30 by
+/// default, 1 to 3600.
+pub const RUN_LEASE_SECS: &str = "AREA_RUN_LEASE_SECS";
 /// `AREA_ALLOW_PRIVATE_NETWORK`.
 pub const ALLOW_PRIVATE_NETWORK: &str = "AREA_ALLOW_PRIVATE_NETWORK";
 /// `AREA_IGNORE_MIN_INTERVAL`: poll faster than a service's documented minimum (tests, benches).
@@ -210,6 +224,11 @@ pub const NO_REGISTER_SCHEME: &str = "AREA_NO_REGISTER_SCHEME";
 
 /// The settings that are yes/no switches, checked by [`Settings::validate`].
 const FLAGS: &[&str] = &[ALLOW_PRIVATE_NETWORK, IGNORE_MIN_INTERVAL, KEYCHAIN, NO_REGISTER_SCHEME];
+
+/// A lease length in whole seconds, 1 to 3600.
+fn parse_lease_secs(value: &str) -> Option<u64> {
+    value.parse().ok().filter(|secs| (1..=3600).contains(secs))
+}
 
 /// The forms `AREA_DATABASE_URL` takes: `sqlite`, or a PostgreSQL URL.
 fn is_database_url(value: &str) -> bool {
@@ -301,6 +320,12 @@ mod tests {
         let err = Settings::from_pairs([("AREA_GITHUB_BASE_URL", "127.0.0.1:9")]).validate().unwrap_err();
         assert!(err.to_string().contains("AREA_GITHUB_BASE_URL"), "{err}");
         assert!(Settings::from_pairs([("AREA_GITHUB_BASE_URL", "http://127.0.0.1:9")]).validate().is_ok());
+        for bad in ["0", "-5", "30s", "3601"] {
+            let err = Settings::from_pairs([(RUN_LEASE_SECS, bad)]).validate().unwrap_err();
+            assert!(err.to_string().contains("AREA_RUN_LEASE_SECS") && err.to_string().contains("1 to 3600"), "{err}");
+        }
+        let lease = Settings::from_pairs([(RUN_LEASE_SECS, "5")]).validate().unwrap();
+        assert_eq!(lease.run_lease_secs(), Some(5));
     }
 
     #[test]

@@ -1043,7 +1043,7 @@ async fn runs_finished_in_one_batch_keep_their_order() {
     use area_core::engine::writer::{NewEvent, RunEnd, RunStatus, WriteOp, Writer};
     let env = Env::new().await;
     let area = env.add(json_area("batch", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
-    let (writer, _task) = Writer::spawn(&env.store, "test-writer").expect("writer");
+    let (writer, _task) = Writer::spawn(&env.store, "test-writer", Default::default()).expect("writer");
     let events = (1..=4)
         .map(|n| NewEvent { key: format!("k{n}"), ingredients: Default::default(), skip_reason: None })
         .collect();
@@ -1119,7 +1119,7 @@ async fn a_success_after_a_failure_in_a_later_batch_still_resets_the_count() {
     use area_core::engine::writer::{NewEvent, RunEnd, RunStatus, WriteOp, Writer};
     let env = Env::new().await;
     let area = env.add(json_area("batches", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
-    let (writer, _task) = Writer::spawn(&env.store, "test-writer").expect("writer");
+    let (writer, _task) = Writer::spawn(&env.store, "test-writer", Default::default()).expect("writer");
     let events = (1..=3)
         .map(|n| NewEvent { key: format!("k{n}"), ingredients: Default::default(), skip_reason: None })
         .collect();
@@ -1151,7 +1151,7 @@ async fn a_refused_batch_is_answered_with_the_error_and_the_writer_goes_on() {
     use area_core::engine::writer::{NewEvent, Writer};
     let env = Env::new().await;
     let area = env.add(json_area("refused", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
-    let (writer, _task) = Writer::spawn(&env.store, "test-writer").expect("writer");
+    let (writer, _task) = Writer::spawn(&env.store, "test-writer", Default::default()).expect("writer");
     let event = |key: &str| vec![NewEvent { key: key.into(), ingredients: Default::default(), skip_reason: None }];
     let error = writer.ingest(area + 1000, event("gone"), false, None).await.expect_err("no such area");
     assert!(error.contains("could not record to the database"), "{error}");
@@ -1172,7 +1172,7 @@ async fn ingests_in_one_batch_fire_each_new_key_once_and_answer_each_caller() {
     let first = env.add(json_area("first", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
     let second = env.add(json_area("second", "http://127.0.0.1:9/feed2", "http://127.0.0.1:9/sink")).await;
     let third = env.add(json_area("third", "http://127.0.0.1:9/feed3", "http://127.0.0.1:9/sink")).await;
-    let (writer, _task) = Writer::spawn(&env.store, "test-writer").expect("writer");
+    let (writer, _task) = Writer::spawn(&env.store, "test-writer", Default::default()).expect("writer");
     let event = |key: &str, skip: Option<&str>| NewEvent {
         key: key.into(),
         ingredients: serde_json::from_value(json!({ "title": format!("title {key}") })).unwrap(),

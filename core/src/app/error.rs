@@ -120,9 +120,10 @@ impl ApiError {
     pub fn settings(e: crate::settings::SettingsError) -> ApiError {
         use crate::settings::SettingsError;
         let field = match &e {
-            SettingsError::Flag { key, .. } | SettingsError::Url { key, .. } | SettingsError::Database { key } => {
-                Some(key.clone())
-            }
+            SettingsError::Flag { key, .. }
+            | SettingsError::Url { key, .. }
+            | SettingsError::Database { key }
+            | SettingsError::Number { key, .. } => Some(key.clone()),
             SettingsError::Config(_) => None,
         };
         ApiError { field, ..ApiError::new(ErrorCode::Settings, e.to_string()) }

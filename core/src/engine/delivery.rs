@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::registry::CompiledArea;
-use super::writer::{QueuedRun, RunEnd, RunStatus, WriteOp, LEASE_MS};
+use super::writer::{QueuedRun, RunEnd, RunStatus, WriteOp};
 use super::Shared;
 use crate::connector::{ConnectorError, ErrorClass, ReactionContext};
 use crate::net::backoff_delay;
@@ -224,7 +224,7 @@ async fn settle_orphan(shared: &Shared, run: &QueuedRun) {
 }
 
 /// Claims the queued runs whose time has come (retries, runs left by a process that stopped):
-/// each becomes this process's for [`LEASE_MS`], and a write to it by the process that held it
+/// each becomes this process's for its run lease ([`super::writer::Leases`]), and a write to it by the process that held it
 /// before is refused. On a shared store, runs another process is claiming at the same moment
 /// are skipped (`SKIP LOCKED`), so each goes to one process.
 pub async fn due_runs(shared: &Shared, limit: i64) -> Result<Vec<QueuedRun>, sqlx::Error> {
@@ -242,8 +242,13 @@ pub async fn due_runs(shared: &Shared, limit: i64) -> Result<Vec<QueuedRun>, sql
     if shared.shared_store {
         expire_in_flight(&shared.pool).await?;
     }
-    let rows =
-        sqlx::query(sql).bind(&shared.owner).bind(now_ms()).bind(limit).bind(LEASE_MS).fetch_all(&shared.pool).await?;
+    let rows = sqlx::query(sql)
+        .bind(&shared.owner)
+        .bind(now_ms())
+        .bind(limit)
+        .bind(shared.config.leases.run_ms)
+        .fetch_all(&shared.pool)
+        .await?;
     Ok(rows
         .iter()
         .map(|r| QueuedRun {

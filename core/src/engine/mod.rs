@@ -84,6 +84,8 @@ pub struct EngineConfig {
     pub net: NetConfig,
     /// Lets polls run faster than each service's minimum interval (benchmarks, tests).
     pub ignore_min_interval: bool,
+    /// How long runs this process holds stay its own on a shared store (`AREA_RUN_LEASE_SECS`).
+    pub leases: writer::Leases,
     /// The settings the shell started with (master key, OAuth2 apps…), passed on to what the
     /// engine opens.
     pub settings: crate::settings::Settings,
@@ -114,6 +116,7 @@ impl EngineConfig {
             webhook_queue_wait: Duration::from_secs(1),
             net: NetConfig::from_settings(&settings),
             ignore_min_interval: settings.flag(crate::settings::IGNORE_MIN_INTERVAL),
+            leases: settings.run_lease_secs().map_or_else(writer::Leases::default, writer::Leases::from_run_secs),
             settings,
             routes: None,
             tls: None,
@@ -269,9 +272,11 @@ async fn refresh_tokens_forever(
 }
 
 /// Holds the data directory's engine lock for as long as it lives.
-struct EngineLock(#[allow(dead_code)] File);
+pub(crate) struct EngineLock(#[allow(dead_code)] File);
 
-fn lock_data_dir(store: &Store) -> Result<EngineLock, EngineError> {
+/// Takes the data directory's engine lock: one engine per directory, and nothing that must not
+/// run beside one (copying the database away).
+pub(crate) fn lock_data_dir(store: &Store) -> Result<EngineLock, EngineError> {
     let path = store.dir().join("engine.lock");
     let file = File::options()
         .create(true)
@@ -340,7 +345,7 @@ impl Engine {
                 Err(e) => (None, Some(e.to_string())),
             };
         let owner = new_owner();
-        let (writer, writer_task) = Writer::spawn(store, &owner)?;
+        let (writer, writer_task) = Writer::spawn(store, &owner, config.leases)?;
         let shared = Arc::new(Shared {
             pool: store.pool().clone(),
             owner,

@@ -38,9 +38,35 @@ const MAX_BATCH: usize = 4096;
 /// A run queued by ingest is delivered from memory at once; the store only hands it out again
 /// (to the retry scanner) after this lease, i.e. if this process died before finishing it.
 pub const LEASE_MS: i64 = 30_000;
-/// How long a reaction marked in flight holds its run: longer than any reaction may take, so
-/// that only a process that died (or stopped) loses it, and the run becomes `unknown outcome`.
-pub const IN_FLIGHT_LEASE_MS: i64 = 90_000;
+/// How long a reaction marked in flight holds its run: longer than any reaction may take (the
+/// 60 s reaction timeout, plus [`LEASE_MS`]), so that only a process that died (or stopped)
+/// loses it, and the run becomes `unknown outcome`.
+pub const IN_FLIGHT_LEASE_MS: i64 = LEASE_MS + 60_000;
+
+/// How long the runs this process holds stay its own: [`LEASE_MS`] and [`IN_FLIGHT_LEASE_MS`]
+/// by default, shorter or longer with `AREA_RUN_LEASE_SECS` (a cluster that should take over a
+/// dead process's runs sooner, or tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leases {
+    /// A run ingested or claimed, until it is finished or marked in flight.
+    pub run_ms: i64,
+    /// A run whose reaction is being sent.
+    pub in_flight_ms: i64,
+}
+
+impl Default for Leases {
+    fn default() -> Leases {
+        Leases { run_ms: LEASE_MS, in_flight_ms: IN_FLIGHT_LEASE_MS }
+    }
+}
+
+impl Leases {
+    /// Leases of `run_secs` (a reaction in flight: that plus the reaction timeout).
+    pub fn from_run_secs(run_secs: u64) -> Leases {
+        let run_ms = i64::try_from(run_secs.saturating_mul(1000)).unwrap_or(LEASE_MS);
+        Leases { run_ms, in_flight_ms: run_ms + (IN_FLIGHT_LEASE_MS - LEASE_MS) }
+    }
+}
 
 /// An event ready to be recorded, with its condition already evaluated.
 #[derive(Debug, Clone)]
@@ -161,7 +187,11 @@ impl Writer {
     /// Opens the writer's connection to the store's database and starts the writer; it ends (and
     /// the returned handle resolves) when every handle is dropped.
     /// `owner` names this process in the runs it holds (see [`QueuedRun`] leases).
-    pub fn spawn(store: &crate::store::Store, owner: &str) -> Result<(Writer, tokio::task::JoinHandle<()>), TxError> {
+    pub fn spawn(
+        store: &crate::store::Store,
+        owner: &str,
+        leases: Leases,
+    ) -> Result<(Writer, tokio::task::JoinHandle<()>), TxError> {
         let target = match store.backend() {
             Backend::Sqlite => Target::Sqlite(store.dir().join(crate::store::DB_FILE)),
             Backend::Postgres => Target::Postgres(store.pool().clone()),
@@ -169,6 +199,7 @@ impl Writer {
         let state = Batcher {
             conn: target.open()?,
             owner: owner.to_string(),
+            leases,
             clean: CleanAreas::default(),
             batch: Vec::with_capacity(64),
         };
@@ -247,16 +278,24 @@ fn open_sqlite(path: &Path) -> Result<Connection, rusqlite::Error> {
     Ok(conn)
 }
 
+/// Who writes: the process's owner name (runs it holds carry it) and its leases.
+#[derive(Clone, Copy)]
+struct Holder<'a> {
+    owner: &'a str,
+    leases: Leases,
+}
+
 /// The writer's connection and what it keeps between batches.
 struct Batcher {
     conn: WriterConn,
     owner: String,
+    leases: Leases,
     clean: CleanAreas,
     batch: Vec<WriteOp>,
 }
 
 async fn run(target: Target, mut state: Batcher, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
-    let state_owner = state.owner.clone();
+    let (state_owner, leases) = (state.owner.clone(), state.leases);
     while let Some(first) = rx.recv().await {
         state.batch.push(first);
         // Let the tasks that are ready to run (other webhook requests, finished deliveries)
@@ -272,7 +311,8 @@ async fn run(target: Target, mut state: Batcher, mut rx: mpsc::UnboundedReceiver
         // The statements and the commit's fsync run on a blocking thread; what is sent
         // meanwhile queues up for the next batch.
         let done = tokio::task::spawn_blocking(move || {
-            apply(&mut state.conn, &state.owner, &mut state.batch, &mut state.clean);
+            let holder = Holder { owner: &state.owner, leases: state.leases };
+            apply(&mut state.conn, holder, &mut state.batch, &mut state.clean);
             state.batch.clear();
             state
         })
@@ -287,6 +327,7 @@ async fn run(target: Target, mut state: Batcher, mut rx: mpsc::UnboundedReceiver
                     Ok(conn) => Batcher {
                         conn,
                         owner: state_owner.clone(),
+                        leases,
                         clean: CleanAreas::default(),
                         batch: Vec::with_capacity(64),
                     },
@@ -302,8 +343,8 @@ async fn run(target: Target, mut state: Batcher, mut rx: mpsc::UnboundedReceiver
 
 /// Commits a batch, then answers its waiting callers: with their queued runs once the
 /// transaction committed, or with the error if it did not (nothing of the batch is then kept).
-fn apply(conn: &mut WriterConn, owner: &str, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas) {
-    match commit_batch(conn, owner, batch, clean) {
+fn apply(conn: &mut WriterConn, holder: Holder<'_>, batch: &mut Vec<WriteOp>, clean: &mut CleanAreas) {
+    match commit_batch(conn, holder, batch, clean) {
         Ok(mut queued) => {
             for (op, runs) in batch.drain(..).zip(queued.drain(..)) {
                 match op {
@@ -344,7 +385,7 @@ fn apply(conn: &mut WriterConn, owner: &str, batch: &mut Vec<WriteOp>, clean: &m
 /// Runs the batch in one transaction on the writer's back end and commits it.
 fn commit_batch(
     conn: &mut WriterConn,
-    owner: &str,
+    holder: Holder<'_>,
     batch: &[WriteOp],
     clean: &mut CleanAreas,
 ) -> Result<Vec<OpResult>, TxError> {
@@ -355,13 +396,13 @@ fn commit_batch(
             // IMMEDIATE: the write lock is taken (or waited for) at the start, so a reader
             // elsewhere can never make this transaction fail half-way on upgrading its lock.
             let mut tx = SqliteTx::new(conn.transaction_with_behavior(TransactionBehavior::Immediate)?);
-            let queued = write_batch(&mut tx, owner, batch, clean, &mut clean_now)?;
+            let queued = write_batch(&mut tx, holder, batch, clean, &mut clean_now)?;
             tx.commit()?;
             queued
         }
         WriterConn::Postgres(pool, handle) => {
             let mut tx = PgTx::begin(pool, handle)?;
-            let queued = write_batch(&mut tx, owner, batch, clean, &mut clean_now)?;
+            let queued = write_batch(&mut tx, holder, batch, clean, &mut clean_now)?;
             tx.commit()?;
             queued
         }
@@ -377,12 +418,13 @@ fn commit_batch(
 /// ingests, and consecutive run ends, are written together ([`set_writes`]).
 fn write_batch(
     tx: &mut dyn BatchTx,
-    owner: &str,
+    holder: Holder<'_>,
     batch: &[WriteOp],
     clean: &mut CleanAreas,
     clean_now: &mut BTreeSet<i64>,
 ) -> Result<Vec<OpResult>, TxError> {
     let now_ms = chrono::Utc::now().timestamp_millis();
+    let owner = holder.owner;
     let mut queued = Vec::with_capacity(batch.len());
     let mut at = 0;
     while at < batch.len() {
@@ -392,7 +434,7 @@ fn write_batch(
         let group = same_kind.count();
         match op {
             WriteOp::Ingest { .. } => {
-                queued.extend(ingest_group(tx, owner, &batch[at..at + group], now_ms)?.into_iter().map(Ok));
+                queued.extend(ingest_group(tx, holder, &batch[at..at + group], now_ms)?.into_iter().map(Ok));
                 at += group;
                 continue;
             }
@@ -422,7 +464,7 @@ fn write_batch(
                         Param::Int(*now_ms),
                         Param::Int(*run_id),
                         Param::text(Some(owner)),
-                        Param::Int(IN_FLIGHT_LEASE_MS),
+                        Param::Int(holder.leases.in_flight_ms),
                     ],
                 )?;
                 if held == 0 {
@@ -460,7 +502,7 @@ fn write_batch(
 /// the runs it queued.
 fn ingest_group(
     tx: &mut dyn BatchTx,
-    owner: &str,
+    holder: Holder<'_>,
     ops: &[WriteOp],
     now_ms: i64,
 ) -> Result<Vec<Vec<QueuedRun>>, TxError> {
@@ -510,7 +552,7 @@ fn ingest_group(
             over_budgets.push((*area_id, skipped, limit, first));
         }
     }
-    let ids = set_writes::insert_runs(tx, owner, &runs, now_ms, LEASE_MS)?;
+    let ids = set_writes::insert_runs(tx, holder.owner, &runs, now_ms, holder.leases.run_ms)?;
     let mut queued = vec![Vec::new(); ingests.len()];
     for ((run, id), (n, event)) in runs.iter().zip(ids).zip(sources) {
         if let (Some(run_id), true) = (id, run.status == RunStatus::Queued.as_str()) {
