@@ -116,6 +116,9 @@ pub enum Command {
     /// database (--database): polls and queued runs are shared out through it; webhooks reach
     /// `area serve`. Until SIGINT/SIGTERM, then finish in-flight runs and exit 0.
     Worker,
+    /// The database itself: copy this data directory's embedded one into PostgreSQL.
+    #[command(subcommand)]
+    Database(DatabaseCommand),
     /// Serve Area to many users: the engine, the JSON API under /api, webhooks at
     /// /hooks/<token> and /about.json, on one port, until SIGINT/SIGTERM.
     Serve {
@@ -232,6 +235,19 @@ pub enum AreasCommand {
         /// without it such a file is refused.
         #[arg(long)]
         allow_private_network: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatabaseCommand {
+    /// Copy everything in this data directory's embedded database (users, areas, seen items,
+    /// history, sealed connections) into an empty PostgreSQL database, to run a cluster on it
+    /// (stop `area serve` / `area daemon` first). The cluster's processes then need this
+    /// directory's master key: its `master.key` file, or the AREA_MASTER_KEY it ran with.
+    Copy {
+        /// The empty PostgreSQL database (postgres://user@host/db).
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 

@@ -14,6 +14,8 @@
 //! [`Store::backend`]. The PostgreSQL back end still keeps a local data directory: the process's
 //! own files (session, engine lock, webhook address) live there, never shared state.
 
+pub mod copy;
+
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};

@@ -343,3 +343,102 @@ async fn a_process_with_another_master_key_is_refused() {
     assert_eq!(other.code, ErrorCode::Settings);
     assert!(other.message.contains("not the one the other Area processes"), "{}", other.message);
 }
+
+/// `area database copy`: one server's embedded database copied into an empty PostgreSQL
+/// database holds the same data there, ids kept: the user, the area and its flags, the seen
+/// keys, the history, and the sealed connection (opened with the same key). New rows get ids
+/// after the copied ones, a second copy into the filled database is refused, and so is a
+/// process with another master key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_database_copied_to_postgres_keeps_everything() {
+    if !support::backend::on_postgres() {
+        return;
+    }
+    use area_core::accounts::{Accounts, PasswordHasher};
+    use area_core::app::{App, ErrorCode, Startup};
+    use area_core::connections::{Connections, MasterKey, Secret};
+    use area_core::engine::history::list_runs;
+    use area_core::engine::writer::{NewEvent, PollUpdate, Writer};
+    use area_core::settings::{Settings, DATABASE_URL, MASTER_KEY};
+    use area_core::store::Database;
+    const KEY: &str = "0303030303030303030303030303030303030303030303030303030303030303";
+    const OTHER: &str = "0404040404040404040404040404040404040404040404040404040404040404";
+
+    // The server's data, made through its own APIs on its embedded store.
+    let server = tempfile::tempdir().unwrap();
+    let data = server.path().join("data");
+    let settings = Settings::from_pairs([(MASTER_KEY, KEY)]);
+    let catalog = area_core::services::catalog(&settings);
+    let source = Store::open(&data).await.unwrap();
+    let hasher = PasswordHasher::new(argon2::Params::new(256, 1, 1, None).unwrap());
+    let user =
+        Accounts::new(source.clone()).with_hasher(hasher).register("ada@example.com", "correct horse").await.unwrap();
+    let areas = area_core::areas::Areas::new(source.clone(), catalog.clone());
+    let area =
+        areas.add(user.id, json_area("copied", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await.unwrap().id;
+    let (writer, _task) = Writer::spawn(&source, "server", Default::default()).unwrap();
+    let event = |key: &str| NewEvent {
+        key: key.into(),
+        ingredients: serde_json::from_value(json!({ "title": format!("item {key}") })).unwrap(),
+        skip_reason: None,
+    };
+    let update = Some(PollUpdate { cursor: Some(json!({ "after": 2 })), baselined: true, max_new_events: None });
+    writer.ingest(area, vec![event("1"), event("2")], false, update).await.unwrap();
+    drop(writer);
+    let key = MasterKey::load_with(&data, &settings).unwrap();
+    let secret = Secret::ApiKey { key: "ghp_copied_secret".into() };
+    Connections::new(source.clone(), key, catalog.clone())
+        .save(user.id, "github", &secret, Some("ada"), None)
+        .await
+        .unwrap();
+    let runs_before = list_runs(source.pool(), user.id, None, 100).await.unwrap();
+    source.close().await;
+
+    let Database::Postgres(url) = support::backend::fresh_database().await else { unreachable!("on PostgreSQL") };
+    let app =
+        App::open_without_engine(Startup::new(data.clone(), settings.clone()), RecordingNotifier::new()).await.unwrap();
+    let report = app.copy_database_to(&url).await.expect("copy");
+    let rows = |table: &str| report.tables.iter().find(|(t, _)| t == table).map(|(_, n)| *n);
+    assert_eq!(
+        (rows("users"), rows("areas"), rows("seen_events"), rows("runs"), rows("connections")),
+        (Some(1), Some(1), Some(2), Some(2), Some(1)),
+        "{report:?}"
+    );
+    let again = app.copy_database_to(&url).await.expect_err("the database is not empty any more");
+    assert_eq!(again.code, ErrorCode::Conflict);
+    assert!(again.message.contains("already holds Area data"), "{}", again.message);
+
+    // A process of the cluster, with the same key, sees the same data.
+    let node = tempfile::tempdir().unwrap();
+    let target = Store::open_with(&node.path().join("data"), &Database::Postgres(url.clone())).await.unwrap();
+    let runs_after = list_runs(target.pool(), user.id, None, 100).await.unwrap();
+    let summary = |runs: &[area_core::engine::history::RunRecord]| {
+        runs.iter().map(|r| (r.id, r.event_key.clone(), r.status.clone(), r.ingredients.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(summary(&runs_after), summary(&runs_before));
+    let copied = area_core::areas::Areas::new(target.clone(), catalog.clone());
+    let detail = copied.get(user.id, area).await.unwrap();
+    assert!(detail.summary.enabled, "{detail:?}");
+    let state: (i64, Option<String>) =
+        sqlx::query_as("SELECT CAST(baselined AS INTEGER), cursor FROM areas WHERE id = $1")
+            .bind(area)
+            .fetch_one(target.pool())
+            .await
+            .unwrap();
+    assert_eq!(state, (1, Some(json!({ "after": 2 }).to_string())));
+    let key = MasterKey::load_with(&node.path().join("data"), &settings).unwrap();
+    let connection = Connections::new(target.clone(), key, catalog.clone()).get(user.id, "github").await.unwrap();
+    match connection.map(|c| c.secret) {
+        Some(Secret::ApiKey { key }) => assert_eq!(key, "ghp_copied_secret"),
+        other => panic!("the sealed connection did not open: {other:?}"),
+    }
+    let next = copied.add(user.id, json_area("new", "http://127.0.0.1:9/feed2", "http://127.0.0.1:9/sink")).await;
+    assert!(next.expect("a new area after the copy").id > area, "ids continue after the copied ones");
+
+    let other = Settings::from_pairs([(DATABASE_URL, url.as_str()), (MASTER_KEY, OTHER)]);
+    let refused = App::open_without_engine(Startup::new(node.path().join("other"), other), RecordingNotifier::new())
+        .await
+        .map(|_| ())
+        .expect_err("the cluster's key is the copied server's");
+    assert_eq!(refused.code, ErrorCode::Settings);
+}

@@ -46,6 +46,24 @@ pub async fn worker(app: &App, out: Output) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `area database copy --to URL`: the embedded database copied into PostgreSQL.
+pub async fn copy_database(app: &App, out: Output, to: &str) -> Result<(), CliError> {
+    let report = app.copy_database_to(to).await?;
+    out.print(&report, || {
+        let mut text = String::from("Copied into PostgreSQL:\n");
+        for (table, rows) in &report.tables {
+            text.push_str(&format!("  {table:<14} {rows:>8} rows\n"));
+        }
+        text.push_str(
+            "Start the cluster's processes with --database (or AREA_DATABASE_URL) and this data directory's \
+             master key: copy its master.key into each process's data directory, or set the AREA_MASTER_KEY it \
+             ran with.",
+        );
+        text
+    });
+    Ok(())
+}
+
 /// `area serve`: the engine with the API on its listener, until SIGINT/SIGTERM.
 pub async fn serve(
     app: &App,

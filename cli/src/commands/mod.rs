@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use area_core::app::{ApiError, App, Startup};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, DatabaseCommand};
 use crate::notifier::DaemonNotifier;
 use crate::output::Output;
 
@@ -75,6 +75,7 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
         }
         Command::Daemon { listen } => engine::daemon(&app, out, listen).await,
         Command::Worker => engine::worker(&app, out).await,
+        Command::Database(DatabaseCommand::Copy { to }) => engine::copy_database(&app, out, &to).await,
         Command::Serve { listen, public_url, sign_up, trust_forwarded, tls_cert, tls_key } => {
             let config =
                 area_server::ServerConfig { trust_forwarded, ..area_server::ServerConfig::new(public_url, sign_up) };

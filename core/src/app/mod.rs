@@ -10,6 +10,7 @@
 mod access;
 mod bootstrap;
 mod cards;
+mod database_copy;
 mod error;
 mod form;
 mod logging;
