@@ -7,6 +7,9 @@
 #   bench/cluster.sh              # quick flags (a few minutes)
 #   POLL_N=1000 bench/cluster.sh  # N polling areas (default 10,000)
 #   PARTS=polling bench/cluster.sh # only one workload (webhook, polling)
+#
+# Webhooks on PostgreSQL are also measured with two processes sharing the database
+# (bench/webhook_workers.py: the harness's driver sends to one URL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -38,6 +41,18 @@ PARTS=${PARTS:-webhook polling}
     --start-cmd "exec $AREA --data-dir $D daemon --listen 127.0.0.1:$PORT" \
     --meta ack=after-durable-record --meta "store=$store" "${WEBHOOK_FLAGS[@]}" \
     --out "$OUT/cluster-webhook-$store.json"
+done
+
+# Workload A again on PostgreSQL with one and with two processes sharing the database (each
+# receiving half the connections, as behind a round-robin load balancer), all on CPU 1.
+[[ " $PARTS " == *" webhook "* ]] && for workers in 1 2; do
+  D=$WORK/webhook-workers-$workers
+  AREA_DATABASE_URL=$(new_database "webhook_$workers")
+  export AREA_DATABASE_URL
+  bench_load "$AREA" "$D" "$HARNESS/workloads/webhook.json"
+  TOKEN=$(bench_webhook_token "$AREA" "$D")
+  python3 "$ROOT/bench/webhook_workers.py" --area "$AREA" --data-dir "$D" --token "$TOKEN" \
+    --database "$AREA_DATABASE_URL" --workers "$workers" --out "$OUT/cluster-webhook-postgres-${workers}w.json"
 done
 
 # Workload B, N polling areas at 1 s over 10 feeds: SQLite with one process, PostgreSQL with
