@@ -382,7 +382,8 @@ async fn an_embedded_database_copied_to_postgres_keeps_everything() {
         ingredients: serde_json::from_value(json!({ "title": format!("item {key}") })).unwrap(),
         skip_reason: None,
     };
-    let update = Some(PollUpdate { cursor: Some(json!({ "after": 2 })), baselined: true, max_new_events: None });
+    let update =
+        Some(PollUpdate { cursor: Some(json!({ "after": 2 })), baselined: true, max_new_events: None, claim: None });
     writer.ingest(area, vec![event("1"), event("2")], false, update).await.unwrap();
     drop(writer);
     let key = MasterKey::load_with(&data, &settings).unwrap();
@@ -441,4 +442,54 @@ async fn an_embedded_database_copied_to_postgres_keeps_everything() {
         .map(|_| ())
         .expect_err("the cluster's key is the copied server's");
     assert_eq!(refused.code, ErrorCode::Settings);
+}
+
+/// A process that read a feed under its poll claim and then stalled past it (paused, cut off)
+/// cannot move the area's cursor back over what a newer reader stored: its poll result is
+/// stored only while it still holds the claim. Its events are still recorded (they are real;
+/// the seen keys drop repeats).
+#[tokio::test(flavor = "current_thread")]
+async fn a_poll_result_stored_after_losing_the_claim_does_not_move_the_cursor() {
+    use area_core::engine::writer::{NewEvent, PollUpdate, Writer};
+    let env = Env::new().await;
+    let area = env.add(json_area("claimed", "http://127.0.0.1:9/feed", "http://127.0.0.1:9/sink")).await;
+    let resource: std::sync::Arc<str> = "resource-of-the-feed".into();
+    let set_claim = |owner: &'static str| {
+        let pool = env.store.pool().clone();
+        let resource = resource.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO poll_claims (resource, due_at, owner) VALUES ($1, 0, $2)
+                 ON CONFLICT (resource) DO UPDATE SET owner = $2",
+            )
+            .bind(resource.as_ref())
+            .bind(owner)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let (stalled, _task) = Writer::spawn(&env.store, "process-a", Default::default()).unwrap();
+    let update = |cursor: i64| {
+        Some(PollUpdate {
+            cursor: Some(json!({ "after": cursor })),
+            baselined: true,
+            max_new_events: None,
+            claim: Some(resource.clone()),
+        })
+    };
+    let event = |key: &str| vec![NewEvent { key: key.into(), ingredients: Default::default(), skip_reason: None }];
+
+    set_claim("process-a").await;
+    stalled.ingest(area, event("1"), false, update(1)).await.unwrap();
+    assert_eq!(env.state(area).await.cursor.as_deref(), Some(r#"{"after":1}"#), "the holder's result is stored");
+
+    // Process B claims the feed and stores a newer cursor; then A's stalled result arrives.
+    set_claim("process-b").await;
+    let (newer, _task_b) = Writer::spawn(&env.store, "process-b", Default::default()).unwrap();
+    newer.ingest(area, event("3"), false, update(3)).await.unwrap();
+    let queued = stalled.ingest(area, event("2"), false, update(2)).await.unwrap();
+    assert_eq!(env.state(area).await.cursor.as_deref(), Some(r#"{"after":3}"#), "A moved B's cursor back");
+    assert_eq!(queued.len(), 1, "A's new event is still recorded");
+    assert_eq!(env.seen_count(area).await, 3);
 }

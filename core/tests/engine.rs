@@ -1179,7 +1179,7 @@ async fn ingests_in_one_batch_fire_each_new_key_once_and_answer_each_caller() {
         skip_reason: skip.map(str::to_string),
     };
     let update = |cursor: Option<Value>, budget: Option<u32>| {
-        Some(PollUpdate { cursor, baselined: true, max_new_events: budget })
+        Some(PollUpdate { cursor, baselined: true, max_new_events: budget, claim: None })
     };
     let ops = vec![
         (third, vec![event("old", None)], true, update(Some(json!("c0")), None)),

@@ -637,7 +637,9 @@ impl PollGroup {
                 tracing::warn!(error = %e, "cannot store the poll's validators; the next read is unconditional");
             }
         }
-        self.read_for_members(shared, &response).await;
+        // A read under a claim is stored only while this process still holds it.
+        let fence = claim.is_some().then(|| self.resource.clone());
+        self.read_for_members(shared, &response, fence).await;
     }
 
     /// Another process read this resource last: the members' cursors and baselines in memory
@@ -662,7 +664,7 @@ impl PollGroup {
         }
     }
 
-    async fn read_for_members(&self, shared: &Arc<Shared>, response: &HttpResponseData) {
+    async fn read_for_members(&self, shared: &Arc<Shared>, response: &HttpResponseData, fence: Option<Arc<str>>) {
         // Areas with the same action, parameters and cursor read the response once and share
         // the result: with 1,000 areas on one feed, a copy each would dominate memory.
         let mut cache: HashMap<(String, String), ReadResult> = HashMap::new();
@@ -686,10 +688,12 @@ impl PollGroup {
             match output {
                 Ok(output) => {
                     let (shared, member) = (shared.clone(), member.clone());
-                    let request = self.request.clone();
+                    let (request, fence) = (self.request.clone(), fence.clone());
                     let tasks = shared.tasks.clone();
                     handles.push(
-                        tasks.spawn(async move { handle_output(&shared, &member, &output, Some(&request)).await }),
+                        tasks.spawn(
+                            async move { handle_output(&shared, &member, &output, Some(&request), fence).await },
+                        ),
                     );
                 }
                 Err((class, error)) => {
@@ -738,7 +742,7 @@ impl PollGroup {
                     area_id,
                     events: Vec::new(),
                     baseline: false,
-                    update: Some(PollUpdate { cursor: None, baselined: false, max_new_events: None }),
+                    update: Some(PollUpdate { cursor: None, baselined: false, max_new_events: None, claim: None }),
                     reply: None,
                 });
             }
@@ -797,7 +801,13 @@ impl PollGroup {
 }
 
 /// Records a read's events for one area: baseline first time, else only unseen keys.
-async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutput, planned: Option<&HttpRequestSpec>) {
+async fn handle_output(
+    shared: &Arc<Shared>,
+    rt: &AreaRuntime,
+    output: &PollOutput,
+    planned: Option<&HttpRequestSpec>,
+    claim: Option<Arc<str>>,
+) {
     let (events, cursor) = (&output.events, output.cursor.clone());
     let area_id = rt.area.id;
     let current: HashSet<u64> = events.iter().map(|e| key_hash(&e.key)).collect();
@@ -807,7 +817,7 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutp
             .map(|e| NewEvent { key: e.key.clone(), ingredients: Default::default(), skip_reason: None })
             .collect();
         let count = baseline.len();
-        let update = PollUpdate { cursor: cursor.clone(), baselined: true, max_new_events: None };
+        let update = PollUpdate { cursor: cursor.clone(), baselined: true, max_new_events: None, claim };
         match shared.writer.ingest(area_id, baseline, true, Some(update)).await {
             Ok(_) => {
                 rt.baselined.store(true, Ordering::Release);
@@ -843,8 +853,12 @@ async fn handle_output(shared: &Arc<Shared>, rt: &AreaRuntime, output: &PollOutp
             NewEvent { key: e.key, ingredients: e.ingredients, skip_reason }
         })
         .collect();
-    let update =
-        PollUpdate { cursor: cursor.clone(), baselined: true, max_new_events: Some(rt.area.max_events_per_poll) };
+    let update = PollUpdate {
+        cursor: cursor.clone(),
+        baselined: true,
+        max_new_events: Some(rt.area.max_events_per_poll),
+        claim,
+    };
     match shared.writer.ingest(area_id, new_events, false, Some(update)).await {
         Ok(runs) => {
             *rt.seen.lock().unwrap_or_else(|e| e.into_inner()) = current;
@@ -925,7 +939,7 @@ async fn fetch_area(shared: &Arc<Shared>, rt: &AreaRuntime) {
         Err(_) => Err(ConnectorError::Net(crate::net::NetError::Timeout { after: limit })),
     };
     match result {
-        Ok(output) => handle_output(shared, rt, &output, None).await,
+        Ok(output) => handle_output(shared, rt, &output, None, None).await,
         Err(e) => {
             let class = e.class();
             let message = rt.area.scrub(&e.to_string());
@@ -1004,7 +1018,7 @@ async fn fire_timer(shared: &Arc<Shared>, rt: &AreaRuntime, at: DateTime<Utc>) {
     let instant = Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     if !rt.baselined.load(Ordering::Acquire) {
         // Enabling a timer records "now" and fires nothing for instants already past.
-        let update = PollUpdate { cursor: Some(instant.clone()), baselined: true, max_new_events: None };
+        let update = PollUpdate { cursor: Some(instant.clone()), baselined: true, max_new_events: None, claim: None };
         if shared.writer.ingest(area_id, Vec::new(), true, Some(update)).await.is_ok() {
             rt.baselined.store(true, Ordering::Release);
             *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) = Some(instant);
@@ -1020,7 +1034,7 @@ async fn fire_timer(shared: &Arc<Shared>, rt: &AreaRuntime, at: DateTime<Utc>) {
     // so the next pass (or restart) does not fire the other missed instants one by one.
     let handled = DateTime::from_timestamp(now.timestamp(), 0).map_or(at, |now| now.max(at));
     let instant = Value::String(handled.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    let update = PollUpdate { cursor: Some(instant.clone()), baselined: true, max_new_events: None };
+    let update = PollUpdate { cursor: Some(instant.clone()), baselined: true, max_new_events: None, claim: None };
     match shared.writer.ingest(area_id, events, false, Some(update)).await {
         Ok(runs) => {
             *rt.cursor.lock().unwrap_or_else(|e| e.into_inner()) = Some(instant);

@@ -32,11 +32,13 @@ pub struct NewRun<'a> {
 
 /// A polled area's state after a successful read.
 #[derive(Debug)]
-pub struct PolledArea {
+pub struct PolledArea<'a> {
     pub area_id: i64,
     /// The new cursor (JSON text); `None` keeps the stored one.
     pub cursor: Option<String>,
     pub baselined: bool,
+    /// The poll claim the read was made under: stored only while the writer's process holds it.
+    pub claim: Option<&'a str>,
 }
 
 /// How a run ended, as the history records it.
@@ -146,26 +148,31 @@ pub fn insert_runs(
 }
 
 /// Stores the areas' state after a successful read: the cursor (when one is given), the
-/// baseline, the time, and no failure. An area listed twice takes the later cursor.
-pub fn update_polled(tx: &mut dyn BatchTx, areas: &[PolledArea], now_ms: i64) -> Result<(), TxError> {
+/// baseline, the time, and no failure; for a read made under a poll claim, only while `owner`
+/// still holds the claim. An area listed twice takes the later cursor.
+pub fn update_polled(tx: &mut dyn BatchTx, owner: &str, areas: &[PolledArea], now_ms: i64) -> Result<(), TxError> {
     match tx.backend() {
         Backend::Sqlite => {
             for area in areas {
                 tx.exec(
                     "UPDATE areas SET cursor = COALESCE(?1, cursor), baselined = (baselined OR ?2),
-                     consecutive_failures = 0, last_error = NULL, last_polled_at = ?3 WHERE id = ?4",
+                     consecutive_failures = 0, last_error = NULL, last_polled_at = ?3
+                     WHERE id = ?4
+                       AND (?5 IS NULL OR EXISTS (SELECT 1 FROM poll_claims WHERE resource = ?5 AND owner = ?6))",
                     &[
                         Param::text(area.cursor.as_deref()),
                         Param::Bool(area.baselined),
                         Param::Int(now_ms),
                         Param::Int(area.area_id),
+                        Param::text(area.claim),
+                        Param::text(Some(owner)),
                     ],
                 )?;
             }
         }
         Backend::Postgres => {
             // One row per area (an UPDATE … FROM takes any one of several matches).
-            let mut merged: Vec<(i64, Option<&str>, bool)> = Vec::new();
+            let mut merged: Vec<(i64, Option<&str>, bool, Option<&str>)> = Vec::new();
             let mut at: HashMap<i64, usize> = HashMap::new();
             for area in areas {
                 match at.get(&area.area_id) {
@@ -173,10 +180,11 @@ pub fn update_polled(tx: &mut dyn BatchTx, areas: &[PolledArea], now_ms: i64) ->
                         let row = &mut merged[i];
                         row.1 = area.cursor.as_deref().or(row.1);
                         row.2 |= area.baselined;
+                        row.3 = area.claim;
                     }
                     None => {
                         at.insert(area.area_id, merged.len());
-                        merged.push((area.area_id, area.cursor.as_deref(), area.baselined));
+                        merged.push((area.area_id, area.cursor.as_deref(), area.baselined, area.claim));
                     }
                 }
             }
@@ -188,8 +196,10 @@ pub fn update_polled(tx: &mut dyn BatchTx, areas: &[PolledArea], now_ms: i64) ->
                  consecutive_failures = 0, last_error = NULL, last_polled_at = ?2
                  FROM json_array_elements(?1::json) AS r
                  WHERE a.id = ANY(ARRAY(SELECT (e->>0)::bigint FROM json_array_elements(?1::json) AS e))
-                   AND a.id = (r->>0)::bigint",
-                &[Param::text(Some(&json!(merged).to_string())), Param::Int(now_ms)],
+                   AND a.id = (r->>0)::bigint
+                   AND (r->>3 IS NULL
+                        OR EXISTS (SELECT 1 FROM poll_claims AS c WHERE c.resource = r->>3 AND c.owner = ?3))",
+                &[Param::text(Some(&json!(merged).to_string())), Param::Int(now_ms), Param::text(Some(owner))],
             )?;
         }
     }

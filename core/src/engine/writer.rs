@@ -110,6 +110,12 @@ pub struct PollUpdate {
     /// from new across services (some list newest first, some oldest first), so it keeps the
     /// listing order. `None`: no budget (a timer's single instant).
     pub max_new_events: Option<u32>,
+    /// The poll claim this read was made under, on a store shared by several processes
+    /// ([`super::claims`]): the area's cursor and baseline are stored only while this process
+    /// still holds it, so one that stalled past its claim (paused, cut off) cannot move a cursor
+    /// back over a newer reader's. Its events are still recorded: they are real, and the seen
+    /// keys drop those already recorded. `None`: not claimed (one process, timers, `run --once`).
+    pub claim: Option<std::sync::Arc<str>>,
 }
 
 /// How a run ended (or paused) for the history.
@@ -576,10 +582,11 @@ fn ingest_group(
                 area_id: *area_id,
                 cursor: u.cursor.as_ref().map(|c| c.to_string()),
                 baselined: u.baselined,
+                claim: u.claim.as_deref(),
             })
         })
         .collect();
-    set_writes::update_polled(tx, &polled, now_ms)?;
+    set_writes::update_polled(tx, holder.owner, &polled, now_ms)?;
     Ok(queued)
 }
 
