@@ -116,6 +116,12 @@ pub enum Command {
     /// database (--database): polls and queued runs are shared out through it; webhooks reach
     /// `area serve`. Until SIGINT/SIGTERM, then finish in-flight runs and exit 0.
     Worker,
+    /// Start Area's engine (`area daemon` on this data directory) when you log in to your
+    /// desktop, or stop doing so; without on/off, show what is set. Off until you turn it on.
+    Autostart {
+        #[arg(value_enum)]
+        state: Option<OnOff>,
+    },
     /// The database itself: copy this data directory's embedded one into PostgreSQL.
     #[command(subcommand)]
     Database(DatabaseCommand),
@@ -236,6 +242,13 @@ pub enum AreasCommand {
         #[arg(long)]
         allow_private_network: bool,
     },
+}
+
+/// A switch's two positions, as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Debug, Subcommand)]

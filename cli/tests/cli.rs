@@ -211,3 +211,40 @@ fn recipes_are_listed_and_one_becomes_an_area_with_the_values_it_asks_for() {
     assert_eq!(shown["spec"]["action"]["params"]["url"], "https://blog.rust-lang.org/feed.xml");
     assert_eq!(shown["enabled"], true);
 }
+
+/// `area autostart on|off`: the XDG autostart entry starts this very `area` on this data
+/// directory at login (its Exec line, read back as a desktop session splits it, is exactly that
+/// command, even for a directory with spaces and `$`), and `off` removes it. Off by default.
+#[test]
+fn autostart_writes_an_entry_that_starts_this_daemon_at_login() {
+    let area = Area::new();
+    let config = tempfile::tempdir().unwrap();
+    let data = area.dir.path().join("my $data dir");
+    let cmd = || {
+        let mut cmd = Command::cargo_bin("area").unwrap();
+        cmd.env_remove("AREA_DATA_DIR").env("XDG_CONFIG_HOME", config.path()).arg("--data-dir").arg(&data);
+        cmd
+    };
+    let status = |cmd: &mut Command| -> Value {
+        serde_json::from_slice(&cmd.args(["--json", "autostart"]).output().unwrap().stdout).unwrap()
+    };
+    assert_eq!(status(&mut cmd())["autostart"], false, "off until the user turns it on");
+
+    cmd().args(["autostart", "on"]).assert().success().stdout(predicate::str::contains("starts when you log in"));
+    let entry_path = config.path().join("autostart").join("area.desktop");
+    let entry = std::fs::read_to_string(&entry_path).unwrap();
+    assert!(entry.starts_with("[Desktop Entry]\n") && entry.contains("\nType=Application\n"), "{entry}");
+    let exec = entry.lines().find_map(|l| l.strip_prefix("Exec=")).expect("an Exec line");
+    let program = assert_cmd::cargo::cargo_bin("area").to_string_lossy().into_owned();
+    assert_eq!(
+        area_core::autostart::parse_exec(exec),
+        [program.as_str(), "--data-dir", &data.to_string_lossy(), "daemon"],
+        "{exec}"
+    );
+    assert!(exec.contains(r"\\$data"), "the $ is escaped, not expanded: {exec}");
+    assert_eq!(status(&mut cmd())["command"][3], "daemon");
+
+    cmd().args(["autostart", "off"]).assert().success().stdout(predicate::str::contains("no longer starts"));
+    assert!(!entry_path.exists());
+    assert_eq!(status(&mut cmd())["autostart"], false);
+}

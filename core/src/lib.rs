@@ -9,6 +9,7 @@ pub mod about;
 pub mod accounts;
 pub mod app;
 pub mod areas;
+pub mod autostart;
 pub mod catalog;
 pub mod client_key;
 pub mod clock;

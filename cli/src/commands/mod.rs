@@ -3,6 +3,7 @@
 
 mod areas;
 mod auth;
+mod autostart;
 mod connect;
 mod engine;
 mod recipes;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use area_core::app::{ApiError, App, Startup};
 
-use crate::cli::{Cli, Command, DatabaseCommand};
+use crate::cli::{Cli, Command, DatabaseCommand, OnOff};
 use crate::notifier::DaemonNotifier;
 use crate::output::Output;
 
@@ -75,6 +76,7 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
         }
         Command::Daemon { listen } => engine::daemon(&app, out, listen).await,
         Command::Worker => engine::worker(&app, out).await,
+        Command::Autostart { state } => autostart::run(&app, out, state.map(|s| s == OnOff::On)),
         Command::Database(DatabaseCommand::Copy { to }) => engine::copy_database(&app, out, &to).await,
         Command::Serve { listen, public_url, sign_up, trust_forwarded, tls_cert, tls_key } => {
             let config =
