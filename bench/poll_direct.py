@@ -22,7 +22,8 @@ import signal
 import statistics
 import subprocess
 import time
-import urllib.request
+
+from proc_stats import cpu_ticks, get, postgres_ticks, rss_kb, wait_http
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--area", required=True)
@@ -39,52 +40,6 @@ ap.add_argument("--out", required=True)
 a = ap.parse_args()
 API, SINK = "http://127.0.0.1:9200", "http://127.0.0.1:9100"
 TCK = os.sysconf("SC_CLK_TCK")
-
-
-def get(url):
-    with urllib.request.urlopen(url, timeout=120) as r:
-        return json.load(r)
-
-
-def wait_http(url, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        try:
-            get(url)
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
-def postgres_ticks():
-    """CPU ticks of every PostgreSQL server process on the machine (the benchmark's own cluster)."""
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() != "postgres":
-                    continue
-            total += cpu_ticks(int(pid))
-        except OSError:
-            pass
-    return total
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def pct(xs, q):

@@ -19,6 +19,8 @@ import subprocess
 import time
 import urllib.request
 
+from proc_stats import cpu_ticks, postgres_ticks, rss_kb, wait_http
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--area", required=True)
 ap.add_argument("--data-dir", required=True)
@@ -38,45 +40,6 @@ def http(method, url, body=None, timeout=30):
     req = urllib.request.Request(url, data=body.encode() if body else None, method=method)
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.load(r)
-
-
-def wait_http(url, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        try:
-            http("GET", url)
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
-def postgres_ticks():
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() == "postgres":
-                    total += cpu_ticks(int(pid))
-        except OSError:
-            pass
-    return total
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def load(seconds):
