@@ -67,17 +67,18 @@ async fn engines_sharing_a_database_deliver_each_queued_run_once() {
     if !support::backend::on_postgres() {
         return; // One SQLite file has one engine (the data directory's lock sees to that).
     }
-    const RUNS: i64 = 600;
+    const RUNS: i64 = 1200;
     let env = Env::new().await;
     let (sink_server, reaction) = slow_sink(Duration::from_millis(5)).await;
     let area = env.add(webhook_area("shared", reaction)).await;
     let mut engines = Vec::new();
     let mut dirs = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..6 {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_with(&dir.path().join("data"), &env.database).await.unwrap();
-        // Room for a few runs at a time each, so that no engine can claim the whole backlog.
-        let cfg = EngineConfig { max_concurrent_deliveries: 8, ..config(true) };
+        // Room for two runs at a time each: every engine claims again and again, often at the
+        // same moment as another, which is what the claim must survive.
+        let cfg = EngineConfig { max_concurrent_deliveries: 2, ..config(true) };
         engines.push(Engine::start(&store, cfg, RecordingNotifier::new()).await.unwrap());
         dirs.push((dir, store));
     }
@@ -92,7 +93,7 @@ async fn engines_sharing_a_database_deliver_each_queued_run_once() {
     .await
     .unwrap();
     let e = &env;
-    wait_for("every run delivered", Duration::from_secs(30), || async move {
+    wait_for("every run delivered", Duration::from_secs(60), || async move {
         e.count_runs(area, "succeeded").await == RUNS as usize
     })
     .await;
