@@ -224,9 +224,9 @@ async fn settle_orphan(shared: &Shared, run: &QueuedRun) {
 }
 
 /// Claims the queued runs whose time has come (retries, runs left by a process that stopped):
-/// each becomes this process's for its run lease ([`super::writer::Leases`]), and a write to it by the process that held it
-/// before is refused. On a shared store, runs another process is claiming at the same moment
-/// are skipped (`SKIP LOCKED`), so each goes to one process.
+/// each becomes this process's for its run lease ([`super::writer::Leases`]), and a write to it
+/// by the process that held it before is refused. On a shared store, runs another process is
+/// claiming at the same moment are skipped (`SKIP LOCKED`), so each goes to one process.
 pub async fn due_runs(shared: &Shared, limit: i64) -> Result<Vec<QueuedRun>, sqlx::Error> {
     let sql = if shared.shared_store {
         "UPDATE runs SET lease_owner = $1, next_attempt_at = $2 + $4 WHERE id IN (

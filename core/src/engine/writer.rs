@@ -435,16 +435,15 @@ fn write_batch(
     let mut at = 0;
     while at < batch.len() {
         let op = &batch[at];
-        let same_kind =
-            batch[at..].iter().take_while(|next| std::mem::discriminant(*next) == std::mem::discriminant(op));
-        let group = same_kind.count();
         match op {
             WriteOp::Ingest { .. } => {
+                let group = same_kind_run(&batch[at..]);
                 queued.extend(ingest_group(tx, holder, &batch[at..at + group], now_ms)?.into_iter().map(Ok));
                 at += group;
                 continue;
             }
             WriteOp::Finish { .. } => {
+                let group = same_kind_run(&batch[at..]);
                 finish_group(tx, owner, &batch[at..at + group], clean, clean_now)?;
                 queued.extend((0..group).map(|_| Ok(Vec::new())));
                 at += group;
@@ -500,6 +499,12 @@ fn write_batch(
         at += 1;
     }
     Ok(queued)
+}
+
+/// How many operations at the start of `ops` are of the first one's kind.
+fn same_kind_run(ops: &[WriteOp]) -> usize {
+    let Some(first) = ops.first() else { return 0 };
+    ops.iter().take_while(|op| std::mem::discriminant(*op) == std::mem::discriminant(first)).count()
 }
 
 /// Records consecutive ingests: each event's key is marked seen, and each key not seen before
