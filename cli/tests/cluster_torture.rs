@@ -15,12 +15,11 @@ mod kill;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kill::{free_port, post_event, run_ok, serve, start_sink, Lcg};
+use kill::{free_port, post_event, run_ok, serve, start_sink, webhook_token, Lcg, Sender};
 
 const PROCESSES: usize = 3;
 const FEEDS: usize = 10;
@@ -115,40 +114,14 @@ fn three_workers_killed_twenty_times_lose_nothing_and_read_each_feed_once_per_in
     let file = tmp.path().join("areas.json");
     std::fs::write(&file, serde_json::Value::Array(specs).to_string()).unwrap();
     run_ok(area(admin, &env).args(["areas", "add", "--enable", "--allow-private-network", "--file"]).arg(&file), "");
-    let list: serde_json::Value =
-        serde_json::from_str(&run_ok(area(admin, &env).args(["--json", "areas", "list"]), "")).unwrap();
-    let hook = list.as_array().unwrap().iter().find(|a| a["name"] == "webhook").unwrap()["id"].to_string();
-    let show: serde_json::Value =
-        serde_json::from_str(&run_ok(area(admin, &env).args(["--json", "areas", "show", &hook]), "")).unwrap();
-    let token = show["webhook_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let token = webhook_token(|| area(admin, &env), Some("webhook"));
 
     let ports: Vec<u16> = (0..PROCESSES).map(|_| free_port()).collect();
     let workers: Vec<Arc<Mutex<Child>>> =
         (0..PROCESSES).map(|i| Arc::new(Mutex::new(spawn_daemon(&dirs[i], &env, ports[i])))).collect();
-    let sent = Arc::new(AtomicUsize::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let sender = {
-        let (sent, done, token, ports) = (sent.clone(), done.clone(), token.clone(), ports.clone());
-        thread::spawn(move || {
-            for n in 0..EVENTS {
-                // At-least-once sender: whichever process is up acknowledges the event.
-                let deadline = Instant::now() + Duration::from_secs(60);
-                let mut attempt = n;
-                while !post_event(ports[attempt % PROCESSES], &token, n) {
-                    assert!(Instant::now() < deadline, "event {n} never acknowledged");
-                    attempt += 1;
-                    thread::sleep(Duration::from_millis(5));
-                }
-                sent.fetch_add(1, Ordering::SeqCst);
-                thread::sleep(Duration::from_millis(30));
-            }
-            done.store(true, Ordering::SeqCst);
-        })
-    };
-
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    eprintln!("cluster torture seed: {seed}");
-    let mut rng = Lcg(seed);
+    // At-least-once sender: whichever process is up acknowledges the event.
+    let sender = Sender::start(ports.clone(), token.clone(), EVENTS, Duration::from_millis(30));
+    let mut rng = Lcg::from_clock("cluster torture");
     for kill in 1..=KILLS {
         thread::sleep(Duration::from_secs(2));
         let i = rng.next(PROCESSES as u64) as usize;
@@ -164,8 +137,7 @@ fn three_workers_killed_twenty_times_lose_nothing_and_read_each_feed_once_per_in
             }
         }
     }
-    sender.join().unwrap();
-    assert_eq!(sent.load(Ordering::SeqCst), EVENTS);
+    assert_eq!(sender.finish(), EVENTS);
 
     // Runs a killed process held are claimed by another once their lease (30 s) runs out.
     let expected = EVENTS + FEEDS * AREAS_PER_FEED * 2;
@@ -234,12 +206,7 @@ fn add_webhook_area(dir: &Path, env: &ClusterEnv, sink_port: u16) -> String {
     let file = dir.with_extension("areas.json");
     std::fs::write(&file, spec.to_string()).unwrap();
     run_ok(area(dir, env).args(["areas", "add", "--enable", "--allow-private-network", "--file"]).arg(&file), "");
-    let list: serde_json::Value =
-        serde_json::from_str(&run_ok(area(dir, env).args(["--json", "areas", "list"]), "")).unwrap();
-    let id = list[0]["id"].to_string();
-    let show: serde_json::Value =
-        serde_json::from_str(&run_ok(area(dir, env).args(["--json", "areas", "show", &id]), "")).unwrap();
-    show["webhook_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string()
+    webhook_token(|| area(dir, env), None)
 }
 
 /// Waits (up to 60 s) until `done` holds; false if it never did.

@@ -6,12 +6,12 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kill::{area, free_port, post_event, run_ok, start_sink, Lcg};
+use kill::{area, free_port, run_ok, start_sink, webhook_token, Lcg, Sender};
 
 mod kill;
 
@@ -40,38 +40,15 @@ fn kill_9_torture_loses_nothing_and_applies_nothing_twice() {
     });
     std::fs::write(&file, spec.to_string()).unwrap();
     run_ok(area(&dir).args(["areas", "add", "--enable", "--allow-private-network", "--file"]).arg(&file), "");
-    let list: serde_json::Value =
-        serde_json::from_str(&run_ok(area(&dir).args(["--json", "areas", "list"]), "")).unwrap();
-    let id = list[0]["id"].as_i64().unwrap().to_string();
-    let show: serde_json::Value =
-        serde_json::from_str(&run_ok(area(&dir).args(["--json", "areas", "show", &id]), "")).unwrap();
-    let token = show["webhook_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let token = webhook_token(|| area(&dir), None);
 
     let port = free_port();
     let daemon = Arc::new(Mutex::new(spawn_daemon(&dir, port)));
-    let sent = Arc::new(AtomicUsize::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let sender = {
-        let (sent, done, token) = (sent.clone(), done.clone(), token.clone());
-        thread::spawn(move || {
-            for n in 0..EVENTS {
-                // At-least-once sender: retry until the daemon acknowledges the event.
-                let deadline = Instant::now() + Duration::from_secs(60);
-                while !post_event(port, &token, n) {
-                    assert!(Instant::now() < deadline, "event {n} never acknowledged");
-                    thread::sleep(Duration::from_millis(5));
-                }
-                sent.fetch_add(1, Ordering::SeqCst);
-                thread::sleep(Duration::from_millis(8));
-            }
-            done.store(true, Ordering::SeqCst);
-        })
-    };
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    eprintln!("torture seed: {seed}");
-    let mut rng = Lcg(seed);
+    // At-least-once sender: retry until the daemon acknowledges the event.
+    let sender = Sender::start(vec![port], token.clone(), EVENTS, Duration::from_millis(8));
+    let mut rng = Lcg::from_clock("torture");
     let mut kills = 0;
-    while !done.load(Ordering::SeqCst) || kills < MIN_KILLS {
+    while !sender.done.load(Ordering::SeqCst) || kills < MIN_KILLS {
         thread::sleep(Duration::from_millis(40 + rng.next(200)));
         let mut child = daemon.lock().unwrap();
         child.kill().unwrap(); // SIGKILL
@@ -79,8 +56,7 @@ fn kill_9_torture_loses_nothing_and_applies_nothing_twice() {
         kills += 1;
         *child = spawn_daemon(&dir, port);
     }
-    sender.join().unwrap();
-    assert_eq!(sent.load(Ordering::SeqCst), EVENTS);
+    assert_eq!(sender.finish(), EVENTS);
 
     // Let the last daemon deliver what is queued (runs left by a killed daemon resume at start).
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -9,9 +9,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the sink applied: the body of each idempotency key, and how many requests came in all.
 #[derive(Default)]
@@ -146,5 +147,71 @@ impl Lcg {
     pub fn next(&mut self, bound: u64) -> u64 {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (self.0 >> 33) % bound
+    }
+}
+
+impl Lcg {
+    /// A generator seeded from the clock, the seed printed under `label` so a failure can be
+    /// replayed.
+    pub fn from_clock(label: &str) -> Lcg {
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        eprintln!("{label} seed: {seed}");
+        Lcg(seed)
+    }
+}
+
+/// The webhook token of the area named `name` (the first area when `None`), through the
+/// `area` commands `area_cmd` makes (`areas list`, then `areas show`).
+pub fn webhook_token(area_cmd: impl Fn() -> Command, name: Option<&str>) -> String {
+    let list: serde_json::Value =
+        serde_json::from_str(&run_ok(area_cmd().args(["--json", "areas", "list"]), "")).unwrap();
+    let areas = list.as_array().unwrap();
+    let found = match name {
+        Some(name) => areas.iter().find(|a| a["name"] == name).unwrap(),
+        None => &areas[0],
+    };
+    let id = found["id"].to_string();
+    let show: serde_json::Value =
+        serde_json::from_str(&run_ok(area_cmd().args(["--json", "areas", "show", &id]), "")).unwrap();
+    show["webhook_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string()
+}
+
+/// An at-least-once webhook sender on its own thread: events 0..`events` in order, each
+/// retried (moving on to the next of `ports`, whichever process is up) until acknowledged, with
+/// `pause` between events.
+pub struct Sender {
+    /// Set once every event was acknowledged.
+    pub done: Arc<AtomicBool>,
+    sent: Arc<AtomicUsize>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Sender {
+    pub fn start(ports: Vec<u16>, token: String, events: usize, pause: Duration) -> Sender {
+        let (sent, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+        let thread = {
+            let (sent, done) = (sent.clone(), done.clone());
+            thread::spawn(move || {
+                for n in 0..events {
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    let mut attempt = n;
+                    while !post_event(ports[attempt % ports.len()], &token, n) {
+                        assert!(Instant::now() < deadline, "event {n} never acknowledged");
+                        attempt += 1;
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    thread::sleep(pause);
+                }
+                done.store(true, Ordering::SeqCst);
+            })
+        };
+        Sender { done, sent, thread }
+    }
+
+    /// Waits for the sender to finish; how many events were acknowledged.
+    pub fn finish(self) -> usize {
+        self.thread.join().unwrap();
+        self.sent.load(Ordering::SeqCst)
     }
 }
