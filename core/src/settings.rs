@@ -169,6 +169,13 @@ impl Settings {
         self.flag(ALLOW_PRIVATE_NETWORK)
     }
 
+    /// `AREA_SHARED_SERVER=1`: this process serves several users (`area serve`, `area worker`),
+    /// so the machine it runs on is nobody's own device: the services that watch or act on the
+    /// device (folders, programs, opening files) are offered as unavailable.
+    pub fn shared_server(&self) -> bool {
+        self.flag(SHARED_SERVER)
+    }
+
     /// `AREA_DATA_DIR`: where the data lives, when not the platform's default.
     pub fn data_dir(&self) -> Option<PathBuf> {
         self.get(DATA_DIR).map(PathBuf::from)
@@ -202,6 +209,8 @@ pub const DATABASE_URL: &str = "AREA_DATABASE_URL";
 pub const RUN_LEASE_SECS: &str = "AREA_RUN_LEASE_SECS";
 /// `AREA_ALLOW_PRIVATE_NETWORK`.
 pub const ALLOW_PRIVATE_NETWORK: &str = "AREA_ALLOW_PRIVATE_NETWORK";
+/// `AREA_SHARED_SERVER`: see [`Settings::shared_server`]; `area serve` and `area worker` set it.
+pub const SHARED_SERVER: &str = "AREA_SHARED_SERVER";
 /// `AREA_IGNORE_MIN_INTERVAL`: poll faster than a service's documented minimum (tests, benches).
 pub const IGNORE_MIN_INTERVAL: &str = "AREA_IGNORE_MIN_INTERVAL";
 /// `AREA_KEYCHAIN`: create a new master key in the OS keychain when one is reachable (the shells
@@ -223,7 +232,7 @@ pub const PUBLIC_URL: &str = "AREA_PUBLIC_URL";
 pub const NO_REGISTER_SCHEME: &str = "AREA_NO_REGISTER_SCHEME";
 
 /// The settings that are yes/no switches, checked by [`Settings::validate`].
-const FLAGS: &[&str] = &[ALLOW_PRIVATE_NETWORK, IGNORE_MIN_INTERVAL, KEYCHAIN, NO_REGISTER_SCHEME];
+const FLAGS: &[&str] = &[ALLOW_PRIVATE_NETWORK, IGNORE_MIN_INTERVAL, KEYCHAIN, NO_REGISTER_SCHEME, SHARED_SERVER];
 
 /// A lease length in whole seconds, 1 to 3600.
 fn parse_lease_secs(value: &str) -> Option<u64> {

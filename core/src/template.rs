@@ -260,6 +260,8 @@ impl Template {
             TextContext::Text => "text",
             TextContext::Header => "header",
             TextContext::AddressList => "address",
+            TextContext::FileName => "filename",
+            TextContext::ArgumentLines => "args",
             TextContext::Url if self.has_placeholders() => "url",
             TextContext::Url => "text",
             TextContext::JsonBody if self.json_mode()? => "json",
@@ -401,6 +403,8 @@ fn configured_environment() -> Environment<'static> {
         "json" => AutoEscape::Custom("json"),
         "header" => AutoEscape::Custom("header"),
         "address" => AutoEscape::Custom("address"),
+        "filename" => AutoEscape::Custom("filename"),
+        "args" => AutoEscape::Custom("args"),
         _ => AutoEscape::None,
     });
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
@@ -492,6 +496,20 @@ fn escape_for(mode: AutoEscape, text: &str) -> Result<std::borrow::Cow<'_, str>,
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
                 "an ingredient may supply one address, not a list: its value holds a `,`, `;` or line break",
+            ));
+        }
+        AutoEscape::Custom("filename") if text.contains(['/', '\\']) || text.chars().any(char::is_control) => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "an ingredient may supply part of a file name, not a path: its value holds a `/`, `\\` or a \
+                 control character",
+            ));
+        }
+        AutoEscape::Custom("args") if text.chars().any(|c| c.is_control() && c != '\t') => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "an ingredient may fill one argument, never add one: its value holds a line break or another \
+                 control character (send long text as the program's input instead)",
             ));
         }
         AutoEscape::Custom("url") => Cow::Owned(percent_encode(text)),
@@ -1411,6 +1429,23 @@ mod tests {
             "boss@example.com, Ada <ada@example.com>"
         );
         assert!(render_in("{{ two }}", &i, TextContext::AddressList).is_err());
+    }
+
+    #[test]
+    fn file_name_context_takes_a_name_never_a_path() {
+        let i = ing(&[("t", json!("Report: Q3")), ("up", json!("../../.bashrc")), ("win", json!("a\\b")), ("nl", json!("a\nb"))]);
+        assert_eq!(render_in("notes/{{ t }}.txt", &i, TextContext::FileName).unwrap(), "notes/Report: Q3.txt");
+        for bad in ["{{ up }}", "x-{{ win }}", "{{ nl }}.txt"] {
+            assert!(render_in(bad, &i, TextContext::FileName).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn argument_lines_context_fills_an_argument_never_adds_one() {
+        let i = ing(&[("t", json!("a b\tc; rm -rf ~")), ("nl", json!("x\n--delete"))]);
+        assert_eq!(render_in("--title\n{{ t }}", &i, TextContext::ArgumentLines).unwrap(), "--title\na b\tc; rm -rf ~");
+        assert!(render_in("--title\n{{ nl }}", &i, TextContext::ArgumentLines).is_err());
+        assert!(render_in("{{ nl }}", &i, TextContext::Text).is_ok());
     }
 
     #[test]

@@ -46,6 +46,14 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
         },
         _ => startup,
     };
+    // A server or a cluster's worker runs areas of many users on a machine that is none of
+    // theirs: the services that act on the device itself are unavailable there.
+    let startup = match &cli.command {
+        Command::Serve { .. } | Command::Worker => {
+            Startup { settings: startup.settings.with(area_core::settings::SHARED_SERVER, "1"), ..startup }
+        }
+        _ => startup,
+    };
     let app = App::open_without_engine(startup, Arc::new(DaemonNotifier::default())).await?;
     let result = match cli.command {
         Command::User(cmd) => user::run(&app, out, cmd).await,

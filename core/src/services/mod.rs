@@ -22,6 +22,7 @@ pub mod microsoft;
 pub mod blablacar;
 pub mod coingecko;
 pub mod discord;
+pub mod files;
 pub mod github;
 pub mod http;
 pub mod instagram;
@@ -58,6 +59,7 @@ pub fn all(settings: &Settings) -> Vec<Service> {
         webhook::service(),
         http::service(),
         notify::service(),
+        files::service(settings),
         google::gmail::service(settings),
         google::google_drive::service(settings),
         google::youtube::service(settings),

@@ -10,8 +10,11 @@
 //! - [`threshold`]: "fires when a value crosses a limit" triggers (crypto prices, weather).
 //! - [`ingredient`]: the one-line ingredient builder every manifest uses.
 //! - [`account`]: [`WhoAmI`], the token check of a connection (one "who am I" `GET`).
+//! - [`device`]: services that watch or act on the device itself (unavailable on a shared
+//!   server; paths kept inside the folder the user chose).
 
 pub mod account;
+pub mod device;
 pub mod errors;
 pub mod http;
 pub mod params;

@@ -20,5 +20,6 @@ pub use crate::connector::{
     Params, PollContext, PollOutput, PolledAction, PushRejected, PushedAction, Reaction, ReactionContext,
     ReactionOutput, RenewedToken, ScheduledAction, SourceWait, TokenRenewal,
 };
+pub use super::device::{folder_param, on_device, path_in_folder, DeviceAccess};
 pub use crate::net::{NetError, RequestOptions, MAX_RETRY_AFTER};
 pub use crate::settings::Settings;
