@@ -190,6 +190,10 @@ pub enum AreasCommand {
         /// machine and your local network); without it such a file is refused.
         #[arg(long)]
         allow_private_network: bool,
+        /// Grant the permission the file gives itself to run a program on this computer (its
+        /// `allow`); without it such a file is refused. Read what the file runs first.
+        #[arg(long)]
+        allow_programs: bool,
         /// Read the value of each `<secret: …>` placeholder from standard input, one per line in
         /// file order, instead of prompting (never give secrets as arguments).
         #[arg(long)]

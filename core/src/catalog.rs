@@ -117,6 +117,10 @@ pub struct ParamSpec {
     /// Holds a secret (a header value, a webhook URL whose path is its token, a key in a URL):
     /// sealed at rest like a connection, replaced by a placeholder on export, never logged.
     pub secret: bool,
+    /// The user's explicit permission for what the step does on their computer (run a
+    /// program): a yes/no that must be `true` for the area to be saved, shown next to what it
+    /// allows, and refused in a shared area file unless the user grants it on import.
+    pub consent: bool,
 }
 
 /// Where a templated parameter's text ends up, which decides how each ingredient value is
@@ -159,6 +163,7 @@ impl ParamSpec {
             templated: false,
             context: TextContext::Text,
             secret: false,
+            consent: false,
         }
     }
     /// Makes the parameter optional with the given default (or none).
@@ -189,6 +194,11 @@ impl ParamSpec {
     pub fn templated_as(mut self, context: TextContext) -> Self {
         self.templated = true;
         self.context = context;
+        self
+    }
+    /// Marks the parameter as a consent (see [`ParamSpec::consent`]).
+    pub fn consent(mut self) -> Self {
+        self.consent = true;
         self
     }
     /// Marks the parameter as a secret (see [`ParamSpec::secret`]).

@@ -1433,7 +1433,12 @@ mod tests {
 
     #[test]
     fn file_name_context_takes_a_name_never_a_path() {
-        let i = ing(&[("t", json!("Report: Q3")), ("up", json!("../../.bashrc")), ("win", json!("a\\b")), ("nl", json!("a\nb"))]);
+        let i = ing(&[
+            ("t", json!("Report: Q3")),
+            ("up", json!("../../.bashrc")),
+            ("win", json!("a\\b")),
+            ("nl", json!("a\nb")),
+        ]);
         assert_eq!(render_in("notes/{{ t }}.txt", &i, TextContext::FileName).unwrap(), "notes/Report: Q3.txt");
         for bad in ["{{ up }}", "x-{{ win }}", "{{ nl }}.txt"] {
             assert!(render_in(bad, &i, TextContext::FileName).is_err(), "{bad}");

@@ -1138,12 +1138,12 @@ async fn imports_start_off_and_need_a_grant_for_the_private_network() {
     assert!(refused.to_string().contains("--allow-private-network"), "{refused}");
     assert!(env.areas.list(env.ada).await.unwrap().is_empty(), "nothing stored");
 
-    let granted = ImportOptions { enable: false, allow_private_network: true };
+    let granted = ImportOptions { enable: false, allow_private_network: true, allow_programs: false };
     let imported = env.areas.import(env.ada, vec![spec(rss_area()), own_flag], true, granted).await.unwrap();
     assert!(imported.iter().all(|i| i.area.status == AreaStatus::Off));
     assert!(imported[1].review.private_network && !imported[0].review.private_network);
 
-    let enabled = ImportOptions { enable: true, allow_private_network: false };
+    let enabled = ImportOptions { enable: true, allow_private_network: false, allow_programs: false };
     let on = env.areas.import(env.ada, vec![spec(timer_area())], false, enabled).await.unwrap();
     assert_eq!(on[0].area.status, AreaStatus::On);
     assert_eq!(private_network_fields(&spec(rss_area())), Vec::<String>::new());

@@ -133,8 +133,8 @@ fn changed_action() -> std::sync::Arc<dyn area_core::connector::FetchedAction> {
 async fn the_watcher_asks_for_a_check_as_soon_as_a_settled_file_appears() {
     let folder = tempfile::tempdir().unwrap();
     put(folder.path(), "a.pdf", "a", OLD);
-    let params: Params = serde_json::from_value(json!({"folder": folder.path(), "pattern": "*.pdf", "settle_secs": 0}))
-        .unwrap();
+    let params: Params =
+        serde_json::from_value(json!({"folder": folder.path(), "pattern": "*.pdf", "settle_secs": 0})).unwrap();
     let action = changed_action();
     let ctx = FetchContext { params: &params, cursor: None, credential: None, allow_private_network: false };
     let cursor = action.fetch(&ctx).await.unwrap().cursor;

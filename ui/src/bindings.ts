@@ -862,6 +862,12 @@ export type ParamSpec_Deserialize = {
 	 *  sealed at rest like a connection, replaced by a placeholder on export, never logged.
 	 */
 	secret: boolean,
+	/**
+	 *  The user's explicit permission for what the step does on their computer (run a
+	 *  program): a yes/no that must be `true` for the area to be saved, shown next to what it
+	 *  allows, and refused in a shared area file unless the user grants it on import.
+	 */
+	consent: boolean,
 } & ParamType_Deserialize;
 
 /**  One parameter of an action or reaction. */
@@ -888,6 +894,12 @@ export type ParamSpec_Serialize = {
 	 *  sealed at rest like a connection, replaced by a placeholder on export, never logged.
 	 */
 	secret: boolean,
+	/**
+	 *  The user's explicit permission for what the step does on their computer (run a
+	 *  program): a yes/no that must be `true` for the area to be saved, shown next to what it
+	 *  allows, and refused in a shared area file unless the user grants it on import.
+	 */
+	consent: boolean,
 } & ParamType_Serialize;
 
 /**  The type of a parameter, used both to validate area files and to render form fields. */
@@ -1276,7 +1288,18 @@ export type TextContext =
  *  A comma-separated list of mail addresses: a value may supply one address, never add a
  *  recipient (a value holding `,`, `;` or a line break fails the run).
  */
-"address_list";
+"address_list" | 
+/**
+ *  A file's path inside a folder the user chose: the literal text may name subfolders, a
+ *  value only part of a name (a value holding `/`, `\\`, a line break or another control
+ *  character fails the run); the reaction then refuses `.`, `..` and empty components.
+ */
+"file_name" | 
+/**
+ *  A program's arguments, one per line: a value may fill an argument, never add one (a value
+ *  holding a line break or another control character but tab fails the run).
+ */
+"argument_lines";
 
 /**  One area's reach, in plain words, shown before an imported area is switched on. */
 export type TrustSummary = {

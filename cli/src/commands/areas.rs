@@ -18,10 +18,10 @@ use crate::output::Output;
 /// Runs one `area areas` subcommand as the logged-in user.
 pub async fn run(app: &App, out: Output, cmd: AreasCommand) -> Result<(), CliError> {
     match cmd {
-        AreasCommand::Add { file, enable, allow_private_network, secrets_stdin } => {
+        AreasCommand::Add { file, enable, allow_private_network, allow_programs, secrets_stdin } => {
             let mut source = SecretSource::new(&file, secrets_stdin)?;
             let text = read_area_file(&file)?;
-            let options = ImportOptions { enable, allow_private_network };
+            let options = ImportOptions { enable, allow_private_network, allow_programs };
             let mut secrets = BTreeMap::new();
             let added = loop {
                 match app.import_area_file(&text, options, &secrets).await {

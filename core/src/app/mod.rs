@@ -1144,7 +1144,9 @@ impl App {
         allow_private_network: bool,
         secrets: &std::collections::BTreeMap<String, String>,
     ) -> Result<Vec<ImportedArea>, ApiError> {
-        let options = ImportOptions { enable: false, allow_private_network };
+        // The app and the server do not grant programs from a file: areas that run one are
+        // built in the editor, where the user ticks the permission next to the program.
+        let options = ImportOptions { enable: false, allow_private_network, allow_programs: false };
         self.import_area_file(text, options, secrets).await
     }
 

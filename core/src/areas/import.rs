@@ -8,6 +8,9 @@
 //! - `allow_private_network: true` anywhere in the file (the area's flag or an HTTP step's
 //!   parameter) is refused unless [`ImportOptions::allow_private_network`] grants it; the error
 //!   names the field and says how to grant it.
+//! - A consent (running a program: [`crate::catalog::ParamSpec::consent`]) given in the file is
+//!   refused unless [`ImportOptions::allow_programs`] grants it; editing from a file keeps only
+//!   the consents the stored area already had for the very same steps.
 //! - Areas made in the app's own editor are the user's own and go through [`Areas::add`]
 //!   unchanged.
 //! - Editing an area from a file ([`Areas::update_from_file`]) follows the same private-network
@@ -17,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::AreaSpec;
 use super::store::{AreaSummary, Areas};
-use super::summary::{private_network_fields, summarize, TrustSummary};
+use super::summary::{consent_fields, private_network_fields, summarize, TrustSummary};
 use super::validate::validate;
 use super::AreaError;
 
@@ -29,6 +32,9 @@ pub struct ImportOptions {
     /// The user grants the private-network access the file asks for (`--allow-private-network`,
     /// the app's checkbox).
     pub allow_private_network: bool,
+    /// The user grants the consents the file gives (running a program on this computer:
+    /// `--allow-programs`); otherwise a file that gives one is refused.
+    pub allow_programs: bool,
 }
 
 /// One imported area: what was stored, and what it will do in plain words.
@@ -61,6 +67,15 @@ pub fn check_private_network(specs: &[AreaSpec], granted: bool, indexed: bool) -
     Ok(())
 }
 
+/// The error for a consent a file gives on the user's behalf.
+fn refused_consent(field: String) -> AreaError {
+    AreaError::invalid(
+        field,
+        "this file allows itself to run a program on your computer: refused unless you grant it, with \
+         `--allow-programs` on the command line after reading what it runs, or build the area in the app",
+    )
+}
+
 impl Areas {
     /// Adds the areas of an untrusted file for `user_id`, all or nothing; see the module doc.
     /// `indexed` says the file held a list, so errors name the area by its index.
@@ -81,6 +96,14 @@ impl Areas {
             validate(self.catalog(), spec).map_err(|e| if indexed { e.within(&format!("[{i}]")) } else { e })?;
         }
         check_private_network(&specs, options.allow_private_network, indexed)?;
+        if !options.allow_programs {
+            for (i, spec) in specs.iter().enumerate() {
+                if let Some(field) = consent_fields(self.catalog(), spec).into_iter().next() {
+                    let error = refused_consent(field);
+                    return Err(if indexed { error.within(&format!("[{i}]")) } else { error });
+                }
+            }
+        }
         for spec in &mut specs {
             spec.enabled = spec.enabled && options.enable;
         }
@@ -107,6 +130,15 @@ impl Areas {
         spec: AreaSpec,
         allow_private_network: bool,
     ) -> Result<AreaSummary, AreaError> {
+        // A file cannot give a consent the stored area did not have for the same step.
+        let consents = consent_fields(self.catalog(), &spec);
+        if !consents.is_empty() {
+            let stored = self.unsealed(user_id, id).await?;
+            let same_steps = stored.action == spec.action && stored.reactions == spec.reactions;
+            if !same_steps || consent_fields(self.catalog(), &stored) != consents {
+                return Err(refused_consent(consents[0].clone()));
+            }
+        }
         if !allow_private_network && !private_network_fields(&spec).is_empty() {
             let stored = self.unsealed(user_id, id).await?;
             if private_network_fields(&stored).is_empty() {

@@ -101,7 +101,35 @@ pub fn summarize(catalog: &Catalog, spec: &AreaSpec) -> TrustSummary {
                 .to_string(),
         );
     }
+    for field in consent_fields(catalog, spec) {
+        lines.push(format!(
+            "acts on this computer with your rights ({field}: true): only allow this for a file you trust, after \
+             reading exactly what it runs"
+        ));
+    }
     TrustSummary { name: spec.name.clone(), reads_from, sends_to, hosts, connections, private_network, lines }
+}
+
+/// The JSON paths where `spec` gives a consent ([`ParamSpec::consent`]: running a program on
+/// this computer), which a shared file may not give on the user's behalf.
+pub fn consent_fields(catalog: &Catalog, spec: &AreaSpec) -> Vec<String> {
+    let given = |step: &StepSpec, params: &[ParamSpec], path: String| -> Vec<String> {
+        params
+            .iter()
+            .filter(|p| p.consent && step.params.get(p.id).is_some_and(|v| v == &Value::Bool(true)))
+            .map(|p| format!("{path}.params.{}", p.id))
+            .collect()
+    };
+    let mut fields = match catalog.action(&spec.action.service, &spec.action.id) {
+        Some((_, manifest, _)) => given(&spec.action, &manifest.params, "action".into()),
+        None => Vec::new(),
+    };
+    for (i, step) in spec.reactions.iter().enumerate() {
+        if let Some((_, manifest, _)) = catalog.reaction(&step.service, &step.id) {
+            fields.extend(given(step, &manifest.params, format!("reactions[{i}]")));
+        }
+    }
+    fields
 }
 
 /// The JSON paths where `spec` asks for private-network access: the area's own

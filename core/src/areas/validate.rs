@@ -310,6 +310,16 @@ fn check_params(
                 out.insert(spec.id.to_string(), value.clone());
             }
         }
+        if spec.consent && out.get(spec.id) != Some(&Value::Bool(true)) {
+            return Err(AreaError::invalid(
+                field,
+                format!(
+                    "{owner} acts on your computer and needs your permission: check what it does, then tick \
+                     \"{}\" ({} set to true)",
+                    spec.label, spec.id
+                ),
+            ));
+        }
     }
     Ok(out)
 }

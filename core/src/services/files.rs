@@ -79,8 +79,13 @@ fn manifest(settings: &Settings) -> ServiceManifest {
                     ParamType::String,
                 )
                 .optional(Some(json!("*"))),
-                ParamSpec::new("recursive", "Include subfolders", "Also watch the folders inside it.", ParamType::Boolean)
-                    .optional(Some(json!(false))),
+                ParamSpec::new(
+                    "recursive",
+                    "Include subfolders",
+                    "Also watch the folders inside it.",
+                    ParamType::Boolean,
+                )
+                .optional(Some(json!(false))),
                 ParamSpec::new(
                     "fire_on",
                     "Fire on",
@@ -202,7 +207,10 @@ impl Watch {
                     if out.len() == MAX_FILES {
                         return Err(bad_param(
                             "pattern",
-                            format!("more than {MAX_FILES} files match in {}: narrow the pattern", self.folder.display()),
+                            format!(
+                                "more than {MAX_FILES} files match in {}: narrow the pattern",
+                                self.folder.display()
+                            ),
                         ));
                     }
                     let modified = meta.modified().unwrap_or(UNIX_EPOCH);
@@ -243,7 +251,8 @@ impl Watch {
     fn event(&self, file: &Listed, recorded: &str, change: &str) -> Event {
         let path = self.folder.join(&file.relative);
         let name = file.relative.rsplit('/').next().unwrap_or(&file.relative).to_string();
-        let modified = chrono::DateTime::<chrono::Utc>::from(file.modified).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let modified =
+            chrono::DateTime::<chrono::Utc>::from(file.modified).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut ingredients = Ingredients::new();
         ingredients.insert("name".into(), json!(name));
         ingredients.insert("path".into(), json!(path.to_string_lossy()));
@@ -333,9 +342,10 @@ impl Reaction for WriteFile {
         let file_name = req_str(params, "file_name")?.to_string();
         let text = params.get("text").and_then(Value::as_str).unwrap_or("").to_string();
         let append = opt_str(params, "mode").unwrap_or("append") == "append";
-        let written = tokio::task::spawn_blocking(move || write_in_folder(&folder, &file_name, &text, append))
-            .await
-            .map_err(|e| ConnectorError::BadResponse { service: ID.into(), message: format!("writing stopped ({e})") })??;
+        let written =
+            tokio::task::spawn_blocking(move || write_in_folder(&folder, &file_name, &text, append)).await.map_err(
+                |e| ConnectorError::BadResponse { service: ID.into(), message: format!("writing stopped ({e})") },
+            )??;
         Ok(ReactionOutput { summary: written })
     }
 }
@@ -362,8 +372,10 @@ fn write_in_folder(folder: &Path, file_name: &str, text: &str, append: bool) -> 
     if append && !text.ends_with('\n') {
         bytes.push(b'\n');
     }
-    file.write_all(&bytes)
-        .map_err(|e| ConnectorError::BadResponse { service: ID.into(), message: format!("writing {} failed ({e})", path.display()) })?;
+    file.write_all(&bytes).map_err(|e| ConnectorError::BadResponse {
+        service: ID.into(),
+        message: format!("writing {} failed ({e})", path.display()),
+    })?;
     let how = if append { "appended to" } else { "wrote" };
     Ok(format!("{how} {file_name} ({} bytes)", bytes.len()))
 }

@@ -21,6 +21,7 @@ pub mod microsoft;
 
 pub mod blablacar;
 pub mod coingecko;
+pub mod computer;
 pub mod discord;
 pub mod files;
 pub mod github;
@@ -60,6 +61,7 @@ pub fn all(settings: &Settings) -> Vec<Service> {
         http::service(),
         notify::service(),
         files::service(settings),
+        computer::service(settings),
         google::gmail::service(settings),
         google::google_drive::service(settings),
         google::youtube::service(settings),

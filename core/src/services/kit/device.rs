@@ -100,7 +100,10 @@ pub fn path_in_folder(folder: &Path, relative: &str, id: &str, create_dirs: bool
         }
         match std::fs::symlink_metadata(&path) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(bad_param(id, format!("{} is a symbolic link; Area does not follow links out of the folder", path.display())))
+                return Err(bad_param(
+                    id,
+                    format!("{} is a symbolic link; Area does not follow links out of the folder", path.display()),
+                ))
             }
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => return Err(bad_param(id, format!("{} is a file, not a folder", path.display()))),

@@ -6,6 +6,7 @@
 //! that is renamed is renamed here once. Only contracts and kit items are here — never another
 //! service's code (see `tests/service_boundaries.rs`).
 
+pub use super::device::{folder_param, on_device, path_in_folder, DeviceAccess};
 pub use super::{
     accept_json, bad_param, bad_response, base64_std, base64_url, bearer, crossing_step, excerpt, http_url_param,
     ingredient, json_post, number_param, opt_bool, opt_str, parse_url, reaction_credential, req_str, send,
@@ -20,6 +21,5 @@ pub use crate::connector::{
     Params, PollContext, PollOutput, PolledAction, PushRejected, PushedAction, Reaction, ReactionContext,
     ReactionOutput, RenewedToken, ScheduledAction, SourceWait, TokenRenewal,
 };
-pub use super::device::{folder_param, on_device, path_in_folder, DeviceAccess};
 pub use crate::net::{NetError, RequestOptions, MAX_RETRY_AFTER};
 pub use crate::settings::Settings;
