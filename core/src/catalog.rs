@@ -142,7 +142,7 @@ pub enum TextContext {
     /// recipient (a value holding `,`, `;` or a line break fails the run).
     AddressList,
     /// A file's path inside a folder the user chose: the literal text may name subfolders, a
-    /// value only part of a name (a value holding `/`, `\\`, a line break or another control
+    /// value only part of a name (a value holding `/`, `\`, a line break or another control
     /// character fails the run); the reaction then refuses `.`, `..` and empty components.
     FileName,
     /// A program's arguments, one per line: a value may fill an argument, never add one (a value

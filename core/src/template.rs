@@ -42,6 +42,9 @@
 //!   are escaped as JSON string content and the result must parse; a body that starts like JSON
 //!   with a placeholder outside quotes is refused when saved; any other body is plain text;
 //! - *header*: line breaks and other control characters become spaces;
+//! - *file name*: a value may be part of a name, never a path (`/`, `\` or a control character
+//!   fails the run);
+//! - *argument lines*: a value may fill one argument, never add one (a line break fails the run);
 //! - *address list* (mail recipients): a value may be one address, never a list, so a sender's
 //!   name cannot add recipients.
 //! - A trailing newline is kept (minijinja drops one by default), so text without placeholders

@@ -1,5 +1,7 @@
-//! `computer`: act on this computer — open a web page or a file with its default application,
-//! or run a program the user chose. No account, no network.
+//! `computer`: this computer — triggers on its own state ([`triggers`]: network, battery,
+//! charger, session, wake-up, read over D-Bus by [`bus`]), and reactions that act on it: open a
+//! web page or a file with its default application, or run a program the user chose. No account,
+//! no network.
 //!
 //! Decisions:
 //! - Opening goes through the platform's opener (`xdg-open`, `open`, `explorer`; the setting
@@ -31,6 +33,11 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::services::kit::prelude::*;
+
+pub mod bus;
+pub mod triggers;
+
+use triggers::{DeviceState, Resumed, Watched};
 
 /// The service id, as used in area files.
 pub const ID: &str = "computer";
@@ -108,7 +115,19 @@ pub fn service(settings: &Settings) -> Service {
     let mut reactions = BTreeMap::new();
     reactions.insert("open", Arc::new(Open { access, opener, env: env.clone() }) as Arc<dyn Reaction>);
     reactions.insert("run_program", Arc::new(RunProgram { access, env }) as Arc<dyn Reaction>);
-    Service::new(manifest(settings), BTreeMap::new(), reactions)
+    let bus = Arc::new(bus::Bus::new(settings.service(ID, "SYSTEM_BUS").map(str::to_string)));
+    let mut actions = BTreeMap::new();
+    for (id, watched) in [
+        ("network", Watched::Network),
+        ("battery_low", Watched::BatteryLow),
+        ("charger", Watched::Charger),
+        ("unlocked", Watched::Unlocked),
+    ] {
+        let trigger = DeviceState { watched, bus: bus.clone(), access };
+        actions.insert(id, ActionKind::Fetched(Arc::new(trigger) as Arc<dyn FetchedAction>));
+    }
+    actions.insert("resumed", ActionKind::Fetched(Arc::new(Resumed { access }) as Arc<dyn FetchedAction>));
+    Service::new(manifest(settings), actions, reactions)
 }
 
 fn default_opener() -> PathBuf {
@@ -125,12 +144,13 @@ fn manifest(settings: &Settings) -> ServiceManifest {
     ServiceManifest {
         id: ID,
         name: "This computer",
-        description: "Act on the computer Area runs on: open a page or a file, or run a program you chose.",
+        description: "The computer Area runs on: react when its network, battery, charger or session changes or it \
+                      wakes from sleep; open a page or a file, or run a program you chose.",
         auth: AuthKind::None,
         credential_hosts: vec![],
         oauth: None,
         availability: on_device(settings, Availability::Available),
-        actions: vec![],
+        actions: triggers::manifests(),
         reactions: vec![
             ReactionManifest {
                 id: "open",
