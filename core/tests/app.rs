@@ -738,3 +738,30 @@ async fn the_postman_plan_read_when_connecting_decides_what_areas_may_spend() {
     let planned = app.list_connections().await.expect("list")[0].planned.clone().expect("planned");
     assert_eq!((planned.planned, planned.limit), (8_640, 10_000));
 }
+
+/// Start at login through the one API: off at first, suggested once the first area exists and
+/// never again after an answer; turning it on writes the entry the session reads at login.
+#[tokio::test]
+async fn start_at_login_is_suggested_once_after_the_first_area() {
+    let (_dir, app) = signed_in().await;
+    let config = tempfile::tempdir().unwrap();
+    let autostart = config.path().join("autostart");
+    let status = app.autostart_status(Some(&autostart)).await.unwrap();
+    assert!(status.supported && !status.enabled && !status.suggest, "{status:?}");
+    let unsupported = app.autostart_status(None).await.unwrap();
+    assert!(!unsupported.supported && unsupported.note.is_some());
+
+    app.create_area(webhook_to("http://127.0.0.1:9/sink")).await.expect("create");
+    assert!(app.autostart_status(Some(&autostart)).await.unwrap().suggest, "suggested after the first area");
+
+    let launch =
+        area_core::autostart::Launch { program: "/opt/Area/area-app".into(), args: vec!["--background".into()] };
+    let on = app.set_autostart(Some(&autostart), Some(&launch)).await.unwrap();
+    assert!(on.enabled && !on.suggest);
+    assert_eq!(on.command, Some(vec!["/opt/Area/area-app".to_string(), "--background".to_string()]));
+    assert!(autostart.join("area.desktop").exists());
+
+    let off = app.set_autostart(Some(&autostart), None).await.unwrap();
+    assert!(!off.enabled && !off.suggest, "answered once: not suggested again");
+    assert!(!autostart.join("area.desktop").exists());
+}

@@ -11,8 +11,8 @@ use tauri_specta::{collect_commands, collect_events, Event};
 
 use area_core::accounts::{User, MIN_PASSWORD_CHARS};
 use area_core::app::{
-    self as core_app, ApiError, App, AreaCard, AreaForm, AreaView, EngineStatus, OAuthVia, Recipe, SampleEvent,
-    ServiceEntry, TestSent,
+    self as core_app, ApiError, App, AreaCard, AreaForm, AreaView, AutostartStatus, EngineStatus, OAuthVia, Recipe,
+    SampleEvent, ServiceEntry, TestSent,
 };
 use area_core::areas::{AreaSummary, ImportedArea, TrustSummary};
 use area_core::condition::Condition;
@@ -354,6 +354,56 @@ async fn set_paused(app: State<'_, App>, paused: bool) -> Res<EngineStatus> {
     app.set_paused(paused).await
 }
 
+/// Where this device's login items live and what they start (the app, in the background),
+/// settled once at start (`None`: starting at login is not supported here).
+pub struct LoginItems {
+    pub dir: Option<std::path::PathBuf>,
+    pub launch: Option<area_core::autostart::Launch>,
+}
+
+impl LoginItems {
+    /// This user's autostart directory and this very app with `--background`.
+    pub fn detect() -> LoginItems {
+        // An AppImage runs from a mount that changes every start: the session must start the
+        // image itself, which the AppImage runtime names in `APPIMAGE`.
+        let program =
+            std::env::var_os("APPIMAGE").map(std::path::PathBuf::from).or_else(|| std::env::current_exe().ok());
+        LoginItems {
+            dir: area_core::autostart::default_dir().ok(),
+            launch: program
+                .map(|program| area_core::autostart::Launch { program, args: vec![crate::BACKGROUND_FLAG.into()] }),
+        }
+    }
+}
+
+/// Whether Area starts at login, and whether to suggest it now.
+#[tauri::command]
+#[specta::specta]
+async fn autostart_status(app: State<'_, App>, items: State<'_, LoginItems>) -> Res<AutostartStatus> {
+    app.autostart_status(items.dir.as_deref()).await
+}
+
+/// Turns starting at login on (the app starts in the tray, without its window) or off.
+#[tauri::command]
+#[specta::specta]
+async fn set_autostart(app: State<'_, App>, items: State<'_, LoginItems>, enabled: bool) -> Res<AutostartStatus> {
+    let launch = if enabled {
+        Some(items.launch.as_ref().ok_or_else(|| {
+            ApiError::new(core_app::ErrorCode::Internal, "cannot tell where the Area app is installed")
+        })?)
+    } else {
+        None
+    };
+    app.set_autostart(items.dir.as_deref(), launch).await
+}
+
+/// "Not now" on the suggestion to start at login.
+#[tauri::command]
+#[specta::specta]
+fn dismiss_autostart_suggestion(app: State<'_, App>) -> Res<()> {
+    app.dismiss_autostart_suggestion()
+}
+
 /// Every command and event the UI may use; `lib.rs` mounts it, the test exports it.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     std::sync::LazyLock::force(&STARTED);
@@ -399,6 +449,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             send_test,
             engine_status,
             set_paused,
+            autostart_status,
+            set_autostart,
+            dismiss_autostart_suggestion,
         ])
         .events(collect_events![AppEvent])
         // The sign-up form states core's password rule before the first attempt.

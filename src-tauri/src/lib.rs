@@ -3,7 +3,8 @@
 //! Everything lives in this library (not `main.rs`) so iOS/Android can link it through the
 //! mobile entry point. The shell opens core's facade, hands it to the typed commands, forwards
 //! core's events to the UI, routes `area://` deep links into core, and — on desktop — keeps the
-//! engine alive in the system tray while the window is closed.
+//! engine alive in the system tray while the window is closed. Closing the window destroys it
+//! (WebKit's processes end with it); the tray's "Open Area" builds it again.
 
 pub mod commands;
 pub mod notifier;
@@ -56,23 +57,15 @@ pub fn run() {
             setup(app, startup, &env);
             Ok(())
         })
-        .on_window_event(|window, event| {
-            // Closing the window only hides it: the engine keeps running; "Quit" is in the tray.
-            #[cfg(desktop)]
-            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-                if window.label() == MAIN_WINDOW {
-                    api.prevent_close();
-                    if let Err(e) = window.hide() {
-                        tracing::warn!("could not hide the window: {e}");
-                    }
-                }
-            }
-            #[cfg(mobile)]
-            let _ = (window, event);
-        })
         .build(tauri::generate_context!());
     match app {
-        Ok(app) => app.run(|_, _| {}),
+        // Closing the window destroys it, webview and all: the engine and the tray stay, and
+        // "Open Area" builds the window again. Only "Quit" (an exit with a code) ends the app.
+        Ok(app) => app.run(|_, event| {
+            if let tauri::RunEvent::ExitRequested { code: None, api, .. } = event {
+                api.prevent_exit();
+            }
+        }),
         Err(e) => {
             tracing::error!("Area could not start: {e}");
             eprintln!("area-app: could not start: {e}");
@@ -112,13 +105,18 @@ fn setup(app: &mut tauri::App, startup: Result<core_app::Startup, core_app::ApiE
             None
         }
     };
+    app.manage(commands::LoginItems::detect());
     setup_deep_links(&handle, facade.clone(), &settings);
     #[cfg(unix)]
     drain_on_signal(handle.clone(), facade.clone());
     #[cfg(desktop)]
     if let Err(e) = tray::build(app, facade) {
-        // No tray (e.g. no StatusNotifier host): the app still works, closing just hides.
+        // No tray (e.g. no StatusNotifier host): the app still works; a second launch opens
+        // the window again.
         tracing::warn!("no system tray: {e}");
+    }
+    if !std::env::args().any(|a| a == BACKGROUND_FLAG) {
+        open_main_window(&handle);
     }
 }
 
@@ -223,10 +221,29 @@ fn redact(url: &tauri::Url) -> String {
     format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.path())
 }
 
-/// Shows, unminimises and focuses the main window (tray "Open Area", a second launch, a link).
+/// Started at login (`--background`): the engine and the tray only, no window until asked.
+pub const BACKGROUND_FLAG: &str = "--background";
+
+/// Builds the main window from its configuration (it is not created with the app: see
+/// `tauri.conf.json`'s `"create": false`), unless it exists.
+fn open_main_window<R: Runtime>(app: &AppHandle<R>) -> Option<tauri::WebviewWindow<R>> {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        return Some(window);
+    }
+    let config = app.config().app.windows.iter().find(|w| w.label == MAIN_WINDOW)?.clone();
+    match tauri::WebviewWindowBuilder::from_config(app, &config).and_then(|builder| builder.build()) {
+        Ok(window) => Some(window),
+        Err(e) => {
+            tracing::error!("could not open the window: {e}");
+            None
+        }
+    }
+}
+
+/// Shows, unminimises and focuses the main window, building it again if it was closed (tray
+/// "Open Area", a second launch, a link).
 fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
-    let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
-        tracing::warn!("the main window is gone");
+    let Some(window) = open_main_window(app) else {
         return;
     };
     for (what, result) in [("show", window.show()), ("unminimize", window.unminimize()), ("focus", window.set_focus())]

@@ -107,6 +107,12 @@ export const commands = {
 	engineStatus: () => __TAURI_INVOKE<EngineStatus_Serialize>("engine_status"),
 	/**  "Pause all" or resume. */
 	setPaused: (paused: boolean) => typedError<EngineStatus_Serialize, ApiError_Serialize>(__TAURI_INVOKE("set_paused", { paused })),
+	/**  Whether Area starts at login, and whether to suggest it now. */
+	autostartStatus: () => typedError<AutostartStatus_Serialize, ApiError_Serialize>(__TAURI_INVOKE("autostart_status")),
+	/**  Turns starting at login on (the app starts in the tray, without its window) or off. */
+	setAutostart: (enabled: boolean) => typedError<AutostartStatus_Serialize, ApiError_Serialize>(__TAURI_INVOKE("set_autostart", { enabled })),
+	/**  "Not now" on the suggestion to start at login. */
+	dismissAutostartSuggestion: () => typedError<null, ApiError_Serialize>(__TAURI_INVOKE("dismiss_autostart_suggestion")),
 };
 
 /** Events */
@@ -465,6 +471,37 @@ export type AuthKind =
  *  [`ClientKeyGrant`].
  */
 "client_key";
+
+/**  Whether Area starts when the user logs in to this device. */
+export type AutostartStatus = AutostartStatus_Serialize | AutostartStatus_Deserialize;
+
+/**  Whether Area starts when the user logs in to this device. */
+export type AutostartStatus_Deserialize = {
+	/**  Whether this device can start Area at login (Linux desktops, for now). */
+	supported: boolean,
+	/**  Whether it does. */
+	enabled: boolean,
+	/**  The command the session runs at login, word by word, when enabled. */
+	command?: string[] | null,
+	/**  Why it is not supported here, when it is not. */
+	note?: string | null,
+	/**  Whether to suggest it now: supported, off, never suggested before, and an area exists. */
+	suggest: boolean,
+};
+
+/**  Whether Area starts when the user logs in to this device. */
+export type AutostartStatus_Serialize = {
+	/**  Whether this device can start Area at login (Linux desktops, for now). */
+	supported: boolean,
+	/**  Whether it does. */
+	enabled: boolean,
+	/**  The command the session runs at login, word by word, when enabled. */
+	command: string[] | null,
+	/**  Why it is not supported here, when it is not. */
+	note: string | null,
+	/**  Whether to suggest it now: supported, off, never suggested before, and an area exists. */
+	suggest: boolean,
+};
 
 /**  Whether a service can honestly be used, shown next to it everywhere. */
 export type Availability = 
@@ -1291,7 +1328,7 @@ export type TextContext =
 "address_list" | 
 /**
  *  A file's path inside a folder the user chose: the literal text may name subfolders, a
- *  value only part of a name (a value holding `/`, `\\`, a line break or another control
+ *  value only part of a name (a value holding `/`, `\`, a line break or another control
  *  character fails the run); the reaction then refuses `.`, `..` and empty components.
  */
 "file_name" | 

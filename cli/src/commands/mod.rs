@@ -84,7 +84,7 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
         }
         Command::Daemon { listen } => engine::daemon(&app, out, listen).await,
         Command::Worker => engine::worker(&app, out).await,
-        Command::Autostart { state } => autostart::run(&app, out, state.map(|s| s == OnOff::On)),
+        Command::Autostart { state } => autostart::run(&app, out, state.map(|s| s == OnOff::On)).await,
         Command::Database(DatabaseCommand::Copy { to }) => engine::copy_database(&app, out, &to).await,
         Command::Serve { listen, public_url, sign_up, trust_forwarded, tls_cert, tls_key } => {
             let config =

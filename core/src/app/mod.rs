@@ -8,6 +8,7 @@
 //! of the signed-in user lives in the data directory, so signing in once serves every shell.
 
 mod access;
+mod autostart;
 mod bootstrap;
 mod cards;
 mod database_copy;
@@ -47,6 +48,7 @@ use crate::settings::{self, Settings};
 use crate::store::Store;
 
 pub use access::SignUp;
+pub use autostart::AutostartStatus;
 pub use bootstrap::{bootstrap, Startup};
 pub use cards::{AreaCard, Fix, LastRun};
 pub use error::{ApiError, ErrorCode};

@@ -26,8 +26,15 @@ use crate::error::HttpError;
 use crate::Server;
 
 /// Commands of the desktop app that a server refuses, with why.
-pub const DESKTOP_ONLY: &[(&str, &str)] =
-    &[("sign_in_with", "signing in with GitHub or Google is not available on an Area server yet: use your email")];
+pub const DESKTOP_ONLY: &[(&str, &str)] = &[
+    ("sign_in_with", "signing in with GitHub or Google is not available on an Area server yet: use your email"),
+    ("autostart_status", "starting at login is not available on an Area server: it is a setting of the desktop app"),
+    ("set_autostart", "starting at login is not available on an Area server: it is a setting of the desktop app"),
+    (
+        "dismiss_autostart_suggestion",
+        "starting at login is not available on an Area server: it is a setting of the desktop app",
+    ),
+];
 
 /// The commands the browser transport sends to their own routes: the session cookie's, and
 /// `connect_oauth` and `sign_in_with`, which become a navigation to the provider

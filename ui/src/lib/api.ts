@@ -11,6 +11,7 @@ import type {
   AreaForm_Serialize,
   AreaSummary_Serialize,
   AreaView_Serialize,
+  AutostartStatus,
   ClientKeySetup_Serialize,
   Condition,
   ConnectionInfo_Serialize,
@@ -53,7 +54,7 @@ export type RunRecord = RunRecord_Serialize;
 export type Recipe = Recipe_Serialize;
 export type ServiceEntry = ServiceEntry_Serialize;
 export type ServiceManifest = ServiceManifest_Serialize;
-export type { AppEvent, ErrorCode, SampleEvent, TestSent, TrustSummary, User, OAuthVia };
+export type { AppEvent, AutostartStatus, ErrorCode, SampleEvent, TestSent, TrustSummary, User, OAuthVia };
 export type {
   AreaStatus,
   Availability,
@@ -203,6 +204,10 @@ export const api = {
 
   engineStatus: (): Promise<EngineStatus> => plain(commands.engineStatus()),
   setPaused: (paused: boolean): Promise<EngineStatus> => run(commands.setPaused(paused)),
+
+  autostartStatus: (): Promise<AutostartStatus> => run(commands.autostartStatus()),
+  setAutostart: (enabled: boolean): Promise<AutostartStatus> => run(commands.setAutostart(enabled)),
+  dismissAutostartSuggestion: (): Promise<null> => run(commands.dismissAutostartSuggestion()),
 };
 
 /** Subscribes to the core's change notifications; returns the unsubscribe function. */

@@ -9,7 +9,8 @@ export type Route =
   | { name: "activity"; areaId?: number }
   | { name: "area"; id: number }
   | { name: "wizard"; id?: number; step?: string; recipe?: string }
-  | { name: "account" };
+  | { name: "account" }
+  | { name: "settings" };
 
 export const nav = $state<{ route: Route }>({ route: { name: "dashboard" } });
 

@@ -223,6 +223,7 @@ export function fakeCore(overrides: Record<string, Handler> = {}) {
       }
     },
     create_area: (a) => summary(a.form as AreaForm),
+    autostart_status: () => ({ supported: true, enabled: false, command: null, note: null, suggest: false }),
     engine_status: () => ({ running: true, paused: false, error: null, webhook_base: "http://127.0.0.1:8787" }),
     sample_event: () => ({ ingredients: [{ id: "title", value: "Sampled title" }, { id: "link", value: "https://example.org/s" }], items: 3 }),
     area: () => {
