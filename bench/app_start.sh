@@ -92,6 +92,25 @@ for run in $(seq 1 "$runs"); do
     tree_pss=$(pss_of_tree "$app_pid")
     echo "idle RSS with 100 areas after 30 s: app process $((main_kib / 1024)) MiB, with WebKit processes $((tree_kib / 1024)) MiB"
     echo "idle PSS: app process $((main_pss / 1024)) MiB, with WebKit processes $((tree_pss / 1024)) MiB"
+
+    # Close the window as a window manager would, then measure the app with only its tray.
+    app_env() { tr '\0' '\n' <"/proc/$app_pid/environ" | grep -E "^($1)=" | head -1 | cut -d= -f2-; }
+    display=$(app_env DISPLAY)
+    DISPLAY="$display" XAUTHORITY="$(app_env XAUTHORITY)" python3 bench/x11_close.py Area
+    sleep 10
+    closed_kib=$(rss_of_tree "$app_pid")
+    closed_pss=$(pss_of_tree "$app_pid")
+    webkit_left=$(ps -o comm= --ppid "$app_pid" | grep -c WebKit || true)
+    echo "window closed, after 10 s: all processes $((closed_kib / 1024)) MiB RSS, $((closed_pss / 1024)) MiB PSS; WebKit processes left: $webkit_left"
+
+    # Reopen, as the tray's "Open Area" or a second launch does (single instance: the running
+    # app builds its window again and the new process exits).
+    before=$(grep -c "window interactive" "$log")
+    DISPLAY="$display" XAUTHORITY="$(app_env XAUTHORITY)" DBUS_SESSION_BUS_ADDRESS="$(app_env DBUS_SESSION_BUS_ADDRESS)" \
+      "$app" >/dev/null 2>&1 || true
+    for _ in $(seq 1 200); do [ "$(grep -c "window interactive" "$log")" -gt "$before" ] && break; sleep 0.05; done
+    reopen_ms=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep "window interactive" | tail -1 | grep -o 'window_ms=[0-9]*' | cut -d= -f2)
+    echo "reopened: interactive ${reopen_ms:-?} ms after the window was built again"
   fi
   pkill -f "^$app" || true
   wait "$runner" 2>/dev/null || true
@@ -103,6 +122,8 @@ cat >bench/results/app_start.json <<JSON
 {"cold_start_to_interactive_ms": {"runs": [${sorted// /, }], "median": $median},
  "idle_rss_100_areas_kib": {"app_process": $main_kib, "with_webkit_processes": $tree_kib},
  "idle_pss_100_areas_kib": {"app_process": $main_pss, "with_webkit_processes": $tree_pss},
+ "window_closed_kib": {"rss_all_processes": $closed_kib, "pss_all_processes": $closed_pss, "webkit_processes_left": $webkit_left},
+ "reopen_to_interactive_ms": ${reopen_ms:-null},
  "binary_bytes": $(stat -c %s "$app"), "measured_at": "$(date -u +%FT%TZ)"}
 JSON
 sed -i 's/, \]/]/' bench/results/app_start.json

@@ -231,6 +231,7 @@ fn open_main_window<R: Runtime>(app: &AppHandle<R>) -> Option<tauri::WebviewWind
         return Some(window);
     }
     let config = app.config().app.windows.iter().find(|w| w.label == MAIN_WINDOW)?.clone();
+    *commands::WINDOW_BUILT.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
     match tauri::WebviewWindowBuilder::from_config(app, &config).and_then(|builder| builder.build()) {
         Ok(window) => Some(window),
         Err(e) => {

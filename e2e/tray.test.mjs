@@ -1,0 +1,87 @@
+// The app in the tray: closing the window destroys it (WebKit's web process ends) while the
+// engine keeps firing, and a second launch builds the window again.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomUUID } from "node:crypto";
+
+import { withApp, launchSecondInstance } from "./lib/app.mjs";
+import { startSink, postJson } from "./lib/fakes.mjs";
+import { click, fill, waitText, signUp, wizardWebhookToHttp, advanceUntil, onlyAreaId, nav } from "./lib/ui.mjs";
+import { waitFor } from "./lib/util.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const servers = [];
+after(async () => {
+  for (const s of servers) await s.close();
+});
+
+/** The app process whose data directory is `dataDir`. */
+function appPid(dataDir) {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
+      const environ = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (comm.startsWith("area-app") && environ.includes(`AREA_DATA_DIR=${dataDir}`)) return Number(entry);
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return null;
+}
+
+/** The names of `pid`'s child processes. */
+function children(pid) {
+  try {
+    return execFileSync("ps", ["-o", "comm=", "--ppid", String(pid)], { encoding: "utf8" }).split("\n").filter(Boolean);
+  } catch {
+    return []; // ps exits 1 when there are none
+  }
+}
+
+const interactiveCount = (logPath) => (readFileSync(logPath, "utf8").match(/window interactive/g) ?? []).length;
+
+test("closing the window ends its web process while a webhook area still fires; a second launch reopens it", async () => {
+  const sink = await startSink();
+  servers.push(sink);
+  await withApp("tray", async (app) => {
+    const { browser } = app;
+    await signUp(browser, "e2e-tray@example.com", "correct horse battery staple");
+    await wizardWebhookToHttp(browser);
+    await fill(browser, "param-url", `${sink.url}/tray-hook`);
+    await advanceUntil(browser, "area-name");
+    await fill(browser, "area-name", "E2E tray webhook");
+    await click(browser, "wizard-save");
+    await nav(browser, "dashboard");
+    const areaId = await onlyAreaId(browser);
+    await click(browser, `area-open-${areaId}`);
+    const hookUrl = await waitText(browser, "webhook-url", (t) => /\/hooks\/\S+$/.test(t), { message: "the webhook URL" });
+
+    const pid = appPid(app.dataDir);
+    assert.ok(pid, "the app process");
+    assert.ok(children(pid).some((c) => c.startsWith("WebKitWebProces")), `a web process: ${children(pid)}`);
+    const opened = interactiveCount(app.logPath);
+
+    // Close it as a window manager's close button does.
+    execFileSync("python3", [join(here, "../bench/x11_close.py"), "Area"], { env: app.env });
+    await waitFor(() => !children(pid).some((c) => c.startsWith("WebKitWebProces")), {
+      timeout: 15000,
+      message: "the web process to end once the window is closed",
+    });
+    assert.ok(appPid(app.dataDir) === pid, "the app (engine and tray) keeps running");
+
+    const fired = await postJson(hookUrl, { msg: "closed" }, { "Idempotency-Key": `e2e-${randomUUID()}` });
+    assert.ok(fired.status >= 200 && fired.status < 300, `webhook answered ${fired.status}`);
+    await waitFor(() => sink.requests.length === 1, { timeout: 10000, message: "the area to fire with the window closed" });
+
+    // A second launch (what the tray's "Open Area" does, from another process) builds it again.
+    const second = await launchSecondInstance(app, []);
+    assert.equal(second.code, 0, `the second instance should hand over and exit: ${second.stderr.slice(-2000)}`);
+    await waitFor(() => interactiveCount(app.logPath) > opened, { timeout: 20000, message: "the window to be interactive again" });
+    assert.ok(children(pid).some((c) => c.startsWith("WebKitWebProces")), "a web process again");
+  });
+});
