@@ -1,17 +1,19 @@
-// The app in the tray: closing the window destroys it (WebKit's web process ends) while the
-// engine keeps firing, and a second launch builds the window again.
+// The app in the tray and on the device: closing the window destroys it (WebKit's web process
+// ends) while the engine keeps firing, and a second launch builds the window again; a folder
+// trigger built in the wizard shows one notification per new file through the desktop's
+// notification service (a mock on the run's private session bus).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomUUID } from "node:crypto";
 
 import { withApp, launchSecondInstance } from "./lib/app.mjs";
 import { startSink, postJson } from "./lib/fakes.mjs";
-import { click, fill, waitText, signUp, wizardWebhookToHttp, advanceUntil, onlyAreaId, nav } from "./lib/ui.mjs";
-import { waitFor } from "./lib/util.mjs";
+import { click, fill, waitText, signUp, wizardWebhookToHttp, advanceUntil, onlyAreaId, nav, pickIngredient } from "./lib/ui.mjs";
+import { waitFor, sleep } from "./lib/util.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const servers = [];
@@ -83,5 +85,64 @@ test("closing the window ends its web process while a webhook area still fires; 
     assert.equal(second.code, 0, `the second instance should hand over and exit: ${second.stderr.slice(-2000)}`);
     await waitFor(() => interactiveCount(app.logPath) > opened, { timeout: 20000, message: "the window to be interactive again" });
     assert.ok(children(pid).some((c) => c.startsWith("WebKitWebProces")), "a web process again");
+  });
+});
+
+/** Starts the mock notification service on the app's session bus; resolves { notifications(), stop() }. */
+async function startNotificationService(app) {
+  const record = join(app.dir, "notifications.jsonl");
+  const child = spawn("/usr/bin/python3", [join(here, "lib/mock_notifications.py"), record], {
+    env: app.env,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise((resolve, reject) => {
+    child.stdout.on("data", (c) => String(c).includes("ready") && resolve());
+    child.once("exit", (code) => reject(new Error(`the mock notification service exited (${code})`)));
+  });
+  return {
+    notifications: () =>
+      existsSync(record) ? readFileSync(record, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [],
+    stop: () => child.kill(),
+  };
+}
+
+test("a 'file appears in a folder → notification' area built in the wizard shows exactly one notification per file", async () => {
+  await withApp("folder", async (app) => {
+    const { browser } = app;
+    const service = await startNotificationService(app);
+    try {
+      const folder = join(app.dir, "inbox");
+      mkdirSync(folder);
+      writeFileSync(join(folder, "before.pdf"), "already here");
+      await signUp(browser, "e2e-folder@example.com", "correct horse battery staple");
+      await nav(browser, "dashboard");
+      await click(browser, "new-area");
+      await fill(browser, "service-search", "files");
+      await click(browser, "pick-service-files");
+      await fill(browser, "param-folder", folder);
+      await fill(browser, "param-pattern", "*.pdf");
+      await advanceUntil(browser, "pick-service-notify");
+      await click(browser, "pick-service-notify");
+      await fill(browser, "param-title", "New file: ");
+      await pickIngredient(browser, "title", "name");
+      await advanceUntil(browser, "area-name");
+      await fill(browser, "area-name", "E2E folder to notification");
+      await click(browser, "wizard-save");
+      await waitText(browser, "area-watching", (t) => /Watching/.test(t), { timeout: 20000, message: "the baseline" });
+
+      // A finished download: written, then left alone (its modification time in the past).
+      const file = join(folder, "invoice.pdf");
+      writeFileSync(file, "%PDF-1.7 e2e");
+      const past = new Date(Date.now() - 60_000);
+      utimesSync(file, past, past);
+      writeFileSync(join(folder, "notes.txt"), "not a pdf");
+      await waitFor(() => service.notifications().length >= 1, { timeout: 20000, message: "a notification" });
+      await sleep(3000); // a second one would show up here
+      const shown = service.notifications();
+      assert.equal(shown.length, 1, JSON.stringify(shown));
+      assert.equal(shown[0].summary, "New file: invoice.pdf");
+    } finally {
+      service.stop();
+    }
   });
 });

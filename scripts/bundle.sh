@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Builds the release installers (.deb and .rpm; AppImage needs downloads from GitHub, so it is
-# not made here) and prints their paths and sizes.
+# not made here) and prints their paths and sizes. Each package carries the desktop app and the
+# `area` command (installed as /usr/bin/area): the release CLI is staged in src-tauri/package/,
+# where tauri.conf.json's `files` picks it up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 "$(dirname "$0")/setup.sh"
 export PATH="$HOME/.cargo/bin:$PATH"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release --locked -q -p area-cli
+mkdir -p src-tauri/package
+install -m 0755 "$target_dir/release/area" src-tauri/package/area
 npx tauri build --bundles deb,rpm
 found=0
 while IFS= read -r f; do

@@ -18,8 +18,9 @@ tauri_pkgs=(libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libs
   chromium chromium-driver
   # The store's PostgreSQL tests start a throwaway cluster (scripts/pg-cluster.sh).
   postgresql
-  # The device triggers' tests run mock NetworkManager/UPower/logind on a private dbus-daemon.
-  dbus)
+  # The device triggers' tests run mock NetworkManager/UPower/logind on a private dbus-daemon;
+  # the E2E suite's mock notification service is Python on D-Bus.
+  dbus python3-dbus python3-gi)
 if command -v dpkg-query >/dev/null 2>&1; then
   for pkg in "${tauri_pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

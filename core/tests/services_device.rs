@@ -256,6 +256,8 @@ async fn the_watcher_wakes_on_the_change_signal_and_a_missing_service_is_named()
     assert!(err.contains("NetworkManager cannot be read: it is not running on this computer"), "{err}");
 
     let nm = bus.serve("org.freedesktop.NetworkManager", NM_PATH, NetworkManager { state: 70 }).await;
+    // Before the first check: not "unsupported" (that would end the watch for good), just quiet.
+    assert_eq!(action.wait_for_change(&ctx, Duration::from_secs(20)).await.unwrap(), SourceWait::Quiet);
     let cursor = action.fetch(&ctx).await.unwrap().cursor;
     let ctx = FetchContext { cursor: cursor.as_ref(), ..ctx };
     assert_eq!(action.wait_for_change(&ctx, Duration::from_millis(300)).await.unwrap(), SourceWait::Quiet);

@@ -137,6 +137,11 @@ async fn the_watcher_asks_for_a_check_as_soon_as_a_settled_file_appears() {
         serde_json::from_value(json!({"folder": folder.path(), "pattern": "*.pdf", "settle_secs": 0})).unwrap();
     let action = changed_action();
     let ctx = FetchContext { params: &params, cursor: None, credential: None, allow_private_network: false };
+    // Before the first check: quiet at once, so the watcher asks again with the first cursor
+    // (waiting out `max_wait` on no cursor would leave new files to the interval).
+    let asked = std::time::Instant::now();
+    assert_eq!(action.wait_for_change(&ctx, Duration::from_secs(20)).await.unwrap(), SourceWait::Quiet);
+    assert!(asked.elapsed() < Duration::from_secs(5), "{:?}", asked.elapsed());
     let cursor = action.fetch(&ctx).await.unwrap().cursor;
     let ctx = FetchContext { cursor: cursor.as_ref(), ..ctx };
 

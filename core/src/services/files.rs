@@ -312,11 +312,16 @@ impl FetchedAction for FileChanged {
     async fn wait_for_change(&self, ctx: &FetchContext<'_>, max_wait: Duration) -> Result<SourceWait, ConnectorError> {
         self.access.check(ID)?;
         let watch = Watch::from_params(ctx.params)?;
+        if ctx.cursor.is_none() {
+            // Before the first check there is nothing to compare with: come back once it has
+            // recorded the folder (the scheduler asks again with the new cursor).
+            tokio::time::sleep(WATCH_EVERY).await;
+            return Ok(SourceWait::Quiet);
+        }
         let until = tokio::time::Instant::now() + max_wait;
         while tokio::time::Instant::now() < until {
             tokio::time::sleep(WATCH_EVERY).await;
-            // Before the first check there is nothing to compare with: the check's interval decides.
-            if ctx.cursor.is_some() && watch.has_news(&list_off_thread(&watch).await?, ctx.cursor, SystemTime::now()) {
+            if watch.has_news(&list_off_thread(&watch).await?, ctx.cursor, SystemTime::now()) {
                 return Ok(SourceWait::Changed);
             }
         }

@@ -183,8 +183,11 @@ impl FetchedAction for DeviceState {
     async fn wait_for_change(&self, ctx: &FetchContext<'_>, max_wait: Duration) -> Result<SourceWait, ConnectorError> {
         self.access.check(super::ID)?;
         let Some((known, _)) = remembered(ctx.cursor) else {
-            // Nothing to compare with before the first check: the interval decides.
-            return Ok(SourceWait::Unsupported);
+            // Nothing to compare with before the first check: come back once it has recorded
+            // the state (the scheduler asks again with the new cursor). Not `Unsupported`, which
+            // would end the watch for good.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            return Ok(SourceWait::Quiet);
         };
         self.bus
             .wait_for_change(self.source(), max_wait, || async { Ok(self.read(ctx.params).await?.state != known) })
