@@ -4,34 +4,11 @@ import userEvent from "@testing-library/user-event";
 import Dashboard from "./Dashboard.svelte";
 import Activity from "./Activity.svelte";
 import { fakeCore } from "../test/fakeCore";
+import { areaCard } from "../test/cards";
 import { loadCatalog, toasts } from "../lib/state.svelte";
-import type { AreaCard, RunRecord } from "../lib/api";
+import type { RunRecord } from "../lib/api";
 
-function card(id: number, over: Partial<AreaCard["summary"]> = {}, rest: Partial<AreaCard> = {}): AreaCard {
-  return {
-    summary: {
-      id,
-      name: `Area ${id}`,
-      enabled: true,
-      status: "on",
-      paused_reason: null,
-      paused_cause: null,
-      action: { service: "rss", id: "new_item" },
-      reactions: [{ service: "notify", id: "send" }],
-      summary: "",
-      interval_secs: 300,
-      created_at: 0,
-      updated_at: 0,
-      ...over,
-    },
-    next_check_at: Date.now() + 120_000,
-    last_run: null,
-    consecutive_failures: 0,
-    last_error: null,
-    fix: null,
-    ...rest,
-  };
-}
+const card = areaCard;
 
 describe("dashboard", () => {
   test("shows cards with their status, and the switch turns an area off", async () => {

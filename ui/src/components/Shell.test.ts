@@ -5,31 +5,12 @@ import { emit } from "@tauri-apps/api/event";
 import Shell from "./Shell.svelte";
 import { fakeCore } from "../test/fakeCore";
 import { nav } from "../lib/state.svelte";
-import type { AreaCard, EngineStatus } from "../lib/api";
+import type { EngineStatus } from "../lib/api";
+import { areaCard } from "../test/cards";
 
 const ME = { user: { id: 1, email: "me@example.com", created_at: 0 }, onSignedOut: () => {} };
 
-const areaOn: AreaCard = {
-  summary: {
-    id: 5,
-    name: "Feed to phone",
-    enabled: true,
-    status: "on",
-    paused_reason: null,
-    paused_cause: null,
-    action: { service: "rss", id: "new_item" },
-    reactions: [{ service: "notify", id: "send" }],
-    summary: "",
-    interval_secs: 300,
-    created_at: 0,
-    updated_at: 0,
-  },
-  next_check_at: Date.now() + 120_000,
-  last_run: null,
-  consecutive_failures: 0,
-  last_error: null,
-  fix: null,
-};
+const areaOn = areaCard(5, { name: "Feed to phone" });
 
 /** The fake core with one area that is on, and "Pause all" switchable. */
 function coreWithAreaOn(paused: boolean) {

@@ -5,32 +5,13 @@ import Dashboard from "./Dashboard.svelte";
 import Settings from "./Settings.svelte";
 import { fakeCore } from "../test/fakeCore";
 import { loadCatalog } from "../lib/state.svelte";
-import type { AreaCard, AutostartStatus } from "../lib/api";
+import type { AutostartStatus } from "../lib/api";
+import { areaCard } from "../test/cards";
 
 const off: AutostartStatus = { supported: true, enabled: false, command: null, note: null, suggest: false };
 const on: AutostartStatus = { ...off, enabled: true, command: ["/usr/bin/area-app", "--background"] };
 
-const oneCard: AreaCard = {
-  summary: {
-    id: 1,
-    name: "Area 1",
-    enabled: true,
-    status: "on",
-    paused_reason: null,
-    paused_cause: null,
-    action: { service: "rss", id: "new_item" },
-    reactions: [{ service: "notify", id: "send" }],
-    summary: "",
-    interval_secs: 300,
-    created_at: 0,
-    updated_at: 0,
-  },
-  next_check_at: null,
-  last_run: null,
-  consecutive_failures: 0,
-  last_error: null,
-  fix: null,
-};
+const oneCard = areaCard(1);
 
 describe("start at login", () => {
   test("is offered once on the dashboard after the first area, and turned on from the offer", async () => {
