@@ -9,8 +9,9 @@ export const commands = {
 	/**  The app version, for the about line. */
 	appVersion: () => __TAURI_INVOKE<string>("app_version"),
 	/**
-	 *  Called once by the UI when its first screen is interactive: logs how long the cold start
-	 *  took (`bench/app_start.sh` reads this line).
+	 *  Called by the UI when its first screen is interactive: logs how long the cold start took
+	 *  (`ms`) and how long since this window was built (`window_ms`: the reopen time after the
+	 *  window was closed); `bench/app_start.sh` reads this line.
 	 */
 	uiReady: () => __TAURI_INVOKE<void>("ui_ready"),
 	/**  Why core could not be opened at start (or null), so the UI shows it instead of a blank window. */
