@@ -40,7 +40,7 @@ fn run_area(watched: &Path, program: &Path, allow: Value) -> Value {
         "name": "run on new file",
         "action": {"service": "files", "id": "changed", "params": {"folder": watched, "settle_secs": 0}},
         "reactions": [{"service": "computer", "id": "run_program",
-                       "params": {"program": program, "arguments": "--name\n{{ name }}\n\n{{ size }}",
+                       "params": {"program": program, "arguments": "--name\n{{ name }}\n{{ size }}",
                                   "input": "{{ path }}", "allow": allow}}]
     })
 }

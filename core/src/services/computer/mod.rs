@@ -180,7 +180,7 @@ fn manifest(settings: &Settings) -> ServiceManifest {
                     ParamSpec::new(
                         "arguments",
                         "Arguments, one per line",
-                        "Each line is one argument; may use ingredients, e.g. {{ title }}.",
+                        "Each line is one argument (an empty line is an empty argument); may use ingredients, e.g. {{ title }}.",
                         ParamType::String,
                     )
                     .optional(Some(json!("")))
@@ -263,13 +263,7 @@ impl Reaction for RunProgram {
         if let Some(reason) = refuse_program(program) {
             return Err(bad_param("program", reason));
         }
-        let arguments: Vec<&str> = params
-            .get("arguments")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .collect();
+        let arguments = argument_list(params.get("arguments").and_then(Value::as_str).unwrap_or(""));
         let input = params.get("input").and_then(Value::as_str).unwrap_or("").to_string();
         let mut command = tokio::process::Command::new(program);
         command
@@ -313,6 +307,17 @@ impl Reaction for RunProgram {
             Err(failed(format!("{name} exited with {code}: {said}")))
         }
     }
+}
+
+/// The rendered `arguments` as a list: every line is one argument, an empty line an empty
+/// argument (an ingredient that renders empty must not shift the arguments after it); only the
+/// last line break ends the list rather than starting an argument.
+pub fn argument_list(rendered: &str) -> Vec<&str> {
+    if rendered.is_empty() {
+        return Vec::new();
+    }
+    let body = rendered.strip_suffix('\n').unwrap_or(rendered);
+    body.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).collect()
 }
 
 /// Reads at most [`MAX_OUTPUT`] bytes, then drains the rest so the program is never blocked.
@@ -413,6 +418,13 @@ mod tests {
         }
         assert!(refuse_program("true").is_some());
         assert!(refuse_program("/no/such/program").is_some());
+    }
+
+    #[test]
+    fn each_line_is_one_argument_even_when_empty() {
+        assert_eq!(argument_list("--name\n\n1\n"), ["--name", "", "1"]);
+        assert_eq!(argument_list("a\r\nb"), ["a", "b"]);
+        assert!(argument_list("").is_empty());
     }
 
     #[test]
