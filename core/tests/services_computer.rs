@@ -69,9 +69,7 @@ async fn a_program_gets_each_ingredient_as_one_argument_and_none_can_add_one() {
     std::fs::remove_file(&record).unwrap();
     drop_file(watched.path(), "x\n--delete-everything");
     Engine::run_once(&env.store, config(false), notifier.clone()).await.unwrap();
-    let runs = env.runs(area).await;
-    assert_eq!(runs[0].status, "failed");
-    assert!(runs[0].error.as_deref().unwrap_or("").contains("never add one"), "{:?}", runs[0].error);
+    env.assert_last_run_failed(area, "never add one").await;
     assert!(!record.exists(), "the program did not run");
 }
 
@@ -95,9 +93,7 @@ async fn running_a_program_needs_the_consent_and_never_a_shell() {
     Engine::run_once(&env.store, config(false), notifier.clone()).await.unwrap();
     drop_file(watched.path(), "a.txt");
     Engine::run_once(&env.store, config(false), notifier.clone()).await.unwrap();
-    let runs = env.runs(area).await;
-    assert_eq!(runs[0].status, "failed");
-    assert!(runs[0].error.as_deref().unwrap_or("").contains("is a shell"), "{:?}", runs[0].error);
+    env.assert_last_run_failed(area, "is a shell").await;
 }
 
 #[tokio::test]
@@ -146,8 +142,6 @@ async fn open_hands_documents_to_the_opener_and_refuses_launchers() {
     std::fs::remove_file(&record).unwrap();
     drop_file(watched.path(), "evil.desktop");
     Engine::run_once(&env.store, config_with(false, &settings), notifier.clone()).await.unwrap();
-    let runs = env.runs(area).await;
-    assert_eq!(runs[0].status, "failed");
-    assert!(runs[0].error.as_deref().unwrap_or("").contains("launcher"), "{:?}", runs[0].error);
+    env.assert_last_run_failed(area, "launcher").await;
     assert!(!record.exists());
 }

@@ -190,16 +190,12 @@ async fn the_write_reaction_appends_lines_and_never_leaves_its_folder() {
     put(watched.path(), "b.txt", "b", OLD);
     Engine::run_once(&env.store, config(false), recorder.clone()).await.unwrap();
     assert!(!outside.path().join("target.log").exists());
-    let runs = env.runs(area).await;
-    assert_eq!(runs[0].status, "failed");
-    assert!(runs[0].error.as_deref().unwrap_or("").contains("cannot open"), "{:?}", runs[0].error);
+    env.assert_last_run_failed(area, "cannot open").await;
 
     // An ingredient holding a folder (a file in a subfolder) cannot choose where to write.
     put(watched.path(), "sub/c.txt", "c", OLD);
     Engine::run_once(&env.store, config(false), recorder.clone()).await.unwrap();
-    let runs = env.runs(area).await;
-    assert_eq!(runs[0].status, "failed");
-    assert!(runs[0].error.as_deref().unwrap_or("").contains("not a path"), "{:?}", runs[0].error);
+    env.assert_last_run_failed(area, "not a path").await;
     assert!(!log.path().join("logs/sub").exists());
 }
 

@@ -92,6 +92,14 @@ impl Env {
         self.runs(area_id).await.iter().filter(|r| r.status == status).count()
     }
 
+    /// Asserts that the area's newest run failed with an error saying `needle`.
+    pub async fn assert_last_run_failed(&self, area_id: i64, needle: &str) {
+        let runs = self.runs(area_id).await;
+        let last = runs.first().expect("the area has a run");
+        assert_eq!(last.status, "failed", "{last:?}");
+        assert!(last.error.as_deref().unwrap_or("").contains(needle), "{needle:?} not in {:?}", last.error);
+    }
+
     pub async fn seen_count(&self, area_id: i64) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM seen_events WHERE area_id = $1")
             .bind(area_id)

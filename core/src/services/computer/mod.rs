@@ -265,15 +265,8 @@ impl Reaction for RunProgram {
         }
         let arguments = argument_list(params.get("arguments").and_then(Value::as_str).unwrap_or(""));
         let input = params.get("input").and_then(Value::as_str).unwrap_or("").to_string();
-        let mut command = tokio::process::Command::new(program);
-        command
-            .args(&arguments)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        let mut command = clean_command(program, &self.env);
+        command.args(&arguments).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         if let Some((_, home)) = self.env.iter().find(|(k, _)| k == "HOME") {
             command.current_dir(home);
         }
@@ -307,6 +300,14 @@ impl Reaction for RunProgram {
             Err(failed(format!("{name} exited with {code}: {said}")))
         }
     }
+}
+
+/// `program` with only the session's environment (`env`, from [`INHERITED_ENV`]): never Area's
+/// own settings, which may hold keys.
+fn clean_command(program: impl AsRef<std::ffi::OsStr>, env: &[(String, String)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+    command
 }
 
 /// The rendered `arguments` as a list: every line is one argument, an empty line an empty
@@ -381,10 +382,8 @@ impl Reaction for Open {
     async fn run(&self, _ctx: &ReactionContext<'_>, params: &Params) -> Result<ReactionOutput, ConnectorError> {
         self.access.check(ID)?;
         let target = openable(req_str(params, "target")?)?;
-        let mut child = tokio::process::Command::new(&self.opener)
+        let mut child = clean_command(&self.opener, &self.env)
             .arg(&target)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
