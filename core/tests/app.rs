@@ -359,6 +359,55 @@ async fn pause_all_stops_the_engine_and_survives_a_restart() {
     again.shutdown().await;
 }
 
+/// The tray app: the engine runs in the tray process and the window is a process beside it on
+/// the same data. The window creates an area, the tray's engine fires it, the window hears of
+/// the run; "Pause all" in the window stops the tray's engine and resuming starts it again; once
+/// the tray is gone the window says so instead of "Running".
+#[tokio::test]
+async fn a_window_beside_the_tray_engine_sees_its_runs_and_pauses_it() {
+    let (dir, tray) = signed_in().await;
+    let window =
+        App::open_beside_engine(Startup::new(dir.path().join("data"), settings(&[])), RecordingNotifier::new())
+            .await
+            .expect("open the window beside the engine");
+    let status = window.engine_status();
+    assert!(status.running && !status.paused && status.webhook_base.is_some(), "{status:?}");
+
+    let sink = MockServer::start().await;
+    Mock::given(method("POST")).and(path("/sink")).respond_with(ResponseTemplate::new(200)).mount(&sink).await;
+    let area = window.create_area(webhook_to(&format!("{}/sink", sink.uri()))).await.expect("create in the window");
+    let url = window.area(area.id).await.expect("area").detail.webhook_url.expect("a webhook URL");
+    let mut events = window.subscribe();
+    post_accepted(&url, "evt-1", "hello").await;
+    wait_for("the tray's engine delivers the run", WAIT, || async { received_count(&sink).await == 1 }).await;
+    let heard = tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await {
+                Ok(e) if e.kind == ChangeKind::Runs => return true,
+                Ok(_) => continue,
+                Err(_) => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(heard, Ok(true), "the window heard of the tray's run");
+    assert_eq!(window.runs(Some(area.id), 10).await.expect("runs").len(), 1);
+
+    let paused = window.set_paused(true).await.expect("pause from the window");
+    assert!(paused.paused && !paused.running, "{paused:?}");
+    assert!(tray.engine_status().paused, "the tray's engine followed: {:?}", tray.engine_status());
+    let refused = reqwest::Client::new().post(&url).json(&json!({ "text": "while paused" })).send().await;
+    assert!(refused.is_err(), "the paused engine's listener is closed: {refused:?}");
+    let resumed = window.set_paused(false).await.expect("resume from the window");
+    assert!(resumed.running && !resumed.paused, "{resumed:?}");
+    assert!(tray.engine_status().running, "the tray's engine started again: {:?}", tray.engine_status());
+
+    tray.shutdown().await;
+    let gone = window.engine_status();
+    assert!(!gone.running && gone.error.as_deref() == Some(area_core::app::NOT_RUNNING), "{gone:?}");
+    window.shutdown().await;
+}
+
 /// Issue 10 item 9: the "pause all" marker was written with a plain write, following a link
 /// planted at its name; the link's target is now left alone.
 #[tokio::test]

@@ -12,6 +12,7 @@ mod autostart;
 mod bootstrap;
 mod cards;
 mod database_copy;
+mod engine_host;
 mod error;
 mod form;
 mod logging;
@@ -51,6 +52,7 @@ pub use access::SignUp;
 pub use autostart::AutostartStatus;
 pub use bootstrap::{bootstrap, Startup};
 pub use cards::{AreaCard, Fix, LastRun};
+pub use engine_host::{running_elsewhere, NOT_RUNNING, STATUS_FILE};
 pub use error::{ApiError, ErrorCode};
 pub use form::{AreaForm, FormStep};
 pub use logging::log_filter;
@@ -214,6 +216,9 @@ struct Inner {
     redirects: oauth_redirect::RedirectFlows,
     opener: Mutex<UrlOpener>,
     stop_watch: tokio::sync::watch::Sender<bool>,
+    /// The engine runs in another process (the tray) and this one is a window beside it: its
+    /// status is read from the data directory, and "Pause all" is the marker the owner follows.
+    beside: bool,
 }
 
 /// Processes sharing a PostgreSQL store open each other's sealed credentials, so they must share
@@ -271,12 +276,29 @@ impl App {
         }
         let stop_rx = app.inner.stop_watch.subscribe();
         tokio::spawn(watch::watch_changes(app.inner.store.pool().clone(), app.inner.events.clone(), stop_rx));
+        tokio::spawn(engine_host::follow_pause_marker(app.clone(), app.inner.stop_watch.subscribe()));
+        Ok(app)
+    }
+
+    /// Opens the app for a window whose engine runs in another process on the same data (the
+    /// tray, `area tray`): this process never starts an engine; its status and "Pause all" go
+    /// through the data directory ([`engine_host`]), and the owner's runs reach the UI as
+    /// changes.
+    pub async fn open_beside_engine(startup: Startup, notifier: Arc<dyn Notifier>) -> Result<App, ApiError> {
+        let app = App::open_inner(startup, notifier, true).await?;
+        let stop_rx = app.inner.stop_watch.subscribe();
+        tokio::spawn(watch::watch_changes(app.inner.store.pool().clone(), app.inner.events.clone(), stop_rx));
+        tokio::spawn(engine_host::watch_owner(app.clone(), app.inner.stop_watch.subscribe()));
         Ok(app)
     }
 
     /// Opens the app as the `area` command runs it: the engine runs only when asked
     /// ([`App::run_once`], [`App::serve`]).
     pub async fn open_without_engine(startup: Startup, notifier: Arc<dyn Notifier>) -> Result<App, ApiError> {
+        App::open_inner(startup, notifier, false).await
+    }
+
+    async fn open_inner(startup: Startup, notifier: Arc<dyn Notifier>, beside: bool) -> Result<App, ApiError> {
         let Startup { data_dir, settings } = startup;
         let database = crate::store::Database::parse(settings.database_url().unwrap_or_default())?;
         let store = Store::open_with(&data_dir, &database).await?;
@@ -305,6 +327,7 @@ impl App {
                 redirects: oauth_redirect::RedirectFlows::default(),
                 opener: Mutex::new(Arc::new(move |url: &str| open_in_browser(url, browser.as_deref()))),
                 stop_watch,
+                beside,
             }),
         };
         // Areas saved by an older Area may hold secret parameters in clear: seal them now.
@@ -331,7 +354,10 @@ impl App {
         if let Some(engine) = self.inner.engine.lock().await.take() {
             engine.shutdown().await;
         }
-        let _ = std::fs::remove_file(self.inner.store.dir().join(WEBHOOK_ADDR_FILE));
+        if !self.inner.beside {
+            let _ = std::fs::remove_file(self.inner.store.dir().join(WEBHOOK_ADDR_FILE));
+            engine_host::withdraw(self.inner.store.dir());
+        }
     }
 
     /// [`App::shutdown`], then closes the database (a command's last call).
@@ -363,7 +389,15 @@ impl App {
         self.changed(ChangeKind::Areas);
     }
 
+    /// Records this process's engine status; a window beside the engine learns it from the
+    /// published copy (an engine that could not start here, e.g. because another process runs
+    /// one, publishes nothing).
     fn set_status(&self, status: EngineStatus) {
+        if status.running || status.paused {
+            engine_host::publish(self.inner.store.dir(), &status);
+        } else {
+            engine_host::withdraw(self.inner.store.dir());
+        }
         *self.inner.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
         self.changed(ChangeKind::Engine);
     }
@@ -372,6 +406,9 @@ impl App {
 
     /// Whether the engine runs, is paused, or could not start.
     pub fn engine_status(&self) -> EngineStatus {
+        if self.inner.beside {
+            return engine_host::status_beside(self.inner.store.dir());
+        }
         self.inner.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -382,20 +419,36 @@ impl App {
             crate::paths::write_private_file(&marker, b"paused by the user\n").map_err(|e| {
                 ApiError::new(ErrorCode::Internal, format!("cannot record the pause in {}: {e}", marker.display()))
             })?;
-            if let Some(engine) = self.inner.engine.lock().await.take() {
-                engine.shutdown().await;
+            if self.inner.beside {
+                engine_host::await_owner(self.inner.store.dir(), true).await;
+            } else {
+                self.stop_engine_paused().await;
             }
-            let _ = std::fs::remove_file(self.inner.store.dir().join(WEBHOOK_ADDR_FILE));
-            self.set_status(EngineStatus { paused: true, ..EngineStatus::default() });
         } else {
             if marker.exists() {
                 std::fs::remove_file(&marker).map_err(|e| {
                     ApiError::new(ErrorCode::Internal, format!("cannot clear the pause in {}: {e}", marker.display()))
                 })?;
             }
-            self.start_engine().await;
+            if self.inner.beside {
+                engine_host::await_owner(self.inner.store.dir(), false).await;
+            } else {
+                self.start_engine().await;
+            }
+        }
+        if self.inner.beside {
+            self.changed(ChangeKind::Engine);
         }
         Ok(self.engine_status())
+    }
+
+    /// Stops this process's engine for "Pause all" (the marker is already written).
+    async fn stop_engine_paused(&self) {
+        if let Some(engine) = self.inner.engine.lock().await.take() {
+            engine.shutdown().await;
+        }
+        let _ = std::fs::remove_file(self.inner.store.dir().join(WEBHOOK_ADDR_FILE));
+        self.set_status(EngineStatus { paused: true, ..EngineStatus::default() });
     }
 
     /// The engine's configuration over this app's catalog, which was built from the app's

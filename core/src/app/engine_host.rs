@@ -1,0 +1,186 @@
+//! Which process runs the engine, as seen from the data directory.
+//!
+//! On the desktop the engine lives in the tray process (`area tray`), which loads no web view,
+//! and the window is a process of its own, started on demand and ended when it closes: that is
+//! how Area costs next to nothing while its window is closed. Both processes share the data
+//! directory, and this module is what they say to each other through it:
+//! - the engine's owner publishes its [`EngineStatus`] in [`STATUS_FILE`], with its process id
+//!   so a status left by a killed process reads as "not running";
+//! - "Pause all" is the [`super::PAUSED_FILE`] marker whoever writes it; the owner follows it
+//!   within [`FOLLOW_EVERY`] ([`follow_pause_marker`]).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{App, ChangeKind, EngineStatus, PAUSED_FILE};
+
+/// The engine owner's status, in the data directory.
+pub const STATUS_FILE: &str = "engine.status";
+
+/// How often the owner looks at the pause marker, and a window at the owner's status.
+pub(super) const FOLLOW_EVERY: Duration = Duration::from_millis(400);
+
+/// How long a window waits for the owner to follow a pause or resume before answering.
+const OWNER_FOLLOWS_WITHIN: Duration = Duration::from_secs(3);
+
+/// Said by a window whose engine process is gone (quit from the tray, or killed).
+pub const NOT_RUNNING: &str =
+    "Area's engine is not running: it runs in the tray, which was quit. Open Area again to start it.";
+
+#[derive(Serialize, Deserialize)]
+struct Published {
+    pid: u32,
+    status: EngineStatus,
+}
+
+/// Records `status` as this process's engine status (written aside and renamed in, so a reader
+/// never sees half a file).
+pub(super) fn publish(dir: &Path, status: &EngineStatus) {
+    let published = Published { pid: std::process::id(), status: status.clone() };
+    let Ok(text) = serde_json::to_vec(&published) else { return };
+    let aside = dir.join(format!("{STATUS_FILE}.{}", std::process::id()));
+    let written =
+        crate::paths::write_private_file(&aside, &text).and_then(|()| std::fs::rename(&aside, dir.join(STATUS_FILE)));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&aside);
+        tracing::warn!(error = %e, "cannot publish the engine status for the window");
+    }
+}
+
+/// Removes the published status if this process wrote it (never another owner's).
+pub(super) fn withdraw(dir: &Path) {
+    if read_published(dir).is_some_and(|p| p.pid == std::process::id()) {
+        let _ = std::fs::remove_file(dir.join(STATUS_FILE));
+    }
+}
+
+fn read_published(dir: &Path) -> Option<Published> {
+    let text = std::fs::read(dir.join(STATUS_FILE)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// The status an engine process published, or `None` when none runs (no file, or its process
+/// is gone). Shells use it to decide whether to start the tray process.
+pub fn running_elsewhere(dir: &Path) -> Option<EngineStatus> {
+    let published = read_published(dir)?;
+    process_alive(published.pid).then_some(published.status)
+}
+
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // Signal 0 checks existence only; EPERM means it exists under another user.
+    // SAFETY: kill with signal 0 sends nothing and touches no memory.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    true
+}
+
+/// What a window beside the engine shows: the marker decides "paused" at once, the owner's
+/// file the rest.
+pub(super) fn status_beside(dir: &Path) -> EngineStatus {
+    let marked = dir.join(PAUSED_FILE).exists();
+    match running_elsewhere(dir) {
+        Some(status) if marked => EngineStatus { running: false, paused: true, ..status },
+        Some(status) => EngineStatus { paused: false, running: status.running || status.paused, ..status },
+        None if marked => EngineStatus { paused: true, ..EngineStatus::default() },
+        None => EngineStatus { error: Some(NOT_RUNNING.into()), ..EngineStatus::default() },
+    }
+}
+
+/// Waits (briefly) until the owner's published status says `paused`, so the window's answer to
+/// "Pause all" is what the engine really does.
+pub(super) async fn await_owner(dir: &Path, paused: bool) {
+    let deadline = Instant::now() + OWNER_FOLLOWS_WITHIN;
+    while Instant::now() < deadline {
+        match running_elsewhere(dir) {
+            Some(status) if status.paused == paused => return,
+            None => return,
+            Some(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// The owner's side: starts or stops its engine when another process (a window) sets or clears
+/// the pause marker. Runs until `stop` turns true.
+pub(super) async fn follow_pause_marker(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let dir = app.data_dir();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+            _ = stop.changed() => break,
+        }
+        if *stop.borrow() {
+            break;
+        }
+        let marked = dir.join(PAUSED_FILE).exists();
+        let paused = app.engine_status().paused;
+        if marked && !paused {
+            tracing::info!("pause all set by another Area process: stopping the engine");
+            app.stop_engine_paused().await;
+        } else if !marked && paused {
+            tracing::info!("pause all cleared by another Area process: starting the engine");
+            app.start_engine().await;
+        }
+    }
+}
+
+/// The window's side: tells its UI when the owner's status changes. Runs until `stop`.
+pub(super) async fn watch_owner(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let dir = app.data_dir();
+    let mut last = status_beside(&dir);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+            _ = stop.changed() => break,
+        }
+        if *stop.borrow() {
+            break;
+        }
+        let now = status_beside(&dir);
+        if now != last {
+            last = now;
+            app.changed(ChangeKind::Engine);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_left_by_a_gone_process_reads_as_not_running() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let running = EngineStatus { running: true, ..EngineStatus::default() };
+        publish(dir.path(), &running);
+        assert_eq!(running_elsewhere(dir.path()), Some(running.clone()));
+        assert_eq!(status_beside(dir.path()), running);
+
+        // The same file naming a process that no longer exists.
+        let gone = Published { pid: i32::MAX as u32, status: running };
+        std::fs::write(dir.path().join(STATUS_FILE), serde_json::to_vec(&gone).expect("json")).expect("write");
+        assert_eq!(running_elsewhere(dir.path()), None);
+        assert_eq!(status_beside(dir.path()).error.as_deref(), Some(NOT_RUNNING));
+    }
+
+    #[test]
+    fn the_marker_reads_as_paused_at_once_and_withdraw_spares_other_owners() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        publish(dir.path(), &EngineStatus { running: true, ..EngineStatus::default() });
+        std::fs::write(dir.path().join(PAUSED_FILE), b"x").expect("marker");
+        let status = status_beside(dir.path());
+        assert!(status.paused && !status.running, "{status:?}");
+
+        let other = Published { pid: 1, status: EngineStatus::default() };
+        std::fs::write(dir.path().join(STATUS_FILE), serde_json::to_vec(&other).expect("json")).expect("write");
+        withdraw(dir.path());
+        assert!(dir.path().join(STATUS_FILE).exists(), "another process's status must stay");
+    }
+}
