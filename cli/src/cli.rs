@@ -116,6 +116,15 @@ pub enum Command {
     /// database (--database): polls and queued runs are shared out through it; webhooks reach
     /// `area serve`. Until SIGINT/SIGTERM, then finish in-flight runs and exit 0.
     Worker,
+    /// Run the engine with a tray icon until Quit (or SIGINT/SIGTERM): the desktop app's
+    /// background half. Its menu opens the window (the app, a process of its own), pauses or
+    /// resumes every area, and quits; no web view is loaded while the window is closed.
+    Tray {
+        /// The desktop app to start for "Open Area" (default: `area-app` beside this command,
+        /// else on PATH).
+        #[arg(long, value_name = "PATH")]
+        app: Option<PathBuf>,
+    },
     /// Start Area's engine (`area daemon` on this data directory) when you log in to your
     /// desktop, or stop doing so; without on/off, show what is set. Off until you turn it on.
     Autostart {

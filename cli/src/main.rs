@@ -11,6 +11,8 @@ mod commands;
 mod notifier;
 mod output;
 mod secrets;
+#[cfg(target_os = "linux")]
+mod tray;
 
 use std::process::ExitCode;
 

@@ -90,7 +90,7 @@ pub async fn serve(
 
 /// Resolves on SIGINT or SIGTERM. Created before the engine starts, so a stop request that
 /// arrives during start-up is not lost (nor kills the process by default action).
-fn stop_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let ctrl_c = tokio::signal::ctrl_c();

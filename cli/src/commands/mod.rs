@@ -8,6 +8,7 @@ mod connect;
 mod engine;
 mod recipes;
 mod services;
+mod tray;
 mod user;
 
 use std::sync::Arc;
@@ -54,6 +55,9 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
         }
         _ => startup,
     };
+    if let Command::Tray { app } = cli.command {
+        return tray::run(startup, app, out).await;
+    }
     let app = App::open_without_engine(startup, Arc::new(DaemonNotifier::default())).await?;
     let result = match cli.command {
         Command::User(cmd) => user::run(&app, out, cmd).await,
@@ -84,6 +88,7 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
         }
         Command::Daemon { listen } => engine::daemon(&app, out, listen).await,
         Command::Worker => engine::worker(&app, out).await,
+        Command::Tray { .. } => Ok(()),
         Command::Autostart { state } => autostart::run(&app, out, state.map(|s| s == OnOff::On)).await,
         Command::Database(DatabaseCommand::Copy { to }) => engine::copy_database(&app, out, &to).await,
         Command::Serve { listen, public_url, sign_up, trust_forwarded, tls_cert, tls_key } => {
