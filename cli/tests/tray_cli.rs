@@ -126,7 +126,7 @@ async fn the_tray_runs_the_engine_and_its_menu_pauses_opens_the_window_and_quits
         .expect("fake app");
     std::fs::set_permissions(&fake_app, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
 
-    let mut tray = Command::new(env!("CARGO_BIN_EXE_area"))
+    let tray = Command::new(env!("CARGO_BIN_EXE_area"))
         .arg("--data-dir")
         .arg(&data)
         .arg("tray")
