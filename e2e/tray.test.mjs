@@ -1,7 +1,8 @@
-// The app in the tray and on the device: closing the window destroys it (WebKit's web process
-// ends) while the engine keeps firing, and a second launch builds the window again; a folder
-// trigger built in the wizard shows one notification per new file through the desktop's
-// notification service (a mock on the run's private session bus).
+// The app in the tray and on the device: the window is a process beside the tray process
+// (`area tray`), so closing it ends that process, WebKit and all, while the tray's engine keeps
+// firing; the tray's menu, clicked over D-Bus as a panel does, pauses and resumes; a window
+// opened again shows the run. A folder trigger built in the wizard shows one notification per
+// new file through the desktop's notification service (a mock on the run's private session bus).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
@@ -10,10 +11,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomUUID } from "node:crypto";
 
-import { withApp, launchSecondInstance } from "./lib/app.mjs";
+import { withApp, launchApp } from "./lib/app.mjs";
 import { startSink, postJson } from "./lib/fakes.mjs";
-import { click, fill, waitText, signUp, wizardWebhookToHttp, advanceUntil, onlyAreaId, nav, pickIngredient } from "./lib/ui.mjs";
-import { waitFor, sleep } from "./lib/util.mjs";
+import { click, fill, waitText, signUp, wizardWebhookToHttp, advanceUntil, onlyAreaId, nav, pickIngredient, sel } from "./lib/ui.mjs";
+import { waitFor, sleep, pidsWithArgument } from "./lib/util.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const servers = [];
@@ -45,9 +46,28 @@ function children(pid) {
   }
 }
 
-const interactiveCount = (logPath) => (readFileSync(logPath, "utf8").match(/window interactive/g) ?? []).length;
 
-test("closing the window ends its web process while a webhook area still fires; a second launch reopens it", async () => {
+/** The tray process of `dataDir`: `area --data-dir <dataDir> tray`. */
+function trayPid(dataDir) {
+  return (
+    pidsWithArgument(dataDir).find((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("tray");
+      } catch {
+        return false;
+      }
+    }) ?? null
+  );
+}
+
+/** Reads the tray's menu labels, or clicks `label`, as a panel does over D-Bus. */
+function trayMenu(app, pid, label) {
+  const args = [join(here, "lib/tray_menu.py"), String(pid), ...(label ? [label] : [])];
+  return execFileSync("/usr/bin/python3", args, { env: app.env, encoding: "utf8" });
+}
+const menuLabels = (app, pid) => JSON.parse(trayMenu(app, pid));
+
+test("closing the window ends the app's process while the tray's engine fires; Pause all in the tray stops it; reopening shows the run", async () => {
   const sink = await startSink();
   servers.push(sink);
   await withApp("tray", async (app) => {
@@ -66,25 +86,44 @@ test("closing the window ends its web process while a webhook area still fires; 
     const pid = appPid(app.dataDir);
     assert.ok(pid, "the app process");
     assert.ok(children(pid).some((c) => c.startsWith("WebKitWebProces")), `a web process: ${children(pid)}`);
-    const opened = interactiveCount(app.logPath);
+    const tray = await waitFor(() => trayPid(app.dataDir), { timeout: 15000, message: "the tray process (area tray)" });
+    assert.deepEqual(menuLabels(app, tray), ["Open Area", "Pause all", "Quit"]);
 
-    // Close it as a window manager's close button does.
+    // Close it as a window manager's close button does: the app's process ends, WebKit with it.
     execFileSync("python3", [join(here, "../bench/x11_close.py"), "Area"], { env: app.env });
-    await waitFor(() => !children(pid).some((c) => c.startsWith("WebKitWebProces")), {
-      timeout: 15000,
-      message: "the web process to end once the window is closed",
-    });
-    assert.ok(appPid(app.dataDir) === pid, "the app (engine and tray) keeps running");
+    await waitFor(() => appPid(app.dataDir) === null, { timeout: 15000, message: "the window's process to end" });
+    assert.equal(trayPid(app.dataDir), tray, "the tray process keeps running");
 
     const fired = await postJson(hookUrl, { msg: "closed" }, { "Idempotency-Key": `e2e-${randomUUID()}` });
     assert.ok(fired.status >= 200 && fired.status < 300, `webhook answered ${fired.status}`);
     await waitFor(() => sink.requests.length === 1, { timeout: 10000, message: "the area to fire with the window closed" });
 
-    // A second launch (what the tray's "Open Area" does, from another process) builds it again.
-    const second = await launchSecondInstance(app, []);
-    assert.equal(second.code, 0, `the second instance should hand over and exit: ${second.stderr.slice(-2000)}`);
-    await waitFor(() => interactiveCount(app.logPath) > opened, { timeout: 20000, message: "the window to be interactive again" });
-    assert.ok(children(pid).some((c) => c.startsWith("WebKitWebProces")), "a web process again");
+    // "Pause all" in the tray stops the engine (its webhook listener closes); "Resume all" restarts it.
+    trayMenu(app, tray, "Pause all");
+    await waitFor(() => menuLabels(app, tray).includes("Resume all"), { timeout: 10000, message: "the tray to say paused" });
+    assert.ok(existsSync(join(app.dataDir, "engine.paused")), "the pause is remembered");
+    await assert.rejects(postJson(hookUrl, { msg: "paused" }, { "Idempotency-Key": `e2e-${randomUUID()}` }));
+    trayMenu(app, tray, "Resume all");
+    await waitFor(() => menuLabels(app, tray).includes("Pause all"), { timeout: 10000, message: "the tray to say running" });
+
+    // Opening Area again starts a window beside the same tray, and it shows the run.
+    const again = await launchApp("reopened", { reuse: app });
+    try {
+      await waitFor(
+        async () => {
+          await nav(again.browser, "activity");
+          const row = await again.browser.$(`${sel("run-row")}[data-status="succeeded"][data-area-id="${areaId}"]`);
+          return row.waitForExist({ timeout: 3000 }).then(
+            () => true,
+            () => false,
+          );
+        },
+        { timeout: 20000, interval: 500, message: "the run fired while closed, in Activity" },
+      );
+      assert.equal(trayPid(app.dataDir), tray, "no second tray process");
+    } finally {
+      await again.close();
+    }
   });
 });
 

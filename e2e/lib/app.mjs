@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { execFileSync } from "node:child_process";
 import { remote } from "webdriverio";
 
-import { freePort, waitFor, waitForPort, tailFile, killTree, killTreeSync } from "./util.mjs";
+import { freePort, waitFor, waitForPort, tailFile, killTree, killTreeSync, killByArgument, pidsWithArgument } from "./util.mjs";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -40,7 +40,10 @@ export function tauriDriverBinary() {
 // On a signal, each still-running app's log tail is printed and its temp dir kept.
 const running = new Map(); // driver pid → app
 function cleanupAll() {
-  for (const pid of running.keys()) killTreeSync(pid);
+  for (const [pid, app] of running) {
+    killTreeSync(pid);
+    for (const tray of pidsWithArgument(app.dataDir)) killTreeSync(tray);
+  }
   running.clear();
 }
 process.once("exit", cleanupAll);
@@ -60,19 +63,21 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
  * exact environment the app runs with (tauri-driver → WebKitWebDriver → app inherit it), e.g. to
  * start a second instance that single-instance hands over to this one.
  */
-export async function launchApp(name, { extraEnv = {} } = {}) {
+export async function launchApp(name, { extraEnv = {}, reuse = null } = {}) {
   const bin = appBinary();
   if (!existsSync(bin)) {
     throw new Error(`app binary ${bin} not found: build it with \`npx tauri build --debug --no-bundle\` or set APP_BIN`);
   }
-  const dir = mkdtempSync(join(process.env.E2E_TMPDIR || tmpdir(), `area-e2e-${name}-`));
+  const dir = reuse ? reuse.dir : mkdtempSync(join(process.env.E2E_TMPDIR || tmpdir(), `area-e2e-${name}-`));
   const dataDir = join(dir, "data");
-  for (const sub of ["data", "xdg-data", "xdg-config", "xdg-cache", "xdg-runtime"]) mkdirSync(join(dir, sub), { mode: 0o700 });
-  const webhookPort = await freePort();
+  if (!reuse) {
+    for (const sub of ["data", "xdg-data", "xdg-config", "xdg-cache", "xdg-runtime"]) mkdirSync(join(dir, sub), { mode: 0o700 });
+  }
+  const webhookPort = reuse ? reuse.webhookPort : await freePort();
   const port = await freePort();
   let nativePort = await freePort();
   while (nativePort === port) nativePort = await freePort();
-  const env = {
+  const env = reuse ? { ...reuse.env } : {
     ...process.env,
     AREA_DATA_DIR: dataDir,
     AREA_MASTER_KEY: TEST_MASTER_KEY,
@@ -96,7 +101,7 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
   // the private D-Bus session from run.sh stays reachable.
   if (!env.XDG_RUNTIME_DIR) env.XDG_RUNTIME_DIR = join(dir, "xdg-runtime");
 
-  const logPath = join(dir, "app.log");
+  const logPath = join(dir, reuse ? `app-${name}.log` : "app.log");
   const logFd = openSync(logPath, "a");
   const driver = spawn(tauriDriverBinary(), ["--port", String(port), "--native-port", String(nativePort)], {
     env,
@@ -160,9 +165,12 @@ export async function launchApp(name, { extraEnv = {} } = {}) {
         app.browser = null;
       }
       // The app keeps running in the tray when its window closes, and single-instance would make
-      // the next test's app exit at once: end the whole tree we started.
+      // the next test's app exit at once: end the whole tree we started, and the tray process
+      // (`area --data-dir <dataDir> tray`), which outlives a closed window.
       await killTree(driver.pid);
       running.delete(driver.pid);
+      if (reuse) return; // the app whose data this is cleans up
+      await killByArgument(dataDir);
       if (!app.failed && !process.env.E2E_KEEP) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     },
   };

@@ -136,6 +136,25 @@ export async function killTree(pid, { grace = 3000 } = {}) {
   }
 }
 
+/** The processes whose command line has `arg` as one of its arguments. */
+export function pidsWithArgument(arg) {
+  const pids = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(arg)) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** Ends every process started with `arg` (e.g. the tray process of one data directory). */
+export async function killByArgument(arg) {
+  for (const pid of pidsWithArgument(arg)) await killTree(pid);
+}
+
 /** Synchronous best effort for process exit handlers. */
 export function killTreeSync(pid) {
   if (!pid) return;

@@ -2,14 +2,19 @@
 //!
 //! Everything lives in this library (not `main.rs`) so iOS/Android can link it through the
 //! mobile entry point. The shell opens core's facade, hands it to the typed commands, forwards
-//! core's events to the UI, routes `area://` deep links into core, and — on desktop — keeps the
-//! engine alive in the system tray while the window is closed. Closing the window destroys it
-//! (WebKit's processes end with it); the tray's "Open Area" builds it again.
+//! core's events to the UI and routes `area://` deep links into core.
+//!
+//! On Linux, with the `area` command installed beside it, the app is only the window: the engine
+//! and the tray icon live in `area tray` ([`tray_process`]), started with the first window, and
+//! closing the window ends this process (WebKit and all) while Area keeps running. Without the
+//! command the app runs the engine and a tray of its own, and closing the window destroys the
+//! webview but keeps the process.
 
 pub mod commands;
 pub mod notifier;
 #[cfg(desktop)]
 mod tray;
+mod tray_process;
 
 use std::sync::Arc;
 
@@ -38,6 +43,22 @@ pub fn run() {
     // area.conf; the data directory and the keychain default are settled as for the CLI.
     let env = Settings::from_env();
     let startup = core_app::bootstrap(env.clone(), None);
+    let background = std::env::args().any(|a| a == BACKGROUND_FLAG);
+    let mut tray_process = startup.as_ref().ok().and_then(|s| tray_process::TrayProcess::find(&s.data_dir));
+    if let Some(tray) = &tray_process {
+        if background {
+            // At login: no window, so become the tray process.
+            #[cfg(unix)]
+            {
+                let e = tray.exec();
+                tracing::error!("could not start the tray process: {e}; running the engine in the app");
+                tray_process = None;
+            }
+        } else {
+            tray.ensure_running();
+        }
+    }
+    let beside = tray_process.is_some();
 
     let mut builder = tauri::Builder::default();
     // Single instance must be the first plugin: a second launch (e.g. the OS opening an
@@ -54,16 +75,19 @@ pub fn run() {
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             specta.mount_events(app);
-            setup(app, startup, &env);
+            setup(app, startup, &env, beside);
             Ok(())
         })
         .build(tauri::generate_context!());
     match app {
         // Closing the window destroys it, webview and all: the engine and the tray stay, and
         // "Open Area" builds the window again. Only "Quit" (an exit with a code) ends the app.
-        Ok(app) => app.run(|_, event| {
+        // Beside the tray process, closing the window ends this process.
+        Ok(app) => app.run(move |_, event| {
             if let tauri::RunEvent::ExitRequested { code: None, api, .. } = event {
-                api.prevent_exit();
+                if !beside {
+                    api.prevent_exit();
+                }
             }
         }),
         Err(e) => {
@@ -81,14 +105,15 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-/// Opens core (store + engine) and wires it to the UI, deep links and tray. Never fails the
-/// app: when core cannot open (or its settings are unusable), the window still opens and the UI
-/// shows [`StartupError`].
-fn setup(app: &mut tauri::App, startup: Result<core_app::Startup, core_app::ApiError>, env: &Settings) {
+/// Opens core (store + engine, or the store beside the tray process's engine) and wires it to
+/// the UI, deep links and tray. Never fails the app: when core cannot open (or its settings are
+/// unusable), the window still opens and the UI shows [`StartupError`].
+fn setup(app: &mut tauri::App, startup: Result<core_app::Startup, core_app::ApiError>, env: &Settings, beside: bool) {
     let handle = app.handle().clone();
     let notifier: Arc<dyn Notifier> = Arc::new(notifier::TauriNotifier::new(handle.clone()));
     let settings = startup.as_ref().map_or_else(|_| env.clone(), |s| s.settings.clone());
     let opened = match startup {
+        Ok(startup) if beside => tauri::async_runtime::block_on(core_app::App::open_beside_engine(startup, notifier)),
         Ok(startup) => tauri::async_runtime::block_on(core_app::App::open(startup, notifier)),
         Err(e) => Err(e),
     };
@@ -109,13 +134,16 @@ fn setup(app: &mut tauri::App, startup: Result<core_app::Startup, core_app::ApiE
     setup_deep_links(&handle, facade.clone(), &settings);
     #[cfg(unix)]
     drain_on_signal(handle.clone(), facade.clone());
+    // Beside the tray process, that process shows the icon.
     #[cfg(desktop)]
-    if let Err(e) = tray::build(app, facade) {
-        // No tray (e.g. no StatusNotifier host): the app still works; a second launch opens
-        // the window again.
-        tracing::warn!("no system tray: {e}");
+    if !beside {
+        if let Err(e) = tray::build(app, facade) {
+            // No tray (e.g. no StatusNotifier host): the app still works; a second launch opens
+            // the window again.
+            tracing::warn!("no system tray: {e}");
+        }
     }
-    if !std::env::args().any(|a| a == BACKGROUND_FLAG) {
+    if beside || !std::env::args().any(|a| a == BACKGROUND_FLAG) {
         open_main_window(&handle);
     }
 }
@@ -221,7 +249,8 @@ fn redact(url: &tauri::Url) -> String {
     format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.path())
 }
 
-/// Started at login (`--background`): the engine and the tray only, no window until asked.
+/// Started at login (`--background`): the engine and the tray only, no window until asked (the
+/// tray process in place of the app, when there is one).
 pub const BACKGROUND_FLAG: &str = "--background";
 
 /// Builds the main window from its configuration (it is not created with the app: see

@@ -22,6 +22,10 @@ pub const STATUS_FILE: &str = "engine.status";
 /// How often the owner looks at the pause marker, and a window at the owner's status.
 pub(super) const FOLLOW_EVERY: Duration = Duration::from_millis(400);
 
+/// How long a window just opened shows "starting" rather than "not running": the shell starts
+/// the tray process with it.
+pub(super) const STARTING_GRACE: Duration = Duration::from_secs(5);
+
 /// How long a window waits for the owner to follow a pause or resume before answering.
 const OWNER_FOLLOWS_WITHIN: Duration = Duration::from_secs(3);
 
@@ -133,8 +137,7 @@ pub(super) async fn follow_pause_marker(app: App, mut stop: tokio::sync::watch::
 
 /// The window's side: tells its UI when the owner's status changes. Runs until `stop`.
 pub(super) async fn watch_owner(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let dir = app.data_dir();
-    let mut last = status_beside(&dir);
+    let mut last = app.engine_status();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(FOLLOW_EVERY) => {}
@@ -143,7 +146,7 @@ pub(super) async fn watch_owner(app: App, mut stop: tokio::sync::watch::Receiver
         if *stop.borrow() {
             break;
         }
-        let now = status_beside(&dir);
+        let now = app.engine_status();
         if now != last {
             last = now;
             app.changed(ChangeKind::Engine);

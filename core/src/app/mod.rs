@@ -219,6 +219,8 @@ struct Inner {
     /// The engine runs in another process (the tray) and this one is a window beside it: its
     /// status is read from the data directory, and "Pause all" is the marker the owner follows.
     beside: bool,
+    /// When this handle was opened (a window's engine may still be starting).
+    opened: std::time::Instant,
 }
 
 /// Processes sharing a PostgreSQL store open each other's sealed credentials, so they must share
@@ -328,6 +330,7 @@ impl App {
                 opener: Mutex::new(Arc::new(move |url: &str| open_in_browser(url, browser.as_deref()))),
                 stop_watch,
                 beside,
+                opened: std::time::Instant::now(),
             }),
         };
         // Areas saved by an older Area may hold secret parameters in clear: seal them now.
@@ -407,7 +410,13 @@ impl App {
     /// Whether the engine runs, is paused, or could not start.
     pub fn engine_status(&self) -> EngineStatus {
         if self.inner.beside {
-            return engine_host::status_beside(self.inner.store.dir());
+            let mut status = engine_host::status_beside(self.inner.store.dir());
+            // The shell starts the tray with the window: give it a moment before saying it is gone.
+            if self.inner.opened.elapsed() < engine_host::STARTING_GRACE && status.error.as_deref() == Some(NOT_RUNNING)
+            {
+                status.error = None;
+            }
+            return status;
         }
         self.inner.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }

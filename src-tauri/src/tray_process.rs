@@ -1,0 +1,83 @@
+//! The tray process the window runs beside: `area tray` on the same data, started with the
+//! window when it is not running yet, or in place of the app at login (`--background`). It holds
+//! the engine and the tray icon without loading a web view, so closing the window (which ends
+//! this process, WebKit and all) leaves Area running on a few megabytes.
+//!
+//! It is used when the `area` command sits beside the app (the packages install both); without
+//! it (an AppImage, a build of the app alone) the app runs the engine and tray itself, as one
+//! process that only hides its window.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The command's name, looked for beside the app.
+const AREA_COMMAND: &str = "area";
+
+/// How to start the tray process for one data directory.
+pub struct TrayProcess {
+    area: PathBuf,
+    data_dir: PathBuf,
+}
+
+impl TrayProcess {
+    /// The tray process for `data_dir`, when this platform has one and `area` is installed
+    /// beside the app.
+    pub fn find(data_dir: &Path) -> Option<TrayProcess> {
+        if !cfg!(target_os = "linux") {
+            return None;
+        }
+        let exe = std::env::current_exe().ok()?;
+        let area = exe.parent()?.join(AREA_COMMAND);
+        is_executable(&area).then(|| TrayProcess { area, data_dir: data_dir.to_path_buf() })
+    }
+
+    /// `area --data-dir <dir> tray --app <this app>`: "Open Area" starts this same app again.
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.area);
+        command.arg("--data-dir").arg(&self.data_dir).arg("tray");
+        if let Ok(app) = std::env::current_exe() {
+            command.arg("--app").arg(app);
+        }
+        command
+    }
+
+    /// Starts the tray process unless an engine already runs on this data (the tray, or an
+    /// `area daemon`). It outlives the window: its own process group, reaped by a thread while
+    /// the window lives, adopted by the session when the window ends.
+    pub fn ensure_running(&self) {
+        if area_core::app::running_elsewhere(&self.data_dir).is_some() {
+            return;
+        }
+        let mut command = self.command();
+        command.stdin(Stdio::null());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        match command.spawn() {
+            Ok(mut child) => {
+                tracing::info!(pid = child.id(), "started the tray process");
+                std::thread::spawn(move || {
+                    let _ = child.wait();
+                });
+            }
+            Err(e) => tracing::error!(area = %self.area.display(), "could not start the tray process: {e}"),
+        }
+    }
+
+    /// Becomes the tray process (at login: no window, so nothing of the app is needed). Returns
+    /// only when that failed, with why.
+    #[cfg(unix)]
+    pub fn exec(&self) -> std::io::Error {
+        std::os::unix::process::CommandExt::exec(&mut self.command())
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
