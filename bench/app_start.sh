@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Desktop app figures for the issue's "done when": cold start to an interactive window, and the
 # app's idle memory with 100 areas (50 RSS areas polling 10 local feeds every 60 s, 50 webhook
-# areas). Runs the release binary (build it with scripts/bundle.sh or
-# `npx tauri build --no-bundle`) under Xvfb with a private D-Bus session, against a fresh data
-# directory seeded through the `area` command. Writes bench/results/app_start.json.
+# areas), with the window open and closed, and the time to reopen it. Runs the release binaries
+# (build them with scripts/bundle.sh or `npx tauri build --no-bundle`; this script builds the
+# `area` command beside the app, which makes the app run its engine in the tray process) under
+# Xvfb with a private D-Bus session, against a fresh data directory seeded through the `area`
+# command. Writes bench/results/app_start.json.
 #
 #   bench/app_start.sh [RUNS]      (default 5 cold starts; the RSS is read on the last one)
 set -euo pipefail
@@ -47,82 +49,96 @@ print(json.dumps(areas))
 PY
 "$cli" --data-dir "$data" areas add --enable --allow-private-network --file "$work/areas.json" >/dev/null
 
-pss_of_tree() { # KiB of proportional set size (shared pages split between sharers, not double-counted)
-  local total pid child
-  total=$(awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0)
-  for child in $(ps -o pid= --ppid "$1"); do
-    total=$(( total + $(pss_of_tree "$child") ))
-  done
-  echo "${total:-0}"
-}
-
-rss_of_tree() { # KiB of a process and all its descendants (the WebKit web/network processes)
-  local total pid child
-  total=$(awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0)
-  for child in $(ps -o pid= --ppid "$1"); do
-    total=$(( total + $(rss_of_tree "$child") ))
-  done
-  echo "${total:-0}"
-}
-
-# A private session bus with no auto-started services (no portals, no at-spi): only the app.
+# One X server and one private session bus (no auto-started services: no portals, no at-spi) for
+# every run, as a desktop session outlives the app's processes.
 sed -e '/<servicedir>/d' -e '/<standard_session_servicedirs/d' /usr/share/dbus-1/session.conf >"$work/session.conf"
+display_no=$((100 + RANDOM % 400))
+Xvfb ":$display_no" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 1 100); do [ -S "/tmp/.X11-unix/X$display_no" ] && break; sleep 0.05; done
+bus=$(dbus-daemon --config-file="$work/session.conf" --fork --print-address=1 --print-pid=1)
+bus_address=$(sed -n 1p <<<"$bus")
+bus_pid=$(sed -n 2p <<<"$bus")
+trap 'kill "$xvfb_pid" "$bus_pid" 2>/dev/null; pkill -f -- "--data-dir $data" 2>/dev/null; cleanup' EXIT
+export DISPLAY=":$display_no" DBUS_SESSION_BUS_ADDRESS="$bus_address"
+export AREA_DATA_DIR="$data" AREA_NO_REGISTER_SCHEME=1 AREA_WEBHOOK_LISTEN=127.0.0.1:0 \
+  XDG_DATA_HOME="$work/xdg-data" XDG_CONFIG_HOME="$work/xdg-config" XDG_CACHE_HOME="$work/xdg-cache" NO_AT_BRIDGE=1
+
+# The tray process (`area --data-dir <data> tray`), which the app starts beside its window, or
+# nothing when the app runs its engine itself (no `area` beside it).
+tray_pid() { pgrep -f -- "--data-dir $data tray" | head -1; }
+kib() { awk "/^$2:/ {print \$2}" "/proc/$1/$3" 2>/dev/null || echo 0; }
+descendants() { local c; echo "$1"; for c in $(ps -o pid= --ppid "$1"); do descendants "$c"; done; }
+# Every process of the app, each counted once: the window processes with their WebKit children,
+# and the tray process (the window's child while both run).
+all_kib() { # $1: VmRSS (from status) or Pss (from smaps_rollup)
+  local file=status total=0 p
+  [ "$1" = Pss ] && file=smaps_rollup
+  for p in $( { for root in $(pgrep -f "^$app") $(tray_pid); do descendants "$root"; done; } | sort -u); do
+    total=$((total + $(kib "$p" "$1" "$file")))
+  done
+  echo "$total"
+}
 
 starts=()
 for run in $(seq 1 "$runs"); do
   log="$work/app-$run.log"
-  export AREA_DATA_DIR="$data" AREA_NO_REGISTER_SCHEME=1 AREA_WEBHOOK_LISTEN=127.0.0.1:0 \
-    XDG_DATA_HOME="$work/xdg-data" XDG_CONFIG_HOME="$work/xdg-config" XDG_CACHE_HOME="$work/xdg-cache" NO_AT_BRIDGE=1
   t0=$(date +%s%N)
-  xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session --config-file="$work/session.conf" -- "$app" >"$log" 2>&1 &
-  runner=$!
+  "$app" >"$log" 2>&1 &
   for _ in $(seq 1 300); do grep -q "window interactive" "$log" && break; sleep 0.05; done
   t1=$(date +%s%N)
   ms=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -o 'ms=[0-9]*' | head -1 | cut -d= -f2)
   [ -n "$ms" ] || { echo "the app never reported an interactive window; log:" >&2; tail -20 "$log" >&2; exit 1; }
   wall=$(( (t1 - t0) / 1000000 ))
-  echo "run $run: interactive after ${ms} ms (app clock), ${wall} ms (wall, incl. Xvfb start)"
+  echo "run $run: interactive after ${ms} ms (app clock), ${wall} ms (wall)"
   starts+=("$ms")
   if [ "$run" = "$runs" ]; then
     sleep 30
     app_pid=$(pgrep -n -f "^$app" || true)
-    main_kib=$(awk '/VmRSS/ {print $2}' "/proc/$app_pid/status")
-    tree_kib=$(rss_of_tree "$app_pid")
-    main_pss=$(awk '/^Pss:/ {print $2}' "/proc/$app_pid/smaps_rollup")
-    tree_pss=$(pss_of_tree "$app_pid")
-    echo "idle RSS with 100 areas after 30 s: app process $((main_kib / 1024)) MiB, with WebKit processes $((tree_kib / 1024)) MiB"
-    echo "idle PSS: app process $((main_pss / 1024)) MiB, with WebKit processes $((tree_pss / 1024)) MiB"
+    tray=$(tray_pid)
+    main_kib=$(kib "$app_pid" VmRSS status)
+    main_pss=$(kib "$app_pid" Pss smaps_rollup)
+    tree_kib=$(all_kib VmRSS)
+    tree_pss=$(all_kib Pss)
+    echo "idle with the window open, 100 areas, after 30 s: window process $((main_kib / 1024)) MiB RSS; all processes (WebKit's, the tray's${tray:+ pid $tray}) $((tree_kib / 1024)) MiB RSS, $((tree_pss / 1024)) MiB PSS"
 
-    # Close the window as a window manager would, then measure the app with only its tray.
-    app_env() { tr '\0' '\n' <"/proc/$app_pid/environ" | grep -E "^($1)=" | head -1 | cut -d= -f2-; }
-    display=$(app_env DISPLAY)
-    DISPLAY="$display" XAUTHORITY="$(app_env XAUTHORITY)" python3 bench/x11_close.py Area
+    # Close the window as a window manager would, then measure what is left.
+    python3 bench/x11_close.py Area
     sleep 10
-    closed_kib=$(rss_of_tree "$app_pid")
-    closed_pss=$(pss_of_tree "$app_pid")
-    webkit_left=$(ps -o comm= --ppid "$app_pid" | grep -c WebKit || true)
-    echo "window closed, after 10 s: all processes $((closed_kib / 1024)) MiB RSS, $((closed_pss / 1024)) MiB PSS; WebKit processes left: $webkit_left"
+    closed_kib=$(all_kib VmRSS)
+    closed_pss=$(all_kib Pss)
+    tray_kib=$( [ -n "$tray" ] && kib "$tray" VmRSS status || echo 0)
+    webkit_left=$(pgrep -c WebKitWebProces || true)
+    windows_left=$(pgrep -c -f "^$app" || true)
+    echo "window closed, after 10 s: all processes $((closed_kib / 1024)) MiB RSS, $((closed_pss / 1024)) MiB PSS (tray process $((tray_kib / 1024)) MiB RSS); app processes left: $windows_left, WebKit web processes left: $webkit_left"
 
-    # Reopen, as the tray's "Open Area" or a second launch does (single instance: the running
-    # app builds its window again and the new process exits).
+    # Reopen, as the tray's "Open Area" does: a new window process beside the running tray (or,
+    # without a tray process, single instance hands over and the running app builds its window).
+    reopen_log="$work/reopen.log"
     before=$(grep -c "window interactive" "$log")
-    DISPLAY="$display" XAUTHORITY="$(app_env XAUTHORITY)" DBUS_SESSION_BUS_ADDRESS="$(app_env DBUS_SESSION_BUS_ADDRESS)" \
-      "$app" >/dev/null 2>&1 || true
-    for _ in $(seq 1 200); do [ "$(grep -c "window interactive" "$log")" -gt "$before" ] && break; sleep 0.05; done
-    reopen_ms=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep "window interactive" | tail -1 | grep -o 'window_ms=[0-9]*' | cut -d= -f2)
-    echo "reopened: interactive ${reopen_ms:-?} ms after the window was built again"
+    t0=$(date +%s%N)
+    "$app" >"$reopen_log" 2>&1 &
+    for _ in $(seq 1 200); do
+      grep -q "window interactive" "$reopen_log" && break
+      [ "$(grep -c "window interactive" "$log")" -gt "$before" ] && break
+      sleep 0.02
+    done
+    t1=$(date +%s%N)
+    reopen_ms=$(( (t1 - t0) / 1000000 ))
+    echo "reopened: interactive ${reopen_ms} ms after the launch (wall)"
   fi
   pkill -f "^$app" || true
-  wait "$runner" 2>/dev/null || true
+  pkill -f -- "--data-dir $data tray" || true
+  for _ in $(seq 1 100); do pgrep -f -- "--data-dir $data" >/dev/null || break; sleep 0.05; done
 done
 sorted=$(printf '%s\n' "${starts[@]}" | sort -n | tr '\n' ' ')
 median=$(printf '%s\n' "${starts[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 mkdir -p bench/results
 cat >bench/results/app_start.json <<JSON
 {"cold_start_to_interactive_ms": {"runs": [${sorted// /, }], "median": $median},
- "idle_rss_100_areas_kib": {"app_process": $main_kib, "with_webkit_processes": $tree_kib},
- "idle_pss_100_areas_kib": {"app_process": $main_pss, "with_webkit_processes": $tree_pss},
- "window_closed_kib": {"rss_all_processes": $closed_kib, "pss_all_processes": $closed_pss, "webkit_processes_left": $webkit_left},
+ "idle_rss_100_areas_kib": {"window_process": $main_kib, "all_processes": $tree_kib},
+ "idle_pss_100_areas_kib": {"window_process": $main_pss, "all_processes": $tree_pss},
+ "window_closed_kib": {"rss_all_processes": $closed_kib, "pss_all_processes": $closed_pss, "tray_process_rss": $tray_kib, "app_processes_left": $windows_left, "webkit_processes_left": $webkit_left},
  "reopen_to_interactive_ms": ${reopen_ms:-null},
  "binary_bytes": $(stat -c %s "$app"), "measured_at": "$(date -u +%FT%TZ)"}
 JSON

@@ -402,6 +402,13 @@ async fn a_window_beside_the_tray_engine_sees_its_runs_and_pauses_it() {
     assert!(resumed.running && !resumed.paused, "{resumed:?}");
     assert!(tray.engine_status().running, "the tray's engine started again: {:?}", tray.engine_status());
 
+    // Switched off in the window: the tray's engine has applied it by the time the call returns.
+    window.set_area_enabled(area.id, false).await.expect("switch off in the window");
+    // (The restarted engine listens on a new OS-chosen port.)
+    let url = window.area(area.id).await.expect("area").detail.webhook_url.expect("a webhook URL");
+    let status = post_event(&url, "evt-3", "after off").await;
+    assert!(status >= 400, "an area switched off in the window refuses events at once, got {status}");
+
     tray.shutdown().await;
     let gone = window.engine_status();
     assert!(!gone.running && gone.error.as_deref() == Some(area_core::app::NOT_RUNNING), "{gone:?}");

@@ -361,6 +361,32 @@ async fn area_joining_a_conditional_poll_group_baselines_and_fires() {
     engine.shutdown().await;
 }
 
+/// A webhook area created by another process (the window beside the tray, the `area` command)
+/// takes its first event at once, not after the engine's next periodic look at the areas: an
+/// unknown token makes the engine look for edits first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_area_added_by_another_process_takes_events_at_once() {
+    let env = Env::new().await;
+    let (_sink_server, sink_url) = sink(200).await;
+    let mut cfg = config(true);
+    cfg.webhook_listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.reload_every = Duration::from_secs(3600); // its periodic look would come only in an hour
+    let engine = Engine::start(&env.store, cfg, RecordingNotifier::new()).await.unwrap();
+    let addr = engine.webhook_addr().expect("listening");
+
+    let reaction = json!({"service": "http", "id": "request", "params": {"url": sink_url}});
+    let area = env.add(webhook_area("added elsewhere", reaction)).await;
+    let token = env.areas.get(env.user_id, area).await.unwrap().webhook_token.expect("webhook token");
+    let client = reqwest::Client::new();
+    let response = client.post(format!("http://{addr}/hooks/{token}")).json(&json!({"n": 1})).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    assert_eq!(env.runs(area).await.len(), 1);
+    let unknown =
+        client.post(format!("http://{addr}/hooks/{}", "0".repeat(64))).json(&json!({"n": 2})).send().await.unwrap();
+    assert_eq!(unknown.status().as_u16(), 404, "a token nobody has is still refused");
+    engine.shutdown().await;
+}
+
 // 6. Webhooks: 202 only once recorded; refusals record nothing; sender keys dedupe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_records_before_202_and_refuses_bad_requests() {

@@ -7,7 +7,10 @@
 //! - the engine's owner publishes its [`EngineStatus`] in [`STATUS_FILE`], with its process id
 //!   so a status left by a killed process reads as "not running";
 //! - "Pause all" is the [`super::PAUSED_FILE`] marker whoever writes it; the owner follows it
-//!   within [`FOLLOW_EVERY`] ([`follow_pause_marker`]).
+//!   within [`FOLLOW_EVERY`] ([`follow_pause_marker`]);
+//! - after an area edit the window asks the owner, over the [`RELOAD_SOCKET`] in the data
+//!   directory, to apply it before the edit returns, as an engine in the same process does: an
+//!   area switched off in the window fires no more, one created there takes events at once.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,6 +21,13 @@ use super::{App, ChangeKind, EngineStatus, PAUSED_FILE};
 
 /// The engine owner's status, in the data directory.
 pub const STATUS_FILE: &str = "engine.status";
+
+/// The owner's socket for "apply the area edits now" (Unix only; the data directory is the
+/// user's own, 0700).
+pub const RELOAD_SOCKET: &str = "engine.sock";
+
+/// How long a window waits for the owner to apply an edit (the owner's own wait is 2 s).
+const RELOAD_WITHIN: Duration = Duration::from_secs(3);
 
 /// How often the owner looks at the pause marker, and a window at the owner's status.
 pub(super) const FOLLOW_EVERY: Duration = Duration::from_millis(400);
@@ -153,6 +163,77 @@ pub(super) async fn watch_owner(app: App, mut stop: tokio::sync::watch::Receiver
         }
     }
 }
+
+/// The owner's side: answers each line on [`RELOAD_SOCKET`] once its engine has applied the
+/// area edits made so far. Ends with the app ([`App::shutdown`] removes the socket).
+#[cfg(unix)]
+pub(super) fn serve_reloads(app: &App) {
+    let path = app.data_dir().join(RELOAD_SOCKET);
+    let _ = std::fs::remove_file(&path);
+    let listener = match tokio::net::UnixListener::bind(&path) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for area edits from the window; it will see them within a second");
+            return;
+        }
+    };
+    let app = app.clone();
+    let mut stop = app.inner.stop_watch.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "reload socket");
+                        continue;
+                    }
+                },
+                _ = stop.changed() => break,
+            };
+            tokio::spawn(answer_reloads(app.clone(), stream));
+        }
+        let _ = std::fs::remove_file(&path);
+    });
+}
+
+#[cfg(not(unix))]
+pub(super) fn serve_reloads(_app: &App) {}
+
+#[cfg(unix)]
+async fn answer_reloads(app: App, stream: tokio::net::UnixStream) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(_)) = lines.next_line().await {
+        app.reload_own_engine().await;
+        if write.write_all(b"done\n").await.is_err() {
+            break;
+        }
+    }
+}
+
+/// The window's side: asks the owner to apply the edits just made, and returns once it has (or
+/// after [`RELOAD_WITHIN`], or at once when no owner listens: its periodic look finds them).
+#[cfg(unix)]
+pub(super) async fn ask_owner_to_reload(dir: &Path) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let ask = async {
+        let mut stream = tokio::net::UnixStream::connect(dir.join(RELOAD_SOCKET)).await?;
+        stream.write_all(b"reload\n").await?;
+        let mut answer = String::new();
+        BufReader::new(stream).read_line(&mut answer).await?;
+        Ok::<_, std::io::Error>(())
+    };
+    match tokio::time::timeout(RELOAD_WITHIN, ask).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "no engine to apply the edit now"),
+        Err(_) => tracing::warn!("the engine did not apply the edit within 3 s; it will on its next look"),
+    }
+}
+
+#[cfg(not(unix))]
+pub(super) async fn ask_owner_to_reload(_dir: &Path) {}
 
 #[cfg(test)]
 mod tests {

@@ -219,8 +219,10 @@ struct Inner {
     /// The engine runs in another process (the tray) and this one is a window beside it: its
     /// status is read from the data directory, and "Pause all" is the marker the owner follows.
     beside: bool,
-    /// When this handle was opened (a window's engine may still be starting).
+    /// When this handle was opened, and whether a window has seen its engine's owner yet (until
+    /// then, for a moment, a missing owner is "starting", not "not running").
     opened: std::time::Instant,
+    owner_seen: std::sync::atomic::AtomicBool,
 }
 
 /// Processes sharing a PostgreSQL store open each other's sealed credentials, so they must share
@@ -279,6 +281,7 @@ impl App {
         let stop_rx = app.inner.stop_watch.subscribe();
         tokio::spawn(watch::watch_changes(app.inner.store.pool().clone(), app.inner.events.clone(), stop_rx));
         tokio::spawn(engine_host::follow_pause_marker(app.clone(), app.inner.stop_watch.subscribe()));
+        engine_host::serve_reloads(&app);
         Ok(app)
     }
 
@@ -331,6 +334,7 @@ impl App {
                 stop_watch,
                 beside,
                 opened: std::time::Instant::now(),
+                owner_seen: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         // Areas saved by an older Area may hold secret parameters in clear: seal them now.
@@ -386,10 +390,19 @@ impl App {
     /// The engine applies area and connection edits before this returns (so "off" means no
     /// more runs), then the UI hears of them.
     async fn areas_changed(&self) {
+        if self.inner.beside {
+            engine_host::ask_owner_to_reload(self.inner.store.dir()).await;
+        } else {
+            self.reload_own_engine().await;
+        }
+        self.changed(ChangeKind::Areas);
+    }
+
+    /// Has this process's engine (if it runs one) apply area edits now.
+    async fn reload_own_engine(&self) {
         if let Some(engine) = self.inner.engine.lock().await.as_ref() {
             engine.reload_areas().await;
         }
-        self.changed(ChangeKind::Areas);
     }
 
     /// Records this process's engine status; a window beside the engine learns it from the
@@ -411,9 +424,15 @@ impl App {
     pub fn engine_status(&self) -> EngineStatus {
         if self.inner.beside {
             let mut status = engine_host::status_beside(self.inner.store.dir());
-            // The shell starts the tray with the window: give it a moment before saying it is gone.
-            if self.inner.opened.elapsed() < engine_host::STARTING_GRACE && status.error.as_deref() == Some(NOT_RUNNING)
-            {
+            let gone = status.error.as_deref() == Some(NOT_RUNNING);
+            if !gone {
+                self.inner.owner_seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            // The shell starts the tray with the window: until it is first seen, give it a
+            // moment before saying it is not running.
+            let starting = !self.inner.owner_seen.load(std::sync::atomic::Ordering::Relaxed)
+                && self.inner.opened.elapsed() < engine_host::STARTING_GRACE;
+            if gone && starting {
                 status.error = None;
             }
             return status;

@@ -181,12 +181,27 @@ pub struct Shared {
     pub reload_requested: AtomicU64,
     pub reload_wake: tokio::sync::Notify,
     pub reload_done: watch::Sender<u64>,
+    /// Looks for edits made by another process asked for now rather than at the next periodic
+    /// check ([`Shared::look_for_edits_now`]), and the last one served.
+    pub edits_check_requested: AtomicU64,
+    pub edits_check_done: watch::Sender<u64>,
     /// Runs this process delivered successfully / finished as failed (for reports).
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
 }
 
 impl Shared {
+    /// Has the scheduler look for area edits by other processes now (and reload if there are
+    /// any), returning once it has or after a second. For an unknown webhook token: the area may
+    /// have been created a moment ago by the window or the `area` command, before the periodic
+    /// check. Concurrent asks share one check, which is one cheap query when nothing changed.
+    pub async fn look_for_edits_now(&self) {
+        let wanted = self.edits_check_requested.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
+        let mut done = self.edits_check_done.subscribe();
+        self.reload_wake.notify_one();
+        let _ = tokio::time::timeout(Duration::from_secs(1), done.wait_for(|served| *served >= wanted)).await;
+    }
+
     /// Records an area failure (an [`WriteOp::AreaFailed`]) and remembers it for reports.
     pub fn area_failed(&self, op: writer::WriteOp) {
         if let writer::WriteOp::AreaFailed { area_ids, error, .. } = &op {
@@ -365,6 +380,8 @@ impl Engine {
             reload_requested: AtomicU64::new(0),
             reload_wake: tokio::sync::Notify::new(),
             reload_done: watch::channel(0).0,
+            edits_check_requested: AtomicU64::new(0),
+            edits_check_done: watch::channel(0).0,
             area_errors: Mutex::new(Vec::new()),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),

@@ -464,7 +464,8 @@ impl Scheduler {
                 }
                 self.shared.reload_done.send_replace(asked);
             }
-            if now >= next_reload {
+            let edits_asked = self.shared.edits_check_requested.load(Ordering::Acquire);
+            if now >= next_reload || edits_asked > *self.shared.edits_check_done.borrow() {
                 next_reload = now + self.shared.config.reload_every;
                 match registry::areas_version(&self.shared.pool).await {
                     Ok(v) if Some(v) != self.version => {
@@ -475,6 +476,7 @@ impl Scheduler {
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "checking for area changes failed"),
                 }
+                self.shared.edits_check_done.send_replace(edits_asked);
             }
             tokio::select! {
                 _ = stop.changed() => {}

@@ -268,8 +268,17 @@ async fn about(State(hook): State<Hook>, axum::Extension(Peer(peer)): axum::Exte
 
 async fn receive(State(hook): State<Hook>, Path(token): Path<String>, headers: HeaderMap, body: Body) -> Response {
     let shared = &hook.shared;
-    // 1. The token, before anything of the body is read.
-    let Some(area) = shared.table().by_token.get(&token).and_then(|id| shared.area(*id)) else {
+    // 1. The token, before anything of the body is read; an unknown one after a look for edits
+    //    another process (the window, the `area` command) made since the last periodic check.
+    let lookup = || shared.table().by_token.get(&token).and_then(|id| shared.area(*id));
+    let found = match lookup() {
+        Some(area) => Some(area),
+        None => {
+            shared.look_for_edits_now().await;
+            lookup()
+        }
+    };
+    let Some(area) = found else {
         return closing(error(StatusCode::NOT_FOUND, "no enabled area has this webhook URL"));
     };
     // 2. A queue slot, held until the event is delivered; a full queue is waited on a while.
