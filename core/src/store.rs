@@ -112,8 +112,27 @@ pub struct Store {
 }
 
 /// Each SQLite connection's settings (sqlx's `Any` options carry only the file's URL).
+/// The busy timeout comes first, so the statements after it wait for another process's lock too.
 const SQLITE_PRAGMAS: &str =
-    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+
+/// The file whose exclusive lock is held while a process migrates the embedded database.
+const MIGRATION_LOCK: &str = "migrate.lock";
+
+/// Waits for, then holds, the data directory's migration lock (released when dropped).
+async fn lock_for_migration(dir: &Path) -> Result<std::fs::File, StoreError> {
+    let path = dir.join(MIGRATION_LOCK);
+    let shown = path.clone();
+    let lock = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::options().create(true).truncate(false).write(true).open(&path)?;
+        file.lock()?;
+        Ok::<_, io::Error>(file)
+    })
+    .await
+    .map_err(io::Error::other)
+    .and_then(|locked| locked);
+    lock.map_err(|source| StoreError::Io { path: shown, source })
+}
 
 impl Store {
     /// Opens (creating if needed) the embedded store in `dir`, applying pending migrations.
@@ -141,6 +160,9 @@ impl Store {
             .create_if_missing(false)
             .to_url_lossy();
         let options = AnyConnectOptions::from_url(&url).map_err(StoreError::Database)?;
+        // The window and the tray process open a new data directory at the same moment: one
+        // sets it up and migrates while the other waits (SQLite's migrations take no lock).
+        let _migrating = lock_for_migration(dir).await?;
         // One connection first, so that a corrupt file is reported as such (the pool would
         // retry it until its timeout).
         let mut probe = options.connect().await.map_err(|e| classify_open_error(e, &path))?;

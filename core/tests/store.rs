@@ -138,3 +138,23 @@ async fn a_shared_directory_is_refused_not_taken_over() {
     assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o7777, 0o1777, "left untouched");
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "nothing written");
 }
+
+/// The desktop app's window and its tray process open a new data directory at the same moment:
+/// both must open it (one migrates, the other waits), never fail on a half-applied migration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn processes_opening_a_new_data_directory_at_once_all_succeed() {
+    for _ in 0..5 {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let dir = dir.clone();
+                tokio::spawn(async move { Store::open(&dir).await })
+            })
+            .collect();
+        for open in opens {
+            let store = open.await.unwrap().unwrap_or_else(|e| panic!("a concurrent open failed: {e}"));
+            store.close().await;
+        }
+    }
+}
