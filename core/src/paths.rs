@@ -34,7 +34,11 @@ pub fn default_data_dir() -> Option<PathBuf> {
 pub fn create_private_file(path: &Path) -> io::Result<File> {
     match open_new_private(path) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            fs::remove_file(path)?;
+            // Gone already is fine: another process opening the same directory removed it.
+            match fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
             open_new_private(path)
         }
         other => other,
