@@ -35,6 +35,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::services::kit::prelude::*;
 
 pub mod bus;
+pub mod clipboard;
 pub mod triggers;
 
 use triggers::{DeviceState, Resumed, Watched};
@@ -105,7 +106,8 @@ const INHERITED_ENV: &[&str] = &[
     "DBUS_SESSION_BUS_ADDRESS",
 ];
 
-/// The `computer` service: the `open` and `run_program` reactions.
+/// The `computer` service: its device triggers and the `open`, `copy` and `run_program`
+/// reactions.
 pub fn service(settings: &Settings) -> Service {
     let access = DeviceAccess::from_settings(settings);
     // The session's environment is read once, here, like every setting.
@@ -115,6 +117,7 @@ pub fn service(settings: &Settings) -> Service {
     let mut reactions = BTreeMap::new();
     reactions.insert("open", Arc::new(Open { access, opener, env: env.clone() }) as Arc<dyn Reaction>);
     reactions.insert("run_program", Arc::new(RunProgram { access, env }) as Arc<dyn Reaction>);
+    reactions.insert("copy", Arc::new(clipboard::Copy { access }) as Arc<dyn Reaction>);
     let bus = Arc::new(bus::Bus::new(settings.service(ID, "SYSTEM_BUS").map(str::to_string)));
     let mut actions = BTreeMap::new();
     for (id, watched) in [
@@ -145,7 +148,8 @@ fn manifest(settings: &Settings) -> ServiceManifest {
         id: ID,
         name: "This computer",
         description: "The computer Area runs on: react when its network, battery, charger or session changes or it \
-                      wakes from sleep; open a page or a file, or run a program you chose.",
+                      wakes from sleep; open a page or a file, copy text to the clipboard, or run a program you \
+                      chose.",
         auth: AuthKind::None,
         credential_hosts: vec![],
         oauth: None,
@@ -161,6 +165,19 @@ fn manifest(settings: &Settings) -> ServiceManifest {
                     "target",
                     "Page or file",
                     "An https:// address or a file's full path; may use ingredients, e.g. {{ link }} or {{ path }}.",
+                    ParamType::String,
+                )
+                .templated()],
+            },
+            ReactionManifest {
+                id: "copy",
+                name: "Copy text to the clipboard",
+                description: "Puts the text on this computer's clipboard, ready to paste (Linux desktops; at most \
+                              1 MiB).",
+                params: vec![ParamSpec::new(
+                    "text",
+                    "Text",
+                    "What to copy; may use ingredients, e.g. {{ link }} or a code from a message.",
                     ParamType::String,
                 )
                 .templated()],
