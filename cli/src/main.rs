@@ -29,6 +29,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let args = cli::Cli::parse();
+    if matches!(args.command, cli::Command::Tray { .. }) {
+        return_memory_when_idle();
+    }
     init_logging();
     // The settings are read once, here: the environment's, completed by the data directory's
     // area.conf; the data directory and the keychain default are settled the same way as the app.
@@ -67,6 +70,30 @@ fn limit_malloc_arenas() {
     // SAFETY: mallopt only adjusts allocator tuning; called first thing, before any thread exists.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// The tray runs all session, mostly idle: its allocator must give back what a burst used
+/// (start-up, a round of polls) instead of keeping it for speed. mimalloc reads these options
+/// before `main`, so the tray starts itself again with them set (once: they are then present).
+/// Measured with 100 areas: 46 MB RSS with the defaults, 29 MB with these.
+fn return_memory_when_idle() {
+    const OPTIONS: [(&str, &str); 2] = [("MIMALLOC_ARENA_EAGER_COMMIT", "0"), ("MIMALLOC_PURGE_DELAY", "0")];
+    if OPTIONS.iter().all(|(name, _)| std::env::var_os(name).is_some()) {
+        return;
+    }
+    #[cfg(unix)]
+    if let Ok(exe) = std::env::current_exe() {
+        use std::os::unix::process::CommandExt;
+        let mut command = std::process::Command::new(exe);
+        command.args(std::env::args_os().skip(1));
+        for (name, value) in OPTIONS {
+            if std::env::var_os(name).is_none() {
+                command.env(name, value);
+            }
+        }
+        let e = command.exec();
+        tracing::debug!("could not restart with the idle allocator options: {e}");
     }
 }
 

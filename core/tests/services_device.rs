@@ -35,8 +35,12 @@ impl PrivateBus {
         PrivateBus { child, address: line.trim().to_string() }
     }
 
+    /// Its address, and no kernel tables (the network trigger's fallback finds nothing there).
     fn settings(&self) -> Settings {
-        Settings::from_env().with("AREA_COMPUTER_SYSTEM_BUS", self.address.as_str())
+        Settings::from_env()
+            .with("AREA_COMPUTER_SYSTEM_BUS", self.address.as_str())
+            .with("AREA_COMPUTER_PROC_DIR", "/nonexistent")
+            .with("AREA_COMPUTER_SYS_DIR", "/nonexistent")
     }
 
     /// Serves `object` at `path` under the well-known `name`.
@@ -270,4 +274,42 @@ async fn the_watcher_wakes_on_the_change_signal_and_a_missing_service_is_named()
     assert_eq!(action.wait_for_change(&ctx, Duration::from_secs(20)).await.unwrap(), SourceWait::Changed);
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     let _nm = changer.await.unwrap();
+}
+
+/// Without NetworkManager the network trigger reads the kernel's routes: the first read records
+/// the state, a default route appearing wakes the watcher within seconds and fires once, with
+/// the route's interface in the detail.
+#[tokio::test]
+async fn without_network_manager_the_kernel_routes_say_online() {
+    let bus = PrivateBus::start();
+    let kernel = tempfile::tempdir().unwrap();
+    let (proc_dir, sys_dir) = (kernel.path().join("proc"), kernel.path().join("sys"));
+    std::fs::create_dir_all(proc_dir.join("net")).unwrap();
+    std::fs::create_dir_all(sys_dir.join("class/net/eth0")).unwrap();
+    std::fs::write(sys_dir.join("class/net/eth0/operstate"), "up\n").unwrap();
+    let header = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+    std::fs::write(proc_dir.join("net/route"), header).unwrap();
+    let settings = bus
+        .settings()
+        .with("AREA_COMPUTER_PROC_DIR", proc_dir.to_str().unwrap())
+        .with("AREA_COMPUTER_SYS_DIR", sys_dir.to_str().unwrap());
+    let action = network_action(&settings);
+    let params = Params::new();
+    let ctx = FetchContext { params: &params, cursor: None, credential: None, allow_private_network: false };
+    let first = action.fetch(&ctx).await.unwrap();
+    assert!(first.events.is_empty(), "the first read only records the state");
+    let ctx = FetchContext { cursor: first.cursor.as_ref(), ..ctx };
+    assert_eq!(action.wait_for_change(&ctx, Duration::from_millis(1500)).await.unwrap(), SourceWait::Quiet);
+
+    let route = format!("{header}eth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
+    std::fs::write(proc_dir.join("net/route"), route).unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(action.wait_for_change(&ctx, Duration::from_secs(20)).await.unwrap(), SourceWait::Changed);
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let next = action.fetch(&ctx).await.unwrap();
+    assert_eq!(next.events.len(), 1);
+    assert_eq!(next.events[0].ingredients["state"], json!("online"));
+    assert_eq!(next.events[0].ingredients["detail"], json!("a default route through eth0"));
+    let ctx = FetchContext { cursor: next.cursor.as_ref(), ..ctx };
+    assert!(action.fetch(&ctx).await.unwrap().events.is_empty(), "once per change");
 }

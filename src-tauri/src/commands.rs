@@ -52,6 +52,7 @@ fn ui_ready() {
     let built = *WINDOW_BUILT.lock().unwrap_or_else(|e| e.into_inner());
     let window_ms = built.map(|t| t.elapsed().as_millis() as u64);
     tracing::info!(ms = STARTED.elapsed().as_millis() as u64, window_ms, "window interactive");
+    crate::tray_process::start_pending();
 }
 
 /// The app version, for the about line.

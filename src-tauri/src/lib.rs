@@ -45,20 +45,18 @@ pub fn run() {
     let startup = core_app::bootstrap(env.clone(), None);
     let background = std::env::args().any(|a| a == BACKGROUND_FLAG);
     let mut tray_process = startup.as_ref().ok().and_then(|s| tray_process::TrayProcess::find(&s.data_dir));
-    if let Some(tray) = &tray_process {
-        if background {
-            // At login: no window, so become the tray process.
-            #[cfg(unix)]
-            {
-                let e = tray.exec();
-                tracing::error!("could not start the tray process: {e}; running the engine in the app");
-                tray_process = None;
-            }
-        } else {
-            tray.ensure_running();
+    if background {
+        // At login: no window, so become the tray process.
+        #[cfg(unix)]
+        if let Some(tray) = tray_process.take() {
+            let e = tray.exec();
+            tracing::error!("could not start the tray process: {e}; running the engine in the app");
         }
     }
     let beside = tray_process.is_some();
+    if let Some(tray) = tray_process {
+        tray_process::start_after_first_screen(tray);
+    }
 
     let mut builder = tauri::Builder::default();
     // Single instance must be the first plugin: a second launch (e.g. the OS opening an

@@ -10,6 +10,31 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// How long a new window waits for its first screen before starting the tray process anyway.
+const START_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The tray process a new window starts once its first screen is interactive, so the engine's
+/// start-up (compiling every area, the first round of polls) does not compete with the window's.
+static PENDING: std::sync::Mutex<Option<TrayProcess>> = std::sync::Mutex::new(None);
+
+/// Starts `tray` once the window is interactive ([`start_pending`]), or after
+/// [`START_AT_THE_LATEST`] if that never comes (a start-up error screen, no UI).
+pub fn start_after_first_screen(tray: TrayProcess) {
+    *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(tray);
+    std::thread::spawn(|| {
+        std::thread::sleep(START_AT_THE_LATEST);
+        start_pending();
+    });
+}
+
+/// Starts the pending tray process, if any (the first call does; later ones find none).
+pub fn start_pending() {
+    let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(tray) = pending {
+        tray.ensure_running();
+    }
+}
+
 /// The command's name, looked for beside the app.
 const AREA_COMMAND: &str = "area";
 

@@ -36,6 +36,7 @@ use crate::services::kit::prelude::*;
 
 pub mod bus;
 pub mod clipboard;
+pub mod kernel_net;
 pub mod triggers;
 
 use triggers::{DeviceState, Resumed, Watched};
@@ -126,7 +127,7 @@ pub fn service(settings: &Settings) -> Service {
         ("charger", Watched::Charger),
         ("unlocked", Watched::Unlocked),
     ] {
-        let trigger = DeviceState { watched, bus: bus.clone(), access };
+        let trigger = DeviceState { watched, bus: bus.clone(), access, kernel: kernel_net::from_settings(settings) };
         actions.insert(id, ActionKind::Fetched(Arc::new(trigger) as Arc<dyn FetchedAction>));
     }
     actions.insert("resumed", ActionKind::Fetched(Arc::new(Resumed { access }) as Arc<dyn FetchedAction>));

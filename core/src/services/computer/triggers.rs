@@ -10,7 +10,8 @@
 //! - Between checks the watcher waits for the service's `PropertiesChanged` signal, so a change
 //!   fires within a second instead of at the area's interval.
 //! - "Online" is NetworkManager's `CONNECTED_GLOBAL` (full connectivity); connected to a local
-//!   network only counts as offline.
+//!   network only counts as offline. Without NetworkManager, online is a default route through
+//!   an interface that is up ([`super::kernel_net`]), looked at every second.
 //! - The battery is "low" only while on battery and below the level: plugging in ends it, and
 //!   unplugging while below it fires again.
 //! - Waking from sleep needs no service: the time the kernel's boot clock gained over its
@@ -24,6 +25,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::bus::{Bus, Source};
+use super::kernel_net::KernelNet;
 use crate::services::kit::prelude::*;
 
 /// NetworkManager's main object.
@@ -58,6 +60,9 @@ pub const SESSION: Source = Source {
 /// NetworkManager's `NM_STATE_CONNECTED_GLOBAL`.
 pub const NM_CONNECTED_GLOBAL: u32 = 70;
 
+/// How often the network state is read from the kernel when NetworkManager is not running.
+const KERNEL_LOOK_EVERY: Duration = Duration::from_secs(1);
+
 /// Sleep shorter than this is clock noise, not a suspend.
 const MIN_SLEEP: Duration = Duration::from_secs(2);
 
@@ -75,6 +80,8 @@ pub struct DeviceState {
     pub watched: Watched,
     pub bus: Arc<Bus>,
     pub access: DeviceAccess,
+    /// Where "online" is read when NetworkManager is not running.
+    pub kernel: KernelNet,
 }
 
 /// What one read found.
@@ -104,9 +111,23 @@ impl DeviceState {
         let mut ingredients = Ingredients::new();
         let (state, fires) = match self.watched {
             Watched::Network => {
-                let code = self.bus.property(&NETWORK_MANAGER, "State").await?.number() as u32;
-                let state = if code >= NM_CONNECTED_GLOBAL { "online" } else { "offline" };
-                ingredients.insert("detail".into(), json!(nm_state_name(code)));
+                let (state, detail) = match self.bus.property(&NETWORK_MANAGER, "State").await {
+                    Ok(code) => {
+                        let code = code.number() as u32;
+                        let state = if code >= NM_CONNECTED_GLOBAL { "online" } else { "offline" };
+                        (state, nm_state_name(code).to_string())
+                    }
+                    // No NetworkManager: the kernel's routes say it (or the error names both).
+                    Err(missing) => match self.kernel.default_route() {
+                        Ok(Some(interface)) => ("online", format!("a default route through {interface}")),
+                        Ok(None) => ("offline", "no default route".to_string()),
+                        Err(e) => {
+                            tracing::debug!("no kernel fallback for the network state: {e}");
+                            return Err(missing);
+                        }
+                    },
+                };
+                ingredients.insert("detail".into(), json!(detail));
                 (state, matches!(when(params), "either") || when(params) == state)
             }
             Watched::BatteryLow => {
@@ -189,6 +210,17 @@ impl FetchedAction for DeviceState {
             tokio::time::sleep(Duration::from_secs(1)).await;
             return Ok(SourceWait::Quiet);
         };
+        if self.watched == Watched::Network && self.bus.property(&NETWORK_MANAGER, "State").await.is_err() {
+            // Read from the kernel: no change signal to wait for, so look every second.
+            let deadline = std::time::Instant::now() + max_wait;
+            while std::time::Instant::now() < deadline {
+                tokio::time::sleep(KERNEL_LOOK_EVERY.min(deadline - std::time::Instant::now())).await;
+                if self.read(ctx.params).await?.state != known {
+                    return Ok(SourceWait::Changed);
+                }
+            }
+            return Ok(SourceWait::Quiet);
+        }
         self.bus
             .wait_for_change(self.source(), max_wait, || async { Ok(self.read(ctx.params).await?.state != known) })
             .await
@@ -221,9 +253,14 @@ pub fn manifests() -> Vec<ActionManifest> {
         action(
             "network",
             "The network goes online or offline",
-            "Fires when this computer gains or loses its connection to the internet (NetworkManager, Linux).",
+            "Fires when this computer gains or loses its connection to the internet (NetworkManager, else \
+             the kernel's routes; Linux).",
             vec![when("online", "offline", "either")],
-            vec![state("online"), ingredient("detail", "NetworkManager's state, in words.", "connected"), at.clone()],
+            vec![
+                state("online"),
+                ingredient("detail", "The state in words (NetworkManager's, or the route used).", "connected"),
+                at.clone(),
+            ],
         ),
         action(
             "battery_low",
