@@ -121,18 +121,20 @@ pub(super) async fn await_owner(dir: &Path, paused: bool) {
     }
 }
 
+/// Waits [`FOLLOW_EVERY`]; false once `stop` has turned true (the app is shutting down).
+async fn next_look(stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+        changed = stop.changed() => if changed.is_err() { return false },
+    }
+    !*stop.borrow()
+}
+
 /// The owner's side: starts or stops its engine when another process (a window) sets or clears
 /// the pause marker. Runs until `stop` turns true.
 pub(super) async fn follow_pause_marker(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     let dir = app.data_dir();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
-            _ = stop.changed() => break,
-        }
-        if *stop.borrow() {
-            break;
-        }
+    while next_look(&mut stop).await {
         let marked = dir.join(PAUSED_FILE).exists();
         let paused = app.engine_status().paused;
         if marked && !paused {
@@ -148,14 +150,7 @@ pub(super) async fn follow_pause_marker(app: App, mut stop: tokio::sync::watch::
 /// The window's side: tells its UI when the owner's status changes. Runs until `stop`.
 pub(super) async fn watch_owner(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut last = app.engine_status();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
-            _ = stop.changed() => break,
-        }
-        if *stop.borrow() {
-            break;
-        }
+    while next_look(&mut stop).await {
         let now = app.engine_status();
         if now != last {
             last = now;
