@@ -111,3 +111,25 @@ pub fn restrict_dir(dir: &Path) -> io::Result<DirAccess> {
         Ok(DirAccess::Private)
     }
 }
+
+/// Whether `meta` is a regular file someone may execute (on Windows: any file).
+pub fn is_executable(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.is_file() && meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
+}
+
+/// The program `name` in the folder this process's program sits in, if it is there and
+/// executable: the desktop app and the `area` command are installed side by side and start
+/// each other.
+pub fn program_beside_this_one(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let candidate = exe.parent()?.join(name);
+    fs::metadata(&candidate).is_ok_and(|m| is_executable(&m)).then_some(candidate)
+}

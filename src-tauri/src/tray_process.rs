@@ -51,9 +51,8 @@ impl TrayProcess {
         if !cfg!(target_os = "linux") {
             return None;
         }
-        let exe = std::env::current_exe().ok()?;
-        let area = exe.parent()?.join(AREA_COMMAND);
-        is_executable(&area).then(|| TrayProcess { area, data_dir: data_dir.to_path_buf() })
+        let area = area_core::paths::program_beside_this_one(AREA_COMMAND)?;
+        Some(TrayProcess { area, data_dir: data_dir.to_path_buf() })
     }
 
     /// `area --data-dir <dir> tray --app <this app>`: "Open Area" starts this same app again.
@@ -94,15 +93,4 @@ impl TrayProcess {
     pub fn exec(&self) -> std::io::Error {
         std::os::unix::process::CommandExt::exec(&mut self.command())
     }
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
 }

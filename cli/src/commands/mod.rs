@@ -58,7 +58,7 @@ pub async fn run(cli: Cli, startup: Startup) -> Result<(), CliError> {
     if let Command::Tray { app } = cli.command {
         return tray::run(startup, app, out).await;
     }
-    let app = App::open_without_engine(startup, Arc::new(DaemonNotifier::default())).await?;
+    let app = App::open_without_engine(startup, Arc::new(DaemonNotifier::echoing())).await?;
     let result = match cli.command {
         Command::User(cmd) => user::run(&app, out, cmd).await,
         Command::Login { with: Some(provider), .. } => auth::login_with(&app, out, &provider).await,

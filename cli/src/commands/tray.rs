@@ -18,10 +18,11 @@ pub async fn run(startup: Startup, app_bin: Option<PathBuf>, out: Output) -> Res
     use area_core::app::{App, ChangeKind};
     use tokio::sync::broadcast::error::RecvError;
 
-    use crate::tray::{DesktopNotifier, TrayAction, TrayIcon, WindowLauncher};
+    use crate::notifier::DaemonNotifier;
+    use crate::tray::{TrayAction, TrayIcon, WindowLauncher};
 
     let window = WindowLauncher::new(app_bin, startup.data_dir.clone());
-    let notifier = Arc::new(DesktopNotifier::connect().await);
+    let notifier = Arc::new(DaemonNotifier::default());
     let stop = crate::commands::engine::stop_signal();
     let app = App::open(startup, notifier).await?;
     let status = app.engine_status();

@@ -1,10 +1,8 @@
 //! What `area tray` needs from the desktop session, over D-Bus and without GTK: the tray icon
-//! (a StatusNotifierItem), notifications, and starting the window.
+//! (a StatusNotifierItem) and starting the window (notifications: [`crate::notifier`]).
 
 mod icon;
-mod notifier;
 mod window;
 
 pub use icon::{TrayAction, TrayIcon};
-pub use notifier::DesktopNotifier;
 pub use window::WindowLauncher;

@@ -2,7 +2,7 @@
 //! window process hands over to the first (the app is single-instance), so "Open Area" may be
 //! chosen any number of times.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 
 /// The app binary's name, looked for beside `area` and then on PATH.
@@ -17,7 +17,8 @@ pub struct WindowLauncher {
 impl WindowLauncher {
     /// `program` as given (`--app`), else `area-app` beside this command, else on PATH.
     pub fn new(program: Option<PathBuf>, data_dir: PathBuf) -> WindowLauncher {
-        let program = program.unwrap_or_else(|| beside_this_command(APP_NAME).unwrap_or_else(|| APP_NAME.into()));
+        let program = program
+            .unwrap_or_else(|| area_core::paths::program_beside_this_one(APP_NAME).unwrap_or_else(|| APP_NAME.into()));
         WindowLauncher { program, data_dir }
     }
 
@@ -35,15 +36,4 @@ impl WindowLauncher {
             Err(e) => tracing::warn!(program = %self.program.display(), "could not open the window: {e}"),
         }
     }
-}
-
-fn beside_this_command(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let candidate = exe.parent().map(|dir| dir.join(name))?;
-    is_executable(&candidate).then_some(candidate)
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

@@ -240,22 +240,9 @@ pub fn refuse_program(program: &str) -> Option<String> {
         ));
     }
     match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() && is_executable(&meta) => None,
+        Ok(meta) if meta.is_file() && crate::paths::is_executable(&meta) => None,
         Ok(_) => Some(format!("{program} is not an executable file")),
         Err(e) => Some(format!("{program} cannot be found ({e})")),
-    }
-}
-
-fn is_executable(meta: &std::fs::Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        meta.permissions().mode() & 0o111 != 0
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        true
     }
 }
 
@@ -381,7 +368,7 @@ fn openable(target: &str) -> Result<String, ConnectorError> {
     }
     let meta = std::fs::metadata(path).map_err(|e| bad_param("target", format!("{target} cannot be opened ({e})")))?;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    if !meta.is_file() || is_executable(&meta) || LAUNCHER_EXTENSIONS.contains(&extension.as_str()) {
+    if !meta.is_file() || crate::paths::is_executable(&meta) || LAUNCHER_EXTENSIONS.contains(&extension.as_str()) {
         return Err(bad_param(
             "target",
             format!("{target} is a program or launcher, not a document: Area opens documents and pages only"),
