@@ -4,41 +4,18 @@
 //! on the same data, and quits, draining the engine.
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use zbus::zvariant::{Structure, Value};
 
+#[path = "../../core/tests/support/private_bus.rs"]
+mod private_bus;
+use private_bus::PrivateBus;
+
 const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 const WAIT: Duration = Duration::from_secs(15);
-
-/// A private session bus, stopped when dropped.
-struct PrivateBus {
-    child: Child,
-    address: String,
-}
-
-impl PrivateBus {
-    fn start() -> PrivateBus {
-        let mut child = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("dbus-daemon (Debian package dbus-daemon; scripts/test.sh installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
-        PrivateBus { child, address: line.trim().to_string() }
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A process killed when the test ends, passed or not (a panicking test must not leave a tray
 /// holding the test runner's output open).

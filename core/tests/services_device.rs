@@ -6,8 +6,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use area_core::catalog::ActionKind;
@@ -15,27 +13,18 @@ use area_core::connector::{FetchContext, FetchedAction, Params, SourceWait};
 use area_core::engine::Engine;
 use area_core::settings::Settings;
 use serde_json::json;
+use support::private_bus::PrivateBus;
 use support::*;
 
-/// A private message bus, stopped when dropped.
-struct PrivateBus {
-    child: Child,
-    address: String,
+/// What the device tests need of the private bus.
+trait DeviceBus {
+    /// Its address, and no kernel tables (the network trigger's fallback finds nothing there).
+    fn settings(&self) -> Settings;
+    /// Serves `object` at `path` under the well-known `name`.
+    async fn serve<I: zbus::object_server::Interface>(&self, name: &str, path: &str, object: I) -> zbus::Connection;
 }
 
-impl PrivateBus {
-    fn start() -> PrivateBus {
-        let mut child = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("dbus-daemon (Debian package dbus-daemon; scripts/test.sh installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        PrivateBus { child, address: line.trim().to_string() }
-    }
-
-    /// Its address, and no kernel tables (the network trigger's fallback finds nothing there).
+impl DeviceBus for PrivateBus {
     fn settings(&self) -> Settings {
         Settings::from_env()
             .with("AREA_COMPUTER_SYSTEM_BUS", self.address.as_str())
@@ -43,7 +32,6 @@ impl PrivateBus {
             .with("AREA_COMPUTER_SYS_DIR", "/nonexistent")
     }
 
-    /// Serves `object` at `path` under the well-known `name`.
     async fn serve<I: zbus::object_server::Interface>(&self, name: &str, path: &str, object: I) -> zbus::Connection {
         zbus::connection::Builder::address(self.address.as_str())
             .unwrap()
@@ -54,13 +42,6 @@ impl PrivateBus {
             .build()
             .await
             .unwrap()
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

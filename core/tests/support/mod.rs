@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod private_bus;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
