@@ -125,8 +125,9 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         app: Option<PathBuf>,
     },
-    /// Start Area's engine (`area daemon` on this data directory) when you log in to your
-    /// desktop, or stop doing so; without on/off, show what is set. Off until you turn it on.
+    /// Start Area (`area tray` on this data directory: the engine with its tray icon) when you
+    /// log in to your desktop, or stop doing so; without on/off, show what is set. Off until you
+    /// turn it on.
     Autostart {
         #[arg(value_enum)]
         state: Option<OnOff>,

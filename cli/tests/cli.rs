@@ -213,10 +213,11 @@ fn recipes_are_listed_and_one_becomes_an_area_with_the_values_it_asks_for() {
 }
 
 /// `area autostart on|off`: the XDG autostart entry starts this very `area` on this data
-/// directory at login (its Exec line, read back as a desktop session splits it, is exactly that
-/// command, even for a directory with spaces and `$`), and `off` removes it. Off by default.
+/// directory at login as the tray process (the engine with its icon, as the desktop app's switch
+/// does; its Exec line, read back as a desktop session splits it, is exactly that command, even
+/// for a directory with spaces and `$`), and `off` removes it. Off by default.
 #[test]
-fn autostart_writes_an_entry_that_starts_this_daemon_at_login() {
+fn autostart_writes_an_entry_that_starts_this_tray_at_login() {
     let area = Area::new();
     let config = tempfile::tempdir().unwrap();
     let data = area.dir.path().join("my $data dir");
@@ -238,11 +239,11 @@ fn autostart_writes_an_entry_that_starts_this_daemon_at_login() {
     let program = assert_cmd::cargo::cargo_bin("area").to_string_lossy().into_owned();
     assert_eq!(
         area_core::autostart::parse_exec(exec),
-        [program.as_str(), "--data-dir", &data.to_string_lossy(), "daemon"],
+        [program.as_str(), "--data-dir", &data.to_string_lossy(), "tray"],
         "{exec}"
     );
     assert!(exec.contains(r"\\$data"), "the $ is escaped, not expanded: {exec}");
-    assert_eq!(status(&mut cmd())["command"][3], "daemon");
+    assert_eq!(status(&mut cmd())["command"][3], "tray");
 
     cmd().args(["autostart", "off"]).assert().success().stdout(predicate::str::contains("no longer starts"));
     assert!(!entry_path.exists());

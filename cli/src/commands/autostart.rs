@@ -1,6 +1,7 @@
-//! `area autostart [on|off]`: start Area's engine when the user logs in to their desktop (an
-//! XDG autostart entry; see `area_core::autostart`), stop doing so, or show what is set — through
-//! the same API as the desktop app's setting.
+//! `area autostart [on|off]`: start Area when the user logs in to their desktop (an XDG
+//! autostart entry; see `area_core::autostart`), stop doing so, or show what is set — through the
+//! same API as the desktop app's setting. The entry starts `area tray`, the engine with its icon:
+//! what the app's switch starts too, so whichever wrote the entry, login brings the same Area.
 
 use area_core::app::App;
 use area_core::autostart::{self, Launch};
@@ -16,7 +17,7 @@ pub async fn run(app: &App, out: Output, on: Option<bool>) -> Result<(), CliErro
             let program = std::env::current_exe()
                 .map_err(|e| CliError::msg(format!("cannot tell where this `area` program is: {e}")))?;
             let data_dir = app.data_dir().to_string_lossy().into_owned();
-            let launch = Launch { program, args: vec!["--data-dir".into(), data_dir, "daemon".into()] };
+            let launch = Launch { program, args: vec!["--data-dir".into(), data_dir, "tray".into()] };
             app.set_autostart(Some(&dir), Some(&launch)).await?
         }
         Some(false) => app.set_autostart(Some(&dir), None).await?,
