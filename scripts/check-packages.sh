@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Installs the packages scripts/bundle.sh made and checks that they carry the whole product:
-# the installed `area --version` answers, and the installed app starts under Xvfb (in the
-# background, as at login) and keeps running. Needs root (dpkg -i / rpm -i install system-wide);
-# run it on a throwaway machine or container.
+# Installs the packages scripts/bundle.sh made and checks that they carry the whole product, by
+# running what was installed under Xvfb with a private D-Bus session:
+# - the installed `area --version` answers;
+# - the installed app opens its window, starts the installed `area tray` beside it (the engine
+#   and the tray icon), and closing the window ends the app's process while the tray's engine
+#   stays;
+# - the login item `area autostart on` writes starts the engine when run as a session would;
+# - `area-app --background` (the login item the app's switch writes) becomes `area tray`.
+# Needs root (dpkg -i / rpm -i install system-wide); run it on a throwaway machine or container.
 #
 #   scripts/check-packages.sh            (the .deb; the .rpm too where `rpm` exists)
 set -euo pipefail
@@ -25,16 +30,67 @@ $SUDO dpkg -i "$deb" >/dev/null || $SUDO apt-get install -f -y -qq >/dev/null
 /usr/bin/area --version
 
 work=$(mktemp -d)
-trap 'pkill -f "^/usr/bin/area-app" 2>/dev/null || true; rm -rf "$work"' EXIT
-echo "== the installed app, in the background under Xvfb"
-AREA_DATA_DIR="$work/data" AREA_MASTER_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
-  AREA_NO_REGISTER_SCHEME=1 AREA_WEBHOOK_LISTEN=127.0.0.1:0 XDG_CONFIG_HOME="$work/config" NO_AT_BRIDGE=1 \
-  xvfb-run -a dbus-run-session -- /usr/bin/area-app --background >"$work/app.log" 2>&1 &
-for _ in $(seq 1 100); do grep -qs "listening for webhooks" "$work/app.log" && break; sleep 0.1; done
-grep -q "listening for webhooks" "$work/app.log" || { echo "the installed app did not start its engine:" >&2; tail -20 "$work/app.log" >&2; exit 1; }
-sleep 2
-pgrep -f "^/usr/bin/area-app" >/dev/null || { echo "the installed app exited:" >&2; tail -20 "$work/app.log" >&2; exit 1; }
-echo "the installed app runs its engine (log: webhooks listening) and stays up"
+data="$work/data"
+sed -e '/<servicedir>/d' -e '/<standard_session_servicedirs/d' /usr/share/dbus-1/session.conf >"$work/session.conf"
+display_no=$((100 + RANDOM % 400))
+Xvfb ":$display_no" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 1 100); do [ -S "/tmp/.X11-unix/X$display_no" ] && break; sleep 0.05; done
+bus=$(dbus-daemon --config-file="$work/session.conf" --fork --print-address=1 --print-pid=1)
+bus_pid=$(sed -n 2p <<<"$bus")
+stop_all() { pkill -f -- "--data-dir $data" 2>/dev/null || true; pkill -f "^/usr/bin/area-app" 2>/dev/null || true; }
+trap 'stop_all; kill "$xvfb_pid" "$bus_pid" 2>/dev/null; rm -rf "$work"' EXIT
+export DISPLAY=":$display_no" DBUS_SESSION_BUS_ADDRESS="$(sed -n 1p <<<"$bus")"
+export AREA_DATA_DIR="$data" AREA_MASTER_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+  AREA_NO_REGISTER_SCHEME=1 AREA_WEBHOOK_LISTEN=127.0.0.1:0 XDG_CONFIG_HOME="$work/config" \
+  XDG_DATA_HOME="$work/xdg-data" XDG_CACHE_HOME="$work/xdg-cache" NO_AT_BRIDGE=1
+
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND until it succeeds, or fails the check.
+wait_for() {
+  local seconds=$1 what=$2; shift 2
+  for _ in $(seq 1 $((seconds * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "the installed product failed: $what (logs below)" >&2
+  tail -n 20 "$work"/*.log >&2 || true
+  exit 1
+}
+tray_pid() { pgrep -f -- "^/usr/bin/area --data-dir $data tray" | head -1; }
+tray_running() { [ -n "$(tray_pid)" ]; }
+no_app() { ! pgrep -f "^/usr/bin/area-app" >/dev/null; }
+engine_listens() { [ -s "$data/webhook.addr" ] && curl -s -o /dev/null "http://$(cat "$data/webhook.addr")/"; }
+
+echo "== the installed app: its window, and the installed tray process beside it"
+/usr/bin/area-app >"$work/app.log" 2>&1 &
+wait_for 30 "the window never became interactive" grep -q "window interactive" "$work/app.log"
+wait_for 15 "the app did not start /usr/bin/area tray" tray_running
+wait_for 15 "the tray's engine does not listen for webhooks" engine_listens
+tray=$(tray_pid)
+python3 bench/x11_close.py Area
+wait_for 15 "closing the window did not end the app's process" no_app
+kill -0 "$tray" || { echo "the tray process ended with the window" >&2; exit 1; }
+echo "window interactive; tray process $tray runs the engine; closing the window ended the app, the tray stays"
+kill "$tray"
+wait_for 15 "the tray process did not stop on SIGTERM" bash -c "! kill -0 $tray"
+
+echo "== the login item of \`area autostart on\`, run as a session runs it"
+/usr/bin/area autostart on
+entry="$XDG_CONFIG_HOME/autostart/area.desktop"
+exec_line=$(sed -n 's/^Exec=//p' "$entry")
+echo "  Exec=$exec_line"
+# The data directory here has no character the Exec quoting would change: split on spaces.
+read -r -a login_command <<<"$exec_line"
+"${login_command[@]}" >"$work/login.log" 2>&1 &
+wait_for 15 "the login item did not start the tray" tray_running
+wait_for 15 "the login item's engine does not listen for webhooks" engine_listens
+/usr/bin/area autostart off
+kill "$(tray_pid)"
+wait_for 15 "the tray process did not stop on SIGTERM" bash -c "! pgrep -f -- '--data-dir $data tray'"
+
+echo "== area-app --background (the app's own login item) becomes the installed tray process"
+/usr/bin/area-app --background >"$work/background.log" 2>&1 &
+background=$!
+wait_for 15 "area-app --background did not become area tray" bash -c "[ \"\$(readlink /proc/$background/exe)\" = /usr/bin/area ]"
+wait_for 15 "the background engine does not listen for webhooks" engine_listens
+echo "area-app --background is now /usr/bin/area (pid $background), and its engine listens"
 
 if command -v rpm >/dev/null 2>&1; then
   rpm_file=$(find "$target_dir/release/bundle/rpm" -name '*.rpm' | sort | tail -1)
