@@ -39,6 +39,12 @@ type Res<T> = Result<T, ApiError>;
 /// the cold-start figure [`ui_ready`] logs.
 static STARTED: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
 
+/// Logs (at debug level) how long after the shell started it reached `step`: the breakdown
+/// behind the cold-start figure, for `RUST_LOG=area_app=debug`.
+pub fn startup_mark(step: &str) {
+    tracing::debug!(ms = STARTED.elapsed().as_millis() as u64, "start-up: {step}");
+}
+
 /// When the window was last built (at start, or again from the tray after it was closed), for
 /// the reopen figure [`ui_ready`] logs.
 pub static WINDOW_BUILT: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);

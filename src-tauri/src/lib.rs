@@ -43,6 +43,7 @@ pub fn run() {
     // area.conf; the data directory and the keychain default are settled as for the CLI.
     let env = Settings::from_env();
     let startup = core_app::bootstrap(env.clone(), None);
+    commands::startup_mark("settings read");
     let background = std::env::args().any(|a| a == BACKGROUND_FLAG);
     let mut tray_process = startup.as_ref().ok().and_then(|s| tray_process::TrayProcess::find(&s.data_dir));
     if background {
@@ -71,7 +72,12 @@ pub fn run() {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init())
         .invoke_handler(specta.invoke_handler())
+        .on_page_load(|_, payload| match payload.event() {
+            tauri::webview::PageLoadEvent::Started => commands::startup_mark("page load started"),
+            tauri::webview::PageLoadEvent::Finished => commands::startup_mark("page loaded"),
+        })
         .setup(move |app| {
+            commands::startup_mark("event loop ready");
             specta.mount_events(app);
             setup(app, startup, &env, beside);
             Ok(())
@@ -103,11 +109,18 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-/// Opens core (store + engine, or the store beside the tray process's engine) and wires it to
-/// the UI, deep links and tray. Never fails the app: when core cannot open (or its settings are
+/// Builds the window, opens core (store + engine, or the store beside the tray process's engine)
+/// and wires it to the UI, deep links and tray. Never fails the app: when core cannot open (or its settings are
 /// unusable), the window still opens and the UI shows [`StartupError`].
 fn setup(app: &mut tauri::App, startup: Result<core_app::Startup, core_app::ApiError>, env: &Settings, beside: bool) {
     let handle = app.handle().clone();
+    // The window first: WebKit starts its web and network processes as the window is built,
+    // and they start up (about half of the time to an interactive window) while core opens
+    // here. The page cannot call a command before this returns: commands are served by this
+    // thread's event loop.
+    if beside || !std::env::args().any(|a| a == BACKGROUND_FLAG) {
+        open_main_window(&handle);
+    }
     let notifier: Arc<dyn Notifier> = Arc::new(notifier::TauriNotifier::new(handle.clone()));
     let settings = startup.as_ref().map_or_else(|_| env.clone(), |s| s.settings.clone());
     let opened = match startup {
@@ -115,6 +128,7 @@ fn setup(app: &mut tauri::App, startup: Result<core_app::Startup, core_app::ApiE
         Ok(startup) => tauri::async_runtime::block_on(core_app::App::open(startup, notifier)),
         Err(e) => Err(e),
     };
+    commands::startup_mark("core opened");
     let facade = match opened {
         Ok(facade) => {
             app.manage(facade.clone());
@@ -141,9 +155,7 @@ fn setup(app: &mut tauri::App, startup: Result<core_app::Startup, core_app::ApiE
             tracing::warn!("no system tray: {e}");
         }
     }
-    if beside || !std::env::args().any(|a| a == BACKGROUND_FLAG) {
-        open_main_window(&handle);
-    }
+    commands::startup_mark("set up");
 }
 
 /// SIGTERM/SIGINT (logout, `kill`, Ctrl-C in a terminal) drain the engine like "Quit" does,
@@ -259,8 +271,12 @@ fn open_main_window<R: Runtime>(app: &AppHandle<R>) -> Option<tauri::WebviewWind
     }
     let config = app.config().app.windows.iter().find(|w| w.label == MAIN_WINDOW)?.clone();
     *commands::WINDOW_BUILT.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+    commands::startup_mark("building the window");
     match tauri::WebviewWindowBuilder::from_config(app, &config).and_then(|builder| builder.build()) {
-        Ok(window) => Some(window),
+        Ok(window) => {
+            commands::startup_mark("window built");
+            Some(window)
+        }
         Err(e) => {
             tracing::error!("could not open the window: {e}");
             None
