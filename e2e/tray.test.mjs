@@ -3,6 +3,8 @@
 // firing; the tray's menu, clicked over D-Bus as a panel does, pauses and resumes; a window
 // opened again shows the run. A folder trigger built in the wizard shows one notification per
 // new file through the desktop's notification service (a mock on the run's private session bus).
+// "Start at login" writes a desktop entry whose command, run as a session runs it, becomes the
+// tray process.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
@@ -183,5 +185,48 @@ test("a 'file appears in a folder → notification' area built in the wizard sho
     } finally {
       service.stop();
     }
+  });
+});
+
+test("'Start at login' in Settings writes a login item that, run as a session runs it, starts Area in the tray", async () => {
+  await withApp("login", async (app) => {
+    const { browser } = app;
+    await signUp(browser, "e2e-login@example.com", "correct horse battery staple");
+    await nav(browser, "settings");
+    await click(browser, "autostart-toggle");
+    const shown = await waitText(browser, "autostart-command", (t) => t.includes("--background"), {
+      message: "the login command shown",
+    });
+
+    // The entry desktop sessions read at login, as the app wrote it.
+    const entry = readFileSync(join(app.env.XDG_CONFIG_HOME, "autostart", "area.desktop"), "utf8");
+    assert.match(entry, /^\[Desktop Entry\]\n/);
+    assert.match(entry, /\nType=Application\n/);
+    const exec = entry.split("\n").find((l) => l.startsWith("Exec="))?.slice("Exec=".length);
+    assert.ok(exec, entry);
+    // The test's paths hold no character the Exec quoting would change: split on spaces.
+    const words = exec.split(" ");
+    assert.equal(words.length, 2, exec);
+    assert.equal(words[1], "--background");
+    assert.ok(words[0].endsWith("/area-app") && existsSync(words[0]), `the app itself: ${words[0]}`);
+    assert.equal(shown, exec, "the setting shows exactly what the session runs");
+
+    // Log out: the window and the tray end. Log in: the session runs the entry.
+    const tray = await waitFor(() => trayPid(app.dataDir), { timeout: 15000, message: "the tray process" });
+    execFileSync("python3", [join(here, "../bench/x11_close.py"), "Area"], { env: app.env });
+    await waitFor(() => appPid(app.dataDir) === null, { timeout: 15000, message: "the window's process to end" });
+    process.kill(tray, "SIGTERM");
+    await waitFor(() => trayPid(app.dataDir) === null, { timeout: 15000, message: "the tray to stop" });
+    const addrFile = join(app.dataDir, "webhook.addr");
+    await waitFor(() => !existsSync(addrFile), { timeout: 5000, message: "the engine's listener to close" });
+
+    const login = spawn(words[0], words.slice(1), { env: app.env, stdio: "ignore", detached: true });
+    login.unref();
+    const started = await waitFor(() => trayPid(app.dataDir), { timeout: 15000, message: "the login item to start the tray" });
+    assert.equal(started, login.pid, "the app became the tray process (no window, no second process)");
+    assert.equal(appPid(app.dataDir), null, "no window at login");
+    await waitFor(() => existsSync(addrFile), { timeout: 15000, message: "the engine to listen" });
+    const answered = await fetch(`http://${readFileSync(addrFile, "utf8").trim()}/hooks/no-such-token`, { method: "POST" });
+    assert.equal(answered.status, 404, "the engine answers webhooks");
   });
 });
