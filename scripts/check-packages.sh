@@ -82,8 +82,9 @@ read -r -a login_command <<<"$exec_line"
 wait_for 15 "the login item did not start the tray" tray_running
 wait_for 15 "the login item's engine does not listen for webhooks" engine_listens
 /usr/bin/area autostart off
-kill "$(tray_pid)"
-wait_for 15 "the tray process did not stop on SIGTERM" bash -c "! pgrep -f -- '--data-dir $data tray'"
+tray=$(tray_pid)
+kill "$tray"
+wait_for 15 "the tray process did not stop on SIGTERM" bash -c "! kill -0 $tray"
 
 echo "== area-app --background (the app's own login item) becomes the installed tray process"
 /usr/bin/area-app --background >"$work/background.log" 2>&1 &
