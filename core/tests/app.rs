@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use area_core::app::{App, AreaForm, ChangeKind, FormStep, OAuthVia, Startup};
+use area_core::app::{App, AreaForm, ChangeKind, ErrorCode, FormStep, OAuthVia, Startup};
 use area_core::condition::{Condition, Op};
 use area_core::settings::Settings;
 use serde_json::json;
@@ -357,6 +357,31 @@ async fn pause_all_stops_the_engine_and_survives_a_restart() {
     let resumed = again.set_paused(false).await.expect("resume");
     assert!(resumed.running && !resumed.paused, "{resumed:?}");
     again.shutdown().await;
+}
+
+/// An `area daemon` runs its engine as told and does not follow "Pause all": a window beside it
+/// says so instead of showing a pause that did not happen, and takes its marker back, so the
+/// next tray does not start paused by surprise.
+#[tokio::test]
+async fn pause_all_from_a_window_beside_a_daemon_says_it_did_not_take() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let daemon = App::open_without_engine(Startup::new(data.clone(), settings(&[])), RecordingNotifier::new())
+        .await
+        .expect("open the daemon");
+    daemon.serve(Some("127.0.0.1:0".parse().expect("addr"))).await.expect("the daemon serves");
+    let window = App::open_beside_engine(Startup::new(data.clone(), settings(&[])), RecordingNotifier::new())
+        .await
+        .expect("open the window beside the daemon");
+    assert!(window.engine_status().running, "{:?}", window.engine_status());
+
+    let refused = window.set_paused(true).await.expect_err("a pause the daemon does not follow");
+    assert_eq!(refused.code, ErrorCode::Engine, "{refused:?}");
+    assert!(refused.message.contains("area daemon"), "says where the engine runs: {}", refused.message);
+    assert!(!data.join("engine.paused").exists(), "the marker is taken back");
+    assert!(daemon.engine_status().running && window.engine_status().running);
+    window.close().await;
+    daemon.close().await;
 }
 
 /// The tray app: the engine runs in the tray process and the window is a process beside it on

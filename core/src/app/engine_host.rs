@@ -109,17 +109,24 @@ pub(super) fn status_beside(dir: &Path) -> EngineStatus {
 }
 
 /// Waits (briefly) until the owner's published status says `paused`, so the window's answer to
-/// "Pause all" is what the engine really does.
-pub(super) async fn await_owner(dir: &Path, paused: bool) {
+/// "Pause all" is what the engine really does. False when the owner still runs otherwise: it
+/// does not follow the marker (`area daemon` runs its engine as told).
+pub(super) async fn await_owner(dir: &Path, paused: bool) -> bool {
     let deadline = Instant::now() + OWNER_FOLLOWS_WITHIN;
     while Instant::now() < deadline {
         match running_elsewhere(dir) {
-            Some(status) if status.paused == paused => return,
-            None => return,
+            Some(status) if status.paused == paused => return true,
+            None => return true,
             Some(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
+    false
 }
+
+/// Said by a window whose "Pause all" the engine's owner did not follow.
+pub const OWNER_DID_NOT_PAUSE: &str = "Pause all did not take: Area's engine runs in a process that does not \
+     follow it from here (`area daemon`). Stop that process (Ctrl-C, or SIGTERM) to stop its areas, or run Area \
+     from the tray instead (`area tray`).";
 
 /// Waits [`FOLLOW_EVERY`]; false once `stop` has turned true (the app is shutting down).
 async fn next_look(stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {

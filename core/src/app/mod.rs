@@ -447,9 +447,11 @@ impl App {
             crate::paths::write_private_file(&marker, b"paused by the user\n").map_err(|e| {
                 ApiError::new(ErrorCode::Internal, format!("cannot record the pause in {}: {e}", marker.display()))
             })?;
-            if self.inner.beside {
-                engine_host::await_owner(self.inner.store.dir(), true).await;
-            } else {
+            if self.inner.beside && !engine_host::await_owner(self.inner.store.dir(), true).await {
+                // Taken back, so the next engine to start here does not start paused by surprise.
+                let _ = std::fs::remove_file(&marker);
+                return Err(ApiError::new(ErrorCode::Engine, engine_host::OWNER_DID_NOT_PAUSE));
+            } else if !self.inner.beside {
                 self.stop_engine_paused().await;
             }
         } else {
