@@ -49,18 +49,11 @@ print(json.dumps(areas))
 PY
 "$cli" --data-dir "$data" areas add --enable --allow-private-network --file "$work/areas.json" >/dev/null
 
-# One X server and one private session bus (no auto-started services: no portals, no at-spi) for
-# every run, as a desktop session outlives the app's processes.
-sed -e '/<servicedir>/d' -e '/<standard_session_servicedirs/d' /usr/share/dbus-1/session.conf >"$work/session.conf"
-display_no=$((100 + RANDOM % 400))
-Xvfb ":$display_no" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
-xvfb_pid=$!
-for _ in $(seq 1 100); do [ -S "/tmp/.X11-unix/X$display_no" ] && break; sleep 0.05; done
-bus=$(dbus-daemon --config-file="$work/session.conf" --fork --print-address=1 --print-pid=1)
-bus_address=$(sed -n 1p <<<"$bus")
-bus_pid=$(sed -n 2p <<<"$bus")
-trap 'kill "$xvfb_pid" "$bus_pid" 2>/dev/null; pkill -f -- "--data-dir $data" 2>/dev/null; cleanup' EXIT
-export DISPLAY=":$display_no" DBUS_SESSION_BUS_ADDRESS="$bus_address"
+# One X server and one private session bus for every run, as a desktop session outlives the
+# app's processes.
+. scripts/lib/desktop_session.sh
+start_desktop_session "$work"
+trap 'kill $DESKTOP_SESSION_PIDS 2>/dev/null; pkill -f -- "--data-dir $data" 2>/dev/null; cleanup' EXIT
 export AREA_DATA_DIR="$data" AREA_NO_REGISTER_SCHEME=1 AREA_WEBHOOK_LISTEN=127.0.0.1:0 \
   XDG_DATA_HOME="$work/xdg-data" XDG_CONFIG_HOME="$work/xdg-config" XDG_CACHE_HOME="$work/xdg-cache" NO_AT_BRIDGE=1
 

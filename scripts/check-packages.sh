@@ -30,16 +30,10 @@ done
 
 work=$(mktemp -d)
 data="$work/data"
-sed -e '/<servicedir>/d' -e '/<standard_session_servicedirs/d' /usr/share/dbus-1/session.conf >"$work/session.conf"
-display_no=$((100 + RANDOM % 400))
-Xvfb ":$display_no" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
-xvfb_pid=$!
-for _ in $(seq 1 100); do [ -S "/tmp/.X11-unix/X$display_no" ] && break; sleep 0.05; done
-bus=$(dbus-daemon --config-file="$work/session.conf" --fork --print-address=1 --print-pid=1)
-bus_pid=$(sed -n 2p <<<"$bus")
+. scripts/lib/desktop_session.sh
+start_desktop_session "$work"
 stop_all() { pkill -f -- "--data-dir $data" 2>/dev/null || true; pkill -f "^/usr/bin/area-app" 2>/dev/null || true; }
-trap 'stop_all; kill "$xvfb_pid" "$bus_pid" 2>/dev/null; rm -rf "$work"' EXIT
-export DISPLAY=":$display_no" DBUS_SESSION_BUS_ADDRESS="$(sed -n 1p <<<"$bus")"
+trap 'stop_all; kill $DESKTOP_SESSION_PIDS 2>/dev/null; rm -rf "$work"' EXIT
 export AREA_DATA_DIR="$data" AREA_MASTER_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
   AREA_NO_REGISTER_SCHEME=1 AREA_WEBHOOK_LISTEN=127.0.0.1:0 XDG_CONFIG_HOME="$work/config" \
   XDG_DATA_HOME="$work/xdg-data" XDG_CACHE_HOME="$work/xdg-cache" NO_AT_BRIDGE=1
