@@ -11,9 +11,11 @@
 //!   still being copied or downloaded fires once, when it is complete.
 //! - "New files only" keeps, in the cursor, the signature each file had when first seen, so later
 //!   edits of the same file do not fire again; a file deleted and created again is new.
-//! - Between checks, [`FetchedAction::wait_for_change`] lists the folder every
-//!   [`WATCH_EVERY`] and asks for a check as soon as a settled file differs from the cursor,
-//!   so a dropped file fires within seconds instead of at the area's interval.
+//! - Between checks, [`FetchedAction::wait_for_change`] has the operating system watch the
+//!   folder ([`changes`]) and lists it only when something changed there, asking for a check as
+//!   soon as a settled file differs from the cursor: a dropped file fires within seconds instead
+//!   of at the area's interval, and an idle folder costs no work. A folder that cannot be
+//!   watched is listed every [`WATCH_EVERY`] instead.
 //! - Patterns are shell-like: `*` and `?` within a name, `**` across folders, `{jpg,png}`
 //!   alternatives, `[abc]` sets. As in a shell, `*` does not match a leading `.`: hidden files
 //!   and most partial downloads (`.name.part`) are ignored unless the pattern starts with `.`.
@@ -33,13 +35,16 @@ use serde_json::{json, Map, Value};
 
 use crate::services::kit::prelude::*;
 
+mod changes;
+
 /// The service id, as used in area files.
 pub const ID: &str = "files";
 /// Most files one check lists; a folder with more is refused with advice to narrow the pattern.
 pub const MAX_FILES: usize = 10_000;
 /// Deepest subfolder a recursive check enters.
 pub const MAX_DEPTH: usize = 16;
-/// How often [`FetchedAction::wait_for_change`] lists the folder between checks.
+/// How often [`FetchedAction::wait_for_change`] lists the folder between checks at most: while
+/// a change settles, or always when the folder cannot be watched.
 pub const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// Default of `settle_secs`.
 pub const DEFAULT_SETTLE_SECS: i64 = 2;
@@ -318,14 +323,18 @@ impl FetchedAction for FileChanged {
             tokio::time::sleep(WATCH_EVERY).await;
             return Ok(SourceWait::Quiet);
         }
-        let until = tokio::time::Instant::now() + max_wait;
-        while tokio::time::Instant::now() < until {
-            tokio::time::sleep(WATCH_EVERY).await;
-            if watch.has_news(&list_off_thread(&watch).await?, ctx.cursor, SystemTime::now()) {
-                return Ok(SourceWait::Changed);
-            }
-        }
-        Ok(SourceWait::Quiet)
+        let events = changes::watch_off_thread(watch.folder.clone(), watch.recursive).await;
+        let cursor = ctx.cursor;
+        let watched = &watch;
+        let look = move || async move {
+            Ok::<_, ConnectorError>(watched.has_news(&list_off_thread(watched).await?, cursor, SystemTime::now()))
+        };
+        // Looked at again until a change has had time to settle, plus a second either side.
+        let quiet_after = watch.settle + 2 * WATCH_EVERY;
+        Ok(match changes::wait_for_news(events, max_wait, quiet_after, look).await? {
+            true => SourceWait::Changed,
+            false => SourceWait::Quiet,
+        })
     }
 }
 
