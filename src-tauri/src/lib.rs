@@ -110,8 +110,8 @@ fn init_tracing() {
 }
 
 /// Builds the window, opens core (store + engine, or the store beside the tray process's engine)
-/// and wires it to the UI, deep links and tray. Never fails the app: when core cannot open (or its settings are
-/// unusable), the window still opens and the UI shows [`StartupError`].
+/// and wires it to the UI, deep links and tray. Never fails the app: when core cannot open (or
+/// its settings are unusable), the window still opens and the UI shows [`StartupError`].
 fn setup(app: &mut tauri::App, startup: Result<core_app::Startup, core_app::ApiError>, env: &Settings, beside: bool) {
     let handle = app.handle().clone();
     // The window first: WebKit starts its web and network processes as the window is built,
