@@ -37,6 +37,11 @@ pub struct StartupError(pub Option<core_app::ApiError>);
 /// Starts the app: the desktop `main` and the mobile entry point both land here.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    #[cfg(target_os = "linux")]
+    for (name, value) in webkit_defaults(|name| std::env::var_os(name).is_some()) {
+        // Before GTK, WebKit or any thread starts: nothing reads the environment concurrently.
+        std::env::set_var(name, value);
+    }
     let specta = commands::specta_builder();
     init_tracing();
     // The settings are read once, here: the environment's, completed by the data directory's
@@ -100,6 +105,17 @@ pub fn run() {
             std::process::exit(1);
         }
     }
+}
+
+/// WebKitGTK settings the app sets through the environment (WebKit reads them there, in this
+/// process and in the web process it starts), unless the user has set them: accelerated
+/// compositing off. The UI is forms and lists; composited through GL, every repaint (the
+/// dashboard's countdowns, every 5 s) went through Mesa, which without a GPU is llvmpipe: a
+/// window left open idled at 15 % of a core, and WebKit's painting competed with the first
+/// screen on reopen (`bench/README.md`, "The desktop app in the tray").
+#[cfg(target_os = "linux")]
+fn webkit_defaults(is_set: impl Fn(&str) -> bool) -> Vec<(&'static str, &'static str)> {
+    [("WEBKIT_DISABLE_COMPOSITING_MODE", "1")].into_iter().filter(|(name, _)| !is_set(name)).collect()
 }
 
 /// Logs to stderr at `info` by default; `RUST_LOG` overrides (as for the CLI).
@@ -301,6 +317,13 @@ fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn webkit_compositing_is_off_unless_the_user_chose() {
+        assert_eq!(super::webkit_defaults(|_| false), [("WEBKIT_DISABLE_COMPOSITING_MODE", "1")]);
+        assert!(super::webkit_defaults(|name| name == "WEBKIT_DISABLE_COMPOSITING_MODE").is_empty());
+    }
 
     #[test]
     fn redact_drops_the_query_and_fragment() {
