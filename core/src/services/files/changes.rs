@@ -128,6 +128,14 @@ mod tests {
         })
     }
 
+    /// Writes `bytes` to `path` `after_ms` from now, as another program would while the trigger waits.
+    fn write_later(path: std::path::PathBuf, after_ms: u64, bytes: &'static [u8]) {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            std::fs::write(path, bytes).expect("write");
+        });
+    }
+
     #[tokio::test(start_paused = true)]
     async fn an_idle_watched_folder_is_listed_once_in_a_whole_wait() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -144,10 +152,7 @@ mod tests {
         let events = watch(dir.path(), false).expect("a watch on a temporary folder");
         let (looks, look) = counting(2);
         let path = dir.path().join("invoice.pdf");
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            std::fs::write(path, b"%PDF").expect("write");
-        });
+        write_later(path, 300, b"%PDF");
         let started = std::time::Instant::now();
         let found = wait_for_news(Some(events), Duration::from_secs(30), Duration::from_secs(4), look).await;
         assert_eq!(found, Ok(true));
@@ -163,10 +168,7 @@ mod tests {
         // one change, as a download settles.
         let (looks, look) = counting(4);
         let path = dir.path().join("download.iso");
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            std::fs::write(path, b"partial").expect("write");
-        });
+        write_later(path, 200, b"partial");
         let found = wait_for_news(Some(events), Duration::from_secs(30), Duration::from_secs(5), look).await;
         assert_eq!(found, Ok(true));
         assert_eq!(looks.load(Ordering::SeqCst), 4);
