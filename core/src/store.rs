@@ -111,6 +111,14 @@ pub struct Store {
     server_url: Option<String>,
 }
 
+/// Each PostgreSQL session's settings. A process stopped or hung in the middle of a transaction
+/// (SIGSTOP, a debugger, a frozen VM) would keep its row locks for as long as it stays so, and
+/// the other processes' claims skip locked rows (`SKIP LOCKED`): its runs would never be taken
+/// over, lease or not. The server ends such a session after 10 s instead (the engine's
+/// transactions last milliseconds), which releases the locks; the process's late writes are then
+/// refused like any write past its lease.
+const PG_SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = '10s'";
+
 /// Each SQLite connection's settings (sqlx's `Any` options carry only the file's URL).
 /// The busy timeout comes first, so the statements after it wait for another process's lock too.
 const SQLITE_PRAGMAS: &str =
@@ -194,6 +202,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| Box::pin(async move { conn.execute(PG_SESSION_SETTINGS).await.map(|_| ()) }))
             .connect_with(options)
             .await
             .map_err(StoreError::Unreachable)?;
