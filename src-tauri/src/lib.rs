@@ -38,7 +38,7 @@ pub struct StartupError(pub Option<core_app::ApiError>);
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     #[cfg(target_os = "linux")]
-    for (name, value) in webkit_defaults(|name| std::env::var_os(name).is_some()) {
+    for (name, value) in webkit_defaults(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())) {
         // Before GTK, WebKit or any thread starts: nothing reads the environment concurrently.
         std::env::set_var(name, value);
     }
@@ -77,9 +77,14 @@ pub fn run() {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init())
         .invoke_handler(specta.invoke_handler())
-        .on_page_load(|_, payload| match payload.event() {
+        .on_page_load(|webview, payload| match payload.event() {
             tauri::webview::PageLoadEvent::Started => commands::startup_mark("page load started"),
-            tauri::webview::PageLoadEvent::Finished => commands::startup_mark("page loaded"),
+            tauri::webview::PageLoadEvent::Finished => {
+                commands::startup_mark("page loaded");
+                if let Some(window) = webview.app_handle().get_webview_window(webview.label()) {
+                    reveal(&window);
+                }
+            }
         })
         .setup(move |app| {
             commands::startup_mark("event loop ready");
@@ -107,15 +112,23 @@ pub fn run() {
     }
 }
 
-/// WebKitGTK settings the app sets through the environment (WebKit reads them there, in this
-/// process and in the web process it starts), unless the user has set them: accelerated
-/// compositing off. The UI is forms and lists; composited through GL, every repaint (the
-/// dashboard's countdowns, every 5 s) went through Mesa, which without a GPU is llvmpipe: a
-/// window left open idled at 15 % of a core, and WebKit's painting competed with the first
-/// screen on reopen (`bench/README.md`, "The desktop app in the tray").
+/// WebKitGTK and GTK settings the app sets through the environment (they are read there, in
+/// this process and in the web process it starts), unless the user has set them:
+/// - accelerated compositing off. The UI is forms and lists; composited through GL, every
+///   repaint (the dashboard's countdowns, every 5 s) went through Mesa, which without a GPU is
+///   llvmpipe: a window left open idled at 15 % of a core, and WebKit's painting competed with
+///   the first screen on reopen (`bench/README.md`, "The desktop app in the tray");
+/// - and then GTK's own GL off (`GDK_GL=disable`): nothing draws through it once WebKit paints
+///   without compositing, and probing GLX for the window's visual loaded Mesa and LLVM on the
+///   way to the first screen (about 45 ms of every start and reopen). A user who turns
+///   compositing back on (`WEBKIT_DISABLE_COMPOSITING_MODE=0`) keeps GTK's GL too.
 #[cfg(target_os = "linux")]
-fn webkit_defaults(is_set: impl Fn(&str) -> bool) -> Vec<(&'static str, &'static str)> {
-    [("WEBKIT_DISABLE_COMPOSITING_MODE", "1")].into_iter().filter(|(name, _)| !is_set(name)).collect()
+fn webkit_defaults(var: impl Fn(&str) -> Option<String>) -> Vec<(&'static str, &'static str)> {
+    const COMPOSITING_OFF: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    let compositing_off = var(COMPOSITING_OFF).is_none_or(|value| value != "0");
+    let mut defaults = vec![(COMPOSITING_OFF, "1"), ("GDK_GL", "disable")];
+    defaults.retain(|(name, _)| var(name).is_none() && (compositing_off || *name != "GDK_GL"));
+    defaults
 }
 
 /// Logs to stderr at `info` by default; `RUST_LOG` overrides (as for the CLI).
@@ -288,7 +301,13 @@ fn open_main_window<R: Runtime>(app: &AppHandle<R>) -> Option<tauri::WebviewWind
     let config = app.config().app.windows.iter().find(|w| w.label == MAIN_WINDOW)?.clone();
     *commands::WINDOW_BUILT.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
     commands::startup_mark("building the window");
-    match tauri::WebviewWindowBuilder::from_config(app, &config).and_then(|builder| builder.build()) {
+    // Hidden until its page has loaded ([`reveal`]): a window shown earlier is painted before
+    // WebKit's web process has drawn anything, and GTK's paint then waits (up to half a second)
+    // for a first frame that the still-starting web process cannot send while this thread waits.
+    let built =
+        tauri::WebviewWindowBuilder::from_config(app, &config).and_then(|builder| builder.visible(false).build());
+    reveal_at_the_latest(app);
+    match built {
         Ok(window) => {
             commands::startup_mark("window built");
             Some(window)
@@ -301,11 +320,48 @@ fn open_main_window<R: Runtime>(app: &AppHandle<R>) -> Option<tauri::WebviewWind
 }
 
 /// Shows, unminimises and focuses the main window, building it again if it was closed (tray
-/// "Open Area", a second launch, a link).
+/// "Open Area", a second launch, a link). A window built here shows itself once its page has
+/// loaded ([`reveal`]).
 fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
-    let Some(window) = open_main_window(app) else {
-        return;
-    };
+    let existed = app.get_webview_window(MAIN_WINDOW).is_some();
+    if let Some(window) = open_main_window(app) {
+        if existed {
+            bring_forward(&window);
+        }
+    }
+}
+
+/// Shows a window built hidden by [`open_main_window`], once: at its page's first load, or
+/// from [`reveal_at_the_latest`]. A window already shown is left as it is (a reload must not
+/// pull a minimised window forward).
+fn reveal<R: Runtime>(window: &tauri::WebviewWindow<R>) {
+    if !window.is_visible().unwrap_or(true) {
+        commands::startup_mark("window shown");
+        bring_forward(window);
+    }
+}
+
+/// Shows the window after [`REVEAL_AT_THE_LATEST`] even if its page never finished loading
+/// (a stuck resource, a web process that died): a window that never appears is worse than one
+/// that appears blank and then fills in.
+fn reveal_at_the_latest<R: Runtime>(app: &AppHandle<R>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(REVEAL_AT_THE_LATEST).await;
+        let shown = app.clone();
+        let _ = app.run_on_main_thread(move || {
+            if let Some(window) = shown.get_webview_window(MAIN_WINDOW) {
+                reveal(&window);
+            }
+        });
+    });
+}
+
+/// How long a new window may stay hidden waiting for its page ([`reveal_at_the_latest`]).
+const REVEAL_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Shows, unminimises and focuses a window.
+fn bring_forward<R: Runtime>(window: &tauri::WebviewWindow<R>) {
     for (what, result) in [("show", window.show()), ("unminimize", window.unminimize()), ("focus", window.set_focus())]
     {
         if let Err(e) = result {
@@ -320,9 +376,18 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn webkit_compositing_is_off_unless_the_user_chose() {
-        assert_eq!(super::webkit_defaults(|_| false), [("WEBKIT_DISABLE_COMPOSITING_MODE", "1")]);
-        assert!(super::webkit_defaults(|name| name == "WEBKIT_DISABLE_COMPOSITING_MODE").is_empty());
+    fn webkit_compositing_and_gtk_gl_are_off_unless_the_user_chose() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        };
+        let both = [("WEBKIT_DISABLE_COMPOSITING_MODE", "1"), ("GDK_GL", "disable")];
+        assert_eq!(super::webkit_defaults(env(&[])), both);
+        // Compositing turned back on: GTK keeps its GL.
+        assert!(super::webkit_defaults(env(&[("WEBKIT_DISABLE_COMPOSITING_MODE", "0")])).is_empty());
+        // Compositing off by the user's own setting: GTK's GL goes too.
+        assert_eq!(super::webkit_defaults(env(&[("WEBKIT_DISABLE_COMPOSITING_MODE", "1")])), [both[1]]);
+        // The user's GDK_GL stays.
+        assert_eq!(super::webkit_defaults(env(&[("GDK_GL", "always")])), [both[0]]);
     }
 
     #[test]
