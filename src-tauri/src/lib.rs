@@ -125,9 +125,14 @@ pub fn run() {
 #[cfg(target_os = "linux")]
 fn webkit_defaults(var: impl Fn(&str) -> Option<String>) -> Vec<(&'static str, &'static str)> {
     const COMPOSITING_OFF: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
-    let compositing_off = var(COMPOSITING_OFF).is_none_or(|value| value != "0");
-    let mut defaults = vec![(COMPOSITING_OFF, "1"), ("GDK_GL", "disable")];
-    defaults.retain(|(name, _)| var(name).is_none() && (compositing_off || *name != "GDK_GL"));
+    let mut defaults = Vec::new();
+    let compositing = var(COMPOSITING_OFF);
+    if compositing.is_none() {
+        defaults.push((COMPOSITING_OFF, "1"));
+    }
+    if compositing.as_deref() != Some("0") && var("GDK_GL").is_none() {
+        defaults.push(("GDK_GL", "disable"));
+    }
     defaults
 }
 
